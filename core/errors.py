@@ -1,0 +1,76 @@
+"""One exception hierarchy for Memex; every message is written for the person reading it."""
+
+from __future__ import annotations
+
+
+class MemexError(Exception):
+    """Base of every error Memex raises on purpose. ``str(err)`` is a user-facing sentence."""
+
+
+class LibraryError(MemexError):
+    """The library file cannot be opened, created or used."""
+
+
+class StoreSetupError(LibraryError):
+    """SQLite, FTS5 or sqlite-vec is missing or does not work."""
+
+
+class ModelError(MemexError):
+    """A model file is missing, corrupt, or cannot run."""
+
+
+class ChecksumMismatch(ModelError):
+    """A model file's sha256 differs from the pinned one; it is refused."""
+
+
+class ExtractionError(MemexError):
+    """A file could not be turned into text. ``reason`` is a short machine-readable tag."""
+
+    reason = "failed"
+
+    def __init__(self, message: str, reason: str | None = None) -> None:
+        super().__init__(message)
+        if reason is not None:
+            self.reason = reason
+
+
+class UnsupportedFile(ExtractionError):
+    reason = "unsupported"
+
+
+class EncryptedFile(ExtractionError):
+    reason = "encrypted"
+
+
+class EmptyFile(ExtractionError):
+    reason = "empty"
+
+
+class NoTextLayer(ExtractionError):
+    """A PDF whose pages are images only (a scan without OCR)."""
+
+    reason = "no-text"
+
+
+class BinaryFile(ExtractionError):
+    """A file with a text extension whose bytes are not text."""
+
+    reason = "binary"
+
+
+class CorruptFile(ExtractionError):
+    reason = "corrupt"
+
+
+class ExtractionTimeout(ExtractionError):
+    reason = "timeout"
+
+
+class ExtractorCrashed(ExtractionError):
+    """The isolated extraction process died (crash or memory cap) on this file."""
+
+    reason = "crashed"
+
+
+class IndexingCancelled(MemexError):
+    """Raised inside the indexer when the caller asked it to stop."""

@@ -1,0 +1,164 @@
+"""Plain, frozen value types shared by every part of the core (and the window)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Page:
+    """Text of one page (1-based ``number``); non-paged formats have a single page 1."""
+
+    number: int
+    text: str
+
+
+@dataclass(frozen=True)
+class Extraction:
+    """What an extractor returns for one file."""
+
+    pages: tuple[Page, ...]
+    kind: str
+    title: str | None = None
+    truncated: bool = False
+
+    @property
+    def char_count(self) -> int:
+        return sum(len(p.text) for p in self.pages)
+
+
+@dataclass(frozen=True)
+class ChunkSpan:
+    """A chunk before it is stored: page and character offsets into that page's text."""
+
+    page: int
+    char_start: int
+    char_end: int
+    text: str
+    token_count: int
+
+
+@dataclass(frozen=True)
+class Source:
+    """A folder or file the user added; documents under it are kept in sync."""
+
+    id: int
+    path: str
+    kind: str  # "folder" | "file"
+    added_at: float
+    documents: int = 0
+    chunks: int = 0
+    errors: int = 0
+    last_indexed_at: float | None = None
+
+
+@dataclass(frozen=True)
+class Document:
+    id: int
+    path: str
+    kind: str
+    size: int
+    mtime: float
+    content_hash: str
+    status: str  # "ok" | "error"
+    error: str | None
+    title: str | None
+    pages: int
+    chunks: int
+    indexed_at: float
+
+
+@dataclass(frozen=True)
+class Highlight:
+    """A half-open [start, end) span of a snippet that matches the query."""
+
+    start: int
+    end: int
+
+
+@dataclass(frozen=True)
+class ChunkHit:
+    chunk_id: int
+    page: int
+    char_start: int
+    char_end: int
+    text: str
+    snippet: str
+    highlights: tuple[Highlight, ...]
+    score: float
+    lexical_rank: int | None = None
+    semantic_rank: int | None = None
+
+
+@dataclass(frozen=True)
+class Hit:
+    """One document in the results, with its best chunk first."""
+
+    document_id: int
+    path: str
+    title: str | None
+    kind: str
+    mtime: float
+    score: float
+    chunks: tuple[ChunkHit, ...]
+    reranked: bool = False
+
+    @property
+    def best(self) -> ChunkHit:
+        return self.chunks[0]
+
+    @property
+    def page(self) -> int:
+        return self.best.page
+
+    @property
+    def snippet(self) -> str:
+        return self.best.snippet
+
+
+@dataclass(frozen=True)
+class SearchFilters:
+    folder: str | None = None
+    kinds: tuple[str, ...] = ()
+    modified_after: float | None = None
+    modified_before: float | None = None
+
+    @property
+    def active(self) -> bool:
+        return bool(self.folder or self.kinds or self.modified_after or self.modified_before)
+
+
+@dataclass(frozen=True)
+class FileError:
+    path: str
+    reason: str
+    message: str
+
+
+@dataclass(frozen=True)
+class IndexProgress:
+    """A snapshot sent to the progress callback; the window renders it as it is."""
+
+    phase: str  # "scanning" | "indexing" | "embedding" | "done" | "cancelled"
+    files_total: int = 0
+    files_done: int = 0
+    chunks_written: int = 0
+    chunks_embedded: int = 0
+    chunks_pending: int = 0
+    current: str | None = None
+    errors: tuple[FileError, ...] = ()
+
+
+@dataclass(frozen=True)
+class IndexReport:
+    added: int = 0
+    updated: int = 0
+    moved: int = 0
+    removed: int = 0
+    unchanged: int = 0
+    failed: int = 0
+    chunks: int = 0
+    embedded: int = 0
+    seconds: float = 0.0
+    cancelled: bool = False
+    errors: tuple[FileError, ...] = field(default_factory=tuple)

@@ -1,0 +1,1 @@
+"""Memex desktop window (PySide6) over memex.core.Library."""

@@ -1,0 +1,1 @@
+"""Data files: tokenizer, model catalogue, icons."""

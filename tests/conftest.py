@@ -1,0 +1,50 @@
+"""Fixtures shared by every test: an isolated user folder, the shared model files, real models."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _shared_dir() -> Path:
+    env = os.environ.get("MEMEX_SHARED")
+    return Path(env) if env else REPO.parent / "shared"
+
+
+@pytest.fixture(scope="session")
+def shared_dir() -> Path:
+    path = _shared_dir()
+    if not (path / "models").is_dir():
+        pytest.fail(f"shared test data not found at {path} (set MEMEX_SHARED)")
+    return path
+
+
+@pytest.fixture(scope="session")
+def reranker_dir(shared_dir: Path) -> Path:
+    """Random-weight cross-encoder with the real model's shape: plumbing and latency only."""
+    return shared_dir / "models" / "random-cross-encoder-L6-H384"
+
+
+@pytest.fixture(scope="session")
+def fp32_embedder_dir(shared_dir: Path) -> Path:
+    return shared_dir / "models" / "all-MiniLM-L6-v2"
+
+
+@pytest.fixture(autouse=True)
+def isolated_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch):
+    """Every test gets its own MEMEX_HOME so nothing touches the real user folders."""
+    home = tmp_path_factory.mktemp("memex-home")
+    monkeypatch.setenv("MEMEX_HOME", str(home))
+    return home
+
+
+@pytest.fixture(scope="session")
+def embedder():
+    """The default (bundled, offline) embedder, loaded once per test session."""
+    from memex.core.embedding import load_embedder
+
+    return load_embedder(None, threads=2)
