@@ -36,10 +36,7 @@ def config_dir() -> Path:
 
 def cache_dir() -> Path:
     override = os.environ.get(HOME_ENV)
-    if override:
-        base = Path(override) / "cache"
-    else:
-        base = Path(platformdirs.user_cache_dir(APP_NAME, False))
+    base = Path(override) / "cache" if override else Path(platformdirs.user_cache_dir(APP_NAME, False))
     base.mkdir(parents=True, exist_ok=True)
     return base
 

@@ -162,3 +162,30 @@ class IndexReport:
     seconds: float = 0.0
     cancelled: bool = False
     errors: tuple[FileError, ...] = field(default_factory=tuple)
+
+
+@dataclass(frozen=True)
+class LibraryStatus:
+    path: str
+    size_bytes: int
+    sources: int
+    documents: int
+    failed: int
+    chunks: int
+    chunks_embedded: int
+    embedder: str | None
+    reranker: str | None
+    schema_version: int
+
+    @property
+    def chunks_pending(self) -> int:
+        return self.chunks - self.chunks_embedded
+
+
+@dataclass(frozen=True)
+class Check:
+    """One line of ``memex doctor``."""
+
+    name: str
+    ok: bool
+    detail: str

@@ -1,0 +1,82 @@
+"""``memex doctor``: is every part of the stack present and working, and is the library sound?"""
+
+from __future__ import annotations
+
+import platform
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+import apsw
+
+from .errors import MemexError
+from .store.connection import has_fts5, load_vec
+from .store.fts import integrity_check
+from .types import Check
+
+if TYPE_CHECKING:
+    from .library import Library
+
+
+def _check(name: str, probe: Callable[[], str]) -> Check:
+    try:
+        return Check(name, True, probe())
+    except MemexError as exc:
+        return Check(name, False, str(exc))
+    except Exception as exc:  # doctor reports every failure instead of stopping at one
+        return Check(name, False, f"{type(exc).__name__}: {exc}")
+
+
+def run_checks(library: Library, conn: apsw.Connection) -> list[Check]:
+    def sqlite() -> str:
+        return f"SQLite {apsw.sqlite_lib_version()} (apsw {apsw.apsw_version()}), Python {platform.python_version()}"
+
+    def fts5() -> str:
+        if not has_fts5(conn):
+            raise MemexError("this SQLite has no FTS5")
+        return "FTS5 available"
+
+    def vec() -> str:
+        probe = apsw.Connection(":memory:")
+        try:
+            return f"sqlite-vec {load_vec(probe)}"
+        finally:
+            probe.close()
+
+    def providers() -> str:
+        import onnxruntime as ort
+
+        return f"onnxruntime {ort.__version__}: {', '.join(ort.get_available_providers())}"
+
+    def embedder() -> str:
+        emb = library.embedder
+        text = f"{emb.model_id} ({emb.dim} dimensions) on {', '.join(emb.providers)}"
+        if emb.warnings:
+            raise MemexError(text + " — " + "; ".join(emb.warnings))
+        return text
+
+    def reranker() -> str:
+        rr = library.reranker
+        if rr is None:
+            return "none configured (results are not reranked)"
+        return f"{rr.model_id} on {', '.join(rr.providers)}"
+
+    def integrity() -> str:
+        rows = [r[0] for r in conn.execute("PRAGMA quick_check")]
+        if rows != ["ok"]:
+            raise MemexError("quick_check: " + "; ".join(rows[:5]))
+        problem = integrity_check(conn)
+        if problem:
+            raise MemexError(f"full-text index: {problem}")
+        status = library.status()
+        return (f"{status.path}: {status.documents} documents, {status.chunks} chunks "
+                f"({status.chunks_pending} waiting for vectors), {status.failed} failed files")
+
+    return [
+        _check("sqlite", sqlite),
+        _check("fts5", fts5),
+        _check("sqlite-vec", vec),
+        _check("onnxruntime", providers),
+        _check("embedder", embedder),
+        _check("reranker", reranker),
+        _check("library", integrity),
+    ]

@@ -1,0 +1,156 @@
+"""Sentence embeddings with an ONNX encoder: tokenise, run, pool, L2-normalise."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import onnxruntime as ort
+from tokenizers import Encoding, Tokenizer
+
+from .errors import ModelError
+from .models import ResolvedModel, resolve_embedder
+from .onnx_session import create_session
+
+_ONNX_INT_TYPES = {"tensor(int64)": np.int64, "tensor(int32)": np.int32}
+
+
+def load_tokenizer(path: str | Path) -> Tokenizer:
+    """A tokenizer with truncation and padding off, whatever its file says."""
+    try:
+        tokenizer = Tokenizer.from_file(str(path))
+    except Exception as exc:
+        raise ModelError(f"The tokenizer {path} could not be loaded: {exc}") from exc
+    tokenizer.no_truncation()
+    tokenizer.no_padding()
+    return tokenizer
+
+
+def pad_token_id(path: str | Path) -> int:
+    """The id used for padding: from the file's padding setting, else a known pad token."""
+    tokenizer = Tokenizer.from_file(str(path))
+    if tokenizer.padding:
+        return int(tokenizer.padding["pad_id"])
+    for token in ("[PAD]", "<pad>", "<|padding|>"):
+        token_id = tokenizer.token_to_id(token)
+        if token_id is not None:
+            return token_id
+    return 0
+
+
+class BatchFeeder:
+    """Turns encodings into padded ONNX inputs, feeding only the inputs the model has."""
+
+    def __init__(self, session: ort.InferenceSession, pad_id: int) -> None:
+        self.pad_id = pad_id
+        self.inputs = {i.name: _ONNX_INT_TYPES.get(i.type, np.int64) for i in session.get_inputs()}
+        missing = {"input_ids", "attention_mask"} - set(self.inputs)
+        if missing:
+            raise ModelError(f"The model has no {', '.join(sorted(missing))} input.")
+
+    def feed(self, encodings: Sequence[Encoding]) -> dict[str, np.ndarray]:
+        width = max(len(e.ids) for e in encodings)
+        ids = np.full((len(encodings), width), self.pad_id, dtype=np.int64)
+        mask = np.zeros((len(encodings), width), dtype=np.int64)
+        types = np.zeros((len(encodings), width), dtype=np.int64)
+        for row, enc in enumerate(encodings):
+            n = len(enc.ids)
+            ids[row, :n] = enc.ids
+            mask[row, :n] = enc.attention_mask
+            types[row, :n] = enc.type_ids
+        arrays = {"input_ids": ids, "attention_mask": mask, "token_type_ids": types}
+        return {
+            name: arrays[name].astype(dtype, copy=False)
+            for name, dtype in self.inputs.items()
+            if name in arrays
+        }
+
+
+def length_sorted_batches(encodings: Sequence[Encoding], batch_size: int) -> list[list[int]]:
+    """Indices grouped into batches of similar length (longest first) to cut padding."""
+    if batch_size < 1:
+        raise ValueError("batch_size must be at least 1")
+    order = sorted(range(len(encodings)), key=lambda i: len(encodings[i].ids), reverse=True)
+    return [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
+
+
+class Embedder:
+    """A loaded embedding model. Safe to share between threads."""
+
+    def __init__(
+        self, model: ResolvedModel, session: ort.InferenceSession, warnings: Sequence[str] = ()
+    ) -> None:
+        self.model_id = model.model_id
+        self.max_tokens = model.max_tokens
+        self.query_prefix = model.spec.query_prefix
+        self.passage_prefix = model.spec.passage_prefix
+        self.pooling = model.pooling
+        self.normalize = model.spec.normalize
+        self.providers: list[str] = list(session.get_providers())
+        self.warnings: list[str] = list(warnings)
+        # For counting tokens and offsets elsewhere: no truncation, no padding.
+        self.tokenizer = load_tokenizer(model.tokenizer_path)
+        self._encoder = load_tokenizer(model.tokenizer_path)
+        self._encoder.enable_truncation(max_length=self.max_tokens)
+        self._session = session
+        self._feeder = BatchFeeder(session, pad_token_id(model.tokenizer_path))
+        outputs = session.get_outputs()
+        names = [o.name for o in outputs]
+        self._output = "last_hidden_state" if "last_hidden_state" in names else names[0]
+        shape = outputs[names.index(self._output)].shape
+        if len(shape) not in (2, 3):
+            raise ModelError(f"{model.onnx_path} does not look like an embedding model.")
+        last = shape[-1]
+        if isinstance(last, int) and model.dim is not None and last != model.dim:
+            raise ModelError(f"{model.model_id} outputs {last} dimensions, not {model.dim}.")
+        self.dim: int = model.dim or (last if isinstance(last, int) else 0)
+        if not self.dim:  # dynamic output shape and no dim given: run one tiny input
+            feed = self._feeder.feed([self._encoder.encode("dimension")])
+            self.dim = int(self._session.run([self._output], feed)[0].shape[-1])
+
+    def __repr__(self) -> str:
+        return f"Embedder({self.model_id!r}, dim={self.dim}, providers={self.providers})"
+
+    def embed_documents(self, texts: Sequence[str], batch_size: int = 32) -> np.ndarray:
+        """(len(texts), dim) float32 vectors in input order, each truncated to max_tokens."""
+        return self._run(texts, self.passage_prefix, batch_size)
+
+    def embed_query(self, text: str) -> np.ndarray:
+        """(dim,) float32 vector for a search query."""
+        return self._run([text], self.query_prefix, 1)[0]
+
+    def _run(self, texts: Sequence[str], prefix: str, batch_size: int = 32) -> np.ndarray:
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        if not texts:
+            return out
+        encodings = self._encoder.encode_batch([prefix + t for t in texts])
+        for batch in length_sorted_batches(encodings, batch_size):
+            feed = self._feeder.feed([encodings[i] for i in batch])
+            hidden = self._session.run([self._output], feed)[0]
+            vectors = self._pool(np.asarray(hidden, dtype=np.float32), feed["attention_mask"])
+            out[batch] = vectors
+        return out
+
+    def _pool(self, hidden: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        if hidden.ndim == 2:  # the model pools by itself
+            pooled = hidden
+        elif self.pooling == "cls":
+            pooled = hidden[:, 0]
+        else:
+            weights = mask[:, :, None].astype(np.float32)
+            pooled = (hidden * weights).sum(axis=1) / np.maximum(weights.sum(axis=1), 1e-9)
+        if self.normalize:
+            norms = np.linalg.norm(pooled, axis=1, keepdims=True)
+            pooled = pooled / np.maximum(norms, 1e-12)
+        return pooled.astype(np.float32, copy=False)
+
+
+def load_embedder(spec: str | None = None, *, threads: int = 0, device: str = "cpu") -> Embedder:
+    """Resolve ``spec`` (see ``models.resolve_embedder``), verify it, and open it.
+
+    ``threads`` 0 means min(4, cores). Device fallbacks are listed in ``Embedder.warnings``.
+    """
+    model = resolve_embedder(spec)
+    session, warnings = create_session(model.onnx_path, threads=threads, device=device)
+    return Embedder(model, session, warnings)

@@ -1,0 +1,117 @@
+"""Turn a file into text, page by page.
+
+``extract_file`` runs in the calling process; ``memex.core.extract.worker.ExtractionWorker``
+runs it in a separate process with a deadline and a memory cap. Format modules are imported
+on first use, so ``detect_kind`` stays cheap for the scanner.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from memex.core.errors import (
+    CorruptFile,
+    EmptyFile,
+    ExtractionError,
+    UnsupportedFile,
+)
+from memex.core.types import Extraction, Page
+
+from .registry import (
+    OFFICE_KINDS,
+    PYMUPDF_KINDS,
+    SUPPORTED_KINDS,
+    TEXT_KINDS,
+    detect_kind,
+    is_supported,
+)
+
+__all__ = ["SUPPORTED_KINDS", "detect_kind", "extract_file", "is_supported"]
+
+DEFAULT_MAX_CHARS = 5_000_000
+_MAX_TITLE_CHARS = 300
+
+
+def extract_file(path: Path, max_chars: int = DEFAULT_MAX_CHARS) -> Extraction:
+    """Extract the text of ``path``; raises an ``ExtractionError`` subclass on failure.
+
+    At most ``max_chars`` characters come back (``truncated`` says when more were dropped).
+    """
+    path = Path(path)
+    if max_chars <= 0:
+        raise ValueError("max_chars must be positive")
+    kind = detect_kind(path)
+    if kind is None:
+        suffix = path.suffix.lower() or "no extension"
+        raise UnsupportedFile(f"this type of file is not supported ({suffix})")
+    try:
+        size = os.stat(path).st_size
+    except OSError as exc:
+        raise ExtractionError(f"the file cannot be read: {exc.strerror}", "unreadable") from None
+    if size == 0:
+        raise EmptyFile("the file is empty")
+    try:
+        raw = _dispatch(path, kind, max_chars)
+    except ExtractionError:
+        raise
+    except MemoryError:
+        raise ExtractionError("the file needs too much memory to extract", "too-large") from None
+    except OSError as exc:
+        detail = exc.strerror or str(exc)
+        raise ExtractionError(f"the file cannot be read: {detail}", "unreadable") from None
+    except RecursionError:
+        raise CorruptFile(f"the {kind} file is nested too deeply to read") from None
+    except Exception as exc:  # library errors: the file is not what its extension says
+        detail = str(exc).strip() or type(exc).__name__
+        raise CorruptFile(f"the {kind} file could not be read: {detail}") from None
+    return _finish(raw, max_chars)
+
+
+def _dispatch(path: Path, kind: str, max_chars: int) -> Extraction:
+    if kind in PYMUPDF_KINDS:
+        from .pdf import extract_paged
+
+        return extract_paged(path, kind, max_chars)
+    if kind in OFFICE_KINDS:
+        from .office import extract_office
+
+        return extract_office(path, kind, max_chars)
+    if kind == "html":
+        from .html import extract_html
+
+        return extract_html(path, kind, max_chars)
+    if kind in TEXT_KINDS:
+        from .text import extract_text
+
+        return extract_text(path, kind, max_chars)
+    raise UnsupportedFile(f"no extractor for {kind} files")  # registry and dispatch disagree
+
+
+def _finish(raw: Extraction, max_chars: int) -> Extraction:
+    """Common clean-up: no NULs, \\n line ends, blank pages as "", the character cap."""
+    pages: list[Page] = []
+    left = max_chars
+    truncated = raw.truncated
+    for index, page in enumerate(raw.pages):
+        if left <= 0:
+            truncated = truncated or any(p.text.strip() for p in raw.pages[index:])
+            break
+        text = page.text
+        if "\x00" in text:
+            text = text.replace("\x00", "")
+        if "\r" in text:
+            text = text.replace("\r\n", "\n").replace("\r", "\n")
+        if not text.strip():
+            text = ""  # a blank page stays, so later pages keep their numbers
+        if len(text) > left:
+            text = text[:left]
+            truncated = True
+        left -= len(text)
+        pages.append(Page(page.number, text))
+    if not any(p.text.strip() for p in pages):
+        raise EmptyFile("the file contains no text")
+    title = raw.title
+    if title is not None:
+        title = " ".join(title.replace("\x00", "").split())[:_MAX_TITLE_CHARS] or None
+    return Extraction(pages=tuple(pages), kind=raw.kind, title=title, truncated=truncated)

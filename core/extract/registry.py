@@ -1,0 +1,94 @@
+"""Which extractor handles a file: by extension, by well-known name, or by sniffing."""
+
+from __future__ import annotations
+
+import codecs
+from pathlib import Path
+
+_KIND_EXTENSIONS: dict[str, tuple[str, ...]] = {
+    "pdf": ("pdf",),
+    "epub": ("epub",),
+    "xps": ("xps", "oxps"),
+    "fb2": ("fb2",),
+    "mobi": ("mobi",),
+    "cbz": ("cbz",),
+    "text": (
+        "txt", "text", "log", "rst", "adoc", "asciidoc", "org", "tex", "ltx", "bib", "srt",
+        "vtt", "ini", "cfg", "conf", "toml", "properties", "nfo", "diff", "patch",
+    ),
+    "markdown": ("md", "markdown", "mdown", "mkd", "mkdn", "mdx"),
+    "code": (
+        "py", "pyi", "pyw", "js", "mjs", "cjs", "jsx", "ts", "tsx", "c", "h", "cc", "cpp", "cxx",
+        "hpp", "hh", "hxx", "cs", "java", "kt", "kts", "scala", "go", "rs", "rb", "php", "pl",
+        "pm", "swift", "m", "mm", "r", "jl", "lua", "sh", "bash", "zsh", "fish", "ps1", "psm1",
+        "bat", "cmd", "sql", "css", "scss", "sass", "less", "vue", "svelte", "dart", "ex", "exs",
+        "erl", "hrl", "hs", "ml", "mli", "fs", "fsx", "clj", "cljs", "el", "lisp", "scm", "vim",
+        "groovy", "gradle", "cmake", "mk", "proto", "graphql", "gql", "tf", "hcl", "nix", "zig",
+        "nim", "asm", "f90", "pas", "elm", "coffee",
+    ),
+    "html": ("html", "htm", "xhtml", "xht", "shtml"),
+    "csv": ("csv", "tsv"),
+    "json": ("json", "jsonl", "ndjson", "geojson"),
+    "xml": ("xml", "xsd", "xsl", "xslt", "rss", "atom", "opml"),
+    "yaml": ("yaml", "yml"),
+    "docx": ("docx",),
+    "pptx": ("pptx", "pptm"),
+    "xlsx": ("xlsx", "xlsm"),
+    "odt": ("odt",),
+    "ods": ("ods",),
+    "odp": ("odp",),
+}
+
+EXTENSION_KINDS: dict[str, str] = {
+    ext: kind for kind, exts in _KIND_EXTENSIONS.items() for ext in exts
+}
+
+SUPPORTED_KINDS: frozenset[str] = frozenset(_KIND_EXTENSIONS)
+
+# Kinds read by text.py / html.py (decoded bytes) as opposed to container formats.
+TEXT_KINDS: frozenset[str] = frozenset({"text", "markdown", "code", "csv", "json", "xml", "yaml"})
+PYMUPDF_KINDS: frozenset[str] = frozenset({"pdf", "epub", "xps", "fb2", "mobi", "cbz"})
+OFFICE_KINDS: frozenset[str] = frozenset({"docx", "pptx", "xlsx", "odt", "ods", "odp"})
+
+# Extension-less files that are text by convention (compared case-insensitively).
+_TEXT_NAMES: frozenset[str] = frozenset(
+    {
+        "readme", "license", "licence", "copying", "authors", "contributors", "notice",
+        "changelog", "changes", "history", "news", "todo", "install", "makefile",
+        "gnumakefile", "dockerfile", "containerfile", "vagrantfile", "gemfile", "rakefile",
+        "procfile", "jenkinsfile", "brewfile", "justfile",
+    }
+)
+
+_SNIFF_BYTES = 4096
+
+
+def detect_kind(path: Path) -> str | None:
+    """The extractor kind for ``path``, or None when Memex does not read this type."""
+    path = Path(path)
+    suffix = path.suffix
+    if suffix:
+        return EXTENSION_KINDS.get(suffix[1:].lower())
+    if path.name.lower() in _TEXT_NAMES:
+        return "text"
+    return "text" if _looks_like_utf8_text(path) else None
+
+
+def is_supported(path: Path) -> bool:
+    return detect_kind(path) is not None
+
+
+def _looks_like_utf8_text(path: Path) -> bool:
+    """First 4 KB has no NUL byte and decodes as UTF-8 (a cut multi-byte tail is allowed)."""
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(_SNIFF_BYTES)
+    except OSError:
+        return False
+    if b"\x00" in head:
+        return False
+    try:
+        codecs.getincrementaldecoder("utf-8")().decode(head, final=False)
+    except UnicodeDecodeError:
+        return False
+    return True

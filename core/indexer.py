@@ -1,0 +1,274 @@
+"""The indexing pipeline: scan → plan (diff with the library) → extract → chunk → write → embed.
+
+Each file is written in its own short transaction (document row + chunks + FTS rows), so an
+interruption loses at most the file in flight. Vectors are computed afterwards from the
+``embedded = 0`` backlog in batches; a restart simply continues that backlog, so finished
+chunks are never embedded twice.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import apsw
+
+from .chunking import TokenizerLike, chunk_pages
+from .errors import ExtractionError, IndexingCancelled
+from .extract import detect_kind
+from .extract.worker import ExtractionWorker
+from .scan import DiskFile, IgnoreRules, file_hash, stat_file, walk_files
+from .store import documents as docs
+from .store.chunks import count_pending, existing_ids, insert_chunks, mark_embedded, pending_chunks
+from .store.connection import write_transaction
+from .store.vectors import VectorSpace, insert_vectors
+from .types import FileError, IndexProgress, IndexReport
+
+EMBED_BATCH = 64
+PROGRESS_INTERVAL_S = 0.1
+
+
+@dataclass
+class IndexOptions:
+    chunk_tokens: int = 200
+    chunk_overlap: int = 40
+    max_chars: int = 5_000_000
+    ignore: Sequence[str] = ()
+    include_hidden: bool = False
+
+
+@dataclass
+class _Plan:
+    """What the diff decided for one run."""
+
+    process: list[tuple[DiskFile, int | None]] = field(default_factory=list)
+    moves: list[tuple[int, DiskFile, int | None]] = field(default_factory=list)
+    deletions: list[int] = field(default_factory=list)
+    touches: list[tuple[int, DiskFile]] = field(default_factory=list)
+    unchanged: int = 0
+
+
+class Indexer:
+    """Brings the library in line with the files under some sources. One writer at a time."""
+
+    def __init__(
+        self,
+        conn: apsw.Connection,
+        tokenizer: TokenizerLike,
+        worker: ExtractionWorker,
+        options: IndexOptions,
+        embed: Callable[[Sequence[str]], object] | None = None,
+        space: VectorSpace | None = None,
+        progress: Callable[[IndexProgress], None] | None = None,
+        cancel: threading.Event | None = None,
+    ) -> None:
+        self.conn = conn
+        self.tokenizer = tokenizer
+        self.worker = worker
+        self.options = options
+        self.embed = embed
+        self.space = space
+        self.progress_cb = progress
+        self.cancel = cancel or threading.Event()
+        self.rules = IgnoreRules(options.ignore, options.include_hidden)
+        self.errors: list[FileError] = []
+        self._files_total = 0
+        self._files_done = 0
+        self._chunks_written = 0
+        self._chunks_embedded = 0
+        self._pending = 0
+        self._current: str | None = None
+        self._last_progress = 0.0
+
+    # -- public ---------------------------------------------------------------------------
+    def run(self, sources: Sequence[tuple[str, str, int]]) -> IndexReport:
+        """Index ``sources`` given as (path, kind, source id). Returns what changed."""
+        started = time.monotonic()
+        self._pending = count_pending(self.conn)
+        self._emit("scanning", force=True)
+        counts = {"added": 0, "updated": 0, "moved": 0, "removed": 0, "failed": 0}
+        cancelled = False
+        plan = _Plan()
+        try:
+            plan = self._plan(sources)
+            counts["moved"], counts["removed"] = self._apply_moves_and_deletions(plan)
+            self._files_total = len(plan.process)
+            for disk, source_id in plan.process:
+                self._check_cancel()
+                outcome = self._index_file(disk, source_id)
+                counts[outcome] = counts.get(outcome, 0) + 1
+                self._files_done += 1
+                self._emit("indexing", force=True)
+                self._embed_backlog(final=False)
+            self._embed_backlog(final=True)
+            with write_transaction(self.conn):
+                for _, _, sid in sources:
+                    self.conn.execute("UPDATE sources SET last_indexed_at = ? WHERE id = ?",
+                                      (time.time(), sid))
+        except IndexingCancelled:
+            cancelled = True
+        self._emit("cancelled" if cancelled else "done", force=True)
+        return IndexReport(
+            added=counts["added"], updated=counts["updated"], moved=counts["moved"],
+            removed=counts["removed"], unchanged=plan.unchanged + counts.get("unchanged", 0),
+            failed=counts["failed"], chunks=self._chunks_written, embedded=self._chunks_embedded,
+            seconds=time.monotonic() - started, cancelled=cancelled, errors=tuple(self.errors),
+        )
+
+    # -- planning -------------------------------------------------------------------------
+    def _plan(self, sources: Sequence[tuple[str, str, int]]) -> _Plan:
+        plan = _Plan()
+        disk: dict[str, tuple[DiskFile, int]] = {}
+        known: dict[str, docs.KnownFile] = {}
+        for path, kind, source_id in sorted(sources, key=lambda s: len(s[0])):
+            self._check_cancel()
+            if kind == "folder":
+                if not os.path.isdir(path):
+                    self._error(FileError(path, "missing", "Folder not found (moved or deleted?)"))
+                    if os.path.exists(path):
+                        continue
+                files = walk_files(path, self.rules, self._error)
+            else:
+                single = stat_file(path)
+                files = iter([single] if single and detect_kind_safe(path) else [])
+                if single is None and os.path.exists(path):
+                    self._error(FileError(path, "unsupported", "Not a regular file"))
+            for f in files:
+                disk[f.path] = (f, source_id)  # longer (more specific) sources win
+            known.update(docs.known_files(self.conn, path, kind == "folder"))
+        missing = {p: k for p, k in known.items() if p not in disk}
+        by_hash: dict[str, list[docs.KnownFile]] = {}
+        for k in missing.values():
+            by_hash.setdefault(k.content_hash, []).append(k)
+        moved_ids: set[int] = set()
+        for path, (f, source_id) in disk.items():
+            k = known.get(path)
+            if k is not None and k.size == f.size and k.mtime_ns == f.mtime_ns:
+                plan.unchanged += 1
+                continue
+            if k is None and by_hash:
+                digest = self._hash_or_none(path)
+                candidates = by_hash.get(digest or "", [])
+                if candidates:
+                    origin = candidates.pop()
+                    moved_ids.add(origin.id)
+                    plan.moves.append((origin.id, f, source_id))
+                    continue
+            plan.process.append((f, source_id))
+        plan.deletions = [k.id for k in missing.values() if k.id not in moved_ids]
+        return plan
+
+    def _apply_moves_and_deletions(self, plan: _Plan) -> tuple[int, int]:
+        if plan.moves or plan.deletions:
+            with write_transaction(self.conn):
+                for doc_id, f, source_id in plan.moves:
+                    docs.move_document(self.conn, doc_id, f.path, f.mtime_ns, source_id)
+                docs.delete_documents(self.conn, plan.deletions)
+            self._pending = count_pending(self.conn)
+        return len(plan.moves), len(plan.deletions)
+
+    # -- one file -------------------------------------------------------------------------
+    def _index_file(self, f: DiskFile, source_id: int | None) -> str:
+        self._current = f.path
+        self._emit("indexing")
+        known = docs.find_by_path(self.conn, f.path)
+        try:
+            digest = file_hash(f.path)
+        except OSError as exc:
+            return self._record_failure(f, source_id, "", "unreadable",
+                                        f"Cannot read file: {exc.strerror or exc}", known)
+        if known is not None and known.content_hash == digest:
+            with write_transaction(self.conn):
+                docs.touch_document(self.conn, known.id, f.size, f.mtime_ns)
+            return "unchanged"
+        kind = detect_kind_safe(f.path) or "unknown"
+        try:
+            extraction = self.worker.extract(Path(f.path), self.options.max_chars)
+        except ExtractionError as exc:
+            return self._record_failure(f, source_id, digest, exc.reason, str(exc), known)
+        spans = chunk_pages(extraction.pages, self.tokenizer, self.options.chunk_tokens,
+                            self.options.chunk_overlap)
+        record = docs.DocumentRecord(
+            path=f.path, kind=extraction.kind or kind, size=f.size, mtime_ns=f.mtime_ns,
+            content_hash=digest, source_id=source_id, title=extraction.title,
+            pages=len(extraction.pages), truncated=extraction.truncated)
+        with write_transaction(self.conn):
+            doc_id = docs.write_document(self.conn, record)
+            insert_chunks(self.conn, doc_id, spans)
+        self._chunks_written += len(spans)
+        self._pending += len(spans)
+        if extraction.truncated:
+            self._error(FileError(f.path, "truncated",
+                                  f"Only the first {self.options.max_chars:,} characters were indexed"))
+        return "updated" if known else "added"
+
+    def _record_failure(self, f: DiskFile, source_id: int | None, digest: str, reason: str,
+                        message: str, known: docs.KnownFile | None) -> str:
+        self._error(FileError(f.path, reason, message))
+        record = docs.DocumentRecord(
+            path=f.path, kind=detect_kind_safe(f.path) or "unknown", size=f.size,
+            mtime_ns=f.mtime_ns, content_hash=digest, source_id=source_id, status="error",
+            error_reason=reason, error=message)
+        with write_transaction(self.conn):
+            docs.write_document(self.conn, record)
+        if known is not None:  # its old chunks went with the old version
+            self._pending = count_pending(self.conn)
+        return "failed"
+
+    # -- embedding backlog ----------------------------------------------------------------
+    def _embed_backlog(self, final: bool) -> None:
+        if self.embed is None or self.space is None:
+            return
+        while self._pending >= (1 if final else EMBED_BATCH):
+            self._check_cancel()
+            batch = pending_chunks(self.conn, EMBED_BATCH)
+            if not batch:
+                self._pending = 0
+                return
+            ids = [cid for cid, _ in batch]
+            self._emit("embedding", force=final)
+            vectors = self.embed([text for _, text in batch])
+            with write_transaction(self.conn):
+                alive = existing_ids(self.conn, ids)
+                keep = [i for i, cid in enumerate(ids) if cid in alive]
+                insert_vectors(self.conn, self.space, [ids[i] for i in keep], vectors[keep])
+                mark_embedded(self.conn, [ids[i] for i in keep])
+            self._chunks_embedded += len(keep)
+            self._pending = max(0, self._pending - len(batch))
+
+    # -- helpers --------------------------------------------------------------------------
+    def _hash_or_none(self, path: str) -> str | None:
+        try:
+            return file_hash(path)
+        except OSError:
+            return None
+
+    def _check_cancel(self) -> None:
+        if self.cancel.is_set():
+            raise IndexingCancelled("Indexing was cancelled")
+
+    def _error(self, err: FileError) -> None:
+        self.errors.append(err)
+
+    def _emit(self, phase: str, force: bool = False) -> None:
+        if self.progress_cb is None:
+            return
+        now = time.monotonic()
+        if not force and now - self._last_progress < PROGRESS_INTERVAL_S:
+            return
+        self._last_progress = now
+        self.progress_cb(IndexProgress(
+            phase=phase, files_total=self._files_total, files_done=self._files_done,
+            chunks_written=self._chunks_written, chunks_embedded=self._chunks_embedded,
+            chunks_pending=self._pending, current=self._current, errors=tuple(self.errors)))
+
+
+def detect_kind_safe(path: str) -> str | None:
+    try:
+        return detect_kind(Path(path))
+    except OSError:
+        return None

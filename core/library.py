@@ -1,0 +1,335 @@
+"""The façade: the one object the window and the CLI use to reach the library.
+
+It owns the SQLite connections (one per thread; WAL lets readers run while one writer
+indexes), the embedder, the reranker and the extraction worker. Nothing outside ``core``
+runs SQL or ONNX.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
+
+import apsw
+import numpy as np
+
+from .config import Settings, default_library_path
+from .errors import LibraryError, MemexError
+from .extract.worker import ExtractionWorker
+from .indexer import Indexer, IndexOptions
+from .search.hybrid import Searcher, rerank_hits
+from .store import documents as docs
+from .store import migrate, open_connection, read_snapshot, schema_version, write_transaction
+from .store.vectors import VectorSpace, active_space, ensure_space
+from .types import (
+    Check,
+    Document,
+    FileError,
+    Hit,
+    IndexProgress,
+    IndexReport,
+    LibraryStatus,
+    SearchFilters,
+    Source,
+)
+
+QUERY_CACHE_SIZE = 128
+
+
+class Library:
+    """Open with :meth:`open`; close with :meth:`close` (or use it as a context manager)."""
+
+    def __init__(self, path: Path, settings: Settings, embedder: object = None,
+                 reranker: object = None) -> None:
+        self.path = path
+        self.settings = settings
+        self._embedder_arg = embedder
+        self._reranker_arg = reranker
+        self._embedder = None
+        self._reranker = None
+        self._reranker_loaded = False
+        self._lock = threading.RLock()  # guards lazy loading and the connection list
+        self._write_lock = threading.Lock()  # one indexing run at a time
+        self._local = threading.local()
+        self._connections: list[apsw.Connection] = []
+        self._worker: ExtractionWorker | None = None
+        self._query_cache: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._closed = False
+
+    # -- life cycle -----------------------------------------------------------------------
+    @classmethod
+    def open(cls, path: str | os.PathLike[str] | None = None, *, settings: Settings | None = None,
+             embedder: object = None, reranker: object = None) -> Library:
+        """Open or create the library at ``path`` (default: the per-user library).
+
+        ``embedder``/``reranker`` may be a model spec (name or folder) or a loaded model;
+        when omitted they come from the settings. ``reranker=False`` turns reranking off."""
+        settings = settings or Settings.load()
+        target = Path(path or settings.library or default_library_path()).expanduser().resolve()
+        if target.is_dir():
+            raise LibraryError(f"{target} is a folder; give the path of a library file.")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        lib = cls(target, settings, embedder, reranker)
+        conn = lib._conn()
+        try:
+            migrate(conn)
+        except apsw.Error as exc:
+            lib.close()
+            raise LibraryError(f"Cannot prepare the library {target}: {exc}") from exc
+        except MemexError:
+            lib.close()
+            raise
+        return lib
+
+    def close(self) -> None:
+        with self._lock:
+            if self._worker is not None:
+                self._worker.close()
+                self._worker = None
+            for conn in self._connections:
+                conn.close()
+            self._connections.clear()
+            self._closed = True
+
+    def __enter__(self) -> Library:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _conn(self) -> apsw.Connection:
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            if self._closed:
+                raise LibraryError("The library is closed.")
+            conn = open_connection(self.path)
+            with self._lock:
+                self._connections.append(conn)
+            self._local.conn = conn
+        return conn
+
+    # -- models ---------------------------------------------------------------------------
+    @property
+    def embedder(self):
+        """The embedding model, loaded on first use (a second or so)."""
+        with self._lock:
+            if self._embedder is None:
+                arg = self._embedder_arg
+                if arg is None or isinstance(arg, str | os.PathLike):
+                    from .embedding import load_embedder
+
+                    spec = str(arg) if arg is not None else self.settings.embedder
+                    self._embedder = load_embedder(
+                        spec, threads=self.settings.effective_threads(), device=self.settings.device)
+                else:
+                    self._embedder = arg
+            return self._embedder
+
+    @property
+    def reranker(self):
+        """The cross-encoder, or None when none is configured."""
+        with self._lock:
+            if not self._reranker_loaded:
+                arg = self._reranker_arg
+                if arg is False:
+                    self._reranker = None
+                elif arg is None or isinstance(arg, str | os.PathLike):
+                    spec = str(arg) if arg is not None else self.settings.reranker
+                    if spec:
+                        from .rerank import load_reranker
+
+                        self._reranker = load_reranker(
+                            spec, threads=self.settings.effective_threads(),
+                            device=self.settings.device)
+                else:
+                    self._reranker = arg
+                self._reranker_loaded = True
+            return self._reranker
+
+    def _space_for_writing(self, conn: apsw.Connection) -> VectorSpace:
+        emb = self.embedder
+        with write_transaction(conn):
+            return ensure_space(conn, emb.model_id, emb.dim)
+
+    def _space_for_reading(self, conn: apsw.Connection) -> VectorSpace | None:
+        space = active_space(conn)
+        if space is not None and space.model_id != self.embedder.model_id:
+            raise LibraryError(
+                f"This library's vectors were made with '{space.model_id}', but Memex is set to "
+                f"use '{self.embedder.model_id}'. Set the embedder back to '{space.model_id}'.")
+        return space
+
+    def _embed_query(self, text: str) -> np.ndarray:
+        with self._lock:
+            cached = self._query_cache.get(text)
+            if cached is not None:
+                self._query_cache.move_to_end(text)
+                return cached
+        vector = self.embedder.embed_query(text)
+        with self._lock:
+            self._query_cache[text] = vector
+            while len(self._query_cache) > QUERY_CACHE_SIZE:
+                self._query_cache.popitem(last=False)
+        return vector
+
+    # -- indexing -------------------------------------------------------------------------
+    def add_sources(self, paths: Iterable[str | os.PathLike[str]]) -> list[Source]:
+        """Remember folders/files to keep in sync (without indexing them yet)."""
+        conn = self._conn()
+        added = []
+        with write_transaction(conn):
+            for raw in paths:
+                path = Path(raw).expanduser().resolve()
+                if not path.exists():
+                    raise LibraryError(f"{path} does not exist.")
+                docs.add_source(conn, str(path), "folder" if path.is_dir() else "file")
+                added.append(str(path))
+        return [s for s in docs.list_sources(conn) if s.path in added]
+
+    def index(
+        self,
+        paths: Iterable[str | os.PathLike[str]] | None = None,
+        *,
+        progress: Callable[[IndexProgress], None] | None = None,
+        cancel: threading.Event | None = None,
+    ) -> IndexReport:
+        """Add ``paths`` as sources (if given) and bring them — or, with no paths, every
+        source — in line with the disk. Blocks; call it from a worker thread in a GUI."""
+        conn = self._conn()
+        if paths is not None:
+            wanted = {s.path for s in self.add_sources(paths)}
+            sources = [s for s in docs.list_sources(conn) if s.path in wanted]
+        else:
+            sources = docs.list_sources(conn)
+        if not self._write_lock.acquire(blocking=False):
+            raise LibraryError("Indexing is already running for this library.")
+        try:
+            space = self._space_for_writing(conn)
+            indexer = Indexer(
+                conn, self.embedder.tokenizer, self._extraction_worker(), self._index_options(),
+                embed=self.embedder.embed_documents, space=space, progress=progress,
+                cancel=cancel)
+            return indexer.run([(s.path, s.kind, s.id) for s in sources])
+        finally:
+            self._write_lock.release()
+
+    def _index_options(self) -> IndexOptions:
+        s = self.settings
+        return IndexOptions(chunk_tokens=s.chunk_tokens, chunk_overlap=s.chunk_overlap,
+                            max_chars=s.max_chars_per_file, ignore=tuple(s.ignore),
+                            include_hidden=s.index_hidden)
+
+    def _extraction_worker(self) -> ExtractionWorker:
+        with self._lock:
+            if self._worker is None:
+                self._worker = ExtractionWorker(timeout_s=self.settings.extract_timeout_s)
+            return self._worker
+
+    def remove(self, path: str | os.PathLike[str]) -> int:
+        """Forget a source (folder or file) and every document only it covered; returns how
+        many documents were removed. The files on disk are never touched."""
+        target = str(Path(path).expanduser().resolve())
+        conn = self._conn()
+        with self._write_lock, write_transaction(conn):
+            row = conn.execute("SELECT id FROM sources WHERE path = ?", (target,)).fetchone()
+            if row is None:
+                covering = docs.source_for(conn, target)
+                if covering is not None:
+                    src = conn.execute("SELECT path FROM sources WHERE id = ?", (covering,)).fetchone()
+                    raise LibraryError(
+                        f"{target} is inside {src[0]}, which Memex keeps in sync; remove that "
+                        "folder, or add an ignore pattern for this one.")
+                orphan = docs.find_by_path(conn, target)
+                if orphan is None:
+                    raise LibraryError(f"{target} is not in the library.")
+                docs.delete_documents(conn, [orphan.id])
+                return 1
+            source_id = int(row[0])
+            docs.delete_source(conn, target)
+            doomed: list[int] = []
+            for doc_id, doc_path in conn.execute(
+                    "SELECT id, path FROM documents WHERE source_id IS NULL OR source_id = ?",
+                    (source_id,)).fetchall():
+                new_source = docs.source_for(conn, doc_path)
+                if new_source is None:
+                    doomed.append(doc_id)
+                else:
+                    conn.execute("UPDATE documents SET source_id = ? WHERE id = ?",
+                                 (new_source, doc_id))
+            docs.delete_documents(conn, doomed)
+            return len(doomed)
+
+    # -- searching ------------------------------------------------------------------------
+    def search(self, query: str, k: int = 10, *, filters: SearchFilters | None = None,
+               mode: str = "hybrid", rerank: bool | None = None,
+               prefix_last: bool = False) -> list[Hit]:
+        """Documents best matching ``query``. Any text is accepted; nothing useful → ``[]``.
+        ``rerank=None`` reranks when a reranker is configured."""
+        if not query or not query.strip() or k <= 0:
+            return []
+        conn = self._conn()
+        with read_snapshot(conn):
+            space = self._space_for_reading(conn) if mode != "bm25" else None
+            searcher = Searcher(conn, space, self._embed_query)
+            hits = searcher.search(query, k, filters, mode, prefix_last)
+        if rerank is not False and hits and self.reranker is not None:
+            hits = rerank_hits(query, hits, self.reranker)
+        return hits
+
+    def rerank(self, query: str, hits: Sequence[Hit]) -> list[Hit]:
+        """Re-order hits from :meth:`search` by the cross-encoder (for showing fused results
+        first and reranked ones when they are ready)."""
+        if not hits or self.reranker is None:
+            return list(hits)
+        return rerank_hits(query, hits, self.reranker)
+
+    # -- inspection -----------------------------------------------------------------------
+    def sources(self) -> list[Source]:
+        return docs.list_sources(self._conn())
+
+    def document(self, path: str | os.PathLike[str]) -> Document | None:
+        return docs.get_document(self._conn(), str(Path(path).expanduser().resolve()))
+
+    def documents(self, limit: int = 1000) -> list[Document]:
+        return docs.list_documents(self._conn(), limit)
+
+    def failures(self, limit: int = 1000) -> list[FileError]:
+        return docs.failed_files(self._conn(), limit)
+
+    def status(self) -> LibraryStatus:
+        conn = self._conn()
+        with read_snapshot(conn):
+            one = lambda sql: int(conn.execute(sql).fetchone()[0])  # noqa: E731
+            space = active_space(conn)
+            return LibraryStatus(
+                path=str(self.path),
+                size_bytes=sum(p.stat().st_size for p in self._files() if p.exists()),
+                sources=one("SELECT count(*) FROM sources"),
+                documents=one("SELECT count(*) FROM documents WHERE status = 'ok'"),
+                failed=one("SELECT count(*) FROM documents WHERE status = 'error'"),
+                chunks=one("SELECT count(*) FROM chunks"),
+                chunks_embedded=one("SELECT count(*) FROM chunks WHERE embedded = 1"),
+                embedder=space.model_id if space else None,
+                reranker=self.settings.reranker if self._reranker_arg is None else (
+                    None if self._reranker_arg is False else str(self._reranker_arg)),
+                schema_version=schema_version(conn),
+            )
+
+    def _files(self) -> list[Path]:
+        return [self.path, Path(f"{self.path}-wal"), Path(f"{self.path}-shm")]
+
+    def doctor(self) -> list[Check]:
+        """Health checks of the stack, the models and this library file."""
+        from .doctor import run_checks
+
+        return run_checks(self, self._conn())
+
+
+def errors_summary(errors: Sequence[FileError]) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for e in errors:
+        counts[e.reason] = counts.get(e.reason, 0) + 1
+    return counts

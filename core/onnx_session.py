@@ -1,0 +1,91 @@
+"""ONNX Runtime session setup: thread counts, graph optimisation and execution providers.
+
+A requested accelerator that is missing, or that ONNX Runtime silently drops while building
+the session (a CUDA library that fails to load, say), never stops Memex: the model runs on the
+CPU and the caller gets a warning sentence to show.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import onnxruntime as ort
+
+from .errors import ModelError
+
+CPU = "CPUExecutionProvider"
+
+# device name -> (provider, label used in messages)
+_DEVICES: dict[str, tuple[str, str]] = {
+    "cuda": ("CUDAExecutionProvider", "CUDA"),
+    "directml": ("DmlExecutionProvider", "DirectML"),
+    "coreml": ("CoreMLExecutionProvider", "Core ML"),
+}
+DEVICES = ("cpu", "auto", *_DEVICES)
+
+
+def default_threads() -> int:
+    return max(1, min(4, os.cpu_count() or 1))
+
+
+def available_devices() -> list[str]:
+    """Devices this ONNX Runtime build can use, "cpu" first (for ``memex doctor``)."""
+    available = set(ort.get_available_providers())
+    return ["cpu"] + [name for name, (provider, _) in _DEVICES.items() if provider in available]
+
+
+def _providers_for(device: str) -> tuple[list[str], str | None, list[str]]:
+    """Providers to ask for, the accelerator expected (if any), and warnings so far."""
+    available = set(ort.get_available_providers())
+    device = (device or "cpu").strip().lower()
+    if device == "cpu":
+        return [CPU], None, []
+    if device == "auto":
+        for provider, _ in _DEVICES.values():
+            if provider in available:
+                return [provider, CPU], provider, []
+        return [CPU], None, []
+    if device not in _DEVICES:
+        choices = ", ".join(DEVICES)
+        return [CPU], None, [f"Unknown device {device!r} (choose one of {choices}); running on CPU"]
+    provider, label = _DEVICES[device]
+    if provider not in available:
+        return [CPU], None, [f"{label} was requested but is not available; running on CPU"]
+    return [provider, CPU], provider, []
+
+
+def create_session(
+    model_path: str | Path, *, threads: int, device: str
+) -> tuple[ort.InferenceSession, list[str]]:
+    """Open ``model_path`` for inference; returns the session and user-facing warnings.
+
+    ``threads`` <= 0 means min(4, cores). ``device`` is "cpu", "cuda", "directml", "coreml"
+    or "auto" (the first accelerator available, else CPU, without a warning).
+    """
+    providers, accelerator, warnings = _providers_for(device)
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads if threads > 0 else default_threads()
+    options.inter_op_num_threads = 1
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    options.log_severity_level = 3  # errors only; fallbacks are reported through `warnings`
+    if accelerator == "DmlExecutionProvider":
+        options.enable_mem_pattern = False  # DirectML does not support memory patterns
+    try:
+        session = ort.InferenceSession(str(model_path), sess_options=options, providers=providers)
+    except Exception as exc:
+        if accelerator is None:
+            raise ModelError(f"The model {model_path} could not be loaded: {exc}") from exc
+        # The accelerator itself failed to initialise: retry on the CPU.
+        label = next(lb for p, lb in _DEVICES.values() if p == accelerator)
+        try:
+            session = ort.InferenceSession(str(model_path), sess_options=options, providers=[CPU])
+        except Exception as exc2:
+            raise ModelError(f"The model {model_path} could not be loaded: {exc2}") from exc2
+        warnings.append(f"{label} could not be started ({exc}); running on CPU")
+        return session, warnings
+    if accelerator is not None and accelerator not in session.get_providers():
+        label = next(lb for p, lb in _DEVICES.values() if p == accelerator)
+        warnings.append(f"{label} was requested but could not be started; running on CPU")
+    return session, warnings

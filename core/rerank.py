@@ -1,0 +1,71 @@
+"""Cross-encoder reranking: score (query, passage) pairs with an ONNX sequence classifier."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import onnxruntime as ort
+
+from .embedding import BatchFeeder, length_sorted_batches, load_tokenizer, pad_token_id
+from .errors import ModelError
+from .models import ResolvedModel, resolve_reranker
+from .onnx_session import create_session
+
+
+class Reranker:
+    """A loaded cross-encoder. Safe to share between threads."""
+
+    def __init__(
+        self, model: ResolvedModel, session: ort.InferenceSession, warnings: Sequence[str] = ()
+    ) -> None:
+        self.model_id = model.model_id
+        self.max_tokens = model.max_tokens
+        self.providers: list[str] = list(session.get_providers())
+        self.warnings: list[str] = list(warnings)
+        self._plain = load_tokenizer(model.tokenizer_path)
+        self._pairs = load_tokenizer(model.tokenizer_path)
+        self._pairs.enable_truncation(max_length=self.max_tokens, strategy="only_second")
+        self._session = session
+        self._feeder = BatchFeeder(session, pad_token_id(model.tokenizer_path))
+        outputs = session.get_outputs()
+        names = [o.name for o in outputs]
+        self._output = "logits" if "logits" in names else names[0]
+        if len(outputs[names.index(self._output)].shape) != 2:
+            raise ModelError(f"{model.onnx_path} does not look like a cross-encoder (reranker).")
+
+    def __repr__(self) -> str:
+        return f"Reranker({self.model_id!r}, providers={self.providers})"
+
+    def _fit_query(self, query: str) -> str:
+        """Cut a very long query to half the window so "only_second" truncation can work."""
+        limit = max(1, self.max_tokens // 2)
+        enc = self._plain.encode(query, add_special_tokens=False)
+        if len(enc.ids) <= limit:
+            return query
+        return query[: enc.offsets[limit - 1][1]]
+
+    def score(self, query: str, passages: Sequence[str], batch_size: int = 16) -> np.ndarray:
+        """Raw relevance logits, shape (len(passages),), float32, in input order.
+
+        Higher is more relevant; the scale depends on the model. Passages are truncated so
+        each pair fits ``max_tokens``.
+        """
+        out = np.zeros(len(passages), dtype=np.float32)
+        if not passages:
+            return out
+        query = self._fit_query(query)
+        encodings = self._pairs.encode_batch([(query, p) for p in passages])
+        for batch in length_sorted_batches(encodings, batch_size):
+            feed = self._feeder.feed([encodings[i] for i in batch])
+            logits = np.asarray(self._session.run([self._output], feed)[0], dtype=np.float32)
+            # One logit per pair; a two-class head gives (not relevant, relevant): take the last.
+            out[batch] = logits[:, -1]
+        return out
+
+
+def load_reranker(spec: str, *, threads: int = 0, device: str = "cpu") -> Reranker:
+    """Resolve ``spec`` (a catalogue name or a model folder), verify it, and open it."""
+    model = resolve_reranker(spec)
+    session, warnings = create_session(model.onnx_path, threads=threads, device=device)
+    return Reranker(model, session, warnings)

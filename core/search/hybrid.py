@@ -1,0 +1,178 @@
+"""Hybrid search: FTS5 BM25 + sqlite-vec KNN, fused, grouped by document, optionally reranked."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+
+import apsw
+import numpy as np
+
+from ..store.chunks import StoredChunk, fetch_chunks
+from ..store.filters import filter_sql
+from ..store.fts import bm25_search
+from ..store.vectors import VectorSpace, knn
+from ..types import ChunkHit, Hit, SearchFilters
+from .fusion import reciprocal_rank_fusion
+from .query import fts_match_expression, query_terms
+from .snippets import make_snippet
+
+MODES = ("bm25", "dense", "hybrid")
+CHUNKS_PER_HIT = 3
+RERANK_TOP = 30
+
+
+class RerankerLike:
+    def score(self, query: str, passages: Sequence[str]) -> np.ndarray: ...
+
+
+@dataclass(frozen=True)
+class RankedChunk:
+    chunk_id: int
+    score: float
+    lexical_rank: int | None
+    semantic_rank: int | None
+
+
+def candidate_depth(k: int) -> int:
+    """Chunks each side contributes: over-fetch so fusion sees enough of both lists."""
+    return max(50, min(1000, 3 * k))
+
+
+class Searcher:
+    """Runs one query against one connection. Built per call by the Library; holds no state."""
+
+    def __init__(
+        self,
+        conn: apsw.Connection,
+        space: VectorSpace | None,
+        embed_query: Callable[[str], np.ndarray] | None,
+    ) -> None:
+        self.conn = conn
+        self.space = space
+        self.embed_query = embed_query
+
+    # -- the two retrievers ---------------------------------------------------------------
+    def lexical(self, query: str, depth: int, filters: SearchFilters | None,
+                prefix_last: bool = False) -> list[tuple[int, float]]:
+        match = fts_match_expression(query, prefix_last=prefix_last)
+        if match is None:
+            return []
+        try:
+            return bm25_search(self.conn, match, depth, filters)
+        except apsw.SQLError:
+            return []  # a term FTS5 still refuses: no lexical results rather than an error
+
+    def semantic(self, query: str, depth: int, filters: SearchFilters | None) -> list[tuple[int, float]]:
+        if self.space is None or self.embed_query is None or not query.strip():
+            return []
+        vector = self.embed_query(query)
+        if filters is None or not filters.active:
+            return [(cid, 1.0 - dist) for cid, dist in knn(self.conn, self.space, vector, depth)]
+        # Brute-force KNN cannot filter by folder prefix itself: over-fetch, then keep matches.
+        found = knn(self.conn, self.space, vector, depth * 5)
+        allowed = self._allowed([cid for cid, _ in found], filters)
+        return [(cid, 1.0 - dist) for cid, dist in found if cid in allowed][:depth]
+
+    def _allowed(self, chunk_ids: list[int], filters: SearchFilters) -> set[int]:
+        where, params = filter_sql(filters)
+        allowed: set[int] = set()
+        for start in range(0, len(chunk_ids), 500):
+            part = chunk_ids[start:start + 500]
+            marks = ",".join("?" * len(part))
+            rows = self.conn.execute(
+                f"SELECT c.id FROM chunks c JOIN documents d ON d.id = c.document_id "
+                f"WHERE c.id IN ({marks}){where}",
+                [*part, *params],
+            )
+            allowed.update(r[0] for r in rows)
+        return allowed
+
+    # -- ranking --------------------------------------------------------------------------
+    def rank_chunks(self, query: str, k: int, filters: SearchFilters | None, mode: str,
+                    prefix_last: bool = False) -> list[RankedChunk]:
+        if mode not in MODES:
+            raise ValueError(f"unknown search mode {mode!r}; use one of {', '.join(MODES)}")
+        depth = candidate_depth(k)
+        lex = self.lexical(query, depth, filters, prefix_last) if mode != "dense" else []
+        sem = self.semantic(query, depth, filters) if mode != "bm25" else []
+        lex_rank = {cid: i for i, (cid, _) in enumerate(lex, start=1)}
+        sem_rank = {cid: i for i, (cid, _) in enumerate(sem, start=1)}
+        if mode == "bm25":
+            scored = lex
+        elif mode == "dense":
+            scored = sem
+        else:
+            scored = reciprocal_rank_fusion([[c for c, _ in lex], [c for c, _ in sem]])
+        return [RankedChunk(cid, s, lex_rank.get(cid), sem_rank.get(cid)) for cid, s in scored]
+
+    def search(self, query: str, k: int = 10, filters: SearchFilters | None = None,
+               mode: str = "hybrid", prefix_last: bool = False) -> list[Hit]:
+        ranked = self.rank_chunks(query, k, filters, mode, prefix_last)
+        return self.group(query, ranked, k)
+
+    def group(self, query: str, ranked: Sequence[RankedChunk], k: int) -> list[Hit]:
+        """Chunks → documents: a document ranks by its best chunk and keeps a few more."""
+        per_doc: dict[int, list[RankedChunk]] = {}
+        stored: dict[int, StoredChunk] = {}
+        pending = list(ranked)
+        while pending and len(per_doc) < k:
+            batch, pending = pending[:200], pending[200:]
+            stored.update(fetch_chunks(self.conn, [r.chunk_id for r in batch]))
+            for r in batch:
+                chunk = stored.get(r.chunk_id)
+                if chunk is None:
+                    continue  # deleted since it was ranked
+                group = per_doc.get(chunk.document_id)
+                if group is None:
+                    if len(per_doc) >= k:
+                        continue
+                    per_doc[chunk.document_id] = group = []
+                if len(group) < CHUNKS_PER_HIT:
+                    group.append(r)
+        terms = query_terms(query)
+        hits = []
+        for doc_id, group in per_doc.items():
+            first = stored[group[0].chunk_id]
+            chunk_hits = tuple(_chunk_hit(stored[r.chunk_id], r, terms) for r in group)
+            hits.append(Hit(document_id=doc_id, path=first.path, title=first.title,
+                            kind=first.kind, mtime=first.mtime, score=group[0].score,
+                            chunks=chunk_hits))
+        return hits
+
+
+def _chunk_hit(chunk: StoredChunk, ranked: RankedChunk, terms: list[str]) -> ChunkHit:
+    snippet, highlights = make_snippet(chunk.text, terms)
+    return ChunkHit(chunk_id=chunk.id, page=chunk.page, char_start=chunk.char_start,
+                    char_end=chunk.char_end, text=chunk.text, snippet=snippet,
+                    highlights=highlights, score=ranked.score,
+                    lexical_rank=ranked.lexical_rank, semantic_rank=ranked.semantic_rank)
+
+
+def rerank_hits(query: str, hits: Sequence[Hit], reranker: RerankerLike,
+                top: int = RERANK_TOP) -> list[Hit]:
+    """Re-order the first ``top`` chunks by cross-encoder score; a document takes its best
+    reranked chunk's score. Documents past the window keep their order after them."""
+    pairs: list[tuple[int, int]] = []  # (hit index, chunk index)
+    for round_ in range(CHUNKS_PER_HIT):
+        for hi, hit in enumerate(hits):
+            if round_ < len(hit.chunks) and len(pairs) < top:
+                pairs.append((hi, round_))
+    if not pairs:
+        return list(hits)
+    scores = reranker.score(query, [hits[h].chunks[c].text for h, c in pairs])
+    by_hit: dict[int, list[tuple[float, int]]] = {}
+    for (h, c), s in zip(pairs, scores, strict=True):
+        by_hit.setdefault(h, []).append((float(s), c))
+    reranked: list[Hit] = []
+    for h, scored in by_hit.items():
+        scored.sort(key=lambda sc: -sc[0])
+        hit = hits[h]
+        order = [c for _, c in scored] + [c for c in range(len(hit.chunks)) if c not in
+                                          {c for _, c in scored}]
+        chunks = tuple(replace(hit.chunks[c], score=s) for s, c in scored) + tuple(
+            hit.chunks[c] for c in order[len(scored):])
+        reranked.append(replace(hit, chunks=chunks, score=scored[0][0], reranked=True))
+    reranked.sort(key=lambda hit: -hit.score)
+    rest = [hit for i, hit in enumerate(hits) if i not in by_hit]
+    return reranked + rest

@@ -1,0 +1,56 @@
+"""User text → a safe FTS5 MATCH expression and the terms to highlight.
+
+Every term is wrapped in double quotes, so FTS5 operators (AND, NEAR, ``*``, ``:``, ``^``,
+parentheses, stray quotes) in what people type are just text."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+MAX_TERMS = 64
+_WORD = re.compile(r"\w+", re.UNICODE)
+
+STOPWORDS = frozenset(
+    """
+    a about above after again against all am an and any are as at be because been before
+    being below between both but by can could did do does doing down during each few for
+    from further had has have having he her here hers herself him himself his how i if in
+    into is it its itself just me more most my myself no nor not now of off on once only
+    or other our ours ourselves out over own same she should so some such than that the
+    their theirs them themselves then there these they this those through to too under
+    until up very was we were what when where which while who whom why will with would you
+    your yours yourself yourselves
+    """.split()
+)
+
+
+def fold(text: str) -> str:
+    """Lower-case and strip accents, as the FTS5 tokenizer does (remove_diacritics 2)."""
+    decomposed = unicodedata.normalize("NFKD", text.lower())
+    return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+
+
+def query_terms(text: str) -> list[str]:
+    """Distinct folded words of the query, stopwords dropped unless nothing else is left."""
+    words = [fold(w) for w in _WORD.findall(text)]
+    seen: dict[str, None] = {}
+    for w in words:
+        if w and w not in seen:
+            seen[w] = None
+    terms = list(seen)
+    content = [t for t in terms if t not in STOPWORDS]
+    return (content or terms)[:MAX_TERMS]
+
+
+def fts_match_expression(text: str, prefix_last: bool = False) -> str | None:
+    """An OR of quoted terms (BM25 ranks documents with more and rarer terms first), or None
+    when the text has no searchable word. ``prefix_last`` makes the last word a prefix, for
+    search-as-you-type."""
+    terms = query_terms(text)
+    if not terms:
+        return None
+    quoted = [f'"{t}"' for t in terms]
+    if prefix_last and text and not text[-1].isspace() and _WORD.search(text[-1]):
+        quoted[-1] += "*"
+    return " OR ".join(quoted)

@@ -1,0 +1,185 @@
+"""Sources (folders/files the user added) and documents (one row per file on disk)."""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass
+
+import apsw
+
+from ..types import Document, FileError, Source
+
+
+def under(root: str) -> tuple[str, str]:
+    """Bounds for ``path >= lo AND path < hi``: every path strictly inside folder ``root``.
+    Uses the path index and needs no LIKE escaping."""
+    prefix = root.rstrip(os.sep) + os.sep
+    return prefix, prefix[:-1] + chr(ord(os.sep) + 1)
+
+
+@dataclass(frozen=True)
+class KnownFile:
+    """What the store remembers about a file, enough to tell whether it changed."""
+
+    id: int
+    path: str
+    size: int
+    mtime_ns: int
+    content_hash: str
+    status: str
+
+
+def add_source(conn: apsw.Connection, path: str, kind: str) -> int:
+    conn.execute(
+        "INSERT INTO sources(path, kind, added_at) VALUES (?, ?, ?) "
+        "ON CONFLICT(path) DO UPDATE SET kind = excluded.kind",
+        (path, kind, time.time()),
+    )
+    return int(conn.execute("SELECT id FROM sources WHERE path = ?", (path,)).fetchone()[0])
+
+
+def source_for(conn: apsw.Connection, path: str) -> int | None:
+    """The id of the source that covers ``path`` (the file itself or the closest folder)."""
+    best: tuple[int, int] | None = None
+    for sid, spath, kind in conn.execute("SELECT id, path, kind FROM sources"):
+        covers = spath == path or (kind == "folder" and path.startswith(spath.rstrip(os.sep) + os.sep))
+        if covers and (best is None or len(spath) > best[1]):
+            best = (sid, len(spath))
+    return best[0] if best else None
+
+
+def list_sources(conn: apsw.Connection) -> list[Source]:
+    rows = conn.execute(
+        """
+        SELECT s.id, s.path, s.kind, s.added_at, s.last_indexed_at,
+               (SELECT count(*) FROM documents d WHERE d.source_id = s.id AND d.status = 'ok'),
+               (SELECT count(*) FROM chunks c JOIN documents d ON d.id = c.document_id
+                 WHERE d.source_id = s.id),
+               (SELECT count(*) FROM documents d WHERE d.source_id = s.id AND d.status = 'error')
+        FROM sources s ORDER BY s.path
+        """
+    ).fetchall()
+    return [
+        Source(id=r[0], path=r[1], kind=r[2], added_at=r[3], last_indexed_at=r[4],
+               documents=r[5], chunks=r[6], errors=r[7])
+        for r in rows
+    ]
+
+
+def delete_source(conn: apsw.Connection, path: str) -> None:
+    conn.execute("DELETE FROM sources WHERE path = ?", (path,))
+
+
+def known_files(conn: apsw.Connection, root: str, is_folder: bool) -> dict[str, KnownFile]:
+    """Every document at ``root`` (a file) or inside it (a folder)."""
+    cols = "id, path, size, mtime_ns, content_hash, status"
+    if is_folder:
+        lo, hi = under(root)
+        rows = conn.execute(f"SELECT {cols} FROM documents WHERE path >= ? AND path < ?", (lo, hi))
+    else:
+        rows = conn.execute(f"SELECT {cols} FROM documents WHERE path = ?", (root,))
+    return {r[1]: KnownFile(*r) for r in rows}
+
+
+def find_by_path(conn: apsw.Connection, path: str) -> KnownFile | None:
+    row = conn.execute(
+        "SELECT id, path, size, mtime_ns, content_hash, status FROM documents WHERE path = ?",
+        (path,),
+    ).fetchone()
+    return KnownFile(*row) if row else None
+
+
+@dataclass(frozen=True)
+class DocumentRecord:
+    """Everything written for one file, successful or not."""
+
+    path: str
+    kind: str
+    size: int
+    mtime_ns: int
+    content_hash: str
+    source_id: int | None
+    status: str = "ok"
+    title: str | None = None
+    pages: int = 0
+    truncated: bool = False
+    error_reason: str | None = None
+    error: str | None = None
+
+
+def write_document(conn: apsw.Connection, rec: DocumentRecord) -> int:
+    """Insert or replace the document at ``rec.path``; its old chunks (and their FTS rows and
+    vectors, through triggers) go. Call inside a write transaction."""
+    folder, name = os.path.split(rec.path)
+    values = (rec.source_id, folder, name, rec.kind, rec.size, rec.mtime_ns, rec.content_hash,
+              rec.status, rec.error_reason, rec.error, rec.title, rec.pages, int(rec.truncated),
+              time.time())
+    existing = conn.execute("SELECT id FROM documents WHERE path = ?", (rec.path,)).fetchone()
+    if existing:
+        doc_id = int(existing[0])
+        conn.execute("DELETE FROM chunks WHERE document_id = ?", (doc_id,))
+        conn.execute(
+            """UPDATE documents SET source_id=?, folder=?, name=?, kind=?, size=?, mtime_ns=?,
+               content_hash=?, status=?, error_reason=?, error=?, title=?, pages=?, truncated=?,
+               indexed_at=? WHERE id=?""",
+            (*values, doc_id),
+        )
+        return doc_id
+    conn.execute(
+        """INSERT INTO documents(source_id, folder, name, kind, size, mtime_ns, content_hash,
+           status, error_reason, error, title, pages, truncated, indexed_at, path)
+           VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)""",
+        (*values, rec.path),
+    )
+    return int(conn.last_insert_rowid())
+
+
+def touch_document(conn: apsw.Connection, doc_id: int, size: int, mtime_ns: int) -> None:
+    """The file's bytes are unchanged (same hash) but its stat changed: remember the new stat."""
+    conn.execute("UPDATE documents SET size=?, mtime_ns=? WHERE id=?", (size, mtime_ns, doc_id))
+
+
+def move_document(
+    conn: apsw.Connection, doc_id: int, new_path: str, mtime_ns: int, source_id: int | None
+) -> None:
+    folder, name = os.path.split(new_path)
+    conn.execute(
+        "UPDATE documents SET path=?, folder=?, name=?, mtime_ns=?, source_id=? WHERE id=?",
+        (new_path, folder, name, mtime_ns, source_id, doc_id),
+    )
+
+
+def delete_documents(conn: apsw.Connection, doc_ids: list[int]) -> None:
+    for doc_id in doc_ids:
+        conn.execute("DELETE FROM chunks WHERE document_id = ?", (doc_id,))
+        conn.execute("DELETE FROM documents WHERE id = ?", (doc_id,))
+
+
+_DOC_COLS = """d.id, d.path, d.kind, d.size, d.mtime_ns, d.content_hash, d.status, d.error,
+    d.title, d.pages, (SELECT count(*) FROM chunks c WHERE c.document_id = d.id), d.indexed_at"""
+
+
+def _document(row: tuple) -> Document:
+    return Document(id=row[0], path=row[1], kind=row[2], size=row[3], mtime=row[4] / 1e9,
+                    content_hash=row[5], status=row[6], error=row[7], title=row[8], pages=row[9],
+                    chunks=row[10], indexed_at=row[11])
+
+
+def get_document(conn: apsw.Connection, path: str) -> Document | None:
+    row = conn.execute(f"SELECT {_DOC_COLS} FROM documents d WHERE d.path = ?", (path,)).fetchone()
+    return _document(row) if row else None
+
+
+def list_documents(conn: apsw.Connection, limit: int = 1000) -> list[Document]:
+    rows = conn.execute(f"SELECT {_DOC_COLS} FROM documents d ORDER BY d.path LIMIT ?", (limit,))
+    return [_document(r) for r in rows]
+
+
+def failed_files(conn: apsw.Connection, limit: int = 1000) -> list[FileError]:
+    rows = conn.execute(
+        "SELECT path, error_reason, error FROM documents WHERE status = 'error' "
+        "ORDER BY indexed_at DESC LIMIT ?",
+        (limit,),
+    )
+    return [FileError(path=r[0], reason=r[1] or "failed", message=r[2] or "") for r in rows]

@@ -1,0 +1,28 @@
+"""Search filters (folder, file type, modified date) as SQL over the ``documents`` alias ``d``."""
+
+from __future__ import annotations
+
+from ..types import SearchFilters
+from .documents import under
+
+
+def filter_sql(filters: SearchFilters | None) -> tuple[str, list[object]]:
+    """A ``WHERE`` fragment (starting with `` AND``, or empty) and its parameters."""
+    if filters is None or not filters.active:
+        return "", []
+    parts: list[str] = []
+    params: list[object] = []
+    if filters.folder:
+        lo, hi = under(filters.folder)
+        parts.append("(d.path >= ? AND d.path < ?)")
+        params += [lo, hi]
+    if filters.kinds:
+        parts.append(f"d.kind IN ({','.join('?' * len(filters.kinds))})")
+        params += list(filters.kinds)
+    if filters.modified_after is not None:
+        parts.append("d.mtime_ns >= ?")
+        params.append(int(filters.modified_after * 1e9))
+    if filters.modified_before is not None:
+        parts.append("d.mtime_ns < ?")
+        params.append(int(filters.modified_before * 1e9))
+    return "".join(" AND " + p for p in parts), params

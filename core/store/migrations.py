@@ -1,0 +1,122 @@
+"""Named, ordered, transactional schema steps; the applied ones are recorded in the file."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+import apsw
+
+from .connection import write_transaction
+
+
+def _initial(conn: apsw.Connection) -> None:
+    conn.execute(
+        """
+        CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
+
+        CREATE TABLE sources(
+            id INTEGER PRIMARY KEY,
+            path TEXT NOT NULL UNIQUE,
+            kind TEXT NOT NULL CHECK (kind IN ('folder', 'file')),
+            added_at REAL NOT NULL,
+            last_indexed_at REAL
+        );
+
+        CREATE TABLE documents(
+            id INTEGER PRIMARY KEY,
+            source_id INTEGER REFERENCES sources(id) ON DELETE SET NULL,
+            path TEXT NOT NULL UNIQUE,
+            folder TEXT NOT NULL,
+            name TEXT NOT NULL,
+            kind TEXT NOT NULL,
+            size INTEGER NOT NULL,
+            mtime_ns INTEGER NOT NULL,
+            content_hash TEXT NOT NULL,
+            status TEXT NOT NULL CHECK (status IN ('ok', 'error')),
+            error_reason TEXT,
+            error TEXT,
+            title TEXT,
+            pages INTEGER NOT NULL DEFAULT 0,
+            truncated INTEGER NOT NULL DEFAULT 0,
+            indexed_at REAL NOT NULL
+        );
+        CREATE INDEX documents_hash ON documents(content_hash);
+        CREATE INDEX documents_folder ON documents(folder);
+        CREATE INDEX documents_source ON documents(source_id);
+
+        CREATE TABLE chunks(
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            document_id INTEGER NOT NULL REFERENCES documents(id) ON DELETE CASCADE,
+            ord INTEGER NOT NULL,
+            page INTEGER NOT NULL,
+            char_start INTEGER NOT NULL,
+            char_end INTEGER NOT NULL,
+            token_count INTEGER NOT NULL,
+            text TEXT NOT NULL,
+            embedded INTEGER NOT NULL DEFAULT 0
+        );
+        CREATE INDEX chunks_document ON chunks(document_id, ord);
+        CREATE INDEX chunks_pending ON chunks(id) WHERE embedded = 0;
+
+        CREATE VIRTUAL TABLE chunks_fts USING fts5(
+            text,
+            content='chunks', content_rowid='id',
+            tokenize='porter unicode61 remove_diacritics 2'
+        );
+        CREATE TRIGGER chunks_fts_ai AFTER INSERT ON chunks BEGIN
+            INSERT INTO chunks_fts(rowid, text) VALUES (new.id, new.text);
+        END;
+        CREATE TRIGGER chunks_fts_ad AFTER DELETE ON chunks BEGIN
+            INSERT INTO chunks_fts(chunks_fts, rowid, text) VALUES ('delete', old.id, old.text);
+        END;
+        CREATE TRIGGER chunks_fts_au AFTER UPDATE OF text ON chunks BEGIN
+            INSERT INTO chunks_fts(chunks_fts, rowid, text) VALUES ('delete', old.id, old.text);
+            INSERT INTO chunks_fts(rowid, text) VALUES (new.id, new.text);
+        END;
+
+        CREATE TABLE vector_spaces(
+            id INTEGER PRIMARY KEY,
+            model_id TEXT NOT NULL UNIQUE,
+            dim INTEGER NOT NULL,
+            table_name TEXT NOT NULL UNIQUE,
+            active INTEGER NOT NULL DEFAULT 0,
+            created_at REAL NOT NULL
+        );
+        """
+    )
+
+
+Migration = tuple[str, Callable[[apsw.Connection], None]]
+
+MIGRATIONS: list[Migration] = [
+    ("0001_initial", _initial),
+]
+
+
+def schema_version(conn: apsw.Connection) -> int:
+    return int(conn.execute("PRAGMA user_version").fetchone()[0])
+
+
+def migrate(conn: apsw.Connection) -> list[str]:
+    """Apply every migration not yet applied, each in its own transaction; returns their names."""
+    conn.execute(
+        "CREATE TABLE IF NOT EXISTS migrations(name TEXT PRIMARY KEY, applied_at REAL NOT NULL)"
+    )
+    if schema_version(conn) > len(MIGRATIONS):
+        from ..errors import LibraryError
+
+        raise LibraryError(
+            "This library was written by a newer version of Memex; update Memex to open it."
+        )
+    applied = {row[0] for row in conn.execute("SELECT name FROM migrations")}
+    done: list[str] = []
+    for number, (name, step) in enumerate(MIGRATIONS, start=1):
+        if name in applied:
+            continue
+        with write_transaction(conn):
+            step(conn)
+            conn.execute("INSERT INTO migrations VALUES (?, ?)", (name, time.time()))
+            conn.execute(f"PRAGMA user_version = {number}")
+        done.append(name)
+    return done

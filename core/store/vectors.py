@@ -1,0 +1,95 @@
+"""Vectors in sqlite-vec ``vec0`` tables, one table per embedding model ("vector space"), so
+vectors from two models can never be compared with each other."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import apsw
+import numpy as np
+
+from ..errors import LibraryError
+
+
+@dataclass(frozen=True)
+class VectorSpace:
+    id: int
+    model_id: str
+    dim: int
+    table: str
+
+
+def active_space(conn: apsw.Connection) -> VectorSpace | None:
+    row = conn.execute(
+        "SELECT id, model_id, dim, table_name FROM vector_spaces WHERE active = 1"
+    ).fetchone()
+    return VectorSpace(*row) if row else None
+
+
+def ensure_space(conn: apsw.Connection, model_id: str, dim: int) -> VectorSpace:
+    """The active space for ``model_id``; created (and made active) for an empty library.
+
+    A library whose vectors came from another model is refused with a clear message rather
+    than silently mixing two embedding spaces."""
+    current = active_space(conn)
+    if current is not None:
+        if current.model_id != model_id:
+            raise LibraryError(
+                f"This library's vectors were made with the model '{current.model_id}', but "
+                f"Memex is set to use '{model_id}'. Set the embedder back to "
+                f"'{current.model_id}', or index into a new library."
+            )
+        if current.dim != dim:
+            raise LibraryError(
+                f"Model '{model_id}' now produces {dim}-dimensional vectors but the library "
+                f"holds {current.dim}-dimensional ones."
+            )
+        return current
+    conn.execute(
+        "INSERT INTO vector_spaces(model_id, dim, table_name, active, created_at) "
+        "VALUES (?, ?, '', 1, ?)",
+        (model_id, dim, time.time()),
+    )
+    space_id = int(conn.last_insert_rowid())
+    table = f"vec_chunks_{space_id}"
+    conn.execute("UPDATE vector_spaces SET table_name = ? WHERE id = ?", (table, space_id))
+    conn.execute(
+        f"CREATE VIRTUAL TABLE {table} USING vec0(embedding float[{dim}] distance_metric=cosine)"
+    )
+    # Vectors leave with their chunk, whatever deletes it.
+    conn.execute(
+        f"CREATE TRIGGER {table}_ad AFTER DELETE ON chunks BEGIN "
+        f"DELETE FROM {table} WHERE rowid = old.id; END"
+    )
+    return VectorSpace(space_id, model_id, dim, table)
+
+
+def insert_vectors(
+    conn: apsw.Connection, space: VectorSpace, chunk_ids: Sequence[int], vectors: np.ndarray
+) -> None:
+    vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+    conn.executemany(
+        f"INSERT INTO {space.table}(rowid, embedding) VALUES (?, ?)",
+        [(int(cid), vec.tobytes()) for cid, vec in zip(chunk_ids, vectors, strict=True)],
+    )
+
+
+def knn(
+    conn: apsw.Connection, space: VectorSpace, query: np.ndarray, k: int
+) -> list[tuple[int, float]]:
+    """The ``k`` nearest chunks by cosine distance (exact search), nearest first."""
+    if k <= 0:
+        return []
+    blob = np.ascontiguousarray(query, dtype=np.float32).tobytes()
+    rows = conn.execute(
+        f"SELECT rowid, distance FROM {space.table} WHERE embedding MATCH ? AND k = ? "
+        "ORDER BY distance",
+        (blob, int(k)),
+    )
+    return [(int(r[0]), float(r[1])) for r in rows]
+
+
+def count_vectors(conn: apsw.Connection, space: VectorSpace) -> int:
+    return int(conn.execute(f"SELECT count(*) FROM {space.table}").fetchone()[0])

@@ -1,0 +1,27 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from memex.core.library import Library
+
+
+@pytest.fixture
+def open_library(tmp_path: Path, embedder):
+    """Factory for real libraries in a temp folder, sharing the session's embedder; all closed."""
+    opened: list[Library] = []
+
+    def factory(name: str = "library.db", **kwargs) -> Library:
+        kwargs.setdefault("embedder", embedder)
+        lib = Library.open(tmp_path / name, **kwargs)
+        opened.append(lib)
+        return lib
+
+    yield factory
+    for lib in opened:
+        lib.close()
+
+
+@pytest.fixture
+def library(open_library) -> Library:
+    return open_library()

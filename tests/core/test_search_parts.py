@@ -1,0 +1,52 @@
+"""Pure parts of search: fusion, query quoting, snippets."""
+
+from __future__ import annotations
+
+from memex.core.search.fusion import reciprocal_rank_fusion
+from memex.core.search.query import fts_match_expression, query_terms
+from memex.core.search.snippets import make_snippet, mark
+
+
+def test_rrf_rewards_agreement_and_keeps_single_list_items():
+    fused = reciprocal_rank_fusion([["a", "b", "c"], ["b", "d"]])
+    keys = [k for k, _ in fused]
+    assert keys[0] == "b"
+    assert set(keys) == {"a", "b", "c", "d"}
+    scores = dict(fused)
+    assert abs(scores["b"] - (1 / 62 + 1 / 61)) < 1e-12
+
+
+def test_rrf_is_deterministic_on_ties_and_weights_apply():
+    fused = reciprocal_rank_fusion([["x"], ["y"]])
+    assert [k for k, _ in fused] == ["x", "y"]
+    weighted = reciprocal_rank_fusion([["x"], ["y"]], weights=[1.0, 2.0])
+    assert [k for k, _ in weighted] == ["y", "x"]
+
+
+def test_query_terms_fold_case_accents_and_drop_stopwords():
+    assert query_terms("The Café and the CAFE of Zürich") == ["cafe", "zurich"]
+    assert query_terms("the and of") == ["the", "and", "of"]
+    assert query_terms("C++ \"x") == ["c", "x"]
+    assert query_terms("*** 😀 ???") == []
+
+
+def test_match_expression_quotes_every_term():
+    assert fts_match_expression('hello-world NEAR(x) AND "y') == '"hello" OR "world" OR "near" OR "x" OR "y"'
+    assert fts_match_expression("😀") is None
+    assert fts_match_expression("heat trans", prefix_last=True) == '"heat" OR "trans"*'
+    assert fts_match_expression("heat trans ", prefix_last=True) == '"heat" OR "trans"'
+
+
+def test_snippet_centres_on_matches_and_marks_them():
+    text = ("Filler words here. " * 40) + "The boundary layers of supersonic flows separate." + (
+        " More filler." * 40)
+    snippet, spans = make_snippet(text, query_terms("boundary layer flow"), max_chars=120)
+    assert snippet.startswith("…") and snippet.endswith("…")
+    marked = [snippet[s.start:s.end].lower() for s in spans]
+    assert {"boundary", "layers", "flows"} <= set(marked)
+    assert "«boundary»" in mark(snippet, spans, "«", "»")
+
+
+def test_snippet_of_short_text_is_whole_text():
+    snippet, spans = make_snippet("Just one line.", ["line"])
+    assert snippet == "Just one line." and [(s.start, s.end) for s in spans] == [(9, 13)]
