@@ -27,11 +27,8 @@ def load_tokenizer(path: str | Path) -> Tokenizer:
     return tokenizer
 
 
-def pad_token_id(path: str | Path) -> int:
-    """The id used for padding: from the file's padding setting, else a known pad token."""
-    tokenizer = Tokenizer.from_file(str(path))
-    if tokenizer.padding:
-        return int(tokenizer.padding["pad_id"])
+def pad_token_id(tokenizer: Tokenizer) -> int:
+    """The id of the padding token (BERT "[PAD]" is 0, XLM-R "<pad>" is 1)."""
     for token in ("[PAD]", "<pad>", "<|padding|>"):
         token_id = tokenizer.token_to_id(token)
         if token_id is not None:
@@ -60,11 +57,7 @@ class BatchFeeder:
             mask[row, :n] = enc.attention_mask
             types[row, :n] = enc.type_ids
         arrays = {"input_ids": ids, "attention_mask": mask, "token_type_ids": types}
-        return {
-            name: arrays[name].astype(dtype, copy=False)
-            for name, dtype in self.inputs.items()
-            if name in arrays
-        }
+        return {name: arrays[name].astype(dtype, copy=False) for name, dtype in self.inputs.items() if name in arrays}
 
 
 def length_sorted_batches(encodings: Sequence[Encoding], batch_size: int) -> list[list[int]]:
@@ -78,9 +71,7 @@ def length_sorted_batches(encodings: Sequence[Encoding], batch_size: int) -> lis
 class Embedder:
     """A loaded embedding model. Safe to share between threads."""
 
-    def __init__(
-        self, model: ResolvedModel, session: ort.InferenceSession, warnings: Sequence[str] = ()
-    ) -> None:
+    def __init__(self, model: ResolvedModel, session: ort.InferenceSession, warnings: Sequence[str] = ()) -> None:
         self.model_id = model.model_id
         self.max_tokens = model.max_tokens
         self.query_prefix = model.spec.query_prefix
@@ -94,7 +85,7 @@ class Embedder:
         self._encoder = load_tokenizer(model.tokenizer_path)
         self._encoder.enable_truncation(max_length=self.max_tokens)
         self._session = session
-        self._feeder = BatchFeeder(session, pad_token_id(model.tokenizer_path))
+        self._feeder = BatchFeeder(session, pad_token_id(self.tokenizer))
         outputs = session.get_outputs()
         names = [o.name for o in outputs]
         self._output = "last_hidden_state" if "last_hidden_state" in names else names[0]

@@ -41,6 +41,17 @@ class IndexOptions:
     include_hidden: bool = False
 
 
+@dataclass(frozen=True)
+class Unit:
+    """A part of the disk to sync: a whole source, or one path inside it (from the watcher).
+    ``kind`` is "folder", "file", or "gone" (a path that no longer exists)."""
+
+    path: str
+    kind: str
+    source_id: int | None
+    root: str
+
+
 @dataclass
 class _Plan:
     """What the diff decided for one run."""
@@ -65,6 +76,7 @@ class Indexer:
         space: VectorSpace | None = None,
         progress: Callable[[IndexProgress], None] | None = None,
         cancel: threading.Event | None = None,
+        pause: threading.Event | None = None,
     ) -> None:
         self.conn = conn
         self.tokenizer = tokenizer
@@ -74,6 +86,7 @@ class Indexer:
         self.space = space
         self.progress_cb = progress
         self.cancel = cancel or threading.Event()
+        self.pause = pause or threading.Event()  # set: wait before the next file or batch
         self.rules = IgnoreRules(options.ignore, options.include_hidden)
         self.errors: list[FileError] = []
         self._files_total = 0
@@ -85,8 +98,9 @@ class Indexer:
         self._last_progress = 0.0
 
     # -- public ---------------------------------------------------------------------------
-    def run(self, sources: Sequence[tuple[str, str, int]]) -> IndexReport:
-        """Index ``sources`` given as (path, kind, source id). Returns what changed."""
+    def run(self, units: Sequence[Unit], full_sources: Sequence[int] = ()) -> IndexReport:
+        """Bring every unit in line with the disk; ``full_sources`` are the ids of sources
+        scanned completely (their ``last_indexed_at`` is updated). Returns what changed."""
         started = time.monotonic()
         self._pending = count_pending(self.conn)
         self._emit("scanning", force=True)
@@ -94,7 +108,7 @@ class Indexer:
         cancelled = False
         plan = _Plan()
         try:
-            plan = self._plan(sources)
+            plan = self._plan(units)
             counts["moved"], counts["removed"] = self._apply_moves_and_deletions(plan)
             self._files_total = len(plan.process)
             for disk, source_id in plan.process:
@@ -105,10 +119,11 @@ class Indexer:
                 self._emit("indexing", force=True)
                 self._embed_backlog(final=False)
             self._embed_backlog(final=True)
-            with write_transaction(self.conn):
-                for _, _, sid in sources:
-                    self.conn.execute("UPDATE sources SET last_indexed_at = ? WHERE id = ?",
-                                      (time.time(), sid))
+            if full_sources:
+                with write_transaction(self.conn):
+                    for sid in full_sources:
+                        self.conn.execute("UPDATE sources SET last_indexed_at = ? WHERE id = ?",
+                                          (time.time(), sid))
         except IndexingCancelled:
             cancelled = True
         self._emit("cancelled" if cancelled else "done", force=True)
@@ -120,26 +135,38 @@ class Indexer:
         )
 
     # -- planning -------------------------------------------------------------------------
-    def _plan(self, sources: Sequence[tuple[str, str, int]]) -> _Plan:
+    def _scan_unit(self, unit: Unit) -> tuple[list[DiskFile], dict[str, docs.KnownFile]]:
+        """Files on disk and files the library knows, for one unit."""
+        path = unit.path
+        if unit.root != path and self.rules.ignored_path(path, unit.root):
+            return [], docs.known_files(self.conn, path, os.path.isdir(path) or unit.kind == "gone")
+        if os.path.isdir(path):
+            return (list(walk_files(path, self.rules, self._error)),
+                    docs.known_files(self.conn, path, is_folder=True))
+        if unit.kind == "folder" and unit.root == path:
+            # A source folder that is not there (an unplugged drive?): keep what we know.
+            self._error(FileError(path, "missing", "Folder not found; its documents are kept"))
+            return [], {}
+        known = docs.known_files(self.conn, path, is_folder=False)
+        if unit.kind == "gone":
+            known.update(docs.known_files(self.conn, path, is_folder=True))
+        single = stat_file(path)
+        if single is None:
+            if os.path.exists(path):
+                self._error(FileError(path, "unsupported", "Not a regular file"))
+            return [], known
+        return ([single] if detect_kind_safe(path) else []), known
+
+    def _plan(self, units: Sequence[Unit]) -> _Plan:
         plan = _Plan()
         disk: dict[str, tuple[DiskFile, int]] = {}
         known: dict[str, docs.KnownFile] = {}
-        for path, kind, source_id in sorted(sources, key=lambda s: len(s[0])):
+        for unit in sorted(units, key=lambda u: len(u.root)):
             self._check_cancel()
-            if kind == "folder":
-                if not os.path.isdir(path):
-                    self._error(FileError(path, "missing", "Folder not found (moved or deleted?)"))
-                    if os.path.exists(path):
-                        continue
-                files = walk_files(path, self.rules, self._error)
-            else:
-                single = stat_file(path)
-                files = iter([single] if single and detect_kind_safe(path) else [])
-                if single is None and os.path.exists(path):
-                    self._error(FileError(path, "unsupported", "Not a regular file"))
+            files, unit_known = self._scan_unit(unit)
             for f in files:
-                disk[f.path] = (f, source_id)  # longer (more specific) sources win
-            known.update(docs.known_files(self.conn, path, kind == "folder"))
+                disk[f.path] = (f, unit.source_id)  # longer (more specific) sources win
+            known.update(unit_known)
         missing = {p: k for p, k in known.items() if p not in disk}
         by_hash: dict[str, list[docs.KnownFile]] = {}
         for k in missing.values():
@@ -248,6 +275,10 @@ class Indexer:
             return None
 
     def _check_cancel(self) -> None:
+        if self.pause.is_set():
+            self._emit("paused", force=True)
+            while self.pause.is_set() and not self.cancel.is_set():
+                time.sleep(0.05)
         if self.cancel.is_set():
             raise IndexingCancelled("Indexing was cancelled")
 

@@ -19,10 +19,11 @@ import numpy as np
 from .config import Settings, default_library_path
 from .errors import LibraryError, MemexError
 from .extract.worker import ExtractionWorker
-from .indexer import Indexer, IndexOptions
+from .indexer import Indexer, IndexOptions, Unit
 from .search.hybrid import Searcher, rerank_hits
 from .store import documents as docs
 from .store import migrate, open_connection, read_snapshot, schema_version, write_transaction
+from .store.chunks import document_chunks
 from .store.vectors import VectorSpace, active_space, ensure_space
 from .types import (
     Check,
@@ -195,6 +196,7 @@ class Library:
         *,
         progress: Callable[[IndexProgress], None] | None = None,
         cancel: threading.Event | None = None,
+        pause: threading.Event | None = None,
     ) -> IndexReport:
         """Add ``paths`` as sources (if given) and bring them — or, with no paths, every
         source — in line with the disk. Blocks; call it from a worker thread in a GUI."""
@@ -204,15 +206,45 @@ class Library:
             sources = [s for s in docs.list_sources(conn) if s.path in wanted]
         else:
             sources = docs.list_sources(conn)
+        units = [Unit(s.path, s.kind, s.id, s.path) for s in sources]
+        return self._run_indexer(units, [s.id for s in sources], progress, cancel, pause)
+
+    def refresh(
+        self,
+        paths: Iterable[str | os.PathLike[str]],
+        *,
+        progress: Callable[[IndexProgress], None] | None = None,
+        cancel: threading.Event | None = None,
+        pause: threading.Event | None = None,
+    ) -> IndexReport:
+        """Sync just these paths (created, changed, moved or deleted files or folders inside
+        existing sources) — what the folder watcher calls. Paths outside every source are
+        ignored."""
+        conn = self._conn()
+        units: dict[str, Unit] = {}
+        source_paths = {s.id: s.path for s in docs.list_sources(conn)}
+        for raw in paths:
+            path = os.path.abspath(os.fspath(raw))
+            source_id = docs.source_for(conn, path)
+            if source_id is None:
+                continue
+            kind = "folder" if os.path.isdir(path) else "file" if os.path.exists(path) else "gone"
+            units[path] = Unit(path, kind, source_id, source_paths[source_id])
+        return self._run_indexer(list(units.values()), [], progress, cancel, pause)
+
+    def _run_indexer(self, units: list[Unit], full_sources: list[int],
+                     progress: Callable[[IndexProgress], None] | None,
+                     cancel: threading.Event | None, pause: threading.Event | None) -> IndexReport:
         if not self._write_lock.acquire(blocking=False):
             raise LibraryError("Indexing is already running for this library.")
         try:
+            conn = self._conn()
             space = self._space_for_writing(conn)
             indexer = Indexer(
                 conn, self.embedder.tokenizer, self._extraction_worker(), self._index_options(),
                 embed=self.embedder.embed_documents, space=space, progress=progress,
-                cancel=cancel)
-            return indexer.run([(s.path, s.kind, s.id) for s in sources])
+                cancel=cancel, pause=pause)
+            return indexer.run(units, full_sources)
         finally:
             self._write_lock.release()
 
@@ -295,6 +327,22 @@ class Library:
 
     def documents(self, limit: int = 1000) -> list[Document]:
         return docs.list_documents(self._conn(), limit)
+
+    def page_text(self, document_id: int, page: int) -> str:
+        """The stored text of one page, rebuilt from its chunks at their offsets (for preview).
+        Whitespace between chunks is shown as a line break."""
+        chunks = [c for c in document_chunks(self._conn(), document_id) if c.page == page]
+        out: list[str] = []
+        pos = 0
+        for c in sorted(chunks, key=lambda c: c.char_start):
+            if c.char_end <= pos:
+                continue
+            if c.char_start > pos:
+                out.append("\n" if out else "")
+                pos = c.char_start
+            out.append(c.text[pos - c.char_start:])
+            pos = c.char_end
+        return "".join(out)
 
     def failures(self, limit: int = 1000) -> list[FileError]:
         return docs.failed_files(self._conn(), limit)

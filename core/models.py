@@ -265,10 +265,7 @@ def _resolve_folder(folder: Path, kind: str) -> ResolvedModel:
         folder = folder.parent
     onnx_path, tokenizer_path = folder / MODEL_FILE, folder / TOKENIZER_FILE
     if not onnx_path.is_file() or not tokenizer_path.is_file():
-        raise ModelError(
-            f"The folder {folder} is not a usable model: it needs {MODEL_FILE} and "
-            f"{TOKENIZER_FILE}."
-        )
+        raise ModelError(f"The folder {folder} is not a usable model: it needs {MODEL_FILE} and {TOKENIZER_FILE}.")
     values = _folder_settings(folder)
     values.update(name=folder.name, kind=kind, source="local", tokenizer=TOKENIZER_FILE)
     if kind == "reranker":
@@ -291,9 +288,7 @@ def _resolve(spec: str, kind: str) -> ResolvedModel:
     folder = Path(text).expanduser()
     if folder.exists():
         return _resolve_folder(folder, kind)
-    raise ModelError(
-        f"No {kind} named {text!r} is in the model catalogue, and there is no folder at {folder}."
-    )
+    raise ModelError(f"No {kind} named {text!r} is in the model catalogue, and there is no folder at {folder}.")
 
 
 def resolve_embedder(spec: str | None = None) -> ResolvedModel:

@@ -55,9 +55,7 @@ def _providers_for(device: str) -> tuple[list[str], str | None, list[str]]:
     return [provider, CPU], provider, []
 
 
-def create_session(
-    model_path: str | Path, *, threads: int, device: str
-) -> tuple[ort.InferenceSession, list[str]]:
+def create_session(model_path: str | Path, *, threads: int, device: str) -> tuple[ort.InferenceSession, list[str]]:
     """Open ``model_path`` for inference; returns the session and user-facing warnings.
 
     ``threads`` <= 0 means min(4, cores). ``device`` is "cpu", "cuda", "directml", "coreml"

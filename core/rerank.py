@@ -16,9 +16,7 @@ from .onnx_session import create_session
 class Reranker:
     """A loaded cross-encoder. Safe to share between threads."""
 
-    def __init__(
-        self, model: ResolvedModel, session: ort.InferenceSession, warnings: Sequence[str] = ()
-    ) -> None:
+    def __init__(self, model: ResolvedModel, session: ort.InferenceSession, warnings: Sequence[str] = ()) -> None:
         self.model_id = model.model_id
         self.max_tokens = model.max_tokens
         self.providers: list[str] = list(session.get_providers())
@@ -27,7 +25,7 @@ class Reranker:
         self._pairs = load_tokenizer(model.tokenizer_path)
         self._pairs.enable_truncation(max_length=self.max_tokens, strategy="only_second")
         self._session = session
-        self._feeder = BatchFeeder(session, pad_token_id(model.tokenizer_path))
+        self._feeder = BatchFeeder(session, pad_token_id(self._plain))
         outputs = session.get_outputs()
         names = [o.name for o in outputs]
         self._output = "logits" if "logits" in names else names[0]

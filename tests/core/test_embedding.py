@@ -94,9 +94,7 @@ def test_tampered_model_copy_is_refused(tmp_path: Path, embedder: Embedder) -> N
     folder = _model_folder(tmp_path / "pinned", embedder, {"sha256": DEFAULT_SHA})
     good = load_embedder(str(folder), threads=1)
     assert good.model_id == f"local:pinned:{DEFAULT_SHA[:12]}"
-    np.testing.assert_allclose(
-        good.embed_documents(SENTENCES[:2]), embedder.embed_documents(SENTENCES[:2]), atol=1e-6
-    )
+    np.testing.assert_allclose(good.embed_documents(SENTENCES[:2]), embedder.embed_documents(SENTENCES[:2]), atol=1e-6)
     _flip_bytes(folder / "model.onnx", 1_000_000)  # after a successful (cached) load
     with pytest.raises(ChecksumMismatch, match="does not match its pinned checksum"):
         load_embedder(str(folder), threads=1)

@@ -219,3 +219,61 @@ def test_cancel_leaves_a_resumable_library(tmp_path, library):
     assert second.added == 30 - first.added
     assert library.status().documents == 30
     assert library.status().chunks_pending == 0
+
+
+def test_page_text_rebuilds_the_page_from_chunks(tmp_path, library):
+    folder = _make_folder(tmp_path)
+    library.index([folder])
+    hit = library.search("lighthouse", mode="bm25")[0]
+    text = library.page_text(hit.document_id, 3)
+    assert "lighthouse keeper fed the seagulls" in " ".join(text.split())
+    assert "Appendix" not in text
+
+
+def test_refresh_syncs_only_the_given_paths(tmp_path, library):
+    folder = _make_folder(tmp_path)
+    library.index([folder])
+    (folder / "new.txt").write_text("Penguins huddle together against the Antarctic wind.\n")
+    (folder / "recipe.txt").unlink()
+    shutil.move(folder / "notes.md", folder / "garden.md")
+    (folder / "untouched.txt").write_text("Not named in the refresh, so not indexed yet.\n")
+    report = library.refresh([folder / "new.txt", folder / "recipe.txt", folder / "notes.md",
+                              folder / "garden.md", tmp_path / "outside.txt"])
+    assert (report.added, report.removed, report.moved) == (1, 1, 1)
+    assert library.search("penguins", mode="bm25")[0].path.endswith("new.txt")
+    assert library.search("tomatoes", mode="bm25")[0].path.endswith("garden.md")
+    assert library.search("untouched", mode="bm25") == []
+    sub = folder / "sub"
+    sub.mkdir()
+    (sub / "deep.txt").write_text("Glaciers carve valleys over millennia.\n")
+    assert library.refresh([sub]).added == 1
+    shutil.rmtree(sub)
+    assert library.refresh([sub]).removed == 1
+
+
+def test_pause_holds_indexing_until_released(tmp_path, library):
+    import threading
+
+    folder = tmp_path / "p"
+    folder.mkdir()
+    for i in range(5):
+        (folder / f"{i}.txt").write_text(f"File {i}.\n")
+    pause, phases = threading.Event(), []
+    pause.set()
+
+    def progress(p):
+        phases.append(p.phase)
+        if p.phase == "paused":
+            threading.Timer(0.3, pause.clear).start()
+
+    report = library.index([folder], progress=progress, pause=pause)
+    assert "paused" in phases and report.added == 5
+
+
+def test_missing_source_folder_keeps_its_documents(tmp_path, library):
+    folder = _make_folder(tmp_path)
+    library.index([folder])
+    shutil.move(folder, tmp_path / "elsewhere")
+    report = library.index()
+    assert report.removed == 0 and any(e.reason == "missing" for e in report.errors)
+    assert library.status().documents == 3
