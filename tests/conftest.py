@@ -43,8 +43,11 @@ def isolated_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.
 
 
 @pytest.fixture(scope="session")
-def embedder():
-    """The default (bundled, offline) embedder, loaded once per test session."""
+def embedder(tmp_path_factory: pytest.TempPathFactory):
+    """The default (bundled, offline) embedder, loaded once per test session (its checksum
+    cache goes to a session folder, never to the real user cache)."""
     from memex.core.embedding import load_embedder
 
-    return load_embedder(None, threads=2)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("MEMEX_HOME", str(tmp_path_factory.mktemp("session-home")))
+        return load_embedder(None, threads=2)
