@@ -15,7 +15,7 @@ from ..store.vectors import VectorSpace, knn
 from ..types import ChunkHit, Hit, SearchFilters
 from .fusion import reciprocal_rank_fusion
 from .query import fts_match_expression, query_terms
-from .snippets import make_snippet
+from .snippets import TermMatcher, make_snippet
 
 MODES = ("bm25", "dense", "hybrid")
 CHUNKS_PER_HIT = 3
@@ -130,7 +130,7 @@ class Searcher:
                     per_doc[chunk.document_id] = group = []
                 if len(group) < CHUNKS_PER_HIT:
                     group.append(r)
-        terms = query_terms(query)
+        terms = TermMatcher(query_terms(query))
         hits = []
         for doc_id, group in per_doc.items():
             first = stored[group[0].chunk_id]
@@ -141,7 +141,7 @@ class Searcher:
         return hits
 
 
-def _chunk_hit(chunk: StoredChunk, ranked: RankedChunk, terms: list[str]) -> ChunkHit:
+def _chunk_hit(chunk: StoredChunk, ranked: RankedChunk, terms: TermMatcher) -> ChunkHit:
     snippet, highlights = make_snippet(chunk.text, terms)
     return ChunkHit(chunk_id=chunk.id, page=chunk.page, char_start=chunk.char_start,
                     char_end=chunk.char_end, text=chunk.text, snippet=snippet,

@@ -50,3 +50,14 @@ def test_snippet_centres_on_matches_and_marks_them():
 def test_snippet_of_short_text_is_whole_text():
     snippet, spans = make_snippet("Just one line.", ["line"])
     assert snippet == "Just one line." and [(s.start, s.end) for s in spans] == [(9, 13)]
+
+
+def test_snippet_highlights_accented_words_at_the_right_offsets():
+    text = "Le café à Zürich était fermé; the CAFÉ in Zurich was closed."
+    snippet, spans = make_snippet(text, query_terms("cafe zurich"))
+    assert [snippet[s.start:s.end] for s in spans] == ["café", "Zürich", "CAFÉ", "Zurich"]
+
+
+def test_short_terms_match_only_whole_words():
+    snippet, spans = make_snippet("gas gases gasket", ["gas"])
+    assert [snippet[s.start:s.end] for s in spans] == ["gas"]
