@@ -64,6 +64,8 @@ class Settings:
     chunk_overlap: int = 40
     ignore: list[str] = field(default_factory=lambda: list(DEFAULT_IGNORE))
     index_hidden: bool = False
+    lexical_weight: float = 0.5  # hybrid fusion: share of the BM25 side (0 = dense only)
+    fusion: str = "convex"  # "convex" (normalised scores) or "rrf" (reciprocal rank fusion)
     max_chars_per_file: int = 5_000_000
     extract_timeout_s: float = 60.0
 

@@ -128,6 +128,7 @@ def evaluate(
     reranker: str | None = None,
     embedder: str | None = None,
     progress: Callable[[str], None] | None = None,
+    search_options: Mapping[str, object] | None = None,
 ) -> dict[str, dict]:
     """Index the collection (reusing ``library_path`` if it exists) and score every mode."""
     from .library import Library
@@ -153,13 +154,15 @@ def evaluate(
                 progress(f"indexed {len(collection.corpus)} documents in {index_seconds:.1f} s")
             results = {}
             for mode in modes:
-                results[mode] = _score_mode(lib, collection, mode, index_seconds)
+                results[mode] = _score_mode(lib, collection, mode, index_seconds,
+                                            dict(search_options or {}))
                 if progress:
                     progress(f"{mode}: nDCG@10 {results[mode]['ndcg@10']:.4f}")
     return results
 
 
-def _score_mode(lib, collection: Collection, mode: str, index_seconds: float) -> dict:
+def _score_mode(lib, collection: Collection, mode: str, index_seconds: float,
+                options: dict[str, object]) -> dict:
     ndcgs, recalls, mrrs, latencies = [], [], [], []
     per_query = {}
     search_mode = "hybrid" if mode == "rerank" else mode
@@ -168,7 +171,7 @@ def _score_mode(lib, collection: Collection, mode: str, index_seconds: float) ->
         if text is None:
             continue
         t0 = time.perf_counter()
-        hits = lib.search(text, k=100, mode=search_mode, rerank=(mode == "rerank"))
+        hits = lib.search(text, k=100, mode=search_mode, rerank=(mode == "rerank"), **options)
         latencies.append((time.perf_counter() - t0) * 1000)
         ranked = [doc_id_from_path(h.path) for h in hits]
         ndcgs.append(ndcg_at(ranked, grades, 10))

@@ -297,7 +297,8 @@ class Library:
     # -- searching ------------------------------------------------------------------------
     def search(self, query: str, k: int = 10, *, filters: SearchFilters | None = None,
                mode: str = "hybrid", rerank: bool | None = None,
-               prefix_last: bool = False) -> list[Hit]:
+               prefix_last: bool = False, lexical_weight: float | None = None,
+               fusion: str | None = None) -> list[Hit]:
         """Documents best matching ``query``. Any text is accepted; nothing useful → ``[]``.
         ``rerank=None`` reranks when a reranker is configured."""
         if not query or not query.strip() or k <= 0:
@@ -306,7 +307,9 @@ class Library:
         with read_snapshot(conn):
             space = self._space_for_reading(conn) if mode != "bm25" else None
             searcher = Searcher(conn, space, self._embed_query)
-            hits = searcher.search(query, k, filters, mode, prefix_last)
+            weight = self.settings.lexical_weight if lexical_weight is None else lexical_weight
+            hits = searcher.search(query, k, filters, mode, prefix_last, weight,
+                                   fusion or self.settings.fusion)
         if rerank is not False and hits and self.reranker is not None:
             hits = rerank_hits(query, hits, self.reranker)
         return hits

@@ -56,6 +56,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("dir", metavar="DIR", help="folder with corpus.jsonl, queries.jsonl, qrels.tsv")
     p.add_argument("--mode", action="append", choices=["bm25", "dense", "hybrid", "rerank"],
                    help="mode to score (repeatable; default hybrid)")
+    p.add_argument("--fusion", choices=["convex", "rrf"], help="how hybrid fuses the two rankings")
+    p.add_argument("--lexical-weight", type=float, metavar="W", help="hybrid: BM25 share, 0..1")
+    p.add_argument("--per-query", action="store_true", help="also print each query's figures")
 
     p = sub.add_parser("gui", help="open the Memex window")
     p.add_argument("paths", nargs="*", metavar="PATH", help="files or folders to index and watch")
@@ -139,12 +142,23 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
     modes = args.mode or ["hybrid"]
     say = None if args.json else (lambda msg: print(msg, file=sys.stderr))
+    options = {k: v for k, v in (("fusion", args.fusion), ("lexical_weight", args.lexical_weight))
+               if v is not None}
     results = evaluate(Path(args.dir), modes, library_path=Path(args.library) if args.library else None,
-                       reranker=args.reranker, embedder=args.embedder, progress=say)
+                       reranker=args.reranker, embedder=args.embedder, progress=say,
+                       search_options=options)
     if args.json:
-        slim = {m: {k: v for k, v in r.items() if k != "per_query"} for m, r in results.items()}
+        slim = {m: {k: v for k, v in r.items() if k != "per_query" or args.per_query}
+                for m, r in results.items()}
         print(output.to_json(slim[modes[0]] if len(modes) == 1 else slim))
         return 0
+    if args.per_query:
+        print(f"{'query':<12} " + " ".join(f"{m:>10}" for m in results))
+        first = next(iter(results.values()))
+        for qid in first["per_query"]:
+            print(f"{qid:<12} " + " ".join(f"{r['per_query'][qid]['ndcg@10']:>10.4f}"
+                                          for r in results.values()))
+        print()
     print(f"{'mode':<8} {'nDCG@10':>8} {'R@100':>7} {'MRR@10':>7} {'queries':>8} "
           f"{'index s':>8} {'p50 ms':>7} {'p95 ms':>7}")
     for m, r in results.items():

@@ -1,22 +1,34 @@
-"""Rank fusion: pure functions over ranked lists of ids."""
+"""Fusing the lexical and the semantic ranking into one ranking of documents (pure functions).
+
+The default is a convex combination of max-normalised scores, computed per document:
+
+    score(d) = w · L(d) / max L  +  (1 − w) · S(d) / max S
+
+where L(d) and S(d) are the best BM25 and cosine scores of any chunk of d (0 when absent). Both
+scores have a natural zero (no term matched; orthogonal vectors), so dividing by the best score
+keeps how *decisive* each retriever is: a document whose rare query term no other document has
+stands far above the rest in BM25 and keeps that lead, where rank fusion would flatten it to
+"rank 1" and let documents that are merely near the top of both lists pass it. That is what
+keeps hybrid close to the better single retriever when the other one fails on a query.
+Reciprocal rank fusion is kept for comparison.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Sequence
+from collections.abc import Hashable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import TypeVar
 
 K = TypeVar("K", bound=Hashable)
 
 RRF_K = 60
+LEXICAL_WEIGHT = 0.5
 
 
 def reciprocal_rank_fusion(
     rankings: Sequence[Sequence[K]], k: int = RRF_K, weights: Sequence[float] | None = None
 ) -> list[tuple[K, float]]:
-    """Fuse ranked lists: score(d) = Σ wᵢ / (k + rankᵢ(d)), rank starting at 1.
-
-    Uses ranks only, so BM25 scores and cosine distances never need a common scale. Ties are
-    broken by first appearance (earlier lists first), which keeps the result deterministic."""
+    """score(d) = Σ wᵢ / (k + rankᵢ(d)), rank from 1; ties keep first appearance."""
     if weights is None:
         weights = [1.0] * len(rankings)
     if len(weights) != len(rankings):
@@ -27,3 +39,69 @@ def reciprocal_rank_fusion(
             scores[key] = scores.get(key, 0.0) + weight / (k + rank)
     order = {key: i for i, key in enumerate(scores)}
     return sorted(scores.items(), key=lambda kv: (-kv[1], order[kv[0]]))
+
+
+def max_normalise(scored: Sequence[tuple[K, float]]) -> dict[K, float]:
+    """Scores divided by the best one (negative scores clip to 0)."""
+    if not scored:
+        return {}
+    top = max(s for _, s in scored)
+    if top <= 0:
+        return {key: 0.0 for key, _ in scored}
+    return {key: max(0.0, s) / top for key, s in scored}
+
+
+@dataclass
+class FusedDocument:
+    """A document's fused score and its chunks, best first, with their own fused scores."""
+
+    key: Hashable
+    score: float
+    lexical: float = 0.0
+    semantic: float = 0.0
+    chunks: list[tuple[Hashable, float]] = field(default_factory=list)
+
+
+def fuse_documents(
+    lexical: Sequence[tuple[K, float]],
+    semantic: Sequence[tuple[K, float]],
+    owner: Mapping[K, Hashable],
+    lexical_weight: float = LEXICAL_WEIGHT,
+    method: str = "convex",
+) -> list[FusedDocument]:
+    """Chunk results of both retrievers → documents, best first.
+
+    ``owner`` maps a chunk to its document; chunks without an owner (deleted meanwhile) are
+    dropped. ``method`` is "convex" (see the module docstring) or "rrf" (document ranks)."""
+    if not 0.0 <= lexical_weight <= 1.0:
+        raise ValueError("lexical_weight must be within [0, 1]")
+    lex, sem = max_normalise(lexical), max_normalise(semantic)
+    w = lexical_weight
+    docs: dict[Hashable, FusedDocument] = {}
+    for chunk in dict.fromkeys([k for k, _ in lexical] + [k for k, _ in semantic]):
+        doc_key = owner.get(chunk)
+        if doc_key is None:
+            continue
+        doc = docs.get(doc_key)
+        if doc is None:
+            doc = docs[doc_key] = FusedDocument(doc_key, 0.0)
+        lc, sc = lex.get(chunk, 0.0), sem.get(chunk, 0.0)
+        doc.lexical, doc.semantic = max(doc.lexical, lc), max(doc.semantic, sc)
+        doc.chunks.append((chunk, w * lc + (1 - w) * sc))
+    if method == "convex":
+        for doc in docs.values():
+            doc.score = w * doc.lexical + (1 - w) * doc.semantic
+    elif method == "rrf":
+        by_lex = sorted((d for d in docs.values() if d.lexical > 0), key=lambda d: -d.lexical)
+        by_sem = sorted((d for d in docs.values() if d.semantic > 0), key=lambda d: -d.semantic)
+        weights = [w, 1 - w] if 0 < w < 1 else [1.0, 1.0]
+        fused = dict(reciprocal_rank_fusion([[d.key for d in by_lex], [d.key for d in by_sem]],
+                                            weights=weights))
+        for doc in docs.values():
+            doc.score = fused.get(doc.key, 0.0)
+    else:
+        raise ValueError(f"unknown fusion method {method!r}")
+    order = {key: i for i, key in enumerate(docs)}
+    for doc in docs.values():
+        doc.chunks.sort(key=lambda cs: -cs[1])
+    return sorted(docs.values(), key=lambda d: (-d.score, order[d.key]))

@@ -8,12 +8,12 @@ from dataclasses import dataclass, replace
 import apsw
 import numpy as np
 
-from ..store.chunks import StoredChunk, fetch_chunks
+from ..store.chunks import StoredChunk, chunk_owners, fetch_chunks
 from ..store.filters import filter_sql
 from ..store.fts import bm25_search
 from ..store.vectors import VectorSpace, knn
 from ..types import ChunkHit, Hit, SearchFilters
-from .fusion import reciprocal_rank_fusion
+from .fusion import LEXICAL_WEIGHT, fuse_documents
 from .query import fts_match_expression, query_terms
 from .snippets import TermMatcher, make_snippet
 
@@ -89,55 +89,33 @@ class Searcher:
         return allowed
 
     # -- ranking --------------------------------------------------------------------------
-    def rank_chunks(self, query: str, k: int, filters: SearchFilters | None, mode: str,
-                    prefix_last: bool = False) -> list[RankedChunk]:
+    def search(self, query: str, k: int = 10, filters: SearchFilters | None = None,
+               mode: str = "hybrid", prefix_last: bool = False,
+               lexical_weight: float = LEXICAL_WEIGHT, fusion: str = "convex") -> list[Hit]:
         if mode not in MODES:
             raise ValueError(f"unknown search mode {mode!r}; use one of {', '.join(MODES)}")
         depth = candidate_depth(k)
         lex = self.lexical(query, depth, filters, prefix_last) if mode != "dense" else []
         sem = self.semantic(query, depth, filters) if mode != "bm25" else []
+        weight = {"bm25": 1.0, "dense": 0.0}.get(mode, lexical_weight)
+        owner = chunk_owners(self.conn, [c for c, _ in lex] + [c for c, _ in sem])
+        ranking = fuse_documents(lex, sem, owner, weight, fusion)[:k]
         lex_rank = {cid: i for i, (cid, _) in enumerate(lex, start=1)}
         sem_rank = {cid: i for i, (cid, _) in enumerate(sem, start=1)}
-        if mode == "bm25":
-            scored = lex
-        elif mode == "dense":
-            scored = sem
-        else:
-            scored = reciprocal_rank_fusion([[c for c, _ in lex], [c for c, _ in sem]])
-        return [RankedChunk(cid, s, lex_rank.get(cid), sem_rank.get(cid)) for cid, s in scored]
-
-    def search(self, query: str, k: int = 10, filters: SearchFilters | None = None,
-               mode: str = "hybrid", prefix_last: bool = False) -> list[Hit]:
-        ranked = self.rank_chunks(query, k, filters, mode, prefix_last)
-        return self.group(query, ranked, k)
-
-    def group(self, query: str, ranked: Sequence[RankedChunk], k: int) -> list[Hit]:
-        """Chunks → documents: a document ranks by its best chunk and keeps a few more."""
-        per_doc: dict[int, list[RankedChunk]] = {}
-        stored: dict[int, StoredChunk] = {}
-        pending = list(ranked)
-        while pending and len(per_doc) < k:
-            batch, pending = pending[:200], pending[200:]
-            stored.update(fetch_chunks(self.conn, [r.chunk_id for r in batch]))
-            for r in batch:
-                chunk = stored.get(r.chunk_id)
-                if chunk is None:
-                    continue  # deleted since it was ranked
-                group = per_doc.get(chunk.document_id)
-                if group is None:
-                    if len(per_doc) >= k:
-                        continue
-                    per_doc[chunk.document_id] = group = []
-                if len(group) < CHUNKS_PER_HIT:
-                    group.append(r)
+        wanted = [cid for doc in ranking for cid, _ in doc.chunks[:CHUNKS_PER_HIT]]
+        stored = fetch_chunks(self.conn, wanted)
         terms = TermMatcher(query_terms(query))
         hits = []
-        for doc_id, group in per_doc.items():
-            first = stored[group[0].chunk_id]
-            chunk_hits = tuple(_chunk_hit(stored[r.chunk_id], r, terms) for r in group)
-            hits.append(Hit(document_id=doc_id, path=first.path, title=first.title,
-                            kind=first.kind, mtime=first.mtime, score=group[0].score,
-                            chunks=chunk_hits))
+        for doc in ranking:
+            chunks = [(cid, score) for cid, score in doc.chunks[:CHUNKS_PER_HIT] if cid in stored]
+            if not chunks:
+                continue  # deleted while the query ran
+            first = stored[chunks[0][0]]
+            chunk_hits = tuple(
+                _chunk_hit(stored[cid], RankedChunk(cid, score, lex_rank.get(cid), sem_rank.get(cid)), terms)
+                for cid, score in chunks)
+            hits.append(Hit(document_id=first.document_id, path=first.path, title=first.title,
+                            kind=first.kind, mtime=first.mtime, score=doc.score, chunks=chunk_hits))
         return hits
 
 

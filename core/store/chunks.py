@@ -63,6 +63,18 @@ def existing_ids(conn: apsw.Connection, chunk_ids: Sequence[int]) -> set[int]:
     return found
 
 
+def chunk_owners(conn: apsw.Connection, chunk_ids: Sequence[int]) -> dict[int, int]:
+    """chunk id → document id, for the ids that still exist."""
+    owners: dict[int, int] = {}
+    unique = list(dict.fromkeys(chunk_ids))
+    for start in range(0, len(unique), 500):
+        part = unique[start:start + 500]
+        marks = ",".join("?" * len(part))
+        owners.update((r[0], r[1]) for r in conn.execute(
+            f"SELECT id, document_id FROM chunks WHERE id IN ({marks})", part))
+    return owners
+
+
 def fetch_chunks(conn: apsw.Connection, chunk_ids: Sequence[int]) -> dict[int, StoredChunk]:
     out: dict[int, StoredChunk] = {}
     for start in range(0, len(chunk_ids), 500):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from memex.core.search.fusion import reciprocal_rank_fusion
+from memex.core.search.fusion import fuse_documents, max_normalise, reciprocal_rank_fusion
 from memex.core.search.query import fts_match_expression, query_terms
 from memex.core.search.snippets import make_snippet, mark
 
@@ -21,6 +21,41 @@ def test_rrf_is_deterministic_on_ties_and_weights_apply():
     assert [k for k, _ in fused] == ["x", "y"]
     weighted = reciprocal_rank_fusion([["x"], ["y"]], weights=[1.0, 2.0])
     assert [k for k, _ in weighted] == ["y", "x"]
+
+
+def test_max_normalise_keeps_the_natural_zero():
+    assert max_normalise([("a", 8.0), ("b", 2.0), ("c", -1.0)]) == {"a": 1.0, "b": 0.25, "c": 0.0}
+    assert max_normalise([]) == {}
+    assert max_normalise([("a", 0.0)]) == {"a": 0.0}
+
+
+def test_decisive_lexical_hit_survives_a_failing_semantic_side():
+    # One document has the query's rare term (BM25 far ahead); the embedder ranks it last.
+    lexical = [("exact", 12.0), ("near1", 2.0), ("near2", 1.5)]
+    semantic = [("near1", 0.63)] + [(f"sem{i}", 0.62 - i * 0.01) for i in range(10)] + [("exact", 0.3)]
+    owner = {c: c for c, _ in lexical + semantic}
+    convex = fuse_documents(lexical, semantic, owner)
+    assert convex[0].key == "exact"
+    rrf = fuse_documents(lexical, semantic, owner, method="rrf")
+    assert rrf[0].key != "exact", "rank fusion flattens the lead: the case convex fusion is for"
+
+
+def test_document_collects_evidence_from_different_chunks():
+    lexical = [("a1", 5.0), ("b1", 4.0)]
+    semantic = [("a2", 0.8), ("c1", 0.8)]
+    owner = {"a1": "A", "a2": "A", "b1": "B", "c1": "C"}
+    docs = fuse_documents(lexical, semantic, owner)
+    assert [d.key for d in docs] == ["A", "C", "B"]
+    assert docs[0].score == 1.0 and [c for c, _ in docs[0].chunks] == ["a1", "a2"]
+
+
+def test_weights_one_and_zero_are_the_single_modes():
+    lexical = [("x", 3.0), ("y", 2.0)]
+    semantic = [("y", 0.9), ("z", 0.8)]
+    owner = {"x": "X", "y": "Y", "z": "Z"}
+    assert [d.key for d in fuse_documents(lexical, semantic, owner, 1.0)][:2] == ["X", "Y"]
+    assert [d.key for d in fuse_documents(lexical, semantic, owner, 0.0)][:2] == ["Y", "Z"]
+    assert [d.key for d in fuse_documents(lexical, [("gone", 1.0)], owner)] == ["X", "Y"]
 
 
 def test_query_terms_fold_case_accents_and_drop_stopwords():
