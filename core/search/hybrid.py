@@ -20,6 +20,7 @@ from .snippets import TermMatcher, make_snippet
 MODES = ("bm25", "dense", "hybrid")
 CHUNKS_PER_HIT = 3
 RERANK_TOP = 30
+RERANK_WINDOW_CHARS = 640
 
 
 class RerankerLike:
@@ -127,30 +128,38 @@ def _chunk_hit(chunk: StoredChunk, ranked: RankedChunk, terms: TermMatcher) -> C
                     lexical_rank=ranked.lexical_rank, semantic_rank=ranked.semantic_rank)
 
 
+def rerank_passage(text: str, terms: TermMatcher, window_chars: int = RERANK_WINDOW_CHARS) -> str:
+    """The part of a chunk the cross-encoder reads: a window of about 120 tokens around the
+    query's matches (or the chunk's start). MS MARCO cross-encoders are trained on passages of
+    that length, and the cost of a pair grows with its length."""
+    if len(text) <= window_chars:
+        return text
+    window, _ = make_snippet(text, terms, max_chars=window_chars)
+    return window.strip("…")
+
+
 def rerank_hits(query: str, hits: Sequence[Hit], reranker: RerankerLike,
                 top: int = RERANK_TOP) -> list[Hit]:
     """Re-order the first ``top`` chunks by cross-encoder score; a document takes its best
     reranked chunk's score. Documents past the window keep their order after them."""
-    pairs: list[tuple[int, int]] = []  # (hit index, chunk index)
+    pairs: list[tuple[int, int]] = []  # (hit index, chunk index), best chunks of all hits first
     for round_ in range(CHUNKS_PER_HIT):
         for hi, hit in enumerate(hits):
             if round_ < len(hit.chunks) and len(pairs) < top:
                 pairs.append((hi, round_))
     if not pairs:
         return list(hits)
-    scores = reranker.score(query, [hits[h].chunks[c].text for h, c in pairs])
-    by_hit: dict[int, list[tuple[float, int]]] = {}
-    for (h, c), s in zip(pairs, scores, strict=True):
-        by_hit.setdefault(h, []).append((float(s), c))
+    terms = TermMatcher(query_terms(query))
+    scores = reranker.score(query, [rerank_passage(hits[h].chunks[c].text, terms) for h, c in pairs])
+    by_hit: dict[int, dict[int, float]] = {}
+    for (h, c), score in zip(pairs, scores, strict=True):
+        by_hit.setdefault(h, {})[c] = float(score)
     reranked: list[Hit] = []
-    for h, scored in by_hit.items():
-        scored.sort(key=lambda sc: -sc[0])
+    for h, rescored in by_hit.items():
         hit = hits[h]
-        order = [c for _, c in scored] + [c for c in range(len(hit.chunks)) if c not in
-                                          {c for _, c in scored}]
-        chunks = tuple(replace(hit.chunks[c], score=s) for s, c in scored) + tuple(
-            hit.chunks[c] for c in order[len(scored):])
-        reranked.append(replace(hit, chunks=chunks, score=scored[0][0], reranked=True))
+        order = sorted(range(len(hit.chunks)), key=lambda c: (c not in rescored, -rescored.get(c, 0.0), c))
+        chunks = tuple(replace(hit.chunks[c], score=rescored[c]) if c in rescored else hit.chunks[c]
+                       for c in order)
+        reranked.append(replace(hit, chunks=chunks, score=max(rescored.values()), reranked=True))
     reranked.sort(key=lambda hit: -hit.score)
-    rest = [hit for i, hit in enumerate(hits) if i not in by_hit]
-    return reranked + rest
+    return reranked + [hit for i, hit in enumerate(hits) if i not in by_hit]
