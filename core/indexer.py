@@ -248,9 +248,13 @@ class Indexer:
 
     # -- embedding backlog ----------------------------------------------------------------
     def _embed_backlog(self, final: bool) -> None:
+        """Embed waiting chunks: everything at the end of a run, else at most one batch per
+        file, so text (searchable by words at once) keeps flowing in while vectors follow."""
         if self.embed is None or self.space is None:
             return
-        while self._pending >= (1 if final else EMBED_BATCH):
+        batches = 0
+        while self._pending >= (1 if final else EMBED_BATCH) and (final or batches < 1):
+            batches += 1
             self._check_cancel()
             batch = pending_chunks(self.conn, EMBED_BATCH)
             if not batch:
