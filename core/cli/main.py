@@ -60,6 +60,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--lexical-weight", type=float, metavar="W", help="hybrid: BM25 share, 0..1")
     p.add_argument("--per-query", action="store_true", help="also print each query's figures")
 
+    p = sub.add_parser("bench", parents=[common], help="speed and memory benchmarks, each against a baseline")
+    p.add_argument("suite", choices=["rerank", "indexing", "embed", "latency", "robustness", "all"])
+    p.add_argument("--workdir", metavar="DIR", help="where to build benchmark libraries (default: a temp dir)")
+    p.add_argument("--reranker", metavar="MODEL", help="reranker for the rerank benchmark")
+    p.add_argument("--sizes", default="100000,1000000", help="latency: library sizes in chunks")
+    p.add_argument("--rounds", type=int, default=200, help="robustness: kill -9 rounds")
+
     p = sub.add_parser("gui", help="open the Memex window")
     p.add_argument("paths", nargs="*", metavar="PATH", help="files or folders to index and watch")
     return parser
@@ -177,8 +184,24 @@ def cmd_gui(args: argparse.Namespace) -> int:
     return int(gui_main(args.paths) or 0)
 
 
+def cmd_bench(args: argparse.Namespace) -> int:
+    from ..bench import suites
+    from ..bench.table import format_rows
+
+    workdir = Path(args.workdir) if args.workdir else None
+    names = suites.ORDER if args.suite == "all" else [args.suite]
+    rows = []
+    for name in names:
+        if not args.json:
+            print(f"running {name}…", file=sys.stderr)
+        rows += suites.run(name, workdir=workdir, reranker=args.reranker,
+                           sizes=[int(x) for x in args.sizes.split(",") if x.strip()], rounds=args.rounds)
+    print(output.to_json([r.as_dict() for r in rows]) if args.json else format_rows(rows))
+    return 0
+
+
 COMMANDS = {"index": cmd_index, "search": cmd_search, "status": cmd_status, "remove": cmd_remove,
-            "doctor": cmd_doctor, "eval": cmd_eval, "gui": cmd_gui}
+            "doctor": cmd_doctor, "eval": cmd_eval, "bench": cmd_bench, "gui": cmd_gui}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

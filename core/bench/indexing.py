@@ -1,0 +1,127 @@
+"""Indexing benchmarks: time to first result for a 300-page PDF dropped on an empty library,
+and peak memory (RSS) while indexing, each run in a fresh process so figures are honest."""
+
+from __future__ import annotations
+
+import json
+import random
+import subprocess
+import sys
+import tempfile
+import textwrap
+from pathlib import Path
+
+from .table import Row
+
+PDF_PAGES = 300
+TTFR_TARGET_S = 5.0
+PEAK_RSS_TARGET_MB = 500.0
+IDLE_RSS_TARGET_MB = 250.0
+WORDS = ("report analysis market revenue growth customer product design engineering research "
+         "policy budget quarter project team schedule risk quality safety energy water climate "
+         "transport health education software hardware network security data model").split()
+
+
+def make_pdf(path: Path, pages: int, marker: str) -> None:
+    """A text PDF of ``pages`` pages; ``marker`` appears only on the last page."""
+    import pymupdf
+
+    rnd = random.Random(5)
+    doc = pymupdf.open()
+    for number in range(1, pages + 1):
+        words = [rnd.choice(WORDS) for _ in range(350)]
+        if number == pages:
+            words[100] = marker
+        text = f"Page {number}. " + " ".join(words)
+        page = doc.new_page()
+        page.insert_textbox(pymupdf.Rect(50, 50, 550, 800), text, fontsize=9)
+    doc.save(str(path))
+    doc.close()
+
+
+def make_text_corpus(folder: Path, files: int) -> None:
+    rnd = random.Random(9)
+    folder.mkdir(parents=True, exist_ok=True)
+    for i in range(files):
+        paragraphs = [" ".join(rnd.choice(WORDS) for _ in range(rnd.randint(60, 160))) + "."
+                      for _ in range(rnd.randint(2, 8))]
+        (folder / f"note{i:04}.txt").write_text("\n\n".join(paragraphs), encoding="utf-8")
+
+
+_TTFR_SCRIPT = textwrap.dedent("""
+    import json, sys, threading, time
+    from memex.core.library import Library
+    library_path, folder, marker = sys.argv[1:4]
+    lib = Library.open(library_path)
+    lib.embedder  # model loading is start-up, not indexing
+    result = {}
+    start = time.perf_counter()
+    worker = threading.Thread(target=lambda: lib.index([folder]))
+    worker.start()
+    while "lexical" not in result or "semantic" not in result:
+        if "lexical" not in result and lib.search(marker, mode="bm25", rerank=False):
+            result["lexical"] = time.perf_counter() - start
+        if "semantic" not in result and lib.status().chunks_pending == 0 and lib.status().chunks:
+            result["semantic"] = time.perf_counter() - start
+        if not worker.is_alive() and "lexical" not in result:
+            result["lexical"] = float("nan")
+        time.sleep(0.05)
+    worker.join()
+    result["done"] = time.perf_counter() - start
+    print(json.dumps(result))
+""")
+
+_RSS_SCRIPT = textwrap.dedent("""
+    import json, resource, sys
+    from memex.core.library import Library
+    library_path, folder = sys.argv[1:3]
+    with Library.open(library_path) as lib:
+        lib.index([folder])
+        lib.search("budget risk", rerank=False)
+    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    child = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    print(json.dumps({"main_mb": own, "worker_mb": child}))
+""")
+
+_IDLE_SCRIPT = textwrap.dedent("""
+    import json, sys
+    from memex.core.library import Library
+    lib = Library.open(sys.argv[1])
+    lib.search("budget risk", rerank=False)
+    rss = int(open("/proc/self/statm").read().split()[1]) * 4096 / 2**20
+    print(json.dumps({"rss_mb": rss, "chunks": lib.status().chunks}))
+""")
+
+
+def _python(script: str, *args: str) -> dict:
+    proc = subprocess.run([sys.executable, "-c", script, *args], capture_output=True, text=True, timeout=1800)
+    if proc.returncode != 0:
+        raise RuntimeError(f"benchmark process failed: {proc.stderr.strip()[-500:]}")
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def run(workdir: Path | None = None, idle_library: Path | None = None) -> list[Row]:
+    rows: list[Row] = []
+    with tempfile.TemporaryDirectory(prefix="memex-bench-", dir=workdir) as tmp:
+        root = Path(tmp)
+        pdf_dir = root / "pdf"
+        pdf_dir.mkdir()
+        make_pdf(pdf_dir / "big.pdf", PDF_PAGES, "zanzibarquokka")
+        ttfr = _python(_TTFR_SCRIPT, str(root / "ttfr.db"), str(pdf_dir), "zanzibarquokka")
+        rows.append(Row(f"time to first result, {PDF_PAGES}-page PDF (words)", ttfr["lexical"], "s",
+                        f"≤ {TTFR_TARGET_S:.0f} s", "all vectors ready", ttfr["semantic"],
+                        ttfr["lexical"] <= TTFR_TARGET_S))
+        corpus = root / "corpus"
+        make_text_corpus(corpus, 400)
+        (corpus / "big.pdf").write_bytes((pdf_dir / "big.pdf").read_bytes())
+        rss = _python(_RSS_SCRIPT, str(root / "rss.db"), str(corpus))
+        peak = max(rss["main_mb"], rss["worker_mb"])
+        rows.append(Row("peak RSS while indexing (main process)", rss["main_mb"], "MB",
+                        f"≤ {PEAK_RSS_TARGET_MB:.0f} MB", "extraction process", rss["worker_mb"],
+                        peak <= PEAK_RSS_TARGET_MB))
+        library = idle_library or root / "rss.db"
+        idle = _python(_IDLE_SCRIPT, str(library))
+        rows.append(Row(f"idle RSS after a search ({idle['chunks']:,} chunks)", idle["rss_mb"], "MB",
+                        f"≤ {IDLE_RSS_TARGET_MB:.0f} MB at 100k chunks",
+                        ok=idle["rss_mb"] <= IDLE_RSS_TARGET_MB if idle["chunks"] >= 100_000 else None))
+    return rows
