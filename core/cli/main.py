@@ -69,6 +69,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("gui", help="open the Memex window")
     p.add_argument("paths", nargs="*", metavar="PATH", help="files or folders to index and watch")
+    p.add_argument("--library", metavar="PATH", help="library file (default: your user library)")
     return parser
 
 
@@ -181,7 +182,7 @@ def cmd_gui(args: argparse.Namespace) -> int:
     except ImportError as exc:
         raise MemexError(f"The desktop window is not available ({exc}). "
                          "Install it with: pip install 'memex-desktop[gui]'") from exc
-    return int(gui_main(args.paths) or 0)
+    return int(gui_main([*args.paths, *(["--library", args.library] if args.library else [])]) or 0)
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
