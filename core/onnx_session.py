@@ -64,6 +64,9 @@ def create_session(model_path: str | Path, *, threads: int, device: str) -> tupl
     providers, accelerator, warnings = _providers_for(device)
     options = ort.SessionOptions()
     options.intra_op_num_threads = threads if threads > 0 else default_threads()
+    # Idle worker threads would otherwise spin for a while after each run, taking CPU from the
+    # window and from searches that run beside indexing.
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     options.inter_op_num_threads = 1
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL

@@ -1,0 +1,84 @@
+"""Starting the window: ``memex-gui [PATH…]`` (and ``memex gui``).
+
+Paths given are indexed and watched. Only one window runs per user: a second launch hands its
+paths to the first and exits. ``--install-desktop-entry`` adds Memex to the desktop's menu.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import multiprocessing
+import os
+import sys
+
+APP_ID = "memex"
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="memex-gui", description="Open the Memex window.")
+    parser.add_argument("paths", nargs="*", help="files or folders to index and watch")
+    parser.add_argument("--library", help="library file (default: the one in your user data folder)")
+    parser.add_argument("--minimized", action="store_true", help="start in the tray (or minimised)")
+    parser.add_argument("--install-desktop-entry", action="store_true",
+                        help="add Memex to the applications menu (Linux) and exit")
+    return parser.parse_args(argv)
+
+
+def main(argv_paths: list[str] | None = None) -> int:
+    multiprocessing.freeze_support()  # extraction runs in spawned processes (frozen builds)
+    args = parse_args(sys.argv[1:] if argv_paths is None else list(argv_paths))
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    if args.install_desktop_entry:
+        from .install_desktop_entry import main as install_main
+
+        return install_main()
+
+    try:
+        from PySide6.QtWidgets import QApplication
+    except ImportError:
+        if sys.stderr is not None:
+            print("The Memex window needs PySide6: pip install 'memex-desktop[gui]'", file=sys.stderr)
+        return 2
+
+    from . import qtcompat, style
+    from .single_instance import InstanceServer, send_to_running
+
+    qtcompat.apply()
+    paths = [os.path.abspath(os.path.expanduser(p)) for p in args.paths]
+    app = QApplication.instance() or QApplication([sys.argv[0] if sys.argv else "memex-gui"])
+    app.setApplicationName("Memex")
+    app.setOrganizationName("Memex")
+    app.setDesktopFileName(APP_ID)
+    if send_to_running(paths, activate=not args.minimized):
+        if paths and sys.stdout is not None:  # a GUI script on Windows has no console
+            print(f"Memex is already running; it is indexing {len(paths)} path(s) now.")
+        return 0
+    server = InstanceServer()
+    server.listen()
+
+    style.apply_style(app)
+    app.setWindowIcon(style.app_icon())
+    from .main_window import MainWindow
+    from .tray import tray_available
+
+    window = MainWindow(library_path=args.library, paths=paths)
+    server.paths_received.connect(window.add_paths)
+    server.activate_requested.connect(window.bring_to_front)
+    if args.minimized:
+        if window.tray is None and tray_available():
+            window.set_tray_enabled(True)
+        if window.tray is None:
+            window.showMinimized()
+    else:
+        window.show()
+    try:
+        return int(app.exec())
+    finally:
+        window.shutdown()
+        server.close()
+
+
+if __name__ == "__main__":
+    multiprocessing.freeze_support()
+    raise SystemExit(main())

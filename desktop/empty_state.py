@@ -1,0 +1,70 @@
+"""A centred message with an icon, a title, a line or two of help and an optional button —
+what the window shows instead of an empty list."""
+
+from __future__ import annotations
+
+import re
+from html import unescape
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QPixmap
+from PySide6.QtWidgets import QLabel, QPushButton, QSizePolicy, QVBoxLayout, QWidget
+
+MAX_TEXT_WIDTH = 470
+
+
+class EmptyState(QWidget):
+    button_clicked = Signal()
+    link_clicked = Signal(str)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setAutoFillBackground(False)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(40, 40, 40, 40)
+        layout.setSpacing(10)
+        layout.addStretch(2)
+        self.icon = QLabel(objectName="EmptyIcon", alignment=Qt.AlignmentFlag.AlignCenter)
+        self.title = QLabel(objectName="EmptyTitle", alignment=Qt.AlignmentFlag.AlignCenter)
+        self.title.setWordWrap(True)
+        self.body = QLabel(objectName="EmptyBody", alignment=Qt.AlignmentFlag.AlignCenter)
+        self.body.setWordWrap(True)
+        self.body.setTextFormat(Qt.TextFormat.RichText)
+        self.body.setSizePolicy(QSizePolicy.Policy.Fixed, QSizePolicy.Policy.Minimum)
+        self.body.linkActivated.connect(self.link_clicked)
+        self.button = QPushButton(objectName="Primary")
+        self.button.setCursor(Qt.CursorShape.PointingHandCursor)
+        self.button.clicked.connect(self.button_clicked)
+        layout.addWidget(self.icon)
+        layout.addWidget(self.title, 0, Qt.AlignmentFlag.AlignHCenter)
+        layout.addWidget(self.body, 0, Qt.AlignmentFlag.AlignHCenter)
+        layout.addSpacing(6)
+        layout.addWidget(self.button, 0, Qt.AlignmentFlag.AlignHCenter)
+        layout.addStretch(3)
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        self._fit()
+
+    def _fit(self) -> None:
+        width = max(160, min(MAX_TEXT_WIDTH, self.width() - 80))
+        self.body.setFixedWidth(width)
+        self.title.setFixedWidth(width)
+
+    def show_message(self, title: str, body: str = "", *, button: str | None = None,
+                     icon: QPixmap | None = None) -> None:
+        self.title.setText(title)
+        self.body.setText(body)
+        self.body.setVisible(bool(body))
+        self.button.setText(button or "")
+        self.button.setVisible(bool(button))
+        if icon is not None and not icon.isNull():
+            self.icon.setPixmap(icon)
+            self.icon.show()
+        else:
+            self.icon.hide()
+
+    def text(self) -> str:
+        """Title and body as plain text (for tests and accessibility)."""
+        body = self.body.text()
+        return f"{self.title.text()}\n{unescape(re.sub(r'<[^>]+>', '', body))}".strip()

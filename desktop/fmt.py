@@ -1,0 +1,147 @@
+"""Turning values into the words and rich text the window shows (no widgets here)."""
+
+from __future__ import annotations
+
+import html
+import os
+import time
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+
+KIND_NAMES = {
+    "pdf": "PDF", "epub": "EPUB", "xps": "XPS", "fb2": "FB2", "mobi": "MOBI", "cbz": "CBZ",
+    "text": "Text", "markdown": "Markdown", "code": "Code", "html": "HTML", "csv": "CSV",
+    "json": "JSON", "xml": "XML", "yaml": "YAML", "docx": "Word", "pptx": "PowerPoint",
+    "xlsx": "Excel", "odt": "Writer", "ods": "Calc", "odp": "Impress",
+}
+
+# The type filter's choices: label → kinds.
+TYPE_FILTERS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("Any type", ()),
+    ("PDF", ("pdf",)),
+    ("Documents", ("docx", "odt")),
+    ("Slides", ("pptx", "odp")),
+    ("Spreadsheets", ("xlsx", "ods", "csv")),
+    ("Text & Markdown", ("text", "markdown")),
+    ("Code & data", ("code", "json", "xml", "yaml")),
+    ("Web pages", ("html",)),
+    ("E-books", ("epub", "mobi", "fb2", "xps", "cbz")),
+)
+
+DATE_FILTERS: tuple[tuple[str, float | None], ...] = (
+    ("Any time", None),
+    ("Past week", 7 * 86400.0),
+    ("Past month", 31 * 86400.0),
+    ("Past year", 366 * 86400.0),
+)
+
+
+def marked_html(text: str, spans: Iterable[tuple[int, int]], mark_style: str) -> str:
+    """``text`` as escaped HTML with each ``[start, end)`` span wrapped in a styled <span>."""
+    out: list[str] = []
+    pos = 0
+    for start, end in sorted(spans):
+        if start < pos or end <= start:
+            continue
+        out.append(html.escape(text[pos:start]))
+        out.append(f'<span style="{mark_style}">{html.escape(text[start:end])}</span>')
+        pos = end
+    out.append(html.escape(text[pos:]))
+    return "".join(out)
+
+
+def snippet_html(snippet: str, highlights: Sequence, mark_style: str) -> str:
+    """A hit's snippet with its highlight spans (``Highlight`` objects) marked."""
+    return marked_html(snippet, [(h.start, h.end) for h in highlights], mark_style)
+
+
+def relative_time(ts: float | None, now: float | None = None) -> str:
+    """"just now", "5 min ago", "yesterday", "3 days ago", or a date."""
+    if not ts:
+        return "never"
+    now = time.time() if now is None else now
+    delta = now - ts
+    if delta < 60:
+        return "just now"
+    if delta < 3600:
+        return f"{int(delta // 60)} min ago"
+    if delta < 86400:
+        hours = int(delta // 3600)
+        return f"{hours} hour{'s' if hours != 1 else ''} ago"
+    if delta < 2 * 86400:
+        return "yesterday"
+    if delta < 7 * 86400:
+        return f"{int(delta // 86400)} days ago"
+    return short_date(ts, now)
+
+
+def short_date(ts: float, now: float | None = None) -> str:
+    d = datetime.fromtimestamp(ts)
+    current = datetime.fromtimestamp(time.time() if now is None else now)
+    return d.strftime("%d %b") if d.year == current.year else d.strftime("%d %b %Y")
+
+
+def count(n: int, word: str, plural: str | None = None) -> str:
+    return f"{n:,} {word if n == 1 else (plural or word + 's')}"
+
+
+def duration(seconds: float) -> str:
+    seconds = max(0, int(round(seconds)))
+    if seconds < 60:
+        return f"{seconds} s"
+    minutes, seconds = divmod(seconds, 60)
+    if minutes < 60:
+        return f"{minutes} min {seconds:02d} s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes:02d} min"
+
+
+def folder_label(path: str, home: str | None = None) -> str:
+    """A folder path with the home folder shown as ``~``."""
+    home = home if home is not None else os.path.expanduser("~")
+    if home and home != os.sep and (path == home or path.startswith(home.rstrip(os.sep) + os.sep)):
+        return "~" + path[len(home.rstrip(os.sep)):]
+    return path
+
+
+def human_bytes(n: int) -> str:
+    size = float(n)
+    for unit in ("bytes", "KB", "MB", "GB"):
+        if size < 1024 or unit == "GB":
+            return f"{size:.0f} {unit}" if unit == "bytes" else f"{size:.1f} {unit}"
+        size /= 1024
+    return f"{size:.1f} TB"
+
+
+PAGED_KINDS = frozenset({"pdf", "xps", "epub", "mobi", "fb2", "cbz"})
+
+
+def page_label(kind: str, page: int) -> str | None:
+    """"page 3", "slide 3", "sheet 3" — or None for formats without pages."""
+    if kind in PAGED_KINDS:
+        return f"page {page}"
+    if kind in ("pptx", "odp"):
+        return f"slide {page}"
+    if kind in ("xlsx", "ods"):
+        return f"sheet {page}"
+    return None
+
+
+def report_sentence(r) -> str:
+    """What an indexing run did (an ``IndexReport``), as one sentence."""
+    if r.cancelled:
+        return "Indexing stopped. What was indexed so far stays searchable."
+    changed = r.added + r.updated
+    bits = []
+    if changed:
+        bits.append(f"indexed {count(changed, 'file')}")
+    if r.moved:
+        bits.append(f"{count(r.moved, 'file')} moved")
+    if r.removed:
+        bits.append(f"{count(r.removed, 'file')} removed")
+    if r.failed:
+        bits.append(f"{count(r.failed, 'file')} could not be read")
+    if not bits:
+        return "Everything is up to date"
+    sentence = ", ".join(bits)
+    return f"{sentence[0].upper()}{sentence[1:]} in {duration(r.seconds)}"

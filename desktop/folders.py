@@ -1,0 +1,228 @@
+"""The folders sidebar (watched sources with their counts and state; add, rescan, remove) and
+the dialog listing files that could not be read."""
+
+from __future__ import annotations
+
+import html
+import os
+
+from memex.core.types import FileError, Source
+from PySide6.QtCore import QPoint, Qt, Signal
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QDialog,
+    QDialogButtonBox,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QListWidget,
+    QListWidgetItem,
+    QMenu,
+    QMessageBox,
+    QPushButton,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from . import fmt
+
+REASONS = {
+    "encrypted": "Password-protected", "no-text": "Scanned pages without text", "empty": "Empty",
+    "binary": "Not text", "corrupt": "Damaged", "timeout": "Took too long", "crashed": "Made the reader crash",
+    "unsupported": "Unsupported type", "unreadable": "Cannot be read", "missing": "Not found",
+    "truncated": "Only partly indexed", "too-large": "Too large",
+}
+
+
+def source_meta(s: Source) -> str:
+    if s.kind == "file":
+        bits = ["single file", fmt.count(s.chunks, "passage")]
+    else:
+        bits = [fmt.count(s.documents, "file"), fmt.count(s.chunks, "passage")]
+    when = f"updated {fmt.relative_time(s.last_indexed_at)}" if s.last_indexed_at else "not indexed yet"
+    return "  ·  ".join(bits) + "\n" + when
+
+
+class _SourceRow(QWidget):
+    def __init__(self, source: Source) -> None:
+        super().__init__()
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(10, 7, 10, 7)
+        layout.setSpacing(1)
+        name = os.path.basename(source.path.rstrip(os.sep)) or source.path
+        title = QLabel(f"<b>{html.escape(name)}</b>")
+        path = QLabel(objectName="SourceMeta")
+        path.setText(path.fontMetrics().elidedText(fmt.folder_label(source.path), Qt.TextElideMode.ElideMiddle, 210))
+        self.meta = QLabel(objectName="SourceMeta")
+        self.meta.setWordWrap(True)
+        self.errors = QLabel(objectName="StatusError")
+        for w in (title, path, self.meta, self.errors):
+            layout.addWidget(w)
+        self.setToolTip(source.path)
+        self.source: Source | None = None
+        self.update_source(source)
+
+    def update_source(self, source: Source) -> None:
+        """New counts for the same folder (cheap: only the texts that changed are set)."""
+        if source == self.source:
+            return
+        self.source = source
+        meta = source_meta(source)
+        if self.meta.text() != meta:
+            self.meta.setText(meta)
+        errors = fmt.count(source.errors, "file") + " could not be read" if source.errors else ""
+        if self.errors.text() != errors:
+            self.errors.setText(errors)
+        self.errors.setVisible(bool(errors))
+
+
+class FoldersPanel(QWidget):
+    add_clicked = Signal()
+    remove_requested = Signal(str)  # a source path, after the person confirmed
+    rescan_requested = Signal(str)
+    reveal_requested = Signal(str)
+    problems_clicked = Signal()
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("Sidebar")
+        self.setAttribute(Qt.WidgetAttribute.WA_StyledBackground, True)
+        self.sources: list[Source] = []
+        self.confirm_remove = True  # tests turn the question off
+        title = QLabel("Folders", objectName="SidebarTitle")
+        self.list = QListWidget(objectName="Sources")
+        self.list.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.list.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        self.list.customContextMenuRequested.connect(self._menu)
+        self.list.itemSelectionChanged.connect(self._on_selection)
+        self.list.setVerticalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
+        self.hint = QLabel("Folders you add are watched: new and changed files are indexed on their own.",
+                           objectName="SourceMeta")
+        self.hint.setWordWrap(True)
+        self.add_button = QPushButton("Add folder…")
+        self.add_button.setObjectName("Primary")
+        self.add_button.clicked.connect(self.add_clicked)
+        self.remove_button = QPushButton("Remove")
+        self.remove_button.setEnabled(False)
+        self.remove_button.setToolTip("Stop indexing this folder (the files themselves are not touched)")
+        self.remove_button.clicked.connect(lambda: self.ask_remove(self.selected_path()))
+        self.problems = QLabel()
+        self.problems.setObjectName("StatusError")
+        self.problems.linkActivated.connect(lambda _: self.problems_clicked.emit())
+        self.problems.hide()
+
+        buttons = QHBoxLayout()
+        buttons.setSpacing(6)
+        buttons.addWidget(self.add_button, 1)
+        buttons.addWidget(self.remove_button)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(12, 14, 12, 12)
+        layout.setSpacing(8)
+        layout.addWidget(title)
+        layout.addWidget(self.list, 1)
+        layout.addWidget(self.hint)
+        layout.addWidget(self.problems)
+        layout.addLayout(buttons)
+
+    def set_sources(self, sources: list[Source], failed: int = 0) -> None:
+        previous = [s.path for s in self.sources]
+        self.sources = list(sources)
+        if previous == [s.path for s in sources]:
+            for i, s in enumerate(sources):  # same folders: refresh their counts in place
+                row = self.list.itemWidget(self.list.item(i))
+                if isinstance(row, _SourceRow):
+                    row.update_source(s)
+        else:
+            selected = self.selected_path()
+            self.list.clear()
+            for s in self.sources:
+                item = QListWidgetItem()
+                item.setData(Qt.ItemDataRole.UserRole, s.path)
+                row = _SourceRow(s)
+                item.setSizeHint(row.sizeHint())
+                self.list.addItem(item)
+                self.list.setItemWidget(item, row)
+                if s.path == selected:
+                    item.setSelected(True)
+            self.hint.setVisible(not self.sources)
+        text = f'<a href="problems">{fmt.count(failed, "file")} could not be read…</a>' if failed else ""
+        if self.problems.text() != text:
+            self.problems.setText(text)
+        self.problems.setVisible(bool(failed))
+        self._on_selection()
+
+    def selected_path(self) -> str | None:
+        items = self.list.selectedItems()
+        return items[0].data(Qt.ItemDataRole.UserRole) if items else None
+
+    def ask_remove(self, path: str | None) -> bool:
+        if not path:
+            return False
+        if self.confirm_remove:
+            answer = QMessageBox.question(
+                self, "Remove folder",
+                f"Stop indexing {path}?\n\nIts documents leave the library; the files on disk are not "
+                "touched. You can add the folder again at any time.",
+                QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel,
+                QMessageBox.StandardButton.Cancel)
+            if answer != QMessageBox.StandardButton.Yes:
+                return False
+        self.remove_requested.emit(path)
+        return True
+
+    def _on_selection(self) -> None:
+        self.remove_button.setEnabled(self.selected_path() is not None)
+
+    def _menu(self, pos: QPoint) -> None:
+        item = self.list.itemAt(pos)
+        if item is None:
+            return
+        path = item.data(Qt.ItemDataRole.UserRole)
+        menu = QMenu(self)
+        menu.addAction("Show in file manager", lambda: self.reveal_requested.emit(path))
+        menu.addAction("Check for changes now", lambda: self.rescan_requested.emit(path))
+        menu.addSeparator()
+        menu.addAction("Remove…", lambda: self.ask_remove(path))
+        menu.exec(self.list.viewport().mapToGlobal(pos))
+
+
+class FailuresDialog(QDialog):
+    """Files that could not be read, with the reason and the message."""
+
+    def __init__(self, failures: list[FileError], parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Files Memex could not read")
+        self.resize(820, 420)
+        intro = QLabel(
+            "These files are skipped until they change. Password-protected PDFs and scans without a "
+            "text layer are the usual reasons.")
+        intro.setWordWrap(True)
+        self.table = QTableWidget(len(failures), 3)
+        self.table.setHorizontalHeaderLabels(["File", "Reason", "Details"])
+        self.table.verticalHeader().hide()
+        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setWordWrap(False)
+        for row, f in enumerate(failures):
+            name = QTableWidgetItem(os.path.basename(f.path))
+            name.setToolTip(f.path)
+            self.table.setItem(row, 0, name)
+            self.table.setItem(row, 1, QTableWidgetItem(REASONS.get(f.reason, f.reason)))
+            details = QTableWidgetItem(f.message)
+            details.setToolTip(f"{f.path}\n{f.message}")
+            self.table.setItem(row, 2, details)
+        header = self.table.horizontalHeader()
+        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Interactive)
+        header.setSectionResizeMode(1, QHeaderView.ResizeMode.ResizeToContents)
+        header.setStretchLastSection(True)
+        self.table.setColumnWidth(0, 260)
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
+        buttons.rejected.connect(self.reject)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(16, 16, 16, 12)
+        layout.setSpacing(10)
+        layout.addWidget(intro)
+        layout.addWidget(self.table, 1)
+        layout.addWidget(buttons)

@@ -1,0 +1,387 @@
+"""The Memex window: folders on the left, search and results in the middle, the preview on the
+right, the status area along the bottom. It wires the panels to the library's background
+operations and never calls the library on its own thread."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import time
+from collections.abc import Iterable
+from pathlib import Path
+
+from memex.core.config import Settings
+from memex.core.library import Library
+from memex.core.types import IndexReport
+from PySide6.QtCore import QEvent, Qt, QTimer, Signal
+from PySide6.QtWidgets import QFileDialog, QLabel, QMainWindow, QSplitter, QVBoxLayout, QWidget
+
+from . import fmt, qtcompat, style
+from .folders import FailuresDialog, FoldersPanel
+from .indexing import IndexController, WriteJob
+from .install_desktop_entry import set_start_at_login, start_at_login_enabled
+from .menus import build_menus
+from .opener import Opener
+from .prefs import Prefs
+from .preview import PreviewPanel
+from .progress import StatusArea
+from .search_panel import SearchPanel
+from .settings_dialog import SettingsDialog
+from .tasks import TaskManager, describe_error
+from .tray import Tray, tray_available
+
+INFO_EVERY_S = 1.5  # while indexing: refresh counts and the current results this often
+
+qtcompat.apply()
+
+
+class MainWindow(QMainWindow):
+    library_ready = Signal(object)
+    library_info = Signal(object, object)  # LibraryStatus, list[Source] (after each refresh)
+
+    def __init__(self, library: Library | None = None, *, library_path: str | os.PathLike[str] | None = None,
+                 paths: Iterable[str] = (), settings: Settings | None = None, watch: bool = True,
+                 watch_debounce_s: float = 1.0, force_polling: bool = False, reconcile: bool = True) -> None:
+        super().__init__()
+        self.setWindowTitle("Memex")
+        self.setWindowIcon(style.app_icon())
+        self.setAcceptDrops(True)
+        self.resize(1320, 820)
+        self.library: Library | None = None
+        self.owns_library = library is None
+        self.indexer: IndexController | None = None
+        self.watch = None
+        self.tray: Tray | None = None
+        self.prefs = Prefs()
+        self._settings = settings
+        self._watch_opts = (watch, watch_debounce_s, force_polling)
+        self._reconcile = reconcile
+        self._waiting_paths: list[str] = [os.path.abspath(p) for p in paths]
+        self._last_info = 0.0
+        self._closing = False
+
+        self.tasks = TaskManager(self)
+        self.opener = Opener(self.tasks, self)
+        self.folders = FoldersPanel()
+        self.search = SearchPanel(self.tasks)
+        self.preview = PreviewPanel(self.tasks)
+        self.status = StatusArea()
+        self.splitter = QSplitter(Qt.Orientation.Horizontal)
+        self.splitter.setChildrenCollapsible(False)
+        self.splitter.setHandleWidth(1)
+        for w, stretch in ((self.folders, 0), (self.search, 3), (self.preview, 2)):
+            self.splitter.addWidget(w)
+            self.splitter.setStretchFactor(self.splitter.count() - 1, stretch)
+        self.folders.setMinimumWidth(200)
+        self.search.setMinimumWidth(380)
+        self.preview.setMinimumWidth(300)
+        self.splitter.setSizes([250, 600, 470])
+        central = QWidget()
+        layout = QVBoxLayout(central)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(0)
+        layout.addWidget(self.splitter, 1)
+        layout.addWidget(self.status)
+        self.setCentralWidget(central)
+        self.drop_hint = QLabel("Drop to add to your library", central, alignment=Qt.AlignmentFlag.AlignCenter)
+        self.drop_hint.setStyleSheet(
+            f"background: rgba(47,111,222,40); border: 2px dashed {style.ACCENT}; border-radius: 14px;"
+            f"font-size: 20px; font-weight: 600; color: {style.ACCENT};")
+        self.drop_hint.hide()
+        self._build_menu()
+        self._connect()
+        geometry = self.prefs.geometry("main")
+        if geometry is not None:
+            self.restoreGeometry(geometry)
+        self.set_tray_enabled(self.prefs.minimise_to_tray)
+        self.search.view.rehearse()
+        self.status.rehearse()
+
+        if library is not None:
+            self._set_library(library)
+        else:
+            self._open_library(library_path)
+
+    # -- set-up ---------------------------------------------------------------------------
+    def _build_menu(self) -> None:
+        actions = build_menus(self)
+        self.add_action = actions["add"]
+        self.sidebar_action = actions["sidebar"]
+        self.sidebar_action.toggled.connect(self.folders.setVisible)
+
+    def _connect(self) -> None:
+        self.tasks.failed.connect(self.show_error)
+        self.search.hit_changed.connect(self.preview.show_hit)
+        self.search.open_requested.connect(self.open_hit)
+        self.search.add_folder_requested.connect(self.choose_folder)
+        self.search.error.connect(self.show_error)
+        self.preview.open_requested.connect(self.open_hit)
+        self.preview.reveal_requested.connect(self.opener.reveal)
+        self.preview.copy_requested.connect(self.opener.copy_path)
+        self.opener.message.connect(lambda m: self.status.show_message(m))
+        self.opener.error.connect(self.show_error)
+        self.folders.add_clicked.connect(self.choose_folder)
+        self.folders.remove_requested.connect(self.remove_source)
+        self.folders.rescan_requested.connect(lambda p: self.indexer and self.indexer.index([p]))
+        self.folders.reveal_requested.connect(lambda p: self.opener.open_url(p))
+        self.folders.problems_clicked.connect(self.show_failures)
+        self.status.problems_clicked.connect(self.show_failures)
+
+    def _open_library(self, path) -> None:
+        settings = self._settings or Settings.load()
+        self.tasks.run(lambda: Library.open(path, settings=settings), self._on_opened,
+                       failure=self._open_failed, lane="write")
+
+    def _on_opened(self, library: Library) -> None:
+        if self._closing:
+            library.close()
+            return
+        self._set_library(library)
+
+    def _open_failed(self, exc: BaseException) -> None:
+        self.search.empty.show_message("Memex cannot open its library", describe_error(exc))
+        self.show_error(describe_error(exc))
+
+    def _set_library(self, library: Library) -> None:
+        self.library = library
+        self.search.set_library(library)
+        self.preview.set_library(library)
+        self.indexer = IndexController(library, self.tasks, self)
+        self.indexer.started.connect(self._on_run_started)
+        self.indexer.progress.connect(self._on_progress)
+        self.indexer.finished.connect(self._on_run_finished)
+        self.indexer.idle.connect(self._on_idle)
+        self.indexer.failed.connect(self.show_error)
+        self.indexer.sources_changed.connect(self.refresh_info)
+        self.indexer.paused_changed.connect(self._on_paused)
+        self.status.pause_toggled.connect(self.indexer.set_paused)
+        self.status.cancel_clicked.connect(self.indexer.cancel)
+        watch, debounce, polling = self._watch_opts
+        if watch:
+            from .watch import WatchController
+
+            self.watch = WatchController(self.tasks, library.settings, debounce_s=debounce,
+                                         force_polling=polling, parent=self)
+            self.watch.changes.connect(self.indexer.refresh)
+            self.watch.notice.connect(lambda m: self.status.show_message(m, sticky=True))
+        self.refresh_info()
+        self.tasks.run(lambda: library.embedder, lane="search")  # load the model before the first query
+        if self._reconcile:
+            self.indexer.index(None, quiet=True)  # catch up with changes made while Memex was closed
+        if self._waiting_paths:
+            self.add_paths(self._waiting_paths)
+            self._waiting_paths = []
+        self.library_ready.emit(library)
+
+    # -- library information --------------------------------------------------------------
+    def refresh_info(self) -> None:
+        library = self.library
+        if library is None:
+            return
+        self._last_info = time.monotonic()
+        self.tasks.run(lambda: (library.status(), library.sources()), self._on_info, lane="read", key="info")
+
+    def _on_info(self, result) -> None:
+        status, sources = result
+        indexing = self.indexer is not None and self.indexer.busy
+        self.search.set_library_state(status.documents, indexing)
+        self.search.set_sources(sources)
+        self.folders.set_sources(sources, status.failed)
+        self.status.set_summary(status.documents, status.sources, status.failed, status.size_bytes)
+        if self.watch is not None:
+            self.watch.set_roots([s.path for s in sources])
+        self.library_info.emit(status, sources)
+
+    # -- indexing -------------------------------------------------------------------------
+    def add_paths(self, paths: Iterable[str]) -> None:
+        """Index files/folders (folders become watched sources)."""
+        wanted = [os.path.abspath(os.fspath(p)) for p in paths]
+        missing = [p for p in wanted if not os.path.exists(p)]
+        wanted = [p for p in wanted if os.path.exists(p)]
+        if missing:
+            self.show_error(f"Not found: {', '.join(missing)}")
+        if not wanted:
+            return
+        if self.indexer is None:
+            self._waiting_paths += wanted
+            return
+        self.indexer.index(wanted)
+
+    def choose_folder(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Add a folder to your library", str(Path.home()))
+        if folder:
+            self.add_paths([folder])
+
+    def rescan_all(self) -> None:
+        if self.indexer is not None:
+            self.indexer.index(None)
+
+    def remove_source(self, path: str) -> None:
+        if self.indexer is not None:
+            if self.indexer.busy:
+                self.status.show_message(f"{os.path.basename(path)} will be removed when the current run ends")
+            self.indexer.remove(path)
+
+    def _on_run_started(self, job: WriteJob) -> None:
+        self.status.start_run(job.describe)
+        self.search.set_library_state(self.search.documents, True)
+        if self.tray is not None:
+            self.tray.set_state(job.describe)
+
+    def _on_progress(self, job: WriteJob, p) -> None:
+        self.status.update_progress(p)
+        if self.tray is not None and p.files_total:
+            self.tray.set_state(f"indexing {p.files_done:,} of {fmt.count(p.files_total, 'file')}")
+        if p.files_done and time.monotonic() - self._last_info >= INFO_EVERY_S:
+            self.refresh_info()
+            self.search.refresh()
+
+    def _on_run_finished(self, job: WriteJob, result) -> None:
+        if isinstance(result, IndexReport):
+            changed = result.added + result.updated + result.moved + result.removed + result.failed
+            if changed or not job.quiet:
+                self.status.show_message(fmt.report_sentence(result),
+                                         error=bool(result.failed) and job.kind != "refresh")
+        elif isinstance(result, int) and job.kind == "remove":
+            self.status.show_message(f"Removed {job.paths[0]} from the library "
+                                     f"({fmt.count(result, 'document')}; files on disk untouched)")
+        self.refresh_info()
+        self.search.refresh()
+
+    def _on_idle(self) -> None:
+        self.status.finish_run()
+        self.search.set_library_state(self.search.documents, False)
+        if self.tray is not None:
+            self.tray.set_state("up to date")
+
+    def _on_paused(self, paused: bool) -> None:
+        self.status.set_paused(paused)
+        if self.tray is not None:
+            self.tray.set_paused(paused)
+            self.tray.set_state("indexing paused" if paused else "indexing")
+
+    # -- results --------------------------------------------------------------------------
+    def open_hit(self, hit, chunk) -> None:
+        if hit is not None:
+            self.opener.open(hit.path, hit.kind, chunk.page if chunk is not None else hit.page)
+
+    def show_failures(self) -> None:
+        library = self.library
+        if library is not None:
+            self.tasks.run(lambda: library.failures(), lambda f: FailuresDialog(f, self).exec(), lane="read")
+
+    def show_error(self, message: str) -> None:
+        self.status.show_message(message, error=True)
+
+    # -- settings and tray ----------------------------------------------------------------
+    def open_settings(self) -> None:
+        if self.library is None:
+            return
+        dialog = SettingsDialog(self.library.settings, start_at_login=start_at_login_enabled(),
+                                minimise_to_tray=self.prefs.minimise_to_tray, tray_available=tray_available(),
+                                parent=self)
+        if dialog.exec() == SettingsDialog.DialogCode.Accepted:
+            self.apply_settings(dialog.result_settings())
+
+    def apply_settings(self, result) -> None:
+        settings = self.library.settings
+        ignore_changed = (result.settings.ignore != settings.ignore
+                          or result.settings.index_hidden != settings.index_hidden)
+        for f in dataclasses.fields(Settings):
+            setattr(settings, f.name, getattr(result.settings, f.name))
+        self.tasks.run(settings.save, lambda _: self.status.show_message(result.summary(), sticky=True),
+                       lane="read")
+        try:
+            if result.start_at_login != start_at_login_enabled():
+                set_start_at_login(result.start_at_login)
+        except OSError as exc:
+            self.show_error(f"Could not change start at login: {describe_error(exc)}")
+        self.prefs.minimise_to_tray = result.minimise_to_tray
+        self.set_tray_enabled(result.minimise_to_tray)
+        if ignore_changed and self.watch is not None:
+            self.watch.restart(settings)
+
+    def set_tray_enabled(self, enabled: bool) -> None:
+        if enabled and self.tray is None and tray_available():
+            self.attach_tray(Tray(style.app_icon(), self))
+        elif not enabled and self.tray is not None:
+            self.tray.hide()
+            self.tray.deleteLater()
+            self.tray = None
+
+    def attach_tray(self, tray: Tray) -> None:
+        self.tray = tray
+        tray.show_requested.connect(self.bring_to_front)
+        tray.quit_requested.connect(self.close)
+        tray.pause_toggled.connect(lambda p: self.indexer and self.indexer.set_paused(p))
+        tray.show()
+
+    def bring_to_front(self) -> None:
+        self.showNormal()
+        self.raise_()
+        self.activateWindow()
+        self.search.focus_search()
+
+    def changeEvent(self, event) -> None:
+        super().changeEvent(event)
+        if (event.type() == QEvent.Type.WindowStateChange and self.isMinimized() and self.tray is not None):
+            QTimer.singleShot(0, self.hide)
+
+    def showEvent(self, event) -> None:
+        super().showEvent(event)
+        QTimer.singleShot(0, self.search.focus_search)
+
+    # -- drag and drop --------------------------------------------------------------------
+    def dragEnterEvent(self, event) -> None:
+        if _local_paths(event.mimeData()):
+            event.acceptProposedAction()
+            self.drop_hint.setGeometry(self.centralWidget().rect().adjusted(24, 24, -24, -24))
+            self.drop_hint.raise_()
+            self.drop_hint.show()
+        else:
+            event.ignore()
+
+    def dragMoveEvent(self, event) -> None:
+        if _local_paths(event.mimeData()):
+            event.acceptProposedAction()
+
+    def dragLeaveEvent(self, event) -> None:
+        self.drop_hint.hide()
+
+    def dropEvent(self, event) -> None:
+        self.drop_hint.hide()
+        paths = _local_paths(event.mimeData())
+        if not paths:
+            event.ignore()
+            return
+        event.acceptProposedAction()
+        self.add_paths(paths)
+
+    # -- shutting down --------------------------------------------------------------------
+    def closeEvent(self, event) -> None:
+        self.hide()  # gone at once, even if a worker needs a moment to stop
+        self.shutdown()
+        super().closeEvent(event)
+
+    def shutdown(self) -> None:
+        """Stop watching and indexing, wait briefly for workers, close an owned library."""
+        if self._closing:
+            return
+        self._closing = True
+        self.prefs.set_geometry("main", self.saveGeometry())
+        self.prefs.sync()
+        if self.tray is not None:
+            self.tray.hide()
+        if self.indexer is not None:
+            self.indexer.shutdown()
+        if self.watch is not None:
+            self.watch.stop()
+        self.tasks.shutdown(timeout=5.0)
+        if self.owns_library and self.library is not None and not self.tasks.busy("write"):
+            self.library.close()
+
+
+def _local_paths(mime) -> list[str]:
+    if mime is None or not mime.hasUrls():
+        return []
+    return [u.toLocalFile() for u in mime.urls() if u.isLocalFile() and u.toLocalFile()]

@@ -1,0 +1,301 @@
+"""The preview of the selected result: its page's text with the passage and the query's words
+marked, and — for PDFs and other paged formats — the page itself, drawn in the background."""
+
+from __future__ import annotations
+
+import os
+
+from memex.core.library import Library
+from memex.core.preview import RENDERABLE_KINDS, RenderedPage, match_spans, render_page, warm_up
+from memex.core.search.query import query_terms
+from memex.core.types import ChunkHit, Hit
+from PySide6.QtCore import QEvent, Qt, QTimer, Signal
+from PySide6.QtGui import QColor, QPainter, QPixmap
+from PySide6.QtWidgets import (
+    QHBoxLayout,
+    QLabel,
+    QScrollArea,
+    QStackedWidget,
+    QTabWidget,
+    QTextBrowser,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from . import fmt, style
+from .empty_state import EmptyState
+from .tasks import TaskManager, describe_error
+
+RERENDER_MS = 250
+MAX_PREVIEW_CHARS = 60_000
+
+
+def page_html(text: str, chunk_text: str, query: str, mark: str, passage: str) -> str:
+    """The page text as HTML: the passage (``chunk_text``, where it is found) on a tinted
+    background behind an anchor named ``passage``, the query's words marked everywhere."""
+    start = text.find(chunk_text) if chunk_text else -1
+    if start < 0 and chunk_text:
+        start = text.find(chunk_text[:80])
+    if len(text) > MAX_PREVIEW_CHARS:  # a huge "page" (a long text file): show the part around the passage
+        begin = max(0, (start if start >= 0 else 0) - MAX_PREVIEW_CHARS // 3)
+        newline = text.rfind("\n", max(0, begin - 2000), begin)
+        begin = newline + 1 if newline >= 0 else begin
+        cut = text[begin:begin + MAX_PREVIEW_CHARS]
+        text = ("…\n" if begin else "") + cut + ("\n…" if begin + MAX_PREVIEW_CHARS < len(text) else "")
+        start = text.find(chunk_text) if chunk_text else -1
+    spans = match_spans(text, query)
+    if start < 0:
+        body = fmt.marked_html(text, spans, mark)
+    else:
+        end = min(len(text), start + len(chunk_text))
+
+        def part(a: int, b: int) -> str:
+            return fmt.marked_html(text[a:b], [(s - a, e - a) for s, e in spans if s >= a and e <= b], mark)
+
+        body = (part(0, start) + f'<a name="passage"></a><span style="{passage}">' + part(start, end)
+                + "</span>" + part(end, len(text)))
+    return f'<div style="white-space:pre-wrap; line-height:145%;">{body}</div>'
+
+
+def _framed(pix: QPixmap) -> QPixmap:
+    """The page with a thin grey border, so white pages stand out from the background."""
+    framed = QPixmap(pix.width() + 2, pix.height() + 2)
+    framed.fill(QColor("#c9ced6"))
+    painter = QPainter(framed)
+    painter.drawPixmap(1, 1, pix)
+    painter.end()
+    return framed
+
+
+class PreviewPanel(QWidget):
+    open_requested = Signal(object, object)  # Hit, ChunkHit
+    reveal_requested = Signal(str)
+    copy_requested = Signal(str)
+    text_shown = Signal(str)  # the HTML put in the text view (tests, accessibility)
+    page_shown = Signal(int, int)  # document id, page number, once its image is in place
+
+    def __init__(self, tasks: TaskManager, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("PreviewPanel")
+        self.setAttribute(Qt.WidgetAttribute.WA_StyledBackground, True)
+        self.tasks = tasks
+        self.library: Library | None = None
+        self.hit: Hit | None = None
+        self.chunk: ChunkHit | None = None
+        self.query = ""
+        self._token: tuple | None = None
+        self._rendered_width = 0
+        self.prefer_page = True
+        self.zoom = 1.0  # 1.0: the text columns fill the pane
+        self.last_render: RenderedPage | None = None
+
+        self.title = QLabel(objectName="PreviewTitle")
+        self.title.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.meta = QLabel(objectName="PreviewMeta")
+        self.meta.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.open_button = QToolButton(text="Open")
+        self.reveal_button = QToolButton(text="Show in folder")
+        self.copy_button = QToolButton(text="Copy path")
+        for b in (self.open_button, self.reveal_button, self.copy_button):
+            b.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
+            b.setCursor(Qt.CursorShape.PointingHandCursor)
+        self.open_button.setToolTip("Open in the default application (Ctrl+O)")
+        self.open_button.setShortcut("Ctrl+O")
+        self.open_button.clicked.connect(lambda: self.hit and self.open_requested.emit(self.hit, self.chunk))
+        self.reveal_button.clicked.connect(lambda: self.hit and self.reveal_requested.emit(self.hit.path))
+        self.copy_button.clicked.connect(lambda: self.hit and self.copy_requested.emit(self.hit.path))
+
+        header = QWidget(objectName="PreviewHeader")
+        head = QVBoxLayout(header)
+        head.setContentsMargins(16, 12, 16, 10)
+        head.setSpacing(4)
+        head.addWidget(self.title)
+        head.addWidget(self.meta)
+        buttons = QHBoxLayout()
+        buttons.setSpacing(6)
+        buttons.setContentsMargins(0, 6, 0, 0)
+        for b in (self.open_button, self.reveal_button, self.copy_button):
+            buttons.addWidget(b)
+        buttons.addStretch(1)
+        head.addLayout(buttons)
+
+        self.text = QTextBrowser()
+        self.text.setOpenLinks(False)
+        self.text.document().setDocumentMargin(16)
+        self.page_label = QLabel(alignment=Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignTop)
+        self.page_label.setContentsMargins(12, 12, 12, 12)
+        self.page_scroll = QScrollArea(objectName="PageView")
+        self.page_scroll.setWidgetResizable(True)
+        self.page_scroll.setWidget(self.page_label)
+        self.page_scroll.viewport().installEventFilter(self)
+        self.page_info = QLabel(objectName="PreviewMeta")
+        self.zoom_out = QToolButton(text="−", toolTip="Smaller (Ctrl+wheel)", autoRaise=True)
+        self.zoom_fit = QToolButton(text="Fit", toolTip="Fit the text to the pane", autoRaise=True)
+        self.zoom_in = QToolButton(text="+", toolTip="Larger (Ctrl+wheel)", autoRaise=True)
+        self.zoom_out.clicked.connect(lambda: self.set_zoom(self.zoom / 1.25))
+        self.zoom_fit.clicked.connect(lambda: self.set_zoom(1.0))
+        self.zoom_in.clicked.connect(lambda: self.set_zoom(self.zoom * 1.25))
+        page_bar = QHBoxLayout()
+        page_bar.setContentsMargins(12, 4, 8, 4)
+        page_bar.addWidget(self.page_info)
+        page_bar.addStretch(1)
+        for b in (self.zoom_out, self.zoom_fit, self.zoom_in):
+            page_bar.addWidget(b)
+        page_tab = QWidget()
+        page_layout = QVBoxLayout(page_tab)
+        page_layout.setContentsMargins(0, 0, 0, 0)
+        page_layout.setSpacing(0)
+        page_layout.addLayout(page_bar)
+        page_layout.addWidget(self.page_scroll, 1)
+        self.tabs = QTabWidget()
+        self.tabs.setDocumentMode(True)
+        self.tabs.addTab(self.text, "Text")
+        self.tabs.addTab(page_tab, "Page")
+        self.tabs.tabBarClicked.connect(lambda i: setattr(self, "prefer_page", i == 1))
+
+        content = QWidget()
+        content_layout = QVBoxLayout(content)
+        content_layout.setContentsMargins(0, 0, 0, 0)
+        content_layout.setSpacing(0)
+        content_layout.addWidget(header)
+        content_layout.addWidget(self.tabs, 1)
+
+        self.empty = EmptyState()
+        self.empty.show_message("Nothing selected", "Pick a result to read the passage in context here.")
+        self.stack = QStackedWidget()
+        self.stack.addWidget(self.empty)
+        self.stack.addWidget(content)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.stack)
+
+        self._rerender = QTimer(self, singleShot=True, interval=RERENDER_MS)
+        self._rerender.timeout.connect(self._render_if_resized)
+
+    def set_library(self, library: Library | None) -> None:
+        self.library = library
+        if library is not None:
+            self.tasks.run(warm_up, lane="render")
+
+    def show_hit(self, hit: Hit | None, chunk: ChunkHit | None, query: str) -> None:
+        token = (hit.document_id, hit.path, hit.mtime, chunk.chunk_id, query) if hit and chunk else None
+        if token == self._token:
+            return
+        self._token = token
+        self.hit, self.chunk, self.query = hit, chunk, query
+        if hit is None or chunk is None or self.library is None:
+            self.stack.setCurrentIndex(0)
+            return
+        self.stack.setCurrentIndex(1)
+        self.title.setText(os.path.basename(hit.path))
+        self.title.setToolTip(hit.path)
+        bits = [fmt.folder_label(os.path.dirname(hit.path))]
+        page = fmt.page_label(hit.kind, chunk.page)
+        if page:
+            bits.append(page)
+        if hit.mtime:
+            bits.append(f"modified {fmt.short_date(hit.mtime)}")
+        self.meta.setText("  ·  ".join(bits))
+        self._load_text(token, hit, chunk, query)
+        renderable = hit.kind in RENDERABLE_KINDS
+        self.tabs.setTabEnabled(1, renderable)
+        self.tabs.setCurrentIndex(1 if renderable and self.prefer_page else 0)
+        self.page_label.setPixmap(QPixmap())
+        if renderable:
+            self.page_label.setText("Drawing the page…")
+            self._render(token)
+        else:
+            self.page_label.setText("")
+
+    # -- text -----------------------------------------------------------------------------
+    def _load_text(self, token, hit: Hit, chunk: ChunkHit, query: str) -> None:
+        library, mark, passage = self.library, style.mark_style(), style.passage_style()
+        self.text.setPlainText("")
+
+        def work() -> str:
+            text = library.page_text(hit.document_id, chunk.page)
+            if not text.strip():
+                text = chunk.text
+            return page_html(text, chunk.text, query, mark, passage)
+
+        def done(html: str) -> None:
+            if token != self._token:
+                return
+            self.text.setHtml(html)
+            QTimer.singleShot(0, lambda: self.text.scrollToAnchor("passage"))
+            self.text_shown.emit(html)
+
+        def failed(exc: BaseException) -> None:
+            if token == self._token:
+                self.text.setPlainText(f"The text of this page cannot be shown: {describe_error(exc)}")
+
+        self.tasks.run(work, done, failure=failed, lane="read", key="preview-text")
+
+    # -- page image -----------------------------------------------------------------------
+    def _target_width(self) -> int:
+        scrollbar = self.page_scroll.verticalScrollBar().sizeHint().width()
+        return int(max(200, self.page_scroll.width() - 24 - scrollbar - 4) * self.zoom)
+
+    def set_zoom(self, zoom: float) -> None:
+        zoom = max(0.5, min(4.0, zoom))
+        if abs(zoom - self.zoom) > 1e-3:
+            self.zoom = zoom
+            self._render(self._token)
+
+    def eventFilter(self, watched, event) -> bool:
+        if (watched is self.page_scroll.viewport() and event.type() == QEvent.Type.Wheel
+                and event.modifiers() & Qt.KeyboardModifier.ControlModifier):
+            self.set_zoom(self.zoom * (1.15 if event.angleDelta().y() > 0 else 1 / 1.15))
+            return True
+        return super().eventFilter(watched, event)
+
+    def _render(self, token) -> None:
+        hit, chunk = self.hit, self.chunk
+        if hit is None or chunk is None:
+            return
+        width = self._target_width()
+        ratio = self.devicePixelRatioF()
+        terms = query_terms(self.query)
+        path, page = hit.path, chunk.page
+
+        def done(rendered: RenderedPage) -> None:
+            if token != self._token:
+                return
+            pix = QPixmap()
+            pix.loadFromData(rendered.png, "PNG")
+            pix = _framed(pix)
+            pix.setDevicePixelRatio(ratio)
+            self.page_label.setPixmap(pix)
+            self._rendered_width = width
+            self.page_info.setText(f"Page {page} of {rendered.page_count}")
+            if rendered.matches:
+                top = min(box[1] for box in rendered.matches) / ratio
+                left = min(box[0] for box in rendered.matches) / ratio
+                QTimer.singleShot(0, lambda: self._scroll_to(left, top))
+            else:
+                self.page_scroll.verticalScrollBar().setValue(0)
+            self.last_render = rendered
+            self.page_shown.emit(hit.document_id, page)
+
+        def failed(exc: BaseException) -> None:
+            if token == self._token:
+                self.page_label.setText(f"This page cannot be shown: {describe_error(exc)}")
+
+        self.tasks.run(lambda: render_page(path, page, terms, int(width * ratio), crop_margins=True), done,
+                       failure=failed, lane="render", key="render")
+
+    def _scroll_to(self, x: float, y: float) -> None:
+        self.page_scroll.verticalScrollBar().setValue(int(max(0, y - 80)))
+        bar = self.page_scroll.horizontalScrollBar()
+        bar.setValue(int(max(0, x - 40)) if bar.maximum() else 0)
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        self._rerender.start()
+
+    def _render_if_resized(self) -> None:
+        if self.hit is None or self.hit.kind not in RENDERABLE_KINDS or not self._rendered_width:
+            return
+        if abs(self._target_width() - self._rendered_width) > self._rendered_width * 0.1:
+            self._render(self._token)

@@ -1,0 +1,318 @@
+"""The status area along the bottom: indexing progress (bar, files done/total, current file,
+speed, time left, pause/resume, cancel), a one-line summary of the library when idle, and
+notices or errors as readable sentences."""
+
+from __future__ import annotations
+
+import os
+import time
+
+from memex.core.types import IndexProgress
+from PySide6.QtCore import QRectF, Qt, QTimer, Signal
+from PySide6.QtGui import QColor, QPainter, QPalette
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QToolButton, QWidget
+
+from . import fmt
+from .style import ACCENT
+
+PHASES = {
+    "scanning": "Looking for changes",
+    "indexing": "Indexing",
+    "embedding": "Analysing passages",
+    "paused": "Paused",
+    "done": "Finishing",
+    "cancelled": "Stopping",
+}
+MESSAGE_MS = 8000
+MESSAGE_WIDTH = 560
+UPDATE_EVERY_S = 0.2  # progress texts are redrawn at most this often
+
+
+def _fixed(label: QLabel, width: int) -> QLabel:
+    label.setFixedSize(width, label.sizeHint().height())
+    return label
+
+
+class RunMeter:
+    """Files per second and time left for one run (fed with successive progress snapshots)."""
+
+    def __init__(self, now: float | None = None) -> None:
+        self.started = time.monotonic() if now is None else now
+        self.paused_for = 0.0
+        self._paused_at: float | None = None
+
+    def pause(self, paused: bool, now: float | None = None) -> None:
+        now = time.monotonic() if now is None else now
+        if paused and self._paused_at is None:
+            self._paused_at = now
+        elif not paused and self._paused_at is not None:
+            self.paused_for += now - self._paused_at
+            self._paused_at = None
+
+    def rate(self, files_done: int, now: float | None = None) -> float | None:
+        now = time.monotonic() if now is None else now
+        elapsed = now - self.started - self.paused_for
+        if self._paused_at is not None:
+            elapsed -= now - self._paused_at
+        if files_done < 3 or elapsed < 1.0:
+            return None  # too early for a useful figure
+        return files_done / elapsed
+
+    def eta(self, files_done: int, files_total: int, now: float | None = None) -> float | None:
+        rate = self.rate(files_done, now)
+        if rate is None or files_total <= files_done:
+            return None
+        return (files_total - files_done) / rate
+
+
+class SlimBar(QWidget):
+    """A thin progress bar that repaints lazily (QProgressBar repaints synchronously on every
+    step, which would repaint the whole window for each file indexed)."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setFixedSize(180, 6)
+        self._max = 0
+        self._value = 0
+        self._phase = 0.0
+        self._timer = QTimer(self, interval=40)
+        self._timer.timeout.connect(self._spin)
+
+    def setRange(self, low: int, high: int) -> None:  # noqa: N802 - QProgressBar's names
+        self._max = max(0, high - low)
+        if self._max == 0 and self.isVisible():
+            self._timer.start()
+        else:
+            self._timer.stop()
+        self.update()
+
+    def setValue(self, value: int) -> None:  # noqa: N802
+        if value != self._value:
+            self._value = value
+            self.update()
+
+    def value(self) -> int:
+        return self._value
+
+    def maximum(self) -> int:
+        return self._max
+
+    def hideEvent(self, event) -> None:
+        self._timer.stop()
+        super().hideEvent(event)
+
+    def showEvent(self, event) -> None:
+        super().showEvent(event)
+        if self._max == 0:
+            self._timer.start()
+
+    def _spin(self) -> None:
+        self._phase = (self._phase + 0.025) % 1.0
+        self.update()
+
+    def paintEvent(self, event) -> None:
+        p = QPainter(self)
+        p.setRenderHint(QPainter.RenderHint.Antialiasing)
+        p.setPen(Qt.PenStyle.NoPen)
+        track = self.palette().color(QPalette.ColorRole.Midlight)
+        p.setBrush(track)
+        r = QRectF(self.rect())
+        p.drawRoundedRect(r, 3, 3)
+        p.setBrush(QColor(ACCENT))
+        if self._max > 0:
+            done = r.width() * min(1.0, self._value / self._max)
+            if done > 0:
+                p.drawRoundedRect(QRectF(0, 0, max(done, 6), r.height()), 3, 3)
+        else:
+            span = r.width() * 0.3
+            x = (r.width() + span) * self._phase - span
+            p.setClipRect(r)
+            p.drawRoundedRect(QRectF(x, 0, span, r.height()), 3, 3)
+        p.end()
+
+
+class StatusArea(QWidget):
+    pause_toggled = Signal(bool)
+    cancel_clicked = Signal()
+    problems_clicked = Signal()
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("StatusArea")
+        self.setAttribute(Qt.WidgetAttribute.WA_StyledBackground, True)
+        # Fixed sizes: the texts change with every file, and a label that keeps its size does
+        # not make the window lay itself out again each time.
+        self.phase = _fixed(QLabel(), 190)
+        self.current = _fixed(QLabel(objectName="StatusDetail"), 200)
+        self.bar = SlimBar()
+        self.counts = _fixed(QLabel(objectName="StatusDetail"), 270)
+        self.pause_button = QPushButton("Pause")
+        self.pause_button.setCheckable(True)
+        self.pause_button.toggled.connect(self._on_pause)
+        self.cancel_button = QPushButton("Cancel")
+        self.cancel_button.clicked.connect(self.cancel_clicked)
+        self.summary = QLabel(objectName="StatusDetail")
+        self.message = _fixed(QLabel(), MESSAGE_WIDTH)
+        self.message.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        self.message.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.problems = QLabel()
+        self.problems.linkActivated.connect(lambda _: self.problems_clicked.emit())
+        self.dismiss = QToolButton(text="✕")
+        self.dismiss.setAutoRaise(True)
+        self.dismiss.setToolTip("Dismiss")
+        self.dismiss.clicked.connect(self.clear_message)
+
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(16, 6, 12, 6)
+        layout.setSpacing(10)
+        for w in (self.phase, self.bar, self.counts, self.current):
+            layout.addWidget(w)
+        layout.addWidget(self.summary)
+        layout.addStretch(1)
+        layout.addWidget(self.message, 0)
+        layout.addWidget(self.dismiss)
+        layout.addWidget(self.problems)
+        layout.addWidget(self.pause_button)
+        layout.addWidget(self.cancel_button)
+
+        self._meter: RunMeter | None = None
+        self._last: IndexProgress | None = None
+        self._shown_at = 0.0
+        self._message_timer = QTimer(self, singleShot=True, interval=MESSAGE_MS)
+        self._message_timer.timeout.connect(self.clear_message)
+        self.running = False
+        self._set_running(False)
+        self.clear_message()
+
+    # -- indexing -------------------------------------------------------------------------
+    def start_run(self, description: str) -> None:
+        self._meter = RunMeter()
+        self._last = None
+        self._set_running(True)
+        self.phase.setText(self.phase.fontMetrics().elidedText(description, Qt.TextElideMode.ElideRight,
+                                                               self.phase.width()))
+        self.phase.setToolTip(description)
+        self.bar.setRange(0, 0)  # busy until the file count is known
+        self.counts.setText("")
+        self.current.setText("")
+
+    def update_progress(self, p: IndexProgress) -> None:
+        if not self.running:
+            self.start_run(PHASES.get(p.phase, "Indexing"))
+        now = time.monotonic()
+        same_phase = self._last is not None and self._last.phase == p.phase
+        self._last = p
+        if same_phase and now - self._shown_at < UPDATE_EVERY_S:
+            return
+        self._shown_at = now
+        meter = self._meter or RunMeter()
+        meter.pause(p.phase == "paused")
+        self.phase.setText(self.phase.fontMetrics().elidedText(PHASES.get(p.phase, p.phase.capitalize()),
+                                                               Qt.TextElideMode.ElideRight, self.phase.width()))
+        if p.files_total > 0:
+            self.bar.setRange(0, p.files_total)
+            self.bar.setValue(min(p.files_done, p.files_total))
+            bits = [f"{p.files_done:,} of {fmt.count(p.files_total, 'file')}"]
+            rate = meter.rate(p.files_done)
+            if rate:
+                bits.append(f"{rate:.1f} files/s")
+            eta = meter.eta(p.files_done, p.files_total)
+            if eta is not None and p.phase != "paused":
+                bits.append(f"about {fmt.duration(eta)} left")
+            self.counts.setText("  ·  ".join(bits))
+        elif p.phase == "embedding" and p.chunks_pending:
+            self.bar.setRange(0, 0)
+            self.counts.setText(f"{p.chunks_pending:,} passages to go")
+        else:
+            self.bar.setRange(0, 0)
+        name = os.path.basename(p.current) if p.current else ""
+        self.current.setText(self.current.fontMetrics().elidedText(name, Qt.TextElideMode.ElideMiddle,
+                                                                   self.current.width()))
+        self.current.setToolTip(p.current or "")
+
+    def rehearse(self) -> None:
+        """Show a made-up run once, off screen (see ResultsView.rehearse)."""
+        self.start_run("Rehearsal")
+        self.update_progress(IndexProgress(phase="indexing", files_total=4, files_done=1, current="/rehearsal.txt"))
+        self.bar.grab()
+        self.set_paused(True)
+        self.finish_run()
+        self.show_message("rehearsal")
+        self.clear_message()
+
+    def finish_run(self) -> None:
+        self._set_running(False)
+
+    def set_paused(self, paused: bool) -> None:
+        self.pause_button.blockSignals(True)
+        self.pause_button.setChecked(paused)
+        self.pause_button.setText("Resume" if paused else "Pause")
+        self.pause_button.blockSignals(False)
+        if paused:
+            self.phase.setText(PHASES["paused"])
+        if self._meter is not None:
+            self._meter.pause(paused)
+
+    def _on_pause(self, checked: bool) -> None:
+        self.pause_button.setText("Resume" if checked else "Pause")
+        self.pause_toggled.emit(checked)
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        self._fit_message()
+
+    def _fit_message(self) -> None:
+        """Give the message what the other parts leave (it has a fixed width, see _fixed)."""
+        others = [self.phase, self.bar, self.counts, self.current, self.pause_button, self.cancel_button] \
+            if self.running else [self.summary, self.problems]
+        used = sum(w.sizeHint().width() if w in (self.summary, self.problems, self.pause_button, self.cancel_button)
+                   else w.width() for w in others if not w.isHidden() or w in (self.phase, self.summary))
+        spare = self.width() - used - 10 * (len(others) + 2) - 28 - self.dismiss.sizeHint().width()
+        self.message.setFixedWidth(max(120, min(MESSAGE_WIDTH, spare)))
+
+    def _set_running(self, running: bool) -> None:
+        self.running = running
+        for w in (self.phase, self.bar, self.counts, self.current, self.pause_button, self.cancel_button):
+            w.setVisible(running)
+        self.summary.setVisible(not running)
+        self._fit_message()
+        if not running:
+            self.set_paused(False)
+
+    # -- summary and messages -------------------------------------------------------------
+    def set_summary(self, documents: int, sources: int, failed: int, size_bytes: int | None = None) -> None:
+        if documents == 0 and sources == 0:
+            text = "No folders yet"
+        else:
+            text = f"{fmt.count(documents, 'document')} in {fmt.count(sources, 'folder')}"
+            if size_bytes:
+                text += f"  ·  {fmt.human_bytes(size_bytes)}"
+        self.summary.setText(text)
+        if failed:
+            self.problems.setText(f'<a href="problems">{fmt.count(failed, "file")} could not be read</a>')
+            self.problems.show()
+        else:
+            self.problems.hide()
+
+    def show_message(self, text: str, error: bool = False, sticky: bool | None = None) -> None:
+        self.message.setObjectName("StatusError" if error else "")
+        self.message.style().unpolish(self.message)
+        self.message.style().polish(self.message)
+        self.message.setText(self.message.fontMetrics().elidedText(text, Qt.TextElideMode.ElideRight,
+                                                                   self.message.width()))
+        self.message.setToolTip(text)
+        self.message.show()
+        self.dismiss.setVisible(error)
+        if sticky if sticky is not None else error:
+            self._message_timer.stop()
+        else:
+            self._message_timer.start()
+
+    def clear_message(self) -> None:
+        self.message.setText("")
+        self.message.setToolTip("")
+        self.message.hide()
+        self.dismiss.hide()
+
+    def message_text(self) -> str:
+        return self.message.toolTip()

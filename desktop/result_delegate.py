@@ -1,0 +1,227 @@
+"""Painting result rows: badge, file name, folder, page, date and the snippet as rich text
+with the query's words marked. Rows are drawn once into cached pixmaps."""
+
+from __future__ import annotations
+
+import os
+from collections import OrderedDict
+from typing import TYPE_CHECKING
+
+from memex.core.types import ChunkHit, Hit
+from PySide6.QtCore import QEvent, QRect, QRectF, QSize, Qt
+from PySide6.QtGui import (
+    QAbstractTextDocumentLayout,
+    QColor,
+    QFont,
+    QFontMetrics,
+    QPainter,
+    QPalette,
+    QPixmap,
+    QTextDocument,
+)
+from PySide6.QtWidgets import QStyle, QStyledItemDelegate, QStyleOptionViewItem
+
+from . import fmt, style
+
+if TYPE_CHECKING:
+    from .results import ResultsView
+
+CHUNK_ROLE = Qt.ItemDataRole.UserRole + 2
+HIT_ROLE = Qt.ItemDataRole.UserRole + 1
+HTML_ROLE = Qt.ItemDataRole.UserRole + 3
+PAD_X, PAD_Y, BADGE = 14, 10, 26
+GAP = 12
+TEXT_LEFT = PAD_X + BADGE + GAP
+MAX_SNIPPET_LINES = 3
+CACHE_BYTES = 32 << 20  # painted rows kept for repaints (visible rows and some more)
+
+
+class ResultDelegate(QStyledItemDelegate):
+    """Paints a document row (badge, name, folder, page, date, snippet) or a passage row.
+
+    Rows are drawn once into cached pixmaps (keyed by query, passage, width and state), and
+    their heights are estimated from font metrics: refreshing the results while indexing
+    runs costs the GUI thread almost nothing when the rows did not change."""
+
+    def __init__(self, view: ResultsView) -> None:
+        super().__init__(view)
+        self.view = view
+        self._heights: dict[tuple, int] = {}
+        self._pixmaps: OrderedDict[tuple, QPixmap] = OrderedDict()
+        self._cached_bytes = 0
+        self._font_key = ""
+        self._fonts_cache: tuple[QFont, QFont, QFont] | None = None
+        self._metrics: tuple[QFontMetrics, QFontMetrics, QFontMetrics] | None = None
+        self._line = 18.0
+
+    def clear_cache(self) -> None:
+        self._heights.clear()
+        self._pixmaps.clear()
+        self._cached_bytes = 0
+
+    def _fonts(self) -> tuple[QFont, QFont, QFont]:
+        base = self.view.font()
+        key = base.key()
+        if key != self._font_key or self._fonts_cache is None:
+            title = QFont(base)
+            title.setPointSizeF(base.pointSizeF() + 1.5)
+            title.setWeight(QFont.Weight.DemiBold)
+            small = QFont(base)
+            small.setPointSizeF(max(7.5, base.pointSizeF() - 1))
+            self._fonts_cache = (title, small, base)
+            self._metrics = (QFontMetrics(title), QFontMetrics(small), QFontMetrics(base))
+            self._font_key = key
+            probe = QTextDocument()  # rich text lines are taller than the font's line spacing
+            probe.setDefaultFont(base)
+            probe.setDocumentMargin(0)
+            probe.setHtml(f'<span style="{style.mark_style()}">Xg</span><br>Xg<br>Xg<br>Xg')
+            self._line = probe.size().height() / 4
+        return self._fonts_cache
+
+    def _fm(self) -> tuple[QFontMetrics, QFontMetrics, QFontMetrics]:
+        self._fonts()
+        return self._metrics
+
+    def _text_width(self, top: bool, width: int | None = None) -> int:
+        width = self.view.viewport().width() if width is None else width
+        return width - TEXT_LEFT - PAD_X if top else width - TEXT_LEFT - PAD_X - 8
+
+    def sizeHint(self, option: QStyleOptionViewItem, index) -> QSize:
+        top = index.internalId() == 0
+        viewport_w = self.view.viewport().width()
+        width = self._text_width(top, viewport_w)
+        chunk: ChunkHit = index.data(CHUNK_ROLE)
+        key = (self.view.results.query, chunk.chunk_id, top, width)
+        height = self._heights.get(key)
+        if height is None:
+            tfm, sfm, bfm = self._fm()
+            box = bfm.boundingRect(QRect(0, 0, max(50, int(width * 0.93)), 10_000),
+                                   int(Qt.TextFlag.TextWordWrap), chunk.snippet)
+            lines = max(1, min(MAX_SNIPPET_LINES, -(-box.height() // bfm.lineSpacing())))
+            snippet_h = int(lines * self._line + 0.999) + 2
+            if top:
+                height = PAD_Y + tfm.height() + 2 + sfm.height() + 6 + snippet_h + PAD_Y
+            else:
+                height = 6 + sfm.height() + 2 + snippet_h + 8
+            if len(self._heights) > 4000:
+                self._heights.clear()
+            self._heights[key] = height
+        return QSize(viewport_w, height)
+
+    def paint(self, painter: QPainter, option: QStyleOptionViewItem, index) -> None:
+        rect = option.rect
+        top = index.internalId() == 0
+        selected = bool(option.state & QStyle.StateFlag.State_Selected)
+        hovered = bool(option.state & QStyle.StateFlag.State_MouseOver)
+        if selected or hovered:
+            tint = QColor(style.ACCENT)
+            tint.setAlpha(46 if selected else 16)
+            painter.fillRect(rect, tint)
+        if selected:
+            painter.fillRect(QRect(rect.left(), rect.top(), 3, rect.height()), QColor(style.ACCENT))
+        hit: Hit = index.data(HIT_ROLE)
+        chunk: ChunkHit = index.data(CHUNK_ROLE)
+        expanded = top and len(hit.chunks) > 1 and self.view.isExpanded(index)
+        date = fmt.relative_time(hit.mtime) if top and hit.mtime else ""
+        dpr = painter.device().devicePixelRatioF() if painter.device() else 1.0
+        key = (self.view.results.query, hit.document_id, hit.path, chunk.chunk_id, top, rect.width(), rect.height(),
+               expanded, date, dpr, style.is_dark(option.palette))
+        pix = self._pixmaps.get(key)
+        if pix is None:
+            pix = QPixmap(int(rect.width() * dpr), int(rect.height() * dpr))
+            pix.setDevicePixelRatio(dpr)
+            pix.fill(Qt.GlobalColor.transparent)
+            p = QPainter(pix)
+            p.setRenderHint(QPainter.RenderHint.Antialiasing)
+            p.setRenderHint(QPainter.RenderHint.TextAntialiasing)
+            self._draw(p, QRect(0, 0, rect.width(), rect.height()), option.palette, hit, chunk, top,
+                       expanded, date, dpr, index.data(HTML_ROLE) or "")
+            p.end()
+            self._pixmaps[key] = pix
+            self._cached_bytes += pix.width() * pix.height() * 4
+            while self._cached_bytes > CACHE_BYTES and len(self._pixmaps) > 1:
+                _, old = self._pixmaps.popitem(last=False)
+                self._cached_bytes -= old.width() * old.height() * 4
+        else:
+            self._pixmaps.move_to_end(key)
+        painter.drawPixmap(rect.topLeft(), pix)
+
+    def _draw(self, painter: QPainter, rect: QRect, pal: QPalette, hit: Hit, chunk: ChunkHit, top: bool,
+              expanded: bool, date: str, dpr: float, html: str) -> None:
+        title_font, small, base = self._fonts()
+        tfm, sfm, bfm = self._fm()
+        muted = pal.color(QPalette.ColorRole.PlaceholderText)
+        if top:
+            y = rect.top() + PAD_Y
+            badge = style.kind_badge(style.badge_label(hit.kind, hit.path), hit.kind, BADGE, dpr)
+            painter.drawPixmap(rect.left() + PAD_X, y + 1, badge)
+            x = rect.left() + TEXT_LEFT
+            right = rect.right() - PAD_X
+            date_w = sfm.horizontalAdvance(date)
+            painter.setFont(small)
+            painter.setPen(muted)
+            painter.drawText(QRect(right - date_w, y, date_w, tfm.height()),
+                             Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter, date)
+            painter.setFont(title_font)
+            painter.setPen(pal.color(QPalette.ColorRole.Text))
+            name = tfm.elidedText(os.path.basename(hit.path), Qt.TextElideMode.ElideMiddle,
+                                  max(20, right - x - date_w - 12))
+            painter.drawText(QRect(x, y, right - x, tfm.height()), Qt.AlignmentFlag.AlignVCenter, name)
+            y += tfm.height() + 2
+            page = fmt.page_label(hit.kind, chunk.page)
+            meta_tail = [page] if page else []
+            more = len(hit.chunks) - 1
+            if more:
+                meta_tail.append(f"{'▾' if expanded else '▸'} {more} more match{'es' if more != 1 else ''}")
+            tail = "  ·  ".join(meta_tail)
+            tail_w = sfm.horizontalAdvance(tail + "  ·  ") if tail else 0
+            folder = sfm.elidedText(fmt.folder_label(os.path.dirname(hit.path)), Qt.TextElideMode.ElideMiddle,
+                                    max(40, right - x - tail_w))
+            painter.setFont(small)
+            painter.drawText(QRect(x, y, right - x, sfm.height()), Qt.AlignmentFlag.AlignVCenter,
+                             folder + ("  ·  " + tail if tail else ""))
+            y += sfm.height() + 6
+            width = self._text_width(True, rect.width())
+        else:
+            x = rect.left() + TEXT_LEFT + 8
+            y = rect.top() + 6
+            painter.setFont(small)
+            painter.setPen(muted)
+            page = fmt.page_label(hit.kind, chunk.page)
+            label = page.capitalize() if page else "Another passage"
+            painter.drawText(QRect(x, y, rect.right() - x, sfm.height()), Qt.AlignmentFlag.AlignVCenter, label)
+            painter.setPen(QColor(muted.red(), muted.green(), muted.blue(), 90))
+            painter.drawLine(x - 8, rect.top() + 4, x - 8, rect.bottom() - 4)
+            y += sfm.height() + 2
+            width = self._text_width(False, rect.width())
+        doc = QTextDocument()
+        doc.setDefaultFont(base)
+        doc.setDocumentMargin(0)
+        doc.setHtml(html)
+        doc.setTextWidth(max(50, width))
+        room = min(doc.size().height(), self._line * MAX_SNIPPET_LINES, rect.bottom() - y)
+        clip_h = max(self._line, int(room / self._line + 0.05) * self._line)  # whole lines only
+        painter.save()
+        painter.translate(x, y)
+        ctx = QAbstractTextDocumentLayout.PaintContext()
+        ctx.palette.setColor(QPalette.ColorRole.Text, pal.color(QPalette.ColorRole.Text))
+        ctx.clip = QRectF(0, 0, width, clip_h)
+        painter.setClipRect(ctx.clip)
+        doc.documentLayout().draw(painter, ctx)
+        painter.restore()
+        if top:
+            painter.setPen(pal.color(QPalette.ColorRole.Midlight))
+            painter.drawLine(rect.left() + PAD_X, rect.bottom(), rect.right() - PAD_X, rect.bottom())
+
+    def more_rect(self, rect: QRect) -> QRect:
+        """Where the "n more matches" text is (the meta line), for clicks."""
+        tfm, sfm, _ = self._fm()
+        y = rect.top() + PAD_Y + tfm.height() + 2
+        return QRect(rect.left() + TEXT_LEFT, y, rect.width() - TEXT_LEFT - PAD_X, sfm.height())
+
+    def editorEvent(self, event, model, option, index) -> bool:
+        if (event.type() == QEvent.Type.MouseButtonRelease and index.internalId() == 0
+                and model.rowCount(index) > 0 and self.more_rect(option.rect).contains(event.position().toPoint())):
+            self.view.setExpanded(index, not self.view.isExpanded(index))
+            return True
+        return super().editorEvent(event, model, option, index)

@@ -1,0 +1,372 @@
+"""The search box, the filters and the results (or an empty state in their place).
+
+Typing restarts a short timer; when it fires the query runs on the ``search`` lane (only the
+newest queued query runs). The fused ranking is shown as soon as it arrives; when a reranker
+is configured the same hits are re-ordered on the ``rerank`` lane and swapped in if the query
+is still the same — nobody waits for the reranker.
+"""
+
+from __future__ import annotations
+
+import html
+import os
+import time
+
+from memex.core.errors import ModelError
+from memex.core.library import Library
+from memex.core.types import Hit, SearchFilters, Source
+from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtGui import QKeySequence, QShortcut
+from PySide6.QtWidgets import (
+    QComboBox,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QStackedWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from . import fmt, style
+from .empty_state import EmptyState
+from .results import ResultsView
+from .tasks import TaskManager, describe_error
+
+DEBOUNCE_MS = 150
+RESULTS_K = 50
+
+
+class SearchField(QLineEdit):
+    """A line edit that hands navigation keys to the results."""
+
+    navigate = Signal(int)
+    submit = Signal()
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("SearchField")
+        self.setPlaceholderText("Search your documents — words you remember, or what it was about")
+        self.setClearButtonEnabled(True)
+        self.setAcceptDrops(False)  # dropped files go to the window (they are indexed)
+        self.addAction(style.search_icon(), QLineEdit.ActionPosition.LeadingPosition)
+
+    def keyPressEvent(self, event) -> None:
+        key = event.key()
+        if key in (Qt.Key.Key_Up, Qt.Key.Key_Down, Qt.Key.Key_PageUp, Qt.Key.Key_PageDown):
+            self.navigate.emit(key)
+            return
+        if key in (Qt.Key.Key_Return, Qt.Key.Key_Enter):
+            self.submit.emit()
+            return
+        if key == Qt.Key.Key_Escape and self.text():
+            self.clear()
+            return
+        super().keyPressEvent(event)
+
+
+class SearchPanel(QWidget):
+    hit_changed = Signal(object, object, str)  # Hit | None, ChunkHit | None, query
+    open_requested = Signal(object, object)  # Hit, ChunkHit
+    add_folder_requested = Signal()
+    results_shown = Signal(str, int)  # query, number of hits (after each update)
+    reranked = Signal(str)
+    error = Signal(str)
+
+    def __init__(self, tasks: TaskManager, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("SearchPanel")
+        self.setAttribute(Qt.WidgetAttribute.WA_StyledBackground, True)
+        self.tasks = tasks
+        self.library: Library | None = None
+        self.state = "opening"
+        self.documents = 0
+        self.indexing = False
+        self.rerank_enabled = True
+        self._generation = 0
+        self._user_moved = False
+        self._setting_hits = False
+        self._shown_query = ""
+        self._open_when_shown: str | None = None
+        self._source_paths: list[str] | None = None
+
+        self.field = SearchField()
+        self.folder_filter = QComboBox()
+        self.type_filter = QComboBox()
+        self.date_filter = QComboBox()
+        for label, kinds in fmt.TYPE_FILTERS:
+            self.type_filter.addItem(label, kinds)
+        for label, seconds in fmt.DATE_FILTERS:
+            self.date_filter.addItem(label, seconds)
+        self.folder_filter.addItem("All folders", None)
+        self.folder_filter.setMinimumContentsLength(12)
+        self.folder_filter.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.clear_filters_link = QLabel('<a href="clear">Clear filters</a>')
+        self.clear_filters_link.linkActivated.connect(lambda _=None: self.clear_filters())
+        self.clear_filters_link.hide()
+        self.count_label = QLabel(objectName="ResultCount")
+
+        bar = QWidget(objectName="FilterBar")
+        bar_layout = QHBoxLayout(bar)
+        bar_layout.setContentsMargins(0, 0, 0, 0)
+        bar_layout.setSpacing(8)
+        for w in (self.folder_filter, self.type_filter, self.date_filter, self.clear_filters_link):
+            bar_layout.addWidget(w)
+        bar_layout.addStretch(1)
+        bar_layout.addWidget(self.count_label)
+
+        self.view = ResultsView()
+        self.empty = EmptyState()
+        self.stack = QStackedWidget()
+        self.stack.addWidget(self.empty)
+        self.stack.addWidget(self.view)
+
+        top = QWidget()
+        top_layout = QVBoxLayout(top)
+        top_layout.setContentsMargins(16, 14, 16, 10)
+        top_layout.setSpacing(10)
+        top_layout.addWidget(self.field)
+        top_layout.addWidget(bar)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(0)
+        layout.addWidget(top)
+        layout.addWidget(self.stack, 1)
+
+        self._debounce = QTimer(self, singleShot=True, interval=DEBOUNCE_MS)
+        self._debounce.timeout.connect(self.search_now)
+        self.field.textChanged.connect(self._on_text)
+        self.field.navigate.connect(self.view.navigate)
+        self.field.submit.connect(self._submit)
+        for combo in (self.folder_filter, self.type_filter, self.date_filter):
+            combo.currentIndexChanged.connect(self._on_filters)
+            combo.view().ensurePolished()  # build the popup now, not when the first folder arrives
+        self.view.current_hit.connect(self._on_current)
+        self.view.open_hit.connect(self.open_requested)
+        self.empty.button_clicked.connect(self.add_folder_requested)
+        self.empty.link_clicked.connect(self._on_link)
+        QShortcut(QKeySequence("Ctrl+L"), self, activated=self.focus_search)
+        QShortcut(QKeySequence(QKeySequence.StandardKey.Find), self, activated=self.focus_search)
+        self._show_state()
+
+    # -- from the window ------------------------------------------------------------------
+    def set_library(self, library: Library | None) -> None:
+        self.library = library
+        self._show_state()
+
+    def set_library_state(self, documents: int, indexing: bool) -> None:
+        changed = (documents != self.documents) or (indexing != self.indexing)
+        self.documents, self.indexing = documents, indexing
+        if changed and self.state not in ("results", "no-hits"):
+            self._show_state()
+
+    def set_sources(self, sources: list[Source]) -> None:
+        paths = [s.path for s in sources]
+        if paths == self._source_paths:
+            return
+        self._source_paths = paths
+        if self.state not in ("results", "no-hits"):
+            self._show_state()
+        current = self.folder_filter.currentData()
+        self.folder_filter.blockSignals(True)
+        self.folder_filter.clear()
+        self.folder_filter.addItem("All folders", None)
+        for s in sources:
+            name = os.path.basename(s.path.rstrip(os.sep)) or s.path
+            self.folder_filter.addItem(name, s.path)
+            self.folder_filter.setItemData(self.folder_filter.count() - 1, s.path, Qt.ItemDataRole.ToolTipRole)
+        found = self.folder_filter.findData(current) if current else 0
+        self.folder_filter.setCurrentIndex(max(0, found))
+        self.folder_filter.blockSignals(False)
+        if current and found < 0:
+            self._on_filters()
+
+    def focus_search(self) -> None:
+        self.field.setFocus()
+        self.field.selectAll()
+
+    def query(self) -> str:
+        return self.field.text()
+
+    def filters(self) -> SearchFilters:
+        seconds = self.date_filter.currentData()
+        return SearchFilters(
+            folder=self.folder_filter.currentData() or None,
+            kinds=tuple(self.type_filter.currentData() or ()),
+            modified_after=(time.time() - seconds) if seconds else None)
+
+    def clear_filters(self) -> None:
+        for combo in (self.folder_filter, self.type_filter, self.date_filter):
+            combo.blockSignals(True)
+            combo.setCurrentIndex(0)
+            combo.blockSignals(False)
+        self._on_filters()
+
+    def refresh(self) -> None:
+        """Run the current query again (the library changed), keeping the selection."""
+        if self.field.text().strip() and self.library is not None:
+            self.search_now(keep_selection=True)
+
+    # -- searching ------------------------------------------------------------------------
+    def _on_text(self, _text: str) -> None:
+        self._debounce.start()
+
+    def _on_filters(self, *_args) -> None:
+        self.clear_filters_link.setVisible(self.filters().active)
+        self._debounce.stop()
+        self.search_now(keep_selection=True)
+
+    def search_now(self, keep_selection: bool = False) -> None:
+        self._debounce.stop()
+        self._generation += 1
+        generation = self._generation
+        query = self.field.text()
+        library = self.library
+        if not query.strip() or library is None:
+            self._shown_query = ""
+            self._set_hits(query, [])
+            self._show_state()
+            return
+        if not keep_selection:
+            self._user_moved = False
+        keep = self._selected_document() if keep_selection else None
+        filters = self.filters()
+        self.tasks.run(
+            lambda: library.search(query, RESULTS_K, filters=filters, mode="hybrid", rerank=False,
+                                   prefix_last=True),
+            lambda hits: self._on_hits(generation, query, hits, keep),
+            failure=lambda exc: self._on_failed(generation, exc), lane="search", key="search")
+
+    def _on_hits(self, generation: int, query: str, hits: list[Hit], keep: int | None) -> None:
+        if generation != self._generation:
+            return  # the query changed meanwhile
+        self._set_hits(query, hits, keep if self._user_moved else None)
+        self._shown_query = query
+        self._show_state()
+        self.results_shown.emit(query, len(hits))
+        if self._open_when_shown is not None:
+            if self._open_when_shown == query and hits:
+                self.view.open_current()
+            self._open_when_shown = None
+        if hits and self.rerank_enabled and self.library is not None:
+            library = self.library
+
+            def rerank():
+                if library.reranker is None:
+                    return None
+                return library.rerank(query, hits)
+
+            self.tasks.run(rerank, lambda ranked: self._on_reranked(generation, query, ranked),
+                           failure=self._on_rerank_failed, lane="rerank", key="rerank")
+
+    def _on_reranked(self, generation: int, query: str, hits: list[Hit] | None) -> None:
+        if hits is None:
+            self.rerank_enabled = False  # no reranker configured: stop asking
+            return
+        if generation != self._generation:
+            return
+        keep = self._selected_document() if self._user_moved else None
+        self._set_hits(query, hits, keep)
+        self.results_shown.emit(query, len(hits))
+        self.reranked.emit(query)
+
+    def _on_rerank_failed(self, exc: BaseException) -> None:
+        self.rerank_enabled = False
+        self.error.emit(f"Reranking is off for now: {describe_error(exc)}" if isinstance(exc, ModelError)
+                        else f"Reranking failed, showing results unreranked: {describe_error(exc)}")
+
+    def _on_failed(self, generation: int, exc: BaseException) -> None:
+        if generation != self._generation:
+            return
+        self._set_hits(self.field.text(), [])
+        self.state = "error"
+        self.empty.show_message("Search did not work", html.escape(describe_error(exc)))
+        self.stack.setCurrentWidget(self.empty)
+        self.error.emit(describe_error(exc))
+
+    def _set_hits(self, query: str, hits: list[Hit], keep: int | None = None) -> None:
+        self._setting_hits = True
+        try:
+            self.view.set_hits(query, hits, keep)
+        finally:
+            self._setting_hits = False
+        n = len(hits)
+        exact = any(c.lexical_rank is not None for h in hits for c in h.chunks)
+        if not query.strip() or not n:
+            self.count_label.setText("")
+        elif exact:
+            self.count_label.setText(fmt.count(n, "result"))
+        else:
+            self.count_label.setText(f"No exact matches · {n:,} related")
+        self.count_label.setToolTip("" if exact or not n else
+                                    "None of these contain your words; they are close in meaning.")
+        hit, chunk = self.view.selected()
+        self.hit_changed.emit(hit, chunk, query)
+
+    def _selected_document(self) -> int | None:
+        hit, _ = self.view.selected()
+        return hit.document_id if hit is not None else None
+
+    def _on_current(self, hit, chunk) -> None:
+        if self._setting_hits:
+            return
+        self._user_moved = True
+        self.hit_changed.emit(hit, chunk, self.view.results.query)
+
+    def _submit(self) -> None:
+        if self._debounce.isActive() or self._shown_query != self.field.text():
+            self.search_now()  # Enter before the results caught up: open once they are here
+            self._open_when_shown = self.field.text()
+            return
+        self.view.open_current()
+
+    def _on_link(self, href: str) -> None:
+        if href == "clear":
+            self.clear_filters()
+        elif href == "add":
+            self.add_folder_requested.emit()
+
+    # -- what to show ---------------------------------------------------------------------
+    def _show_state(self) -> None:
+        query = self.field.text().strip()
+        if self.library is None:
+            self.state = "opening"
+            self.empty.show_message("Opening your library…")
+        elif query and self.view.results.rowCount():
+            self.state = "results"
+            self.stack.setCurrentWidget(self.view)
+            return
+        elif query and self._shown_query == self.field.text():
+            self.state = "no-hits"
+            self.empty.show_message(f"No matches for “{self.field.text().strip()}”", self._no_hits_help())
+        elif query:
+            return  # results on their way: keep what is shown
+        elif self.documents == 0 and self.indexing and self._source_paths:
+            self.state = "indexing-empty"
+            self.empty.show_message(
+                "Reading your files…",
+                "Results appear here as soon as the first files are indexed. You can start typing now.")
+        elif self.documents == 0:
+            self.state = "welcome"
+            self.empty.show_message(
+                "Your library is empty",
+                "Drop a folder anywhere on this window, or click <b>Add folder</b>. Memex reads every "
+                "document in it — PDFs, Office files, e-books, notes, code — and keeps it up to date. "
+                "Nothing leaves this computer.",
+                button="Add folder", icon=style.app_icon().pixmap(72, 72))
+        else:
+            self.state = "ready"
+            self.empty.show_message(
+                f"Search {fmt.count(self.documents, 'document')}",
+                "Type words you remember, or describe what a passage was about.<br>"
+                "<b>↑</b> <b>↓</b> move through results · <b>Enter</b> opens · <b>Esc</b> clears")
+        self.stack.setCurrentWidget(self.empty)
+
+    def _no_hits_help(self) -> str:
+        tips = ["Try fewer words, other words for the same idea, or check the spelling."]
+        if self.filters().active:
+            tips.append('Filters are on: <a href="clear">clear filters</a> to search everything.')
+        if self.indexing:
+            tips.append("Some files are still being indexed — what you want may not be in yet.")
+        if self.documents == 0:
+            tips.append('The library is empty: <a href="add">add a folder</a> first.')
+        return "<br>".join(tips)

@@ -1,0 +1,209 @@
+"""The settings dialog: library file, models, CPU/GPU, threads, chunk size, ignore patterns,
+start at login and the tray. It edits a copy of the settings; the window saves and applies
+the result and says which changes need a restart."""
+
+from __future__ import annotations
+
+import dataclasses
+import sys
+from dataclasses import dataclass
+
+from memex.core.config import Settings, default_library_path
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QDialog,
+    QDialogButtonBox,
+    QFileDialog,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPlainTextEdit,
+    QPushButton,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
+
+DEVICES = (("cpu", "CPU"), ("auto", "Automatic (GPU when available)"), ("cuda", "NVIDIA GPU (CUDA)"),
+           ("directml", "GPU via DirectML (Windows)"), ("coreml", "Apple Neural Engine / GPU (Core ML)"))
+RESTART_FIELDS = {"library": "library file", "embedder": "embedding model", "reranker": "reranker",
+                  "device": "CPU/GPU", "threads": "threads"}
+NEXT_SCAN_FIELDS = {"chunk_tokens": "passage size", "ignore": "ignore patterns",
+                    "index_hidden": "hidden files"}
+_CHOOSE = "\0choose"
+
+
+@dataclass
+class SettingsResult:
+    settings: Settings
+    start_at_login: bool
+    minimise_to_tray: bool
+    restart_needed: list[str]
+    next_scan: list[str]
+
+    def summary(self) -> str:
+        parts = ["Settings saved."]
+        if self.restart_needed:
+            parts.append(f"Restart Memex to use the new {', '.join(self.restart_needed)}.")
+        if self.next_scan:
+            parts.append(f"New {', '.join(self.next_scan)} apply to files indexed from now on; "
+                         "use “Check for changes now” on a folder to apply them there.")
+        return " ".join(parts)
+
+
+def _installed(kind: str) -> list[tuple[str, str]]:
+    try:
+        from memex.core.models import installed_models
+    except ImportError:
+        return []
+    try:
+        return [(s.name, s.description or s.name) for s in installed_models(kind)]
+    except Exception:  # a broken catalogue must not stop the dialog
+        return []
+
+
+class _ModelChoice(QComboBox):
+    """"Default"/"None", installed catalogue models, a folder; "Choose folder…" picks one."""
+
+    def __init__(self, none_label: str, kind: str, current: str | None) -> None:
+        super().__init__()
+        self.addItem(none_label, None)
+        for name, description in _installed(kind):
+            if kind == "embedder" and name.startswith("all-MiniLM-L6-v2"):
+                continue  # the default one
+            self.addItem(name, name)
+            self.setItemData(self.count() - 1, description, Qt.ItemDataRole.ToolTipRole)
+        if current and self.findData(current) < 0:
+            self.addItem(current, current)
+        self.addItem("Choose a folder…", _CHOOSE)
+        self.setCurrentIndex(max(0, self.findData(current)) if current else 0)
+        self._previous = self.currentIndex()
+        self.activated.connect(self._on_activated)
+
+    def value(self) -> str | None:
+        data = self.currentData()
+        return None if data in (None, _CHOOSE) else data
+
+    def _on_activated(self, index: int) -> None:
+        if self.itemData(index) != _CHOOSE:
+            self._previous = index
+            return
+        folder = QFileDialog.getExistingDirectory(self, "Folder with model.onnx and tokenizer.json")
+        if not folder:
+            self.setCurrentIndex(self._previous)
+            return
+        found = self.findData(folder)
+        if found < 0:
+            self.insertItem(self.count() - 1, folder, folder)
+            found = self.findData(folder)
+        self.setCurrentIndex(found)
+        self._previous = found
+
+
+class SettingsDialog(QDialog):
+    def __init__(self, settings: Settings, *, start_at_login: bool, minimise_to_tray: bool,
+                 tray_available: bool, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Memex Settings")
+        self.setMinimumWidth(600)
+        self._original = settings
+        self._login0, self._tray0 = start_at_login, minimise_to_tray
+
+        self.library = QLineEdit(settings.library or "")
+        self.library.setPlaceholderText(str(default_library_path()))
+        browse = QPushButton("Browse…")
+        browse.clicked.connect(self._browse_library)
+        library_row = QHBoxLayout()
+        library_row.addWidget(self.library, 1)
+        library_row.addWidget(browse)
+
+        self.embedder = _ModelChoice("Default (all-MiniLM-L6-v2, built in)", "embedder", settings.embedder)
+        self.reranker = _ModelChoice("None (fastest)", "reranker", settings.reranker)
+        self.device = QComboBox()
+        for value, label in DEVICES:
+            self.device.addItem(label, value)
+        self.device.setCurrentIndex(max(0, self.device.findData(settings.device)))
+        self.threads = QSpinBox(minimum=0, maximum=64, value=int(settings.threads))
+        self.threads.setSpecialValueText("Automatic")
+        self.chunk = QSpinBox(minimum=64, maximum=1024, singleStep=20, value=int(settings.chunk_tokens))
+        self.chunk.setSuffix(" tokens")
+        self.ignore = QPlainTextEdit("\n".join(settings.ignore))
+        self.ignore.setPlaceholderText("One name or pattern per line, e.g. node_modules or *.tmp")
+        self.ignore.setMinimumHeight(120)
+        self.hidden = QCheckBox("Index hidden files and folders")
+        self.hidden.setChecked(settings.index_hidden)
+        self.login = QCheckBox("Start Memex when I log in")
+        self.login.setChecked(start_at_login)
+        if not sys.platform.startswith("linux"):
+            self.login.setEnabled(False)
+            self.login.setToolTip("Available on Linux")
+        self.tray = QCheckBox("Minimise to the system tray")
+        self.tray.setChecked(minimise_to_tray and tray_available)
+        if not tray_available:
+            self.tray.setEnabled(False)
+            self.tray.setToolTip("This desktop has no system tray")
+
+        form = QFormLayout()
+        form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.ExpandingFieldsGrow)
+        form.setHorizontalSpacing(14)
+        form.setVerticalSpacing(9)
+        form.addRow(_section("Library"))
+        form.addRow("Library file ↻", library_row)
+        form.addRow(_section("Models"))
+        form.addRow("Embedding model ↻", self.embedder)
+        self.embedder.setToolTip("A library keeps the model it was built with: a new model needs a new library file.")
+        form.addRow("Reranker ↻", self.reranker)
+        form.addRow("Run models on ↻", self.device)
+        form.addRow("Threads ↻", self.threads)
+        form.addRow(_section("Indexing"))
+        form.addRow("Passage size", self.chunk)
+        form.addRow("Ignore", self.ignore)
+        form.addRow("", self.hidden)
+        form.addRow(_section("Desktop"))
+        form.addRow("", self.login)
+        form.addRow("", self.tray)
+
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Save | QDialogButtonBox.StandardButton.Cancel)
+        buttons.accepted.connect(self.accept)
+        buttons.rejected.connect(self.reject)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(20, 16, 20, 14)
+        layout.setSpacing(12)
+        layout.addLayout(form)
+        layout.addWidget(_note("↻ takes effect after restarting Memex. A new embedding model needs a new "
+                               "library file. Indexing settings apply to files indexed from now on."))
+        layout.addWidget(buttons)
+        self.resize(max(600, self.sizeHint().width()), self.sizeHint().height())
+
+    def _browse_library(self) -> None:
+        path, _ = QFileDialog.getSaveFileName(
+            self, "Library file", self.library.text() or str(default_library_path()),
+            "Memex library (*.db)", options=QFileDialog.Option.DontConfirmOverwrite)
+        if path:
+            self.library.setText(path)
+
+    def result_settings(self) -> SettingsResult:
+        patterns = [line.strip() for line in self.ignore.toPlainText().splitlines() if line.strip()]
+        new = dataclasses.replace(
+            self._original, library=self.library.text().strip() or None, embedder=self.embedder.value(),
+            reranker=self.reranker.value(), device=self.device.currentData(), threads=self.threads.value(),
+            chunk_tokens=self.chunk.value(), chunk_overlap=min(self._original.chunk_overlap, self.chunk.value() // 4),
+            ignore=patterns, index_hidden=self.hidden.isChecked())
+        restart = [label for f, label in RESTART_FIELDS.items() if getattr(new, f) != getattr(self._original, f)]
+        later = [label for f, label in NEXT_SCAN_FIELDS.items() if getattr(new, f) != getattr(self._original, f)]
+        return SettingsResult(new, self.login.isChecked(), self.tray.isChecked(), restart, later)
+
+
+def _section(text: str) -> QLabel:
+    label = QLabel(text)
+    label.setStyleSheet("font-weight: 600; font-size: 13px; padding-top: 8px;")
+    return label
+
+
+def _note(text: str) -> QLabel:
+    label = QLabel(text, objectName="PreviewMeta")
+    label.setWordWrap(True)
+    return label

@@ -1,0 +1,76 @@
+"""Window tests: Qt offscreen, real libraries (the session's embedder), real files."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")  # before anything imports Qt
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "core"))  # docgen
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # gui_helpers
+
+import pytest  # noqa: E402
+from docgen import make_pdf  # noqa: E402
+from gui_helpers import PDF_PAGES  # noqa: E402
+from memex.desktop import qtcompat  # noqa: E402
+
+qtcompat.apply()  # before pytest-qt's waits start calling into Qt
+
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _styled_app(qapp):
+    from memex.desktop import style
+
+    style.apply_style(qapp)
+    return qapp
+
+
+@pytest.fixture
+def library(tmp_path: Path, embedder):
+    from memex.core.library import Library
+
+    lib = Library.open(tmp_path / "lib.db", embedder=embedder)
+    yield lib
+    lib.close()
+
+
+@pytest.fixture
+def corpus(tmp_path: Path) -> Path:
+    """A small folder: a two-page PDF, notes in text and Markdown, a recipe in a subfolder."""
+    root = tmp_path / "docs"
+    (root / "kitchen").mkdir(parents=True)
+    make_pdf(root / "hypersonic-report.pdf", PDF_PAGES, title="Hypersonic heat transfer")
+    (root / "garden-notes.txt").write_text(
+        "Tomatoes need full sun and steady watering. Mulch keeps the soil moist in July.\n", encoding="utf-8")
+    (root / "meeting.md").write_text(
+        "# Budget meeting\n\nThe committee approved the 2024 budget for the observatory telescope.\n",
+        encoding="utf-8")
+    (root / "kitchen" / "bread.txt").write_text(
+        "Sourdough bread: feed the starter, knead the dough, let it rise overnight, bake at 230 degrees.\n",
+        encoding="utf-8")
+    return root
+
+
+@pytest.fixture
+def make_window(qtbot, library):
+    """Build the real window over the test library (the watcher off unless asked for)."""
+    from memex.desktop.main_window import MainWindow
+
+    made = []
+
+    def make(**kwargs):
+        kwargs.setdefault("watch", False)
+        kwargs.setdefault("watch_debounce_s", 0.2)
+        window = MainWindow(library, **kwargs)
+        window.folders.confirm_remove = False
+        qtbot.addWidget(window)
+        window.show()
+        made.append(window)
+        return window
+
+    yield make
+    for window in made:
+        window.shutdown()
+        window.close()
