@@ -22,4 +22,17 @@ def run(name: str, *, workdir: Path | None, reranker: str | None, sizes: list[in
         from . import indexing
 
         return indexing.run(workdir)
+    if name == "latency":
+        from . import latency
+
+        return [Row(**row) for row in latency.run(sizes, 50, workdir or _scratch("latency"))]
     raise MemexError(f"Unknown benchmark '{name}'.")
+
+
+def _scratch(name: str) -> Path:
+    """A folder for benchmark libraries that are worth keeping between runs (they take minutes)."""
+    from ..config import cache_dir
+
+    path = cache_dir() / "bench" / name
+    path.mkdir(parents=True, exist_ok=True)
+    return path

@@ -3,28 +3,117 @@ quotes every user term, so raw input never reaches FTS5's query syntax."""
 
 from __future__ import annotations
 
+import threading
+import time
+
 import apsw
 
 from ..types import SearchFilters
 from .filters import filter_sql
 
+# bm25() costs ~1 µs for every row any OR term matches, and counts every row of each term for
+# its IDF, so an OR of common words over a million chunks takes a second or more. Past these
+# budgets only rows holding the rarest terms are ranked, commoner terms still add their weight
+# to those rows, and the commonest (IDF near 0) are left out; see ``_plan``. None: no budget.
+MAX_SCORED_ROWS: int | None = 20_000
+MAX_WEIGHED_ROWS = 200_000
+COUNT_TTL_S = 60.0  # how long a term's row count is reused (it only steers the plan)
+
+_counts: dict[tuple[str, str, int], tuple[int, float]] = {}
+_counts_lock = threading.Lock()
+
 
 def bm25_search(
     conn: apsw.Connection, match: str, limit: int, filters: SearchFilters | None = None
 ) -> list[tuple[int, float]]:
-    """Top ``limit`` chunks for ``match``, best first, as (chunk id, bm25 score ≥ 0)."""
+    """Top ``limit`` chunks for ``match``, best first, as (chunk id, bm25 score ≥ 0).
+
+    Within the budgets this is plain FTS5 ranking. Past them, the chunks ranked are those
+    holding the rarest terms; each gets its full score (commoner terms included, unless too
+    common to matter), so the order among them is unchanged."""
+    rare, common, lowest = _plan(conn, match)
+    found = _ranked(conn, rare, limit, filters, lowest)
+    if common is not None:  # those of the rows that also hold commoner terms, scored with them
+        best = dict(found)
+        for rowid, score in _ranked(conn, f"({rare}) AND ({common})", limit, filters, lowest):
+            best[rowid] = max(score, best.get(rowid, score))
+        found = sorted(best.items(), key=lambda item: -item[1])[:limit]
+    return found
+
+
+def _ranked(conn: apsw.Connection, match: str, limit: int, filters: SearchFilters | None,
+            lowest: int | None) -> list[tuple[int, float]]:
     where, params = filter_sql(filters)
-    if where:
-        sql = (
-            "SELECT f.rowid, bm25(chunks_fts) AS s FROM chunks_fts f "
-            "JOIN chunks c ON c.id = f.rowid JOIN documents d ON d.id = c.document_id "
-            f"WHERE chunks_fts MATCH ?{where} ORDER BY s LIMIT ?"
-        )
-    else:
-        sql = "SELECT rowid, bm25(chunks_fts) AS s FROM chunks_fts WHERE chunks_fts MATCH ? " \
-              "ORDER BY s LIMIT ?"
-    rows = conn.execute(sql, [match, *params, limit] if where else [match, limit])
-    return [(int(r[0]), -float(r[1])) for r in rows]
+    window = "" if lowest is None else " AND f.rowid >= ?"
+    sql = (
+        "SELECT f.rowid, bm25(chunks_fts) AS s FROM chunks_fts f "
+        + ("JOIN chunks c ON c.id = f.rowid JOIN documents d ON d.id = c.document_id " if where else "")
+        + f"WHERE chunks_fts MATCH ?{window}{where} ORDER BY s LIMIT ?"
+    )
+    args = [match, *([] if lowest is None else [lowest]), *params, limit]
+    return [(int(r[0]), -float(r[1])) for r in conn.execute(sql, args)]
+
+
+def _plan(conn: apsw.Connection, match: str) -> tuple[str, str | None, int | None]:
+    """How to rank an OR of quoted terms within budget: (the expression whose rows are ranked;
+    the commoner terms that only add weight to those rows, or None; the lowest rowid to rank
+    when even the narrowest expression matches too many rows, or None)."""
+    budget = MAX_SCORED_ROWS
+    phrases = split_or(match)
+    if budget is None or not phrases:
+        return match, None, None
+    counts = sorted((_count(conn, p, max(budget, MAX_WEIGHED_ROWS) + 1), i) for i, p in enumerate(phrases))
+    if sum(c for c, _ in counts) <= budget:
+        return match, None, None
+    rare: list[int] = []
+    common: list[int] = []
+    matched = weighed = 0
+    for count, i in counts:  # rarest first: ranked while they fit, then weighed, then left out
+        if not rare or matched + count <= budget:
+            rare.append(i)
+            matched += count
+        elif weighed + count <= MAX_WEIGHED_ROWS:
+            common.append(i)
+            weighed += count
+    ranked = " OR ".join(phrases[i] for i in sorted(rare))
+    extra = " OR ".join(phrases[i] for i in sorted(common)) or None
+    if matched <= budget:
+        return ranked, extra, None
+    if extra is not None:  # the rarest term alone is over budget: its rows that hold another term
+        ranked, extra = f"({ranked}) AND ({extra})", None
+        if _count(conn, ranked, budget + 1) <= budget:
+            return ranked, None, None
+    row = conn.execute(  # still over budget: rank the newest rows only
+        "SELECT rowid FROM chunks_fts WHERE chunks_fts MATCH ? ORDER BY rowid DESC LIMIT 1 OFFSET ?",
+        (ranked, budget - 1),
+    ).fetchone()
+    return ranked, None, (int(row[0]) if row else None)
+
+
+def split_or(match: str) -> list[str]:
+    """The quoted phrases of ``"a" OR "b"*``, or [] when ``match`` is anything else."""
+    parts = match.split(" OR ")
+    ok = all(len(p) >= 2 and p[0] == '"' and p.rstrip("*").endswith('"') and '"' not in p.rstrip("*")[1:-1]
+             for p in parts)
+    return parts if ok else []
+
+
+def _count(conn: apsw.Connection, phrase: str, most: int) -> int:
+    """Rows matching ``phrase``, counting no further than ``most`` (cheap next to scoring);
+    remembered for a while per library file."""
+    key = (conn.filename, phrase, most)
+    now = time.monotonic()
+    with _counts_lock:
+        hit = _counts.get(key)
+    if hit is not None and hit[1] > now:
+        return hit[0]
+    sql = "SELECT count(*) FROM (SELECT 1 FROM chunks_fts WHERE chunks_fts MATCH ? LIMIT ?)"
+    count = int(conn.execute(sql, (phrase, most)).fetchone()[0])
+    with _counts_lock:
+        if len(_counts) >= 4096:
+            _counts.clear()
+        _counts[key] = (count, now + COUNT_TTL_S)
+    return count
 
 
 def integrity_check(conn: apsw.Connection) -> str | None:

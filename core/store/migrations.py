@@ -7,7 +7,9 @@ from collections.abc import Callable
 
 import apsw
 
+from . import vector_index
 from .connection import write_transaction
+from .vectors import VectorSpace
 
 
 def _initial(conn: apsw.Connection) -> None:
@@ -87,10 +89,24 @@ def _initial(conn: apsw.Connection) -> None:
     )
 
 
+def _binary_vectors(conn: apsw.Connection) -> None:
+    """Sign-bit codes and int8 copies next to each space's float vectors (see vector_index)."""
+    conn.execute(
+        "CREATE TABLE IF NOT EXISTS vector_index_state("
+        "space_id INTEGER PRIMARY KEY, token TEXT NOT NULL, high INTEGER NOT NULL)"
+    )
+    rows = conn.execute("SELECT id, model_id, dim, table_name FROM vector_spaces").fetchall()
+    for row in rows:
+        space = VectorSpace(*row)
+        vector_index.create_index(conn, space)
+        vector_index.fill_from_floats(conn, space)
+
+
 Migration = tuple[str, Callable[[apsw.Connection], None]]
 
 MIGRATIONS: list[Migration] = [
     ("0001_initial", _initial),
+    ("0002_binary_vectors", _binary_vectors),
 ]
 
 
