@@ -66,6 +66,7 @@ class Settings:
     index_hidden: bool = False
     lexical_weight: float = 0.5  # hybrid fusion: share of the BM25 side (0 = dense only)
     fusion: str = "convex"  # "convex" (normalised scores) or "rrf" (reciprocal rank fusion)
+    semantic_floor: float = 0.3  # hybrid: cosine below which a meaning-only match is not shown
     max_chars_per_file: int = 5_000_000
     extract_timeout_s: float = 60.0
 

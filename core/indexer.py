@@ -4,6 +4,10 @@ Each file is written in its own short transaction (document row + chunks + FTS r
 interruption loses at most the file in flight. Vectors are computed afterwards from the
 ``embedded = 0`` backlog in batches; a restart simply continues that backlog, so finished
 chunks are never embedded twice.
+
+The file in flight is noted in ``meta`` before it is extracted; a file that was in flight
+when ``MAX_ATTEMPTS`` runs died is recorded as failed instead of being tried again, so a
+file that brings the whole process down cannot do so on every start.
 """
 
 from __future__ import annotations
@@ -24,12 +28,15 @@ from .extract.worker import ExtractionWorker
 from .scan import DiskFile, IgnoreRules, file_hash, stat_file, walk_files
 from .store import documents as docs
 from .store.chunks import count_pending, existing_ids, insert_chunks, mark_embedded, pending_chunks
-from .store.connection import write_transaction
+from .store.connection import checkpoint, write_transaction
 from .store.vectors import VectorSpace, insert_vectors
 from .types import FileError, IndexProgress, IndexReport
 
 EMBED_BATCH = 64
 PROGRESS_INTERVAL_S = 0.1
+CHECKPOINT_EVERY = 200  # files between PASSIVE WAL checkpoints (and one at the end of a run)
+MAX_ATTEMPTS = 3  # runs that may end while reading one version of a file before it is skipped
+_IN_FLIGHT = "extracting:"  # meta key prefix: path -> "attempts content_hash"
 
 
 @dataclass
@@ -118,6 +125,8 @@ class Indexer:
                 self._files_done += 1
                 self._emit("indexing", force=True)
                 self._embed_backlog(final=False)
+                if self._files_done % CHECKPOINT_EVERY == 0:
+                    checkpoint(self.conn)
             self._embed_backlog(final=True)
             if full_sources:
                 with write_transaction(self.conn):
@@ -126,6 +135,7 @@ class Indexer:
                                           (time.time(), sid))
         except IndexingCancelled:
             cancelled = True
+        checkpoint(self.conn)  # keep the WAL small between runs
         self._emit("cancelled" if cancelled else "done", force=True)
         return IndexReport(
             added=counts["added"], updated=counts["updated"], moved=counts["moved"],
@@ -213,6 +223,15 @@ class Indexer:
                 docs.touch_document(self.conn, known.id, f.size, f.mtime_ns)
             return "unchanged"
         kind = detect_kind_safe(f.path) or "unknown"
+        attempts = self._attempts(f.path, digest)
+        if attempts >= MAX_ATTEMPTS:
+            return self._record_failure(
+                f, source_id, digest, "crashed",
+                f"Memex stopped {attempts} times while reading this file; it is skipped until it changes",
+                known)
+        with write_transaction(self.conn):
+            self.conn.execute("INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)",
+                              (_IN_FLIGHT + f.path, f"{attempts + 1} {digest}"))
         try:
             extraction = self.worker.extract(Path(f.path), self.options.max_chars)
         except ExtractionError as exc:
@@ -226,6 +245,7 @@ class Indexer:
         with write_transaction(self.conn):
             doc_id = docs.write_document(self.conn, record)
             insert_chunks(self.conn, doc_id, spans)
+            self.conn.execute("DELETE FROM meta WHERE key = ?", (_IN_FLIGHT + f.path,))
         self._chunks_written += len(spans)
         self._pending += len(spans)
         if extraction.truncated:
@@ -242,6 +262,7 @@ class Indexer:
             error_reason=reason, error=message)
         with write_transaction(self.conn):
             docs.write_document(self.conn, record)
+            self.conn.execute("DELETE FROM meta WHERE key = ?", (_IN_FLIGHT + f.path,))
         if known is not None:  # its old chunks went with the old version
             self._pending = count_pending(self.conn)
         return "failed"
@@ -272,6 +293,14 @@ class Indexer:
             self._pending = max(0, self._pending - len(batch))
 
     # -- helpers --------------------------------------------------------------------------
+    def _attempts(self, path: str, digest: str) -> int:
+        """How many runs already started on this version of ``path`` and never finished it."""
+        row = self.conn.execute("SELECT value FROM meta WHERE key = ?", (_IN_FLIGHT + path,)).fetchone()
+        if row is None:
+            return 0
+        count, _, noted_hash = str(row[0]).partition(" ")
+        return int(count) if count.isdigit() and noted_hash == digest else 0
+
     def _hash_or_none(self, path: str) -> str | None:
         try:
             return file_hash(path)

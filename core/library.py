@@ -11,6 +11,7 @@ import os
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Sequence
+from functools import partial
 from pathlib import Path
 
 import apsw
@@ -24,6 +25,7 @@ from .search.hybrid import Searcher, rerank_hits
 from .store import documents as docs
 from .store import migrate, open_connection, read_snapshot, schema_version, write_transaction
 from .store.chunks import document_chunks
+from .store.connection import LibraryRecovered, recover_damaged
 from .store.vectors import VectorSpace, active_space, ensure_space
 from .types import (
     Check,
@@ -38,10 +40,16 @@ from .types import (
 )
 
 QUERY_CACHE_SIZE = 128
+# Small batches: activations of 32 × 256-token sequences alone take ~800 MB; 8 keep indexing
+# under ~450 MB at the same speed (the batches are length-sorted either way).
+EMBED_BATCH_SIZE = 8
 
 
 class Library:
     """Open with :meth:`open`; close with :meth:`close` (or use it as a context manager)."""
+
+    #: Set by :meth:`open` when a damaged library was moved aside and replaced (show it once).
+    recovered: LibraryRecovered | None = None
 
     def __init__(self, path: Path, settings: Settings, embedder: object = None,
                  reranker: object = None) -> None:
@@ -67,22 +75,35 @@ class Library:
         """Open or create the library at ``path`` (default: the per-user library).
 
         ``embedder``/``reranker`` may be a model spec (name or folder) or a loaded model;
-        when omitted they come from the settings. ``reranker=False`` turns reranking off."""
+        when omitted they come from the settings. ``reranker=False`` turns reranking off.
+
+        The file is checked first (``PRAGMA quick_check``). A damaged one is moved aside as
+        ``<name>.corrupt-<timestamp>`` with its -wal/-shm, never deleted; a new library takes
+        its place with the old one's sources (indexed again by the next full :meth:`index`),
+        and :attr:`recovered` holds the notice to show the user. A ``path`` given explicitly
+        that holds something other than an SQLite file is refused instead (it may be a
+        document chosen by mistake)."""
         settings = settings or Settings.load()
         target = Path(path or settings.library or default_library_path()).expanduser().resolve()
         if target.is_dir():
             raise LibraryError(f"{target} is a folder; give the path of a library file.")
         target.parent.mkdir(parents=True, exist_ok=True)
+        recovered = recover_damaged(target, ours=path is None)
         lib = cls(target, settings, embedder, reranker)
         conn = lib._conn()
         try:
             migrate(conn)
+            if recovered is not None:
+                with write_transaction(conn):
+                    for source_path, kind in recovered.sources:
+                        docs.add_source(conn, source_path, kind)
         except apsw.Error as exc:
             lib.close()
             raise LibraryError(f"Cannot prepare the library {target}: {exc}") from exc
         except MemexError:
             lib.close()
             raise
+        lib.recovered = recovered
         return lib
 
     def close(self) -> None:
@@ -242,7 +263,8 @@ class Library:
             space = self._space_for_writing(conn)
             indexer = Indexer(
                 conn, self.embedder.tokenizer, self._extraction_worker(), self._index_options(),
-                embed=self.embedder.embed_documents, space=space, progress=progress,
+                embed=partial(self.embedder.embed_documents, batch_size=EMBED_BATCH_SIZE), space=space,
+                progress=progress,
                 cancel=cancel, pause=pause)
             return indexer.run(units, full_sources)
         finally:
@@ -309,7 +331,7 @@ class Library:
             searcher = Searcher(conn, space, self._embed_query)
             weight = self.settings.lexical_weight if lexical_weight is None else lexical_weight
             hits = searcher.search(query, k, filters, mode, prefix_last, weight,
-                                   fusion or self.settings.fusion)
+                                   fusion or self.settings.fusion, self.settings.semantic_floor)
         if rerank is not False and hits and self.reranker is not None:
             hits = rerank_hits(query, hits, self.reranker)
         return hits

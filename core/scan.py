@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import fnmatch
 import hashlib
 import os
@@ -14,6 +15,10 @@ from .extract import detect_kind
 from .types import FileError
 
 HASH_BLOCK = 1 << 20
+# Files above this size are recognised by a sample (size, head, middle, tail), not by reading
+# every byte: a multi-gigabyte download must not cost a full read on every change.
+HASH_FULL_LIMIT = 64 << 20
+HASH_SAMPLE = 8 << 20
 
 
 @dataclass(frozen=True)
@@ -62,6 +67,10 @@ def walk_files(
         for entry in sorted(listing, key=lambda e: e.name):
             if rules.ignored(entry.name):
                 continue
+            problem = name_problem(entry.path)
+            if problem is not None:
+                on_error(FileError(printable_path(entry.path), "bad-name", problem))
+                continue
             try:
                 if entry.is_dir(follow_symlinks=False):
                     stack.append(entry.path)
@@ -83,10 +92,43 @@ def stat_file(path: str) -> DiskFile | None:
     return DiskFile(path, st.st_size, st.st_mtime_ns) if stat_mod.S_ISREG(st.st_mode) else None
 
 
+def name_problem(path: str) -> str | None:
+    """Why ``path`` cannot be stored in the library, or None. Names that are not valid UTF-8
+    (old archives, other systems' code pages) reach Python as lone surrogates, which SQLite
+    cannot hold."""
+    try:
+        path.encode("utf-8")
+    except UnicodeEncodeError:
+        return "The file name is not valid UTF-8; rename the file to index it"
+    return None
+
+
+def printable_path(path: str) -> str:
+    """``path`` with undecodable bytes shown as U+FFFD, safe to print or store in a message."""
+    return path.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+
+
 def file_hash(path: str) -> str:
-    """Content hash (BLAKE2b-128) used to recognise unchanged and moved files."""
+    """Content hash (BLAKE2b-128) used to recognise unchanged and moved files.
+
+    Opened non-blocking and checked to be a regular file, so a FIFO or device swapped in
+    after the scan cannot stall the indexer. Files over ``HASH_FULL_LIMIT`` are hashed from
+    their size and three ``HASH_SAMPLE`` windows."""
     digest = hashlib.blake2b(digest_size=16)
-    with open(path, "rb") as fh:
-        while block := fh.read(HASH_BLOCK):
-            digest.update(block)
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0))
+    with open(fd, "rb", buffering=0) as fh:
+        st = os.fstat(fd)
+        if not stat_mod.S_ISREG(st.st_mode):
+            raise OSError(errno.EINVAL, "Not a regular file", path)
+        if st.st_size <= HASH_FULL_LIMIT:
+            while block := fh.read(HASH_BLOCK):
+                digest.update(block)
+            return digest.hexdigest()
+        digest.update(b"sampled:%d:" % st.st_size)
+        for start in (0, (st.st_size - HASH_SAMPLE) // 2, st.st_size - HASH_SAMPLE):
+            fh.seek(start)
+            left = HASH_SAMPLE
+            while left > 0 and (block := fh.read(min(HASH_BLOCK, left))):
+                digest.update(block)
+                left -= len(block)
     return digest.hexdigest()

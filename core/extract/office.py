@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import zipfile
+import zlib
 from collections.abc import Iterable, Iterator
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -23,24 +24,44 @@ _OOXML_KINDS = frozenset({"docx", "pptx", "xlsx"})
 def check_zip(path: Path, label: str) -> None:
     """Refuse zip containers that are broken, unsafe, or that unpack to something huge.
 
-    Reads only the central directory, so it is cheap; Python's zipfile (used by the
-    libraries below) never inflates a member beyond its declared size.
+    The central directory gives the names and declared sizes; then every member is inflated
+    once in 1 MiB steps, because a member may inflate far past its declared size and
+    zipfile's whole-member read (what the libraries below use) inflates it in one go before
+    cutting it to that size.
     """
     try:
         with zipfile.ZipFile(path) as zf:
             infos = zf.infolist()
+            if len(infos) > MAX_ZIP_MEMBERS:
+                raise CorruptFile(f"the {label} file has too many parts ({len(infos)})")
+            total = 0
+            for info in infos:
+                if _unsafe_member(info.filename):
+                    raise CorruptFile(f"the {label} file contains an unsafe part name: {info.filename!r}")
+                total += info.file_size
+            if total > MAX_UNPACKED_BYTES:
+                mib = total // (1024 * 1024)
+                raise CorruptFile(f"the {label} file is too large when unpacked ({mib} MiB)")
+            _check_inflated_sizes(zf, infos, label)
     except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, EOFError) as exc:
         raise CorruptFile(f"the {label} file is damaged (not a valid zip: {exc})") from None
-    if len(infos) > MAX_ZIP_MEMBERS:
-        raise CorruptFile(f"the {label} file has too many parts ({len(infos)})")
-    total = 0
+
+
+def _check_inflated_sizes(zf: zipfile.ZipFile, infos: list[zipfile.ZipInfo], label: str) -> None:
+    """Inflate each member in bounded steps; one whose data runs past its declared size
+    (zipfile stops there and reports a bad CRC) is refused. Members zipfile cannot read at
+    all (unknown method, zip encryption) are left to the parser, which says why."""
     for info in infos:
-        if _unsafe_member(info.filename):
-            raise CorruptFile(f"the {label} file contains an unsafe part name: {info.filename!r}")
-        total += info.file_size
-    if total > MAX_UNPACKED_BYTES:
-        mib = total // (1024 * 1024)
-        raise CorruptFile(f"the {label} file is too large when unpacked ({mib} MiB)")
+        if info.is_dir() or info.compress_size == 0:
+            continue
+        try:
+            with zf.open(info) as member:
+                while member.read(1 << 20):
+                    pass
+        except zipfile.BadZipFile as exc:
+            raise CorruptFile(f"the {label} file has a damaged part {info.filename!r} ({exc})") from None
+        except (NotImplementedError, RuntimeError, zlib.error, EOFError, OSError):
+            continue
 
 
 def _unsafe_member(name: str) -> bool:

@@ -92,12 +92,18 @@ class Searcher:
     # -- ranking --------------------------------------------------------------------------
     def search(self, query: str, k: int = 10, filters: SearchFilters | None = None,
                mode: str = "hybrid", prefix_last: bool = False,
-               lexical_weight: float = LEXICAL_WEIGHT, fusion: str = "convex") -> list[Hit]:
+               lexical_weight: float = LEXICAL_WEIGHT, fusion: str = "convex",
+               semantic_floor: float = 0.0) -> list[Hit]:
+        """Documents best matching ``query``. In hybrid mode, meaning-only candidates below
+        ``semantic_floor`` (cosine) are dropped, so a query unrelated to everything finds
+        nothing rather than the least unrelated documents."""
         if mode not in MODES:
             raise ValueError(f"unknown search mode {mode!r}; use one of {', '.join(MODES)}")
         depth = candidate_depth(k)
         lex = self.lexical(query, depth, filters, prefix_last) if mode != "dense" else []
         sem = self.semantic(query, depth, filters) if mode != "bm25" else []
+        if mode == "hybrid" and semantic_floor > 0:
+            sem = [(cid, score) for cid, score in sem if score >= semantic_floor]
         weight = {"bm25": 1.0, "dense": 0.0}.get(mode, lexical_weight)
         owner = chunk_owners(self.conn, [c for c, _ in lex] + [c for c, _ in sem])
         ranking = fuse_documents(lex, sem, owner, weight, fusion)[:k]

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import apsw
@@ -12,6 +16,10 @@ import sqlite_vec
 from ..errors import LibraryError, StoreSetupError
 
 BUSY_TIMEOUT_MS = 10_000
+# After a checkpoint has copied everything back, the next writer truncates the WAL to this.
+JOURNAL_SIZE_LIMIT = 64 * 1024 * 1024
+SQLITE_MAGIC = b"SQLite format 3\x00"
+_SIDECARS = ("-wal", "-shm", "-journal")
 
 
 def open_connection(path: Path | str, *, readonly: bool = False) -> apsw.Connection:
@@ -26,6 +34,7 @@ def open_connection(path: Path | str, *, readonly: bool = False) -> apsw.Connect
         conn.setbusytimeout(BUSY_TIMEOUT_MS)
         if not readonly:
             conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute(f"PRAGMA journal_size_limit={JOURNAL_SIZE_LIMIT}")
         conn.execute("PRAGMA synchronous=NORMAL")
         conn.execute("PRAGMA foreign_keys=ON")
         conn.execute("PRAGMA temp_store=MEMORY")
@@ -82,3 +91,142 @@ def read_snapshot(conn: apsw.Connection) -> Iterator[apsw.Connection]:
         yield conn
     finally:
         conn.execute("COMMIT")
+
+
+def checkpoint(conn: apsw.Connection) -> tuple[int, int, int]:
+    """A PASSIVE checkpoint: copy what it can from the WAL without waiting for readers.
+    Returns SQLite's (busy, WAL frames, frames checkpointed); a busy library is not an error."""
+    try:
+        row = conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+    except apsw.BusyError:
+        return (1, -1, -1)
+    return (int(row[0]), int(row[1]), int(row[2])) if row else (0, 0, 0)
+
+
+# --- damaged libraries -----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LibraryRecovered:
+    """Told to the user once, after a damaged library was moved aside and a new one made.
+
+    ``sources`` ((path, kind) pairs) are re-added to the new library, whose next full index
+    reads them from disk; ``lost_sources`` is True when the old file could not tell them."""
+
+    damaged: str  # what was wrong, in SQLite's words
+    moved_to: Path
+    sources: tuple[tuple[str, str], ...]
+    lost_sources: bool
+
+    @property
+    def message(self) -> str:
+        head = (f"The library was damaged ({self.damaged}), so Memex set it aside as "
+                f"{self.moved_to.name} and started a new one.")
+        if self.lost_sources:
+            return head + " Its list of folders could not be read: add your folders again."
+        if not self.sources:
+            return head + " It held no folders."
+        count = len(self.sources)
+        if all(kind == "folder" for _, kind in self.sources):
+            what = "folder" if count == 1 else "folders"
+        else:
+            what = "folders and files"
+        return head + f" The {count} {what} it kept in sync will be indexed again."
+
+    def __str__(self) -> str:
+        return self.message
+
+
+def library_damage(path: Path) -> str | None:
+    """What is wrong with the library file at ``path`` (``PRAGMA quick_check``), or None
+    when it is sound, missing or empty. Locks and missing permissions are not damage: they
+    raise (or are left to the normal open to report)."""
+    try:
+        if path.stat().st_size == 0:
+            return None
+    except FileNotFoundError:
+        return None
+    try:  # read-only: closing it must not checkpoint the WAL into a damaged file
+        conn = apsw.Connection(str(path), flags=apsw.SQLITE_OPEN_READONLY)
+    except apsw.CantOpenError:
+        return None  # permissions and the like: the normal open says what is wrong
+    try:
+        conn.setbusytimeout(BUSY_TIMEOUT_MS)
+        conn.execute("SELECT count(*) FROM sqlite_schema").fetchall()  # reads the header first
+        load_vec(conn)  # quick_check may visit the virtual tables, which need their modules
+        rows = conn.execute("PRAGMA quick_check").fetchall()
+    except (apsw.NotADBError, apsw.CorruptError) as exc:
+        return _first_line(exc)
+    except apsw.BusyError:
+        return None  # another process holds the file: it is in use, so not ours to judge
+    finally:
+        conn.close()
+    problems = [str(r[0]) for r in rows if r and r[0] != "ok"]
+    return "; ".join(problems[:3]) if problems else None
+
+
+def looks_like_library(path: Path) -> bool:
+    """Whether a damaged file may be moved aside: it starts like an SQLite file, or has WAL
+    sidecars. Anything else (a document given as the library by mistake) is left alone."""
+    with contextlib.suppress(OSError), open(path, "rb") as fh:
+        if fh.read(len(SQLITE_MAGIC)) == SQLITE_MAGIC:
+            return True
+    return any(Path(f"{path}{s}").exists() for s in _SIDECARS)
+
+
+def read_sources(path: Path) -> list[tuple[str, str]] | None:
+    """(path, kind) of every source recorded in a (possibly damaged) library, or None when
+    they cannot be read. Opens the file read-only, so it is left exactly as it is."""
+    try:
+        conn = apsw.Connection(str(path), flags=apsw.SQLITE_OPEN_READONLY)
+    except apsw.Error:
+        return None
+    try:
+        rows = conn.execute("SELECT path, kind FROM sources").fetchall()
+        return [(str(p), str(k)) for p, k in rows if k in ("folder", "file")]
+    except apsw.Error:
+        return None
+    finally:
+        conn.close()
+
+
+def move_aside(path: Path) -> Path:
+    """Rename the library and its -wal/-shm to ``<name>.corrupt-<timestamp>`` (never deleted).
+    The sidecars keep their suffixes, so the set still opens as one database."""
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    target = path.with_name(f"{path.name}.corrupt-{stamp}")
+    n = 1
+    while target.exists():
+        n += 1
+        target = path.with_name(f"{path.name}.corrupt-{stamp}-{n}")
+    for suffix in _SIDECARS:  # sidecars first: a crash in between leaves no orphaned WAL
+        side = Path(f"{path}{suffix}")
+        if side.exists():
+            os.replace(side, f"{target}{suffix}")
+    os.replace(path, target)
+    return target
+
+
+def recover_damaged(path: Path, *, ours: bool = False) -> LibraryRecovered | None:
+    """If the library at ``path`` is damaged, read its sources, move it aside and say so;
+    None when it is sound (or absent). ``ours``: the path is the configured library (not one
+    typed on a command line), so even a file that no longer starts like SQLite is Memex's.
+    Otherwise a damaged file that does not look like a library is refused, not moved (a
+    document picked as the library by mistake stays put)."""
+    damage = library_damage(path)
+    if damage is None:
+        return None
+    if not ours and not looks_like_library(path):
+        raise LibraryError(f"{path} is not a Memex library ({damage}).")
+    sources = read_sources(path)
+    try:
+        moved = move_aside(path)
+    except OSError as exc:
+        raise LibraryError(f"The library {path} is damaged ({damage}) and could not be moved "
+                           f"aside: {exc.strerror or exc}") from exc
+    return LibraryRecovered(damage, moved, tuple(sources or ()), sources is None)
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip() or type(exc).__name__
+    return text.splitlines()[0]

@@ -277,3 +277,10 @@ def test_missing_source_folder_keeps_its_documents(tmp_path, library):
     report = library.index()
     assert report.removed == 0 and any(e.reason == "missing" for e in report.errors)
     assert library.status().documents == 3
+
+
+def test_unrelated_query_finds_nothing_in_hybrid(tmp_path, library):
+    library.index([_make_folder(tmp_path)])
+    assert library.search("xqzv blorf", rerank=False) == []
+    assert library.search("xqzv blorf", mode="dense", rerank=False)  # dense alone always answers
+    assert library.search("seabirds fed by a lighthouse keeper", rerank=False)

@@ -21,7 +21,7 @@ def test_results_follow_changes_on_disk(qtbot, make_window, corpus):
     # Modify: new words become findable, and the query on screen updates by itself.
     search_for(qtbot, window, "zebra crossing")
     notes.write_text("The zebra crossing outside the garden was repainted in April.\n", encoding="utf-8")
-    qtbot.waitUntil(lambda: window.search.view.results.hits() and _paths(window)[0] == str(notes)
+    qtbot.waitUntil(lambda: bool(window.search.view.results.hits()) and _paths(window)[0] == str(notes)
                     and "zebra" in window.search.view.results.hits()[0].snippet, timeout=20_000)
 
     # Rename: the document follows the file.
