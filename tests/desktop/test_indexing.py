@@ -147,15 +147,23 @@ def test_pause_resume_and_cancel(qtbot, make_window, tmp_path):
     assert search_for(qtbot, window, "violin")  # searching works while paused mid-run
     assert time.monotonic() - t0 < 5
 
-    window.status.pause_button.click()  # resume
-    qtbot.waitUntil(lambda: progress[-1].files_done > done_at_pause, timeout=10_000)
-    qtbot.waitUntil(lambda: "files/s" in window.status.counts.text(), timeout=10_000)
+    window.status.pause_button.click()  # resume: the run goes on to the end
+    wait_idle(qtbot, window)
+    assert window.library.status().documents == 120
+
+    # A second run, cancelled while paused (so it cannot finish first on a fast machine).
+    second = _many_files(tmp_path / "more", 120)
+    window.add_paths([second])
+    qtbot.waitUntil(lambda: progress[-1].files_total == 120 and progress[-1].files_done >= 3
+                    and progress[-1].phase == "indexing", timeout=20_000)
+    window.status.pause_button.click()
+    qtbot.waitUntil(lambda: progress[-1].phase == "paused", timeout=10_000)
     window.status.cancel_button.click()
     wait_idle(qtbot, window)
     assert "stopped" in window.status.message_text()
     assert not window.status.running
     status = window.library.status()
-    assert 0 < status.documents < 120  # what was done stays; the rest was not indexed
+    assert 120 < status.documents < 240  # what was done stays; the rest was not indexed
 
 
 def test_remove_folder_forgets_it_but_keeps_files(qtbot, make_window, corpus):
