@@ -30,8 +30,8 @@ def open_connection(path: Path | str, *, readonly: bool = False) -> apsw.Connect
     except apsw.Error as exc:
         raise LibraryError(f"Cannot open the library {path}: {exc}") from exc
     try:
+        conn.setbusytimeout(BUSY_TIMEOUT_MS)  # first: loading sqlite-vec already reads the file
         load_vec(conn)
-        conn.setbusytimeout(BUSY_TIMEOUT_MS)
         if not readonly:
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute(f"PRAGMA journal_size_limit={JOURNAL_SIZE_LIMIT}")

@@ -149,3 +149,24 @@ def test_checkpoints_bound_the_wal_and_never_wait_for_a_reader(tmp_path: Path, m
     lib.index()
     assert Path(f"{db}-wal").stat().st_size <= JOURNAL_SIZE_LIMIT
     assert calls[-1][0] == 0 and calls[-1][1] == calls[-1][2]  # not busy; every frame copied back
+
+
+def test_opening_waits_for_a_lock_instead_of_failing(tmp_path: Path) -> None:
+    """Two processes opening one new library at once: the second waits for the first's lock
+    (busy timeout) from its very first statement, which is loading sqlite-vec."""
+    from memex.core.store import open_connection
+
+    db = tmp_path / "library.db"
+    holder = apsw.Connection(str(db))
+    holder.execute("CREATE TABLE t(x)")
+    holder.execute("BEGIN EXCLUSIVE")
+    releaser = threading.Timer(1.0, lambda: holder.execute("COMMIT"))
+    releaser.start()
+    started = time.monotonic()
+    try:
+        conn = open_connection(db)
+    finally:
+        releaser.join()
+    conn.close()
+    holder.close()
+    assert 0.5 < time.monotonic() - started < 9
