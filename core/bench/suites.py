@@ -7,7 +7,7 @@ from pathlib import Path
 from ..errors import MemexError
 from .table import Row
 
-ORDER = ["embed", "rerank", "latency", "indexing", "robustness"]
+ORDER = ["rerank", "latency", "indexing", "robustness"]
 
 
 def run(name: str, *, workdir: Path | None, reranker: str | None, sizes: list[int], rounds: int) -> list[Row]:
@@ -26,6 +26,12 @@ def run(name: str, *, workdir: Path | None, reranker: str | None, sizes: list[in
         from . import latency
 
         return [Row(**row) for row in latency.run(sizes, 50, workdir or _scratch("latency"))]
+    if name == "robustness":
+        from . import robustness
+
+        rows = robustness.run(workdir or _scratch("robustness"), kill_rounds=rounds)
+        print(robustness.format_table(rows))
+        return []
     raise MemexError(f"Unknown benchmark '{name}'.")
 
 

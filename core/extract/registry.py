@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import codecs
+import os
+import stat
 from pathlib import Path
 
 _KIND_EXTENSIONS: dict[str, tuple[str, ...]] = {
@@ -81,8 +83,14 @@ def is_supported(path: Path) -> bool:
 def _looks_like_utf8_text(path: Path) -> bool:
     """First 4 KB has no NUL byte and decodes as UTF-8 (a cut multi-byte tail is allowed)."""
     try:
-        with open(path, "rb") as fh:
-            head = fh.read(_SNIFF_BYTES)
+        # Non-blocking and regular files only: a FIFO must never stall the scanner or watcher.
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+        try:
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                return False
+            head = os.read(fd, _SNIFF_BYTES)
+        finally:
+            os.close(fd)
     except OSError:
         return False
     if b"\x00" in head:

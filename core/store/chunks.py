@@ -54,12 +54,14 @@ def mark_embedded(conn: apsw.Connection, chunk_ids: Iterable[int]) -> None:
 
 
 def existing_ids(conn: apsw.Connection, chunk_ids: Sequence[int]) -> set[int]:
-    """Which of ``chunk_ids`` still exist (a file may change while its chunks are embedded)."""
+    """Which of ``chunk_ids`` still exist and still wait for a vector (a file may change, or
+    another process may embed them, while they are being embedded here)."""
     found: set[int] = set()
     for start in range(0, len(chunk_ids), 500):
         part = chunk_ids[start:start + 500]
         marks = ",".join("?" * len(part))
-        found.update(r[0] for r in conn.execute(f"SELECT id FROM chunks WHERE id IN ({marks})", part))
+        found.update(r[0] for r in conn.execute(
+            f"SELECT id FROM chunks WHERE embedded = 0 AND id IN ({marks})", part))
     return found
 
 
