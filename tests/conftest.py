@@ -34,20 +34,33 @@ def fp32_embedder_dir(shared_dir: Path) -> Path:
     return shared_dir / "models" / "all-MiniLM-L6-v2"
 
 
+@pytest.fixture(scope="session")
+def optimized_models_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One cache of optimised model copies for the whole run: they are derived files (rebuilt
+    when missing), and building one per test would only repeat the same work."""
+    return tmp_path_factory.mktemp("optimized-models")
+
+
 @pytest.fixture(autouse=True)
-def isolated_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch):
+def isolated_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch,
+                  optimized_models_cache: Path):
     """Every test gets its own MEMEX_HOME so nothing touches the real user folders."""
     home = tmp_path_factory.mktemp("memex-home")
+    (home / "cache").mkdir()
+    (home / "cache" / "optimized").symlink_to(optimized_models_cache, target_is_directory=True)
     monkeypatch.setenv("MEMEX_HOME", str(home))
     return home
 
 
 @pytest.fixture(scope="session")
-def embedder(tmp_path_factory: pytest.TempPathFactory):
+def embedder(tmp_path_factory: pytest.TempPathFactory, optimized_models_cache: Path):
     """The default (bundled, offline) embedder, loaded once per test session (its checksum
     cache goes to a session folder, never to the real user cache)."""
     from memex.core.embedding import load_embedder
 
+    home = tmp_path_factory.mktemp("session-home")
+    (home / "cache").mkdir()
+    (home / "cache" / "optimized").symlink_to(optimized_models_cache, target_is_directory=True)
     with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("MEMEX_HOME", str(tmp_path_factory.mktemp("session-home")))
+        mp.setenv("MEMEX_HOME", str(home))
         return load_embedder(None, threads=2)

@@ -7,10 +7,14 @@ from pathlib import Path
 from ..errors import MemexError
 from .table import Row
 
-ORDER = ["rerank", "latency", "indexing", "robustness"]
+ORDER = ["embed", "rerank", "latency", "indexing", "robustness"]
 
 
 def run(name: str, *, workdir: Path | None, reranker: str | None, sizes: list[int], rounds: int) -> list[Row]:
+    if name == "embed":
+        from . import embed
+
+        return embed.table_rows(embed.run())
     if name == "rerank":
         from . import rerank
 

@@ -61,7 +61,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--per-query", action="store_true", help="also print each query's figures")
 
     p = sub.add_parser("bench", parents=[common], help="speed and memory benchmarks, each against a baseline")
-    p.add_argument("suite", choices=["rerank", "indexing", "latency", "robustness", "all"])
+    p.add_argument("suite", choices=["embed", "rerank", "indexing", "latency", "robustness", "all"])
     p.add_argument("--workdir", metavar="DIR", help="where to build benchmark libraries (default: a temp dir)")
     p.add_argument("--reranker", metavar="MODEL", help="reranker for the rerank benchmark")
     p.add_argument("--sizes", default="100000,1000000", help="latency: library sizes in chunks")

@@ -140,9 +140,14 @@ def test_vectors_are_unit_length_and_in_input_order(embedder: Embedder) -> None:
     batched = embedder.embed_documents(texts, batch_size=3)
     assert batched.shape == (len(texts), 384) and batched.dtype == np.float32
     np.testing.assert_allclose(np.linalg.norm(batched, axis=1), 1.0, atol=1e-5)
+    # Activations are quantised per batch, so a text's vector moves a little with its batch mates:
+    # the same text must stay near-identical and nearest to itself, in input order.
     one_by_one = np.stack([embedder.embed_documents([t])[0] for t in texts])
-    np.testing.assert_allclose(batched, one_by_one, atol=1e-5)
-    np.testing.assert_allclose(embedder.embed_documents(texts[::-1]), batched[::-1], atol=1e-5)
+    reversed_ = embedder.embed_documents(texts[::-1], batch_size=3)[::-1]
+    for other in (one_by_one, reversed_):
+        similarity = batched @ other.T
+        assert np.diag(similarity).min() >= 0.995
+        assert (similarity.argmax(axis=1) == np.arange(len(texts))).all()
 
 
 def test_fp32_batching_is_exact(fp32: Embedder) -> None:
