@@ -1,8 +1,8 @@
 """The façade: the one object the window and the CLI use to reach the library.
 
 It owns the SQLite connections (one per thread; WAL lets readers run while one writer
-indexes), the embedder, the reranker and the extraction worker. Nothing outside ``core``
-runs SQL or ONNX.
+indexes), the embedder, the reranker and the extraction and page preview processes. Nothing
+outside ``core`` runs SQL or ONNX, or parses a document.
 """
 
 from __future__ import annotations
@@ -21,6 +21,8 @@ from .config import Settings, default_library_path
 from .errors import LibraryError, MemexError
 from .extract.worker import ExtractionWorker
 from .indexer import Indexer, IndexOptions, Unit
+from .preview import RenderedPage
+from .preview_worker import PreviewWorker
 from .search.hybrid import Searcher, rerank_hits
 from .store import documents as docs
 from .store import migrate, open_connection, read_snapshot, schema_version, write_transaction
@@ -65,6 +67,7 @@ class Library:
         self._local = threading.local()
         self._connections: list[apsw.Connection] = []
         self._worker: ExtractionWorker | None = None
+        self._preview: PreviewWorker | None = None
         self._query_cache: OrderedDict[str, np.ndarray] = OrderedDict()
         self._closed = False
 
@@ -111,6 +114,9 @@ class Library:
             if self._worker is not None:
                 self._worker.close()
                 self._worker = None
+            if self._preview is not None:
+                self._preview.close()
+                self._preview = None
             for conn in self._connections:
                 conn.close()
             self._connections.clear()
@@ -281,6 +287,22 @@ class Library:
             if self._worker is None:
                 self._worker = ExtractionWorker(timeout_s=self.settings.extract_timeout_s)
             return self._worker
+
+    # -- previews -------------------------------------------------------------------------
+    def render_page(self, path: str | os.PathLike[str], page_number: int, terms: Sequence[str], width_px: int,
+                    crop_margins: bool = False) -> RenderedPage:
+        """A page of ``path`` drawn as PNG with ``terms`` highlighted, by a separate process
+        (started on first use, stopped by :meth:`close`); see :meth:`PreviewWorker.render`.
+        A file that hangs or crashes the renderer raises an ``ExtractionError`` saying so."""
+        return self._preview_worker().render(path, page_number, terms, width_px, crop_margins)
+
+    def _preview_worker(self) -> PreviewWorker:
+        with self._lock:
+            if self._closed:
+                raise LibraryError("The library is closed.")
+            if self._preview is None:
+                self._preview = PreviewWorker()
+            return self._preview
 
     def remove(self, path: str | os.PathLike[str]) -> int:
         """Forget a source (folder or file) and every document only it covered; returns how

@@ -1,12 +1,13 @@
 """The preview of the selected result: its page's text with the passage and the query's words
-marked, and — for PDFs and other paged formats — the page itself, drawn in the background."""
+marked, and — for PDFs and other paged formats — the page itself, drawn in the background by
+the library's preview process (a file that hangs or crashes it shows an error instead)."""
 
 from __future__ import annotations
 
 import os
 
 from memex.core.library import Library
-from memex.core.preview import RENDERABLE_KINDS, RenderedPage, match_spans, render_page, warm_up
+from memex.core.preview import RENDERABLE_KINDS, RenderedPage, match_spans
 from memex.core.search.query import query_terms
 from memex.core.types import ChunkHit, Hit
 from PySide6.QtCore import QEvent, Qt, QTimer, Signal
@@ -74,6 +75,7 @@ class PreviewPanel(QWidget):
     copy_requested = Signal(str)
     text_shown = Signal(str)  # the HTML put in the text view (tests, accessibility)
     page_shown = Signal(int, int)  # document id, page number, once its image is in place
+    page_failed = Signal(str)  # why the page could not be drawn (shown in place of the image)
 
     def __init__(self, tasks: TaskManager, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -174,9 +176,7 @@ class PreviewPanel(QWidget):
         self._rerender.timeout.connect(self._render_if_resized)
 
     def set_library(self, library: Library | None) -> None:
-        self.library = library
-        if library is not None:
-            self.tasks.run(warm_up, lane="render")
+        self.library = library  # its preview process starts with the first page drawn
 
     def show_hit(self, hit: Hit | None, chunk: ChunkHit | None, query: str) -> None:
         token = (hit.document_id, hit.path, hit.mtime, chunk.chunk_id, query) if hit and chunk else None
@@ -251,8 +251,8 @@ class PreviewPanel(QWidget):
         return super().eventFilter(watched, event)
 
     def _render(self, token) -> None:
-        hit, chunk = self.hit, self.chunk
-        if hit is None or chunk is None:
+        hit, chunk, library = self.hit, self.chunk, self.library
+        if hit is None or chunk is None or library is None:
             return
         width = self._target_width()
         ratio = self.devicePixelRatioF()
@@ -280,9 +280,12 @@ class PreviewPanel(QWidget):
 
         def failed(exc: BaseException) -> None:
             if token == self._token:
-                self.page_label.setText(f"This page cannot be shown: {describe_error(exc)}")
+                self.last_render = None
+                self.page_info.setText(f"Page {page}")
+                self.page_label.setText(f"This page cannot be shown: {describe_error(exc)}")  # replaces the image
+                self.page_failed.emit(describe_error(exc))
 
-        self.tasks.run(lambda: render_page(path, page, terms, int(width * ratio), crop_margins=True), done,
+        self.tasks.run(lambda: library.render_page(path, page, terms, int(width * ratio), crop_margins=True), done,
                        failure=failed, lane="render", key="render")
 
     def _scroll_to(self, x: float, y: float) -> None:

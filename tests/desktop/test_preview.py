@@ -1,5 +1,6 @@
 """The preview: page text with the passage and the query's words marked, the rendered PDF
-page, and the Qt-free renderer behind it."""
+page, and the Qt-free renderer behind it (a separate process: a file that hangs it shows an
+error in place of the page)."""
 
 from __future__ import annotations
 
@@ -10,8 +11,11 @@ import pytest
 from docgen import make_encrypted_pdf, make_pdf
 from gui_helpers import search_for, wait_idle
 from memex.core.errors import CorruptFile, EncryptedFile, ExtractionError, UnsupportedFile
-from memex.core.preview import match_spans, render_page, render_page_png
+from memex.core.preview import match_spans
+from memex.core.preview_worker import PreviewWorker
 from PySide6.QtGui import QColor, QImage
+
+ROBUST_TESTS = Path(__file__).resolve().parents[1] / "robust"  # hostile_pages: a renderer that hangs on request
 
 
 def test_preview_shows_the_page_text_with_the_passage_and_words_marked(qtbot, make_window, corpus):
@@ -54,6 +58,33 @@ def test_preview_renders_the_pdf_page_with_matches_highlighted(qtbot, make_windo
     assert yellow > 0.3 * (x1 - x0 - 2) * (y1 - y0 - 2)
 
 
+def test_a_page_that_hangs_the_renderer_shows_an_error_instead(qtbot, make_window, library, tmp_path: Path,
+                                                                monkeypatch):
+    monkeypatch.syspath_prepend(str(ROBUST_TESTS))  # the preview process imports the target from here
+    from hostile_pages import TARGET
+
+    library._preview = PreviewWorker(timeout_s=2, target=TARGET)
+    folder = tmp_path / "hostile"
+    folder.mkdir()
+    make_pdf(folder / "hang-survey.pdf", ["Gravel roads lead to the wind turbines on the ridge."])
+    window = make_window()
+    failures: list[str] = []
+    shown: list[str] = []
+    window.preview.page_failed.connect(failures.append)
+    window.preview.text_shown.connect(shown.append)
+    window.add_paths([str(folder)])
+    wait_idle(qtbot, window)
+    hits = search_for(qtbot, window, "turbines")
+    assert os.path.basename(hits[0].path) == "hang-survey.pdf"
+    qtbot.waitUntil(lambda: bool(failures), timeout=20_000)
+    preview = window.preview
+    assert "hang-survey.pdf took longer than 2 s" in failures[0]
+    assert preview.page_label.text() == f"This page cannot be shown: {failures[0]}"
+    assert preview.page_label.pixmap().isNull() and preview.last_render is None
+    qtbot.waitUntil(lambda: any("turbines" in h for h in shown))  # the text tab still works
+    assert window.isVisible()
+
+
 def test_text_files_have_no_page_tab(qtbot, make_window, corpus):
     window = make_window()
     window.add_paths([str(corpus)])
@@ -92,33 +123,40 @@ def _is_yellowish(colour: QColor) -> bool:
     return colour.red() > 200 and colour.green() > 160 and colour.blue() < 140
 
 
-# -- the renderer (core/preview.py) -----------------------------------------------------
+# -- the renderer (core/preview_worker.py, core/preview_render.py) ------------------------
 
-def test_render_page_png_marks_the_terms(tmp_path: Path):
+@pytest.fixture(scope="module")
+def renderer():
+    with PreviewWorker() as worker:
+        yield worker
+
+
+def test_render_page_marks_the_terms(tmp_path: Path, renderer: PreviewWorker):
     pdf = make_pdf(tmp_path / "a.pdf", ["Nothing here.", "The heat transfer rate was measured twice."])
-    png = render_page_png(pdf, 2, ["transfer"], 500)
-    assert png.startswith(b"\x89PNG")
-    page = render_page(pdf, 2, ["transfer"], 500)
+    page = renderer.render(pdf, 2, ["transfer"], 500)
+    assert page.png.startswith(b"\x89PNG")
     assert page.width == 500 and page.page_count == 2 and len(page.matches) == 1
-    assert not render_page(pdf, 1, ["transfer"], 500).matches
+    assert QImage.fromData(page.png, "PNG").width() == 500
+    assert not renderer.render(pdf, 1, ["transfer"], 500).matches
+    assert renderer.page_count(pdf) == 2
 
 
-def test_render_page_png_refuses_bad_input(tmp_path: Path):
+def test_render_page_refuses_bad_input(tmp_path: Path, renderer: PreviewWorker):
     pdf = make_pdf(tmp_path / "a.pdf", ["One page."])
     with pytest.raises(ExtractionError, match="page 3 is not there"):
-        render_page_png(pdf, 3, [], 300)
+        renderer.render(pdf, 3, [], 300)
     broken = tmp_path / "broken.pdf"
     broken.write_bytes(b"%PDF-1.4\nthis is not a pdf")
     with pytest.raises(CorruptFile):
-        render_page_png(broken, 1, [], 300)
+        renderer.render(broken, 1, [], 300)
     with pytest.raises(EncryptedFile):
-        render_page_png(make_encrypted_pdf(tmp_path / "locked.pdf", "secret"), 1, [], 300)
+        renderer.render(make_encrypted_pdf(tmp_path / "locked.pdf", "secret"), 1, [], 300)
     text = tmp_path / "notes.txt"
     text.write_text("plain text", encoding="utf-8")
     with pytest.raises(UnsupportedFile):
-        render_page_png(text, 1, [], 300)
-    with pytest.raises(ExtractionError):
-        render_page_png(tmp_path / "gone.pdf", 1, [], 300)
+        renderer.page_count(text)
+    with pytest.raises(ExtractionError, match="not there any more"):
+        renderer.render(tmp_path / "gone.pdf", 1, [], 300)
 
 
 def test_match_spans_follow_the_query_words():

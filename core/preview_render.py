@@ -1,0 +1,120 @@
+"""Drawing document pages with PyMuPDF — run only inside the preview process.
+
+The main process never imports this module: a damaged or hostile file may hang, crash or
+exhaust MuPDF, so :class:`~memex.core.preview_worker.PreviewWorker` calls :func:`handle` in a
+child process with a deadline and a memory cap.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from .errors import CorruptFile, EncryptedFile, ExtractionError, UnsupportedFile
+from .preview import MAX_WIDTH_PX, RENDERABLE_KINDS, RenderedPage, word_matches
+from .search.query import fold
+
+# An extremely tall page (a 3 × 14400 pt strip drawn 4000 px wide) would need gigabytes of
+# pixels; the zoom is lowered so no image holds more than this.
+MAX_PIXELS = 40_000_000
+_HIGHLIGHT_RGB = (1.0, 0.85, 0.2)
+
+
+def handle(op: str, args: tuple[Any, ...]) -> Any:
+    """The preview process's entry point: ``("render", (path, page, terms, width, crop))`` or
+    ``("count", (path,))``."""
+    if op == "render":
+        return render_page(*args)
+    if op == "count":
+        return page_count(*args)
+    raise ExtractionError(f"unknown preview request {op!r}")
+
+
+def page_count(path: str) -> int:
+    """How many pages PyMuPDF sees in ``path``."""
+    import pymupdf
+
+    doc = _open(pymupdf, Path(path))
+    try:
+        return doc.page_count
+    finally:
+        doc.close()
+
+
+def render_page(path: str, page_number: int, terms: list[str], width_px: int,
+                crop_margins: bool = False) -> RenderedPage:
+    """Page ``page_number`` (1-based) of ``path`` as PNG, about ``width_px`` wide, with every
+    word matching ``terms`` highlighted; see :meth:`PreviewWorker.render`."""
+    import pymupdf
+
+    file = Path(path)
+    width_px = max(16, min(int(width_px), MAX_WIDTH_PX))
+    folded = [fold(t) for t in terms if t and t.strip()]
+    doc = _open(pymupdf, file)
+    try:
+        if not 1 <= page_number <= doc.page_count:
+            raise ExtractionError(
+                f"{file.name} has {doc.page_count} page(s); page {page_number} is not there.", reason="page")
+        try:
+            page = doc[page_number - 1]
+            rects = [pymupdf.Rect(w[:4]) for w in page.get_text("words") if folded and word_matches(w[4], folded)]
+            _highlight(pymupdf, doc, page, rects)
+            area = _text_columns(pymupdf, page) if crop_margins else page.rect
+            zoom = width_px / max(area.width, 1.0)
+            if area.width * area.height * zoom * zoom > MAX_PIXELS:
+                zoom = (MAX_PIXELS / max(area.width * area.height, 1.0)) ** 0.5
+            pix = page.get_pixmap(matrix=pymupdf.Matrix(zoom, zoom), clip=area, annots=True, alpha=False)
+            origin = area.tl
+            boxes = tuple(((r.x0 - origin.x) * zoom, (r.y0 - origin.y) * zoom,
+                           (r.x1 - origin.x) * zoom, (r.y1 - origin.y) * zoom) for r in rects)
+            return RenderedPage(pix.tobytes("png"), pix.width, pix.height, boxes, doc.page_count)
+        except (ExtractionError, MemoryError):
+            raise
+        except Exception as exc:  # PyMuPDF raises plain RuntimeErrors on damaged pages
+            raise CorruptFile(f"Cannot draw page {page_number} of {file.name}: {exc}") from exc
+    finally:
+        doc.close()
+
+
+def _highlight(pymupdf, doc, page, rects: list) -> None:
+    if rects and doc.is_pdf:
+        annot = page.add_highlight_annot(rects)
+        annot.set_colors(stroke=_HIGHLIGHT_RGB)
+        annot.update()
+    elif rects:  # other formats cannot carry annotations: paint the boxes
+        shape = page.new_shape()
+        for r in rects:
+            shape.draw_rect(r)
+        shape.finish(color=None, fill=_HIGHLIGHT_RGB, fill_opacity=0.4)
+        shape.commit(overlay=True)
+
+
+def _text_columns(pymupdf, page):
+    """The page's full height, between the leftmost and rightmost text (plus a little air)."""
+    area = pymupdf.Rect()
+    for block in page.get_text("blocks"):
+        area |= pymupdf.Rect(block[:4])
+    full = page.rect
+    if area.is_empty or area.width < full.width * 0.3:
+        return full
+    air = full.width * 0.03
+    return pymupdf.Rect(max(full.x0, area.x0 - air), full.y0, min(full.x1, area.x1 + air), full.y1)
+
+
+def _open(pymupdf, file: Path):
+    if not file.is_file():
+        raise ExtractionError(f"{file} is not there any more.", reason="missing")
+    suffix = file.suffix.lower().lstrip(".")
+    try:
+        doc = pymupdf.open(str(file))
+    except Exception as exc:
+        if suffix not in RENDERABLE_KINDS:
+            raise UnsupportedFile(f"{file.name} cannot be shown as pages.") from exc
+        raise CorruptFile(f"{file.name} is damaged and cannot be shown: {exc}") from exc
+    if not doc.is_pdf and suffix not in RENDERABLE_KINDS:
+        doc.close()
+        raise UnsupportedFile(f"{file.name} cannot be shown as pages.")
+    if doc.needs_pass:
+        doc.close()
+        raise EncryptedFile(f"{file.name} is password-protected.")
+    return doc
