@@ -116,3 +116,63 @@ def test_the_bundled_embedder_passes(tmp_path: Path) -> None:
     model = resolve_embedder(None)
     assert check_external_data(model.onnx_path) == []
     assert check_external_data(model.onnx_path, use_onnx=False) == []
+
+
+# --- the check guards every ONNX session --------------------------------------------------------
+
+
+def _onnx_add_model(folder: Path, location: str) -> Path:
+    """A real model, y = x + w, whose 4-float initializer ``w`` is read from ``location``."""
+    pytest.importorskip("onnx")
+    from onnx import TensorProto, helper
+
+    weight = TensorProto(name="w", data_type=TensorProto.FLOAT, dims=[4], data_location=TensorProto.EXTERNAL)
+    for key, value in (("location", location), ("offset", "0"), ("length", "16")):
+        entry = weight.external_data.add()
+        entry.key, entry.value = key, value
+    graph = helper.make_graph(
+        [helper.make_node("Add", ["x", "w"], ["y"])], "add",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [4])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [4])], initializer=[weight])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)], ir_version=8)
+    return _write(folder, model.SerializeToString())
+
+
+def test_create_session_refuses_a_model_that_reads_files_outside_its_folder(tmp_path: Path) -> None:
+    import numpy as np
+    from memex.core.onnx_session import create_session
+
+    x = np.zeros(4, dtype=np.float32)
+    good = _onnx_add_model(tmp_path / "good", "w.bin")
+    (tmp_path / "good" / "w.bin").write_bytes(np.array([1, 2, 3, 4], dtype=np.float32).tobytes())
+    session, _ = create_session(good, threads=1, device="cpu")
+    assert session.run(None, {"x": x})[0].tolist() == [1, 2, 3, 4]
+
+    secret = np.array([7, 7, 7, 7], dtype=np.float32)
+    (tmp_path / "secret.bin").write_bytes(secret.tobytes())
+    evil = _onnx_add_model(tmp_path / "evil", "../secret.bin")
+    # Recent ONNX Runtime releases refuse this too, older ones read the file into the tensor;
+    # either way Memex refuses it first, in words the user can act on.
+    with pytest.raises(UnsafeModel, match=r"'\.\./secret\.bin', which leaves the model's folder"):
+        create_session(evil, threads=1, device="cpu")
+    linked = _onnx_add_model(tmp_path / "linked", "w.bin")
+    os.symlink(tmp_path / "secret.bin", tmp_path / "linked" / "w.bin")
+    with pytest.raises(UnsafeModel, match="through a link"):
+        create_session(linked, threads=1, device="cpu")
+
+
+@pytest.mark.parametrize("kind", ["embedder", "reranker"])
+def test_loading_a_model_folder_with_outside_external_data_is_refused(tmp_path: Path, kind: str) -> None:
+    import shutil
+
+    from memex.core.embedding import load_embedder
+    from memex.core.rerank import load_reranker
+
+    (tmp_path / "secret.bin").write_bytes(b"\0" * 16)
+    folder = tmp_path / "downloaded-model"
+    _onnx_add_model(folder, "../secret.bin")
+    shutil.copy(Path(__file__).resolve().parents[2] / "resources" / "models" / "bert-uncased-tokenizer.json",
+                folder / "tokenizer.json")
+    load = load_embedder if kind == "embedder" else load_reranker
+    with pytest.raises(ModelError, match="Memex will not load the model model.onnx: its tensor 'w' points at"):
+        load(str(folder), threads=1, device="cpu")
