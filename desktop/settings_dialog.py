@@ -27,6 +27,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from .model_download_dialog import ModelDownloadDialog
+
 DEVICES = (("cpu", "CPU"), ("auto", "Automatic (GPU when available)"), ("cuda", "NVIDIA GPU (CUDA)"),
            ("directml", "GPU via DirectML (Windows)"), ("coreml", "Apple Neural Engine / GPU (Core ML)"))
 RESTART_FIELDS = {"library": "library file", "embedder": "embedding model", "reranker": "reranker",
@@ -54,28 +56,46 @@ class SettingsResult:
         return " ".join(parts)
 
 
-def _installed(kind: str) -> list[tuple[str, str]]:
+NOT_DOWNLOADED = " (not downloaded)"
+
+
+@dataclass(frozen=True)
+class _Choice:
+    name: str
+    description: str
+    downloadable: bool  # a catalogue model from the Hub
+    installed: bool
+
+
+def _choices(kind: str) -> list[_Choice]:
+    """Catalogue models of ``kind`` (the built-in default left out) and imported ones."""
     try:
-        from memex.core.models import installed_models
+        from memex.core.models import catalogue, imported_models, is_installed
     except ImportError:
         return []
     try:
-        return [(s.name, s.description or s.name) for s in installed_models(kind)]
-    except Exception:  # a broken catalogue must not stop the dialog
+        found = [_Choice(s.name, s.description or s.name, True, is_installed(s))
+                 for s in catalogue() if s.kind == kind and s.source == "hub"]
+        found += [_Choice(s.name, s.description, False, True) for s, _ in imported_models(kind)]
+    except Exception:  # a broken catalogue or models folder must not stop the dialog
         return []
+    return found
 
 
 class _ModelChoice(QComboBox):
-    """"Default"/"None", installed catalogue models, a folder; "Choose folder…" picks one."""
+    """"Default"/"None", catalogue models (marked when not downloaded), imported models, a
+    folder; "Choose folder…" picks one."""
 
     def __init__(self, none_label: str, kind: str, current: str | None) -> None:
         super().__init__()
+        self.kind = kind
+        self._downloadable: set[str] = set()
         self.addItem(none_label, None)
-        for name, description in _installed(kind):
-            if kind == "embedder" and name.startswith("all-MiniLM-L6-v2"):
-                continue  # the default one
-            self.addItem(name, name)
-            self.setItemData(self.count() - 1, description, Qt.ItemDataRole.ToolTipRole)
+        for choice in _choices(kind):
+            self.addItem(choice.name + ("" if choice.installed else NOT_DOWNLOADED), choice.name)
+            self.setItemData(self.count() - 1, choice.description, Qt.ItemDataRole.ToolTipRole)
+            if choice.downloadable and not choice.installed:
+                self._downloadable.add(choice.name)
         if current and self.findData(current) < 0:
             self.addItem(current, current)
         self.addItem("Choose a folder…", _CHOOSE)
@@ -86,6 +106,17 @@ class _ModelChoice(QComboBox):
     def value(self) -> str | None:
         data = self.currentData()
         return None if data in (None, _CHOOSE) else data
+
+    def needs_download(self) -> str | None:
+        """The chosen model's name when it is a catalogue model not downloaded yet."""
+        value = self.value()
+        return value if value in self._downloadable else None
+
+    def mark_downloaded(self, name: str) -> None:
+        self._downloadable.discard(name)
+        index = self.findData(name)
+        if index >= 0:
+            self.setItemText(index, name)
 
     def _on_activated(self, index: int) -> None:
         if self.itemData(index) != _CHOOSE:
@@ -122,6 +153,9 @@ class SettingsDialog(QDialog):
 
         self.embedder = _ModelChoice("Default (all-MiniLM-L6-v2, built in)", "embedder", settings.embedder)
         self.reranker = _ModelChoice("None (fastest)", "reranker", settings.reranker)
+        self.download: ModelDownloadDialog | None = None  # the download in progress, if any
+        self.embedder_download = self._download_button(self.embedder)
+        self.reranker_download = self._download_button(self.reranker)
         self.device = QComboBox()
         for value, label in DEVICES:
             self.device.addItem(label, value)
@@ -153,9 +187,9 @@ class SettingsDialog(QDialog):
         form.addRow(_section("Library"))
         form.addRow("Library file ↻", library_row)
         form.addRow(_section("Models"))
-        form.addRow("Embedding model ↻", self.embedder)
+        form.addRow("Embedding model ↻", _row(self.embedder, self.embedder_download))
         self.embedder.setToolTip("A library keeps the model it was built with: a new model needs a new library file.")
-        form.addRow("Reranker ↻", self.reranker)
+        form.addRow("Reranker ↻", _row(self.reranker, self.reranker_download))
         form.addRow("Run models on ↻", self.device)
         form.addRow("Threads ↻", self.threads)
         form.addRow(_section("Indexing"))
@@ -178,6 +212,38 @@ class SettingsDialog(QDialog):
         layout.addWidget(buttons)
         self.resize(max(600, self.sizeHint().width()), self.sizeHint().height())
 
+    # -- downloads ------------------------------------------------------------------------
+    def _download_button(self, choice: _ModelChoice) -> QPushButton:
+        button = QPushButton("Download…")
+        button.setToolTip("Download the chosen model from the Hugging Face Hub (verified by sha256)")
+        button.clicked.connect(lambda: self.start_download(choice))
+        choice.currentIndexChanged.connect(lambda _i: button.setEnabled(choice.needs_download() is not None))
+        button.setEnabled(choice.needs_download() is not None)
+        return button
+
+    def start_download(self, choice: _ModelChoice) -> ModelDownloadDialog | None:
+        """Open the download dialog for the model chosen in ``choice`` (without blocking)."""
+        name = choice.needs_download()
+        if name is None or (self.download is not None and self.download.running):
+            return None
+        dialog = ModelDownloadDialog(name, self)
+        dialog.completed.connect(lambda done: self._downloaded(done))
+        self.download = dialog
+        dialog.open()
+        return dialog
+
+    def _downloaded(self, name: str) -> None:
+        for choice, button in ((self.embedder, self.embedder_download), (self.reranker, self.reranker_download)):
+            choice.mark_downloaded(name)
+            button.setEnabled(choice.needs_download() is not None)
+
+    def accept(self) -> None:
+        for choice in (self.embedder, self.reranker):
+            if choice.needs_download() is not None:  # a model that is not there cannot be used: fetch it first
+                self.start_download(choice)
+                return
+        super().accept()
+
     def _browse_library(self) -> None:
         path, _ = QFileDialog.getSaveFileName(
             self, "Library file", self.library.text() or str(default_library_path()),
@@ -195,6 +261,13 @@ class SettingsDialog(QDialog):
         restart = [label for f, label in RESTART_FIELDS.items() if getattr(new, f) != getattr(self._original, f)]
         later = [label for f, label in NEXT_SCAN_FIELDS.items() if getattr(new, f) != getattr(self._original, f)]
         return SettingsResult(new, self.login.isChecked(), self.tray.isChecked(), restart, later)
+
+
+def _row(choice: QComboBox, button: QPushButton) -> QHBoxLayout:
+    row = QHBoxLayout()
+    row.addWidget(choice, 1)
+    row.addWidget(button)
+    return row
 
 
 def _section(text: str) -> QLabel:
