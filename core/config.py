@@ -64,7 +64,7 @@ class Settings:
     chunk_overlap: int = 40
     ignore: list[str] = field(default_factory=lambda: list(DEFAULT_IGNORE))
     index_hidden: bool = False
-    lexical_weight: float = 0.5  # hybrid fusion: share of the BM25 side (0 = dense only)
+    lexical_weight: float = 0.4  # hybrid fusion: share of the BM25 side (0 = dense only); see search.fusion
     fusion: str = "convex"  # "convex" (normalised scores) or "rrf" (reciprocal rank fusion)
     semantic_floor: float = 0.3  # hybrid: cosine below which a meaning-only match is not shown
     max_chars_per_file: int = 5_000_000

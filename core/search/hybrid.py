@@ -10,10 +10,10 @@ import numpy as np
 
 from ..store.chunks import StoredChunk, chunk_owners, fetch_chunks
 from ..store.filters import filter_sql
-from ..store.fts import bm25_search
+from ..store.fts import bm25_search, ideal_score
 from ..store.vectors import VectorSpace, knn
 from ..types import ChunkHit, Hit, SearchFilters
-from .fusion import LEXICAL_WEIGHT, fuse_documents
+from .fusion import LEXICAL_WEIGHT, FusedDocument, fuse_documents
 from .query import fts_match_expression, query_terms
 from .snippets import TermMatcher, make_snippet
 
@@ -21,6 +21,9 @@ MODES = ("bm25", "dense", "hybrid")
 CHUNKS_PER_HIT = 3
 RERANK_TOP = 30
 RERANK_WINDOW_CHARS = 640
+# Vector feedback: the best chunks of this many top fused documents, added to the query vector
+# at this weight (their mean has the query's own weight).
+FEEDBACK_DOCS, FEEDBACK_WEIGHT = 3, 1.0
 
 
 class RerankerLike:
@@ -64,6 +67,14 @@ class Searcher:
         except apsw.SQLError:
             return []  # a term FTS5 still refuses: no lexical results rather than an error
 
+    def lexical_ideal(self, query: str, prefix_last: bool = False) -> float:
+        """What a chunk matching the whole query would score in BM25 (0 when unknown)."""
+        match = fts_match_expression(query, prefix_last=prefix_last)
+        try:
+            return ideal_score(self.conn, match) if match else 0.0
+        except apsw.SQLError:
+            return 0.0
+
     def semantic(self, query: str, depth: int, filters: SearchFilters | None) -> list[tuple[int, float]]:
         if self.space is None or self.embed_query is None or not query.strip():
             return []
@@ -74,6 +85,39 @@ class Searcher:
         found = knn(self.conn, self.space, vector, depth * 5)
         allowed = self._allowed([cid for cid, _ in found], filters)
         return [(cid, 1.0 - dist) for cid, dist in found if cid in allowed][:depth]
+
+    def _with_feedback(self, query: str, top: Sequence[FusedDocument], lex: list[tuple[int, float]],
+                       sem: list[tuple[int, float]]) -> list[tuple[int, float]]:
+        """Rocchio feedback on the vectors: the candidates of both sides scored by cosine with
+        the query vector plus the mean vector of the best chunks of the top fused documents.
+
+        A short query names a topic in few words; the documents that both retrievers put first
+        describe it in many, in the collection's own vocabulary, and moving the query towards
+        them ranks the other documents about that topic higher. Scoring the candidates both
+        sides already found (rather than a second nearest-neighbour search) keeps the cost to
+        one read of a few hundred vectors."""
+        assert self.space is not None and self.embed_query is not None
+        pool = list(dict.fromkeys([c for c, _ in sem] + [c for c, _ in lex]))
+        best = [doc.chunks[0][0] for doc in top]
+        vectors = self._vectors(pool + best)
+        feedback = [vectors[c] for c in best if c in vectors]
+        if not feedback:
+            return sem
+        moved = self.embed_query(query) + FEEDBACK_WEIGHT * np.mean(feedback, axis=0)
+        moved /= max(float(np.linalg.norm(moved)), 1e-12)
+        scored = [(c, float(vectors[c] @ moved)) for c in pool if c in vectors]
+        return sorted(scored, key=lambda cs: -cs[1])
+
+    def _vectors(self, chunk_ids: list[int]) -> dict[int, np.ndarray]:
+        """The float vectors of ``chunk_ids`` that have one."""
+        assert self.space is not None
+        found: dict[int, np.ndarray] = {}
+        for start in range(0, len(chunk_ids), 500):
+            part = chunk_ids[start:start + 500]
+            rows = self.conn.execute(
+                f"SELECT rowid, embedding FROM {self.space.table} WHERE rowid IN ({','.join('?' * len(part))})", part)
+            found.update((int(rowid), np.frombuffer(blob, dtype=np.float32)) for rowid, blob in rows)
+        return found
 
     def _allowed(self, chunk_ids: list[int], filters: SearchFilters) -> set[int]:
         where, params = filter_sql(filters)
@@ -93,20 +137,26 @@ class Searcher:
     def search(self, query: str, k: int = 10, filters: SearchFilters | None = None,
                mode: str = "hybrid", prefix_last: bool = False,
                lexical_weight: float = LEXICAL_WEIGHT, fusion: str = "convex",
-               semantic_floor: float = 0.0) -> list[Hit]:
+               semantic_floor: float = 0.0, feedback_docs: int = FEEDBACK_DOCS) -> list[Hit]:
         """Documents best matching ``query``. In hybrid mode, meaning-only candidates below
         ``semantic_floor`` (cosine) are dropped, so a query unrelated to everything finds
-        nothing rather than the least unrelated documents."""
+        nothing rather than the least unrelated documents; and the semantic side is scored
+        again with the query vector moved towards the first ``feedback_docs`` fused results
+        (see ``_with_feedback``)."""
         if mode not in MODES:
             raise ValueError(f"unknown search mode {mode!r}; use one of {', '.join(MODES)}")
         depth = candidate_depth(k)
         lex = self.lexical(query, depth, filters, prefix_last) if mode != "dense" else []
         sem = self.semantic(query, depth, filters) if mode != "bm25" else []
-        if mode == "hybrid" and semantic_floor > 0:
-            sem = [(cid, score) for cid, score in sem if score >= semantic_floor]
         weight = {"bm25": 1.0, "dense": 0.0}.get(mode, lexical_weight)
         owner = chunk_owners(self.conn, [c for c, _ in lex] + [c for c, _ in sem])
-        ranking = fuse_documents(lex, sem, owner, weight, fusion)[:k]
+        ideal = self.lexical_ideal(query, prefix_last) if lex and sem else 0.0
+        if mode == "hybrid" and feedback_docs > 0 and lex and sem:
+            first = fuse_documents(lex, _above(sem, semantic_floor), owner, weight, fusion, ideal)
+            sem = self._with_feedback(query, first[:feedback_docs], lex, sem)
+        if mode == "hybrid":
+            sem = _above(sem, semantic_floor)
+        ranking = fuse_documents(lex, sem, owner, weight, fusion, ideal)[:k]
         lex_rank = {cid: i for i, (cid, _) in enumerate(lex, start=1)}
         sem_rank = {cid: i for i, (cid, _) in enumerate(sem, start=1)}
         wanted = [cid for doc in ranking for cid, _ in doc.chunks[:CHUNKS_PER_HIT]]
@@ -124,6 +174,10 @@ class Searcher:
             hits.append(Hit(document_id=first.document_id, path=first.path, title=first.title,
                             kind=first.kind, mtime=first.mtime, score=doc.score, chunks=chunk_hits))
         return hits
+
+
+def _above(scored: list[tuple[int, float]], floor: float) -> list[tuple[int, float]]:
+    return [(cid, score) for cid, score in scored if score >= floor] if floor > 0 else scored
 
 
 def _chunk_hit(chunk: StoredChunk, ranked: RankedChunk, terms: TermMatcher) -> ChunkHit:

@@ -3,6 +3,7 @@ quotes every user term, so raw input never reaches FTS5's query syntax."""
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 
@@ -88,6 +89,36 @@ def _plan(conn: apsw.Connection, match: str) -> tuple[str, str | None, int | Non
         (ranked, budget - 1),
     ).fetchone()
     return ranked, None, (int(row[0]) if row else None)
+
+
+def ideal_score(conn: apsw.Connection, match: str) -> float:
+    """The BM25 score of a chunk of average length holding each term of ``match`` once: the sum
+    of the terms' IDF, as FTS5's bm25() computes it (k1 = 1.2, b = 0.75; at tf = 1 and average
+    length a term adds exactly its IDF). A result scoring far below this matched only a small,
+    common part of the query. 0 when ``match`` is not an OR of quoted terms."""
+    phrases = split_or(match)
+    if not phrases:
+        return 0.0
+    rows = _total_rows(conn)
+    most = max(MAX_SCORED_ROWS or 0, MAX_WEIGHED_ROWS) + 1  # the counts ``_plan`` makes: cached
+    total = 0.0
+    for phrase in phrases:
+        hits = min(_count(conn, phrase, most), rows)
+        total += max(1e-6, math.log((rows - hits + 0.5) / (hits + 0.5)))
+    return total
+
+
+def _total_rows(conn: apsw.Connection) -> int:
+    key = (conn.filename, "", -1)
+    now = time.monotonic()
+    with _counts_lock:
+        hit = _counts.get(key)
+    if hit is not None and hit[1] > now:
+        return hit[0]
+    count = int(conn.execute("SELECT count(*) FROM chunks").fetchone()[0])
+    with _counts_lock:
+        _counts[key] = (count, now + COUNT_TTL_S)
+    return count
 
 
 def split_or(match: str) -> list[str]:

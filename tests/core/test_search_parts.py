@@ -44,9 +44,22 @@ def test_document_collects_evidence_from_different_chunks():
     lexical = [("a1", 5.0), ("b1", 4.0)]
     semantic = [("a2", 0.8), ("c1", 0.8)]
     owner = {"a1": "A", "a2": "A", "b1": "B", "c1": "C"}
-    docs = fuse_documents(lexical, semantic, owner)
+    docs = fuse_documents(lexical, semantic, owner, lexical_weight=0.5)
     assert [d.key for d in docs] == ["A", "C", "B"]
     assert docs[0].score == 1.0 and [c for c, _ in docs[0].chunks] == ["a1", "a2"]
+
+
+def test_a_weak_lexical_match_gets_a_weak_vote():
+    # The best BM25 match scores a fifth of what a chunk holding every query term would: it shares
+    # one common word with the query. Divided by its own score it would outvote the meaning match.
+    lexical = [("common-word", 2.0)]
+    semantic = [("meaning", 0.62), ("common-word", 0.35)]
+    owner = {c: c for c in ("common-word", "meaning")}
+    assert fuse_documents(lexical, semantic, owner)[0].key == "common-word"
+    assert fuse_documents(lexical, semantic, owner, lexical_ideal=10.0)[0].key == "meaning"
+    # A strong lexical match (at or above the ideal) keeps its full vote.
+    strong = fuse_documents([("x", 12.0)], [("y", 0.6), ("x", 0.4)], {"x": "x", "y": "y"}, lexical_ideal=10.0)
+    assert strong[0].key == "x" and strong[0].lexical == 1.0
 
 
 def test_weights_one_and_zero_are_the_single_modes():
