@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 import apsw
 
 from .errors import MemexError
-from .store.connection import has_fts5, load_vec
+from .store.connection import has_fts5, load_vec, open_connection
 from .store.fts import integrity_check
 from .types import Check
 
@@ -61,10 +61,19 @@ def run_checks(library: Library, conn: apsw.Connection) -> list[Check]:
         return f"{rr.model_id} on {', '.join(rr.providers)}"
 
     def integrity() -> str:
-        rows = [r[0] for r in conn.execute("PRAGMA quick_check")]
-        if rows != ["ok"]:
-            raise MemexError("quick_check: " + "; ".join(rows[:5]))
-        problem = integrity_check(conn)
+        # On a connection of its own: the caller's cached one may be inside a read transaction
+        # whose snapshot predates the last indexing run (the check would judge old data, or
+        # fail with SQLITE_BUSY_SNAPSHOT when its write-style command tries to upgrade).
+        fresh = open_connection(library.path)
+        try:
+            rows = [r[0] for r in fresh.execute("PRAGMA quick_check")]
+            if rows != ["ok"]:
+                raise MemexError("quick_check: " + "; ".join(rows[:5]))
+            problem = integrity_check(fresh)
+        except apsw.CorruptError as exc:
+            raise MemexError(f"quick_check: the library file is damaged ({exc})") from exc
+        finally:
+            fresh.close()
         if problem:
             raise MemexError(f"full-text index: {problem}")
         status = library.status()

@@ -184,7 +184,7 @@ class Indexer:
         moved_ids: set[int] = set()
         for path, (f, source_id) in disk.items():
             k = known.get(path)
-            if k is not None and k.size == f.size and k.mtime_ns == f.mtime_ns:
+            if k is not None and k.size == f.size and k.mtime_ns == f.mtime_ns and not k.retry:
                 plan.unchanged += 1
                 continue
             if k is None and by_hash:
@@ -203,7 +203,7 @@ class Indexer:
         if plan.moves or plan.deletions:
             with write_transaction(self.conn):
                 for doc_id, f, source_id in plan.moves:
-                    docs.move_document(self.conn, doc_id, f.path, f.mtime_ns, source_id)
+                    docs.move_document(self.conn, doc_id, f.path, f.size, f.mtime_ns, source_id)
                 docs.delete_documents(self.conn, plan.deletions)
             self._pending = count_pending(self.conn)
         return len(plan.moves), len(plan.deletions)

@@ -11,6 +11,7 @@ import os
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import replace
 from functools import partial
 from pathlib import Path
 
@@ -23,11 +24,13 @@ from .extract.worker import ExtractionWorker
 from .indexer import Indexer, IndexOptions, Unit
 from .preview import RenderedPage
 from .preview_worker import PreviewWorker
+from .scan import name_error
 from .search.hybrid import Searcher, rerank_hits
 from .store import documents as docs
 from .store import migrate, open_connection, read_snapshot, schema_version, write_transaction
 from .store.chunks import document_chunks
 from .store.connection import LibraryRecovered, recover_damaged
+from .store.open_marks import clear_mark, clear_stale_marks, mark_open, stale_marks
 from .store.vectors import VectorSpace, active_space, ensure_space
 from .types import (
     Check,
@@ -68,6 +71,7 @@ class Library:
         self._connections: list[apsw.Connection] = []
         self._worker: ExtractionWorker | None = None
         self._preview: PreviewWorker | None = None
+        self._open_mark: Path | None = None  # removed by close(): its absence means a clean end
         self._query_cache: OrderedDict[str, np.ndarray] = OrderedDict()
         self._closed = False
 
@@ -80,8 +84,9 @@ class Library:
         ``embedder``/``reranker`` may be a model spec (name or folder) or a loaded model;
         when omitted they come from the settings. ``reranker=False`` turns reranking off.
 
-        The file is checked first (``PRAGMA quick_check``). A damaged one is moved aside as
-        ``<name>.corrupt-<timestamp>`` with its -wal/-shm, never deleted; a new library takes
+        The file is checked first (``PRAGMA quick_check``: every table after an unclean end,
+        else the header, schema and small tables; see ``library_damage``). A damaged one is
+        moved aside as ``<name>.corrupt-<timestamp>`` with its -wal/-shm, never deleted; a new library takes
         its place with the old one's sources (indexed again by the next full :meth:`index`),
         and :attr:`recovered` holds the notice to show the user. A ``path`` given explicitly
         that holds something other than an SQLite file is refused instead (it may be a
@@ -91,8 +96,11 @@ class Library:
         if target.is_dir():
             raise LibraryError(f"{target} is a folder; give the path of a library file.")
         target.parent.mkdir(parents=True, exist_ok=True)
-        recovered = recover_damaged(target, ours=path is None)
+        unclean = bool(stale_marks(target))  # a process had it open and never closed it
+        recovered = recover_damaged(target, ours=path is None, thorough=unclean)
+        clear_stale_marks(target)
         lib = cls(target, settings, embedder, reranker)
+        lib._open_mark = mark_open(target)
         conn = lib._conn()
         try:
             migrate(conn)
@@ -117,6 +125,8 @@ class Library:
             if self._preview is not None:
                 self._preview.close()
                 self._preview = None
+            clear_mark(self._open_mark)
+            self._open_mark = None
             for conn in self._connections:
                 conn.close()
             self._connections.clear()
@@ -246,18 +256,25 @@ class Library:
     ) -> IndexReport:
         """Sync just these paths (created, changed, moved or deleted files or folders inside
         existing sources) — what the folder watcher calls. Paths outside every source are
-        ignored."""
+        ignored; a path whose name the library cannot hold (not valid UTF-8, given as bytes or
+        with surrogates) is skipped and listed in the report's errors as "bad-name"."""
         conn = self._conn()
         units: dict[str, Unit] = {}
+        skipped: list[FileError] = []
         source_paths = {s.id: s.path for s in docs.list_sources(conn)}
         for raw in paths:
-            path = os.path.abspath(os.fspath(raw))
+            path = os.path.abspath(os.fsdecode(raw))
+            bad_name = name_error(path)
+            if bad_name is not None:
+                skipped.append(bad_name)
+                continue
             source_id = docs.source_for(conn, path)
             if source_id is None:
                 continue
             kind = "folder" if os.path.isdir(path) else "file" if os.path.exists(path) else "gone"
             units[path] = Unit(path, kind, source_id, source_paths[source_id])
-        return self._run_indexer(list(units.values()), [], progress, cancel, pause)
+        report = self._run_indexer(list(units.values()), [], progress, cancel, pause)
+        return replace(report, errors=(*skipped, *report.errors)) if skipped else report
 
     def _run_indexer(self, units: list[Unit], full_sources: list[int],
                      progress: Callable[[IndexProgress], None] | None,

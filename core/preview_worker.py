@@ -120,7 +120,7 @@ class PreviewWorker:
 
     def _check_open(self) -> None:
         if self._closed:
-            raise ExtractionError("The page preview is closed.", reason="closed")
+            raise _closed_error()
 
     def _ensure_child(self) -> Connection:
         if self._proc is not None and self._conn is not None and self._proc.is_alive():
@@ -138,6 +138,8 @@ class PreviewWorker:
             hello = None
         if hello != "ready":
             self._stop(kill=True)
+            if self._closed:  # close() killed it while it was starting
+                raise _closed_error()
             raise ExtractorCrashed("The page preview process did not start.")
         return parent_conn
 
@@ -169,7 +171,7 @@ class PreviewWorker:
             code = proc.exitcode
         self._stop(kill=True)
         if closing:
-            return ExtractionError("The preview was closed before the page was drawn.", reason="closed")
+            return _closed_error()
         detail = f"signal {-code}" if code is not None and code < 0 else (
             f"exit code {code}" if code is not None else "no exit status")
         return ExtractorCrashed(f"The page preview process crashed while drawing {name} ({detail}); "
@@ -193,6 +195,10 @@ class PreviewWorker:
         proc.join(_JOIN_S)
         if proc.exitcode is not None:
             proc.close()
+
+
+def _closed_error() -> ExtractionError:
+    return ExtractionError("The page preview was closed before the page was drawn.", reason="closed")
 
 
 # --- child side ------------------------------------------------------------------------

@@ -67,9 +67,9 @@ def walk_files(
         for entry in sorted(listing, key=lambda e: e.name):
             if rules.ignored(entry.name):
                 continue
-            problem = name_problem(entry.path)
-            if problem is not None:
-                on_error(FileError(printable_path(entry.path), "bad-name", problem))
+            bad_name = name_error(entry.path)
+            if bad_name is not None:
+                on_error(bad_name)
                 continue
             try:
                 if entry.is_dir(follow_symlinks=False):
@@ -101,6 +101,13 @@ def name_problem(path: str) -> str | None:
     except UnicodeEncodeError:
         return "The file name is not valid UTF-8; rename the file to index it"
     return None
+
+
+def name_error(path: str) -> FileError | None:
+    """The "bad-name" error to report for a path that cannot be stored (see :func:`name_problem`),
+    or None when it can."""
+    problem = name_problem(path)
+    return None if problem is None else FileError(printable_path(path), "bad-name", problem)
 
 
 def printable_path(path: str) -> str:

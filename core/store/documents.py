@@ -18,6 +18,13 @@ def under(root: str) -> tuple[str, str]:
     return prefix, prefix[:-1] + chr(ord(os.sep) + 1)
 
 
+# Failures tried again on every scan even when the file's size and mtime are unchanged. Making
+# a file readable (chmod, chown, an ACL, or the mode of a folder above it) never changes its
+# mtime, and only some of those change its ctime, so remembering st_ctime would miss cases.
+# A retry that still fails costs one refused open(), so these are simply retried each time.
+RETRIED_FAILURES = frozenset({"unreadable"})
+
+
 @dataclass(frozen=True)
 class KnownFile:
     """What the store remembers about a file, enough to tell whether it changed."""
@@ -28,6 +35,12 @@ class KnownFile:
     mtime_ns: int
     content_hash: str
     status: str
+    error_reason: str | None = None
+
+    @property
+    def retry(self) -> bool:
+        """Whether to read the file again although its stat is unchanged."""
+        return self.status == "error" and self.error_reason in RETRIED_FAILURES
 
 
 def add_source(conn: apsw.Connection, path: str, kind: str) -> int:
@@ -73,7 +86,7 @@ def delete_source(conn: apsw.Connection, path: str) -> None:
 
 def known_files(conn: apsw.Connection, root: str, is_folder: bool) -> dict[str, KnownFile]:
     """Every document at ``root`` (a file) or inside it (a folder)."""
-    cols = "id, path, size, mtime_ns, content_hash, status"
+    cols = "id, path, size, mtime_ns, content_hash, status, error_reason"
     if is_folder:
         lo, hi = under(root)
         rows = conn.execute(f"SELECT {cols} FROM documents WHERE path >= ? AND path < ?", (lo, hi))
@@ -84,7 +97,7 @@ def known_files(conn: apsw.Connection, root: str, is_folder: bool) -> dict[str, 
 
 def find_by_path(conn: apsw.Connection, path: str) -> KnownFile | None:
     row = conn.execute(
-        "SELECT id, path, size, mtime_ns, content_hash, status FROM documents WHERE path = ?",
+        "SELECT id, path, size, mtime_ns, content_hash, status, error_reason FROM documents WHERE path = ?",
         (path,),
     ).fetchone()
     return KnownFile(*row) if row else None
@@ -141,12 +154,14 @@ def touch_document(conn: apsw.Connection, doc_id: int, size: int, mtime_ns: int)
 
 
 def move_document(
-    conn: apsw.Connection, doc_id: int, new_path: str, mtime_ns: int, source_id: int | None
+    conn: apsw.Connection, doc_id: int, new_path: str, size: int, mtime_ns: int, source_id: int | None
 ) -> None:
+    """The file with this content now lives at ``new_path``: keep its chunks and vectors, and
+    take the new path's stat, so the next scan sees it unchanged instead of hashing it again."""
     folder, name = os.path.split(new_path)
     conn.execute(
-        "UPDATE documents SET path=?, folder=?, name=?, mtime_ns=?, source_id=? WHERE id=?",
-        (new_path, folder, name, mtime_ns, source_id, doc_id),
+        "UPDATE documents SET path=?, folder=?, name=?, size=?, mtime_ns=?, source_id=? WHERE id=?",
+        (new_path, folder, name, size, mtime_ns, source_id, doc_id),
     )
 
 

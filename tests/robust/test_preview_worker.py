@@ -104,9 +104,10 @@ def test_an_absurdly_tall_page_stays_within_the_pixel_budget(tmp_path: Path) -> 
 
 
 @linux_only
-def test_closing_during_a_hanging_page_kills_the_child_at_once(tmp_path: Path) -> None:
+def test_closing_during_a_hanging_page_kills_the_child_at_once(tmp_path: Path, pdf: Path) -> None:
     hang = make_pdf(tmp_path / "hang.pdf", ["A page that never finishes."])
     worker = PreviewWorker(timeout_s=60, target=TARGET)
+    worker.render(pdf, 1, [], 200)  # the child is up and waiting
     errors: list[BaseException] = []
 
     def draw() -> None:
@@ -115,14 +116,11 @@ def test_closing_during_a_hanging_page_kills_the_child_at_once(tmp_path: Path) -
         except BaseException as exc:
             errors.append(exc)
 
+    pid = worker.pid
     thread = threading.Thread(target=draw)
     thread.start()
-    deadline = time.monotonic() + 30
-    while worker.pid is None and time.monotonic() < deadline:
-        time.sleep(0.05)
-    pid = worker.pid
-    assert pid is not None
-    time.sleep(0.3)  # the request is in the child now
+    time.sleep(0.5)  # the request is in the child now
+    assert worker.pid == pid and thread.is_alive()
     started = time.monotonic()
     worker.close()
     assert time.monotonic() - started < 5
