@@ -122,10 +122,10 @@ def test_catalogue_models_need_their_folder(tmp_path: Path, embedder: Embedder) 
         load_embedder(str(tmp_path / "nowhere"))
     with pytest.raises(ModelError, match="needs model.onnx"):
         load_embedder(str(tmp_path))
+    # Files put in a catalogue model's folder by hand must be the files the catalogue pins.
     _model_folder(config.models_dir() / "multilingual-e5-small", embedder)
-    model = resolve_embedder("multilingual-e5-small")
-    assert model.model_id == "multilingual-e5-small" and model.spec.passage_prefix == "passage: "
-    assert "multilingual-e5-small" in {s.name for s in installed_models()}
+    with pytest.raises(ChecksumMismatch, match="pinned checksum"):
+        load_embedder("multilingual-e5-small")
 
 
 def test_int8_default_matches_fp32_reference(embedder: Embedder, fp32: Embedder) -> None:
@@ -225,5 +225,5 @@ def test_session_options_and_devices() -> None:
     assert session.get_providers()[-1] == "CPUExecutionProvider" and warnings == []
     _, warnings = create_session(path, threads=1, device="tpu")
     assert warnings and "Unknown device" in warnings[0]
-    with pytest.raises(ModelError, match="could not be loaded"):
+    with pytest.raises(ModelError, match="could not be loaded|cannot be checked"):
         create_session(Path(__file__), threads=1, device="cpu")
