@@ -29,8 +29,11 @@ def autostart_path() -> Path:
 
 
 def launch_command() -> str:
-    """How to start the window from a menu: ``memex-gui`` if it is on PATH, else this Python
-    running the module (a virtual environment that is not activated)."""
+    """How to start the window from a menu: the built app's own ``memex-gui``; else ``memex-gui``
+    if it is on PATH; else this Python running the module (a virtual environment that is not
+    activated)."""
+    if getattr(sys, "frozen", False):
+        return shlex.quote(str(Path(sys.executable).with_name("memex-gui")))
     exe = shutil.which("memex-gui")
     if exe:
         return shlex.quote(exe)

@@ -68,6 +68,14 @@ def test_install_desktop_entry(tmp_path: Path, monkeypatch):
     assert len(install(tmp_path / "again")) >= 8
 
 
+def test_built_app_menu_entry_starts_its_own_window_program(monkeypatch):
+    from memex.desktop import install_desktop_entry
+
+    monkeypatch.setattr(sys, "frozen", True, raising=False)
+    monkeypatch.setattr(sys, "executable", "/opt/Memex app/memex")
+    assert install_desktop_entry.launch_command() == "'/opt/Memex app/memex-gui'"
+
+
 def test_arguments():
     args = parse_args(["a", "b", "--library", "x.db", "--minimized"])
     assert args.paths == ["a", "b"] and args.library == "x.db" and args.minimized
