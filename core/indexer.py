@@ -29,7 +29,7 @@ from .scan import DiskFile, IgnoreRules, file_hash, stat_file, walk_files
 from .store import documents as docs
 from .store.chunks import count_pending, existing_ids, insert_chunks, mark_embedded, pending_chunks
 from .store.connection import checkpoint, write_transaction
-from .store.vectors import VectorSpace, insert_vectors
+from .store.vectors import VectorSpace, insert_vectors, space_state
 from .types import FileError, IndexProgress, IndexReport
 
 EMBED_BATCH = 64
@@ -285,6 +285,11 @@ class Indexer:
             self._emit("embedding", force=final)
             vectors = self.embed([text for _, text in batch])
             with write_transaction(self.conn):
+                if space_state(self.conn, self.space) != "active":
+                    # The library switched models meanwhile: these vectors no longer belong;
+                    # the chunks stay in the backlog for a run with the new model.
+                    self.space = None
+                    return
                 alive = existing_ids(self.conn, ids)
                 keep = [i for i, cid in enumerate(ids) if cid in alive]
                 insert_vectors(self.conn, self.space, [ids[i] for i in keep], vectors[keep])

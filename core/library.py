@@ -22,6 +22,18 @@ from .config import Settings, default_library_path
 from .errors import LibraryError, MemexError
 from .extract.worker import ExtractionWorker
 from .indexer import Indexer, IndexOptions, Unit
+from .model_switch import (
+    SWITCH_BATCH,
+    ModelSwitch,
+    PendingSwitch,
+    SwitchEstimate,
+    SwitchProgress,
+    SwitchResult,
+    discard_pending,
+    estimate_switch,
+    pending_switch,
+    setting_for,
+)
 from .preview import RenderedPage
 from .preview_worker import PreviewWorker
 from .scan import name_error
@@ -31,6 +43,7 @@ from .store import migrate, open_connection, read_snapshot, schema_version, writ
 from .store.chunks import document_chunks
 from .store.connection import LibraryRecovered, recover_damaged
 from .store.open_marks import clear_mark, clear_stale_marks, mark_open, stale_marks
+from .store.vector_index import forget_cached
 from .store.vectors import VectorSpace, active_space, ensure_space
 from .types import (
     Check,
@@ -72,7 +85,10 @@ class Library:
         self._worker: ExtractionWorker | None = None
         self._preview: PreviewWorker | None = None
         self._open_mark: Path | None = None  # removed by close(): its absence means a clean end
-        self._query_cache: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._query_cache: OrderedDict[tuple[str, str], np.ndarray] = OrderedDict()
+        self._models: dict[str, object] = {}  # loaded embedders by model id, besides the configured one
+        self._switch_target: object = None  # the model of the last switch estimated or started
+        self._switch_lock = threading.Lock()  # one model switch at a time
         self._closed = False
 
     # -- life cycle -----------------------------------------------------------------------
@@ -187,28 +203,66 @@ class Library:
                 self._reranker_loaded = True
             return self._reranker
 
-    def _space_for_writing(self, conn: apsw.Connection) -> VectorSpace:
+    def _space_for_writing(self, conn: apsw.Connection) -> tuple[VectorSpace, object]:
+        """The active space and the embedder that made it. A model given to :meth:`open` that
+        differs from the library's gets the clear refusal of ``ensure_space``; a differing
+        *setting* (switched by another process, or edited by hand) keeps the library's model:
+        vectors are never silently made again with another one."""
         emb = self.embedder
         with write_transaction(conn):
-            return ensure_space(conn, emb.model_id, emb.dim)
+            space = active_space(conn)
+            if space is None or space.model_id == emb.model_id or self._embedder_arg is not None:
+                return ensure_space(conn, emb.model_id, emb.dim, self._configured_spec()), emb
+        return space, self._embedder_for(space)
 
     def _space_for_reading(self, conn: apsw.Connection) -> VectorSpace | None:
-        space = active_space(conn)
-        if space is not None and space.model_id != self.embedder.model_id:
-            raise LibraryError(
-                f"This library's vectors were made with '{space.model_id}', but Memex is set to "
-                f"use '{self.embedder.model_id}'. Set the embedder back to '{space.model_id}'.")
-        return space
+        return active_space(conn)
 
-    def _embed_query(self, text: str) -> np.ndarray:
+    def _configured_spec(self) -> str | None:
+        arg = self._embedder_arg
+        if arg is None or isinstance(arg, str | os.PathLike):
+            return setting_for(arg if arg is not None else self.settings.embedder)
+        return None  # a loaded model: its id says what it is
+
+    def _embedder_for(self, space: VectorSpace):
+        """The embedder that made ``space``'s vectors: queries must be embedded by it, whatever
+        the setting says (it may name a model a switch is still moving to)."""
         with self._lock:
-            cached = self._query_cache.get(text)
+            for emb in (self._embedder, self._switch_target, self._models.get(space.model_id)):
+                if emb is not None and emb.model_id == space.model_id:
+                    return emb
+        try:
+            configured = self.embedder
+        except MemexError:
+            configured = None
+        if configured is not None and configured.model_id == space.model_id:
+            return configured
+        from .embedding import load_embedder
+
+        try:
+            loaded = load_embedder(space.spec or space.model_id, threads=self.settings.effective_threads(),
+                                   device=self.settings.device)
+        except MemexError as exc:
+            raise LibraryError(
+                f"This library's vectors were made with '{space.model_id}', which cannot be loaded "
+                f"({exc}). Set the embedder back to '{space.model_id}'.") from exc
+        if loaded.model_id != space.model_id:
+            raise LibraryError(
+                f"This library's vectors were made with '{space.model_id}', but its model files now "
+                f"hold '{loaded.model_id}'. Restore that model, or switch the library to this one.")
+        with self._lock:
+            return self._models.setdefault(space.model_id, loaded)
+
+    def _embed_query(self, embedder, text: str) -> np.ndarray:
+        key = (embedder.model_id, text)
+        with self._lock:
+            cached = self._query_cache.get(key)
             if cached is not None:
-                self._query_cache.move_to_end(text)
+                self._query_cache.move_to_end(key)
                 return cached
-        vector = self.embedder.embed_query(text)
+        vector = embedder.embed_query(text)
         with self._lock:
-            self._query_cache[text] = vector
+            self._query_cache[key] = vector
             while len(self._query_cache) > QUERY_CACHE_SIZE:
                 self._query_cache.popitem(last=False)
         return vector
@@ -283,10 +337,10 @@ class Library:
             raise LibraryError("Indexing is already running for this library.")
         try:
             conn = self._conn()
-            space = self._space_for_writing(conn)
+            space, emb = self._space_for_writing(conn)
             indexer = Indexer(
-                conn, self.embedder.tokenizer, self._extraction_worker(), self._index_options(),
-                embed=partial(self.embedder.embed_documents, batch_size=EMBED_BATCH_SIZE), space=space,
+                conn, emb.tokenizer, self._extraction_worker(), self._index_options(),
+                embed=partial(emb.embed_documents, batch_size=EMBED_BATCH_SIZE), space=space,
                 progress=progress,
                 cancel=cancel, pause=pause)
             return indexer.run(units, full_sources)
@@ -355,6 +409,85 @@ class Library:
             docs.delete_documents(conn, doomed)
             return len(doomed)
 
+    # -- switching the embedding model (see model_switch) ---------------------------------
+    def estimate_embedder_switch(self, spec: str | os.PathLike[str] | None) -> SwitchEstimate:
+        """What switching to ``spec`` (a model name, folder, or None for the default) would
+        cost: chunks to embed and the new model's speed on a sample of this library's chunks."""
+        return estimate_switch(self._conn(), self._load_switch_target(spec), embed_batch=EMBED_BATCH_SIZE)
+
+    def switch_embedder(
+        self,
+        spec: str | os.PathLike[str] | None,
+        *,
+        progress: Callable[[SwitchProgress], None] | None = None,
+        cancel: threading.Event | None = None,
+        pause: threading.Event | None = None,
+        batch_size: int = SWITCH_BATCH,
+    ) -> SwitchResult:
+        """Re-embed every chunk with ``spec``'s model into a new space while searches keep
+        using the current one, then swap them in one transaction and save the setting.
+        Cancelling keeps the old index; calling again resumes. Blocks: use a worker thread."""
+        if not self._switch_lock.acquire(blocking=False):
+            raise LibraryError("A model switch is already running for this library.")
+        try:
+            target = self._load_switch_target(spec)
+            setting = setting_for(spec)
+            result = ModelSwitch(self._conn(), target, setting, batch_size=batch_size,
+                                 embed_batch=EMBED_BATCH_SIZE, progress=progress, cancel=cancel,
+                                 pause=pause).run()
+            if result.cancelled:
+                return result
+            return replace(result, settings_saved=self._adopt_embedder(target, setting))
+        finally:
+            self._switch_lock.release()
+
+    def cancel_embedder_switch(self) -> str | None:
+        """Drop an unfinished switch's vectors (the active ones are untouched); returns the
+        model id it was switching to, or None when there was none."""
+        if not self._switch_lock.acquire(blocking=False):
+            raise LibraryError("A model switch is running; stop it first.")
+        try:
+            return discard_pending(self._conn())
+        finally:
+            self._switch_lock.release()
+
+    def pending_embedder_switch(self) -> PendingSwitch | None:
+        """An unfinished switch (cancelled or interrupted), which a new call resumes."""
+        return pending_switch(self._conn())
+
+    def _load_switch_target(self, spec: str | os.PathLike[str] | None):
+        from .embedding import load_embedder
+        from .models import resolve_embedder
+
+        text = None if spec is None else os.fspath(spec)
+        model_id = resolve_embedder(text).model_id  # a bad name or folder fails here, clearly
+        with self._lock:
+            for emb in (self._switch_target, self._embedder, *self._models.values()):
+                if emb is not None and emb.model_id == model_id:
+                    self._switch_target = emb
+                    return emb
+        loaded = load_embedder(text, threads=self.settings.effective_threads(), device=self.settings.device)
+        with self._lock:
+            self._switch_target = loaded
+        return loaded
+
+    def _adopt_embedder(self, target, setting: str | None) -> bool:
+        """After a swap: this library embeds with ``target`` from now on, and the setting says
+        so. Returns whether the settings file could be written."""
+        with self._lock:
+            self._embedder = target
+            if self._embedder_arg is not None:
+                self._embedder_arg = target
+            self._models = {}
+            self._query_cache.clear()
+        forget_cached(self._conn())
+        self.settings.embedder = setting
+        try:
+            self.settings.save()
+        except OSError:
+            return False
+        return True
+
     # -- searching ------------------------------------------------------------------------
     def search(self, query: str, k: int = 10, *, filters: SearchFilters | None = None,
                mode: str = "hybrid", rerank: bool | None = None,
@@ -367,7 +500,8 @@ class Library:
         conn = self._conn()
         with read_snapshot(conn):
             space = self._space_for_reading(conn) if mode != "bm25" else None
-            searcher = Searcher(conn, space, self._embed_query)
+            embed = partial(self._embed_query, self._embedder_for(space)) if space is not None else None
+            searcher = Searcher(conn, space, embed)
             weight = self.settings.lexical_weight if lexical_weight is None else lexical_weight
             hits = searcher.search(query, k, filters, mode, prefix_last, weight,
                                    fusion or self.settings.fusion, self.settings.semantic_floor)

@@ -21,12 +21,13 @@ from .folders import FailuresDialog, FoldersPanel
 from .indexing import IndexController, WriteJob
 from .install_desktop_entry import set_start_at_login, start_at_login_enabled
 from .menus import build_menus
+from .model_switch import ModelSwitchController, model_label, show_progress
 from .opener import Opener
 from .prefs import Prefs
 from .preview import PreviewPanel
 from .progress import StatusArea
 from .search_panel import SearchPanel
-from .settings_dialog import SettingsDialog
+from .settings_dialog import RESTART_FIELDS, SettingsDialog
 from .tasks import TaskManager, describe_error
 from .tray import Tray, tray_available
 
@@ -50,6 +51,7 @@ class MainWindow(QMainWindow):
         self.library: Library | None = None
         self.owns_library = library is None
         self.indexer: IndexController | None = None
+        self.model_switch: ModelSwitchController | None = None
         self.watch = None
         self.tray: Tray | None = None
         self.prefs = Prefs()
@@ -156,6 +158,7 @@ class MainWindow(QMainWindow):
         self.indexer.paused_changed.connect(self._on_paused)
         self.status.pause_toggled.connect(self.indexer.set_paused)
         self.status.cancel_clicked.connect(self.indexer.cancel)
+        self._connect_model_switch(library)
         watch, debounce, polling = self._watch_opts
         if watch:
             from .watch import WatchController
@@ -285,6 +288,12 @@ class MainWindow(QMainWindow):
 
     def apply_settings(self, result) -> None:
         settings = self.library.settings
+        new_embedder = result.settings.embedder
+        switch = new_embedder != settings.embedder and self.model_switch is not None
+        if switch:  # the setting changes when the switch completes (the library saves it then)
+            result = dataclasses.replace(
+                result, settings=dataclasses.replace(result.settings, embedder=settings.embedder),
+                restart_needed=[r for r in result.restart_needed if r != RESTART_FIELDS["embedder"]])
         ignore_changed = (result.settings.ignore != settings.ignore
                           or result.settings.index_hidden != settings.index_hidden)
         for f in dataclasses.fields(Settings):
@@ -300,6 +309,59 @@ class MainWindow(QMainWindow):
         self.set_tray_enabled(result.minimise_to_tray)
         if ignore_changed and self.watch is not None:
             self.watch.restart(settings)
+        if switch:
+            self.model_switch.propose(new_embedder)
+
+    # -- switching the embedding model ----------------------------------------------------
+    def _connect_model_switch(self, library: Library) -> None:
+        self.model_switch = switch = ModelSwitchController(library, self.tasks, self.indexer, self)
+        switch.started.connect(self._on_switch_started)
+        switch.progress.connect(self._on_switch_progress)
+        switch.finished.connect(self._on_switch_finished)
+        switch.cancelled.connect(self._on_switch_cancelled)
+        switch.failed.connect(self._on_switch_failed)
+        switch.declined.connect(lambda: self.status.show_message("The embedding model was not changed."))
+        self.status.pause_toggled.connect(switch.set_paused)
+        self.status.cancel_clicked.connect(self._cancel_switch_if_shown)
+
+    def _switch_shown(self) -> bool:
+        """Whether the progress area shows the switch (an index job, when running, is shown instead)."""
+        return self.model_switch is not None and self.model_switch.in_flight and not (
+            self.indexer is not None and self.indexer.busy)
+
+    def _cancel_switch_if_shown(self) -> None:
+        if self._switch_shown():
+            self.model_switch.cancel()
+
+    def _on_switch_started(self, description: str) -> None:
+        self.status.start_run(description)
+        self.status.set_paused(self.model_switch.paused)
+
+    def _on_switch_progress(self, p) -> None:
+        if self._switch_shown():
+            show_progress(self.status, p)
+
+    def _on_switch_finished(self, result) -> None:
+        self.status.finish_run()
+        if result.already_active:
+            text = f"The library already uses {model_label(result.model_id)}."
+        else:
+            text = (f"Now searching by meaning with {model_label(result.model_id)} "
+                    f"({fmt.count(result.total, 'passage')} analysed again).")
+        self.status.show_message(text, sticky=True)
+        self.refresh_info()
+        self.search.refresh()
+
+    def _on_switch_cancelled(self, result) -> None:
+        self.status.finish_run()
+        kept = model_label(result.previous_model_id) if result is not None else "the current model"
+        self.status.show_message(f"Model switch cancelled: search keeps using {kept}. Choosing the new "
+                                 "model again continues where it stopped.", sticky=True)
+
+    def _on_switch_failed(self, message: str) -> None:
+        if not (self.indexer is not None and self.indexer.busy):
+            self.status.finish_run()
+        self.show_error(message)
 
     def set_tray_enabled(self, enabled: bool) -> None:
         if enabled and self.tray is None and tray_available():
@@ -374,6 +436,8 @@ class MainWindow(QMainWindow):
             self.tray.hide()
         if self.indexer is not None:
             self.indexer.shutdown()
+        if self.model_switch is not None:
+            self.model_switch.shutdown()
         if self.watch is not None:
             self.watch.stop()
         self.tasks.shutdown(timeout=5.0)

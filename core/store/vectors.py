@@ -32,27 +32,49 @@ class VectorSpace:
     model_id: str
     dim: int
     table: str
+    spec: str | None = None  # how to load the model again (catalogue name or folder); None: model_id
+
+
+# A space's spec lives in ``meta`` rather than a new column, so libraries stay readable by
+# versions that predate model switching.
+_SPEC_KEY = "space-spec:"
+_SELECT = ("SELECT s.id, s.model_id, s.dim, s.table_name, m.value FROM vector_spaces s "
+           f"LEFT JOIN meta m ON m.key = '{_SPEC_KEY}' || s.id")
 
 
 def active_space(conn: apsw.Connection) -> VectorSpace | None:
-    row = conn.execute(
-        "SELECT id, model_id, dim, table_name FROM vector_spaces WHERE active = 1"
-    ).fetchone()
+    row = conn.execute(f"{_SELECT} WHERE s.active = 1").fetchone()
     return VectorSpace(*row) if row else None
 
 
-def ensure_space(conn: apsw.Connection, model_id: str, dim: int) -> VectorSpace:
+def pending_space(conn: apsw.Connection) -> VectorSpace | None:
+    """The space being filled for a model switch (inactive until the swap), if any."""
+    row = conn.execute(f"{_SELECT} WHERE s.active = 0 ORDER BY s.id DESC").fetchone()
+    return VectorSpace(*row) if row else None
+
+
+def space_state(conn: apsw.Connection, space: VectorSpace) -> str | None:
+    """"active", "pending", or None when the space no longer exists."""
+    row = conn.execute("SELECT active FROM vector_spaces WHERE id = ? AND model_id = ?",
+                       (space.id, space.model_id)).fetchone()
+    if row is None:
+        return None
+    return "active" if row[0] else "pending"
+
+
+def ensure_space(conn: apsw.Connection, model_id: str, dim: int, spec: str | None = None) -> VectorSpace:
     """The active space for ``model_id``; created (and made active) for an empty library.
 
     A library whose vectors came from another model is refused with a clear message rather
-    than silently mixing two embedding spaces."""
+    than silently mixing two embedding spaces (``memex models use`` switches models)."""
     current = active_space(conn)
     if current is not None:
         if current.model_id != model_id:
             raise LibraryError(
                 f"This library's vectors were made with the model '{current.model_id}', but "
                 f"Memex is set to use '{model_id}'. Set the embedder back to "
-                f"'{current.model_id}', or index into a new library."
+                f"'{current.model_id}', switch the library to the new model with "
+                "'memex models use MODEL' (or in Settings), or index into a new library."
             )
         if current.dim != dim:
             raise LibraryError(
@@ -60,12 +82,20 @@ def ensure_space(conn: apsw.Connection, model_id: str, dim: int) -> VectorSpace:
                 f"holds {current.dim}-dimensional ones."
             )
         return current
+    return create_space(conn, model_id, dim, spec=spec, active=True)
+
+
+def create_space(conn: apsw.Connection, model_id: str, dim: int, *, spec: str | None = None,
+                 active: bool) -> VectorSpace:
+    """A new, empty space with its tables; call inside the caller's transaction. An inactive
+    one is the target of a model switch: it is filled, then swapped in by ``activate_space``."""
     conn.execute(
-        "INSERT INTO vector_spaces(model_id, dim, table_name, active, created_at) "
-        "VALUES (?, ?, '', 1, ?)",
-        (model_id, dim, time.time()),
+        "INSERT INTO vector_spaces(model_id, dim, table_name, active, created_at) VALUES (?, ?, '', ?, ?)",
+        (model_id, dim, int(active), time.time()),
     )
     space_id = int(conn.last_insert_rowid())
+    if spec is not None:
+        conn.execute("INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)", (f"{_SPEC_KEY}{space_id}", spec))
     table = f"vec_chunks_{space_id}"
     conn.execute("UPDATE vector_spaces SET table_name = ? WHERE id = ?", (table, space_id))
     conn.execute(
@@ -76,9 +106,71 @@ def ensure_space(conn: apsw.Connection, model_id: str, dim: int) -> VectorSpace:
         f"CREATE TRIGGER {table}_ad AFTER DELETE ON chunks BEGIN "
         f"DELETE FROM {table} WHERE rowid = old.id; END"
     )
-    space = VectorSpace(space_id, model_id, dim, table)
+    space = VectorSpace(space_id, model_id, dim, table, spec)
     vector_index.create_index(conn, space)
     return space
+
+
+def drop_space(conn: apsw.Connection, space: VectorSpace) -> None:
+    """Remove a space: its row, tables and triggers (call inside the caller's transaction).
+    Readers holding an older snapshot keep seeing it until they finish (WAL)."""
+    bits, i8 = vector_index.bits_table(space), vector_index.int8_table(space)
+    conn.execute(
+        f"""
+        DROP TRIGGER IF EXISTS {space.table}_ad;
+        DROP TRIGGER IF EXISTS {bits}_ad;
+        DROP TABLE IF EXISTS {space.table};
+        DROP TABLE IF EXISTS {bits};
+        DROP TABLE IF EXISTS {i8};
+        """
+    )
+    conn.execute("DELETE FROM vector_index_state WHERE space_id = ?", (space.id,))
+    conn.execute("DELETE FROM meta WHERE key = ?", (f"{_SPEC_KEY}{space.id}",))
+    conn.execute("DELETE FROM vector_spaces WHERE id = ?", (space.id,))
+
+
+def activate_space(conn: apsw.Connection, new: VectorSpace) -> VectorSpace | None:
+    """Make ``new`` the active space and drop the one it replaces; returns the old one. Call
+    inside the caller's write transaction, with every chunk already in ``new``: the chunks'
+    ``embedded`` flags describe the active space, so they are all set here."""
+    old = active_space(conn)
+    if old is not None:
+        conn.execute("UPDATE vector_spaces SET active = 0 WHERE id = ?", (old.id,))
+    conn.execute("UPDATE vector_spaces SET active = 1 WHERE id = ?", (new.id,))
+    conn.execute("UPDATE chunks SET embedded = 1 WHERE embedded = 0")
+    if old is not None:
+        drop_space(conn, old)
+    return old
+
+
+def missing_chunks(conn: apsw.Connection, space: VectorSpace, after_id: int, limit: int) -> list[tuple[int, str]]:
+    """Chunks above ``after_id`` with no vector in ``space``, in id order (a switch's backlog:
+    the space's own rows are its progress)."""
+    rows = conn.execute(
+        f"SELECT c.id, c.text FROM chunks c WHERE c.id > ? AND NOT EXISTS "
+        f"(SELECT 1 FROM {vector_index.int8_table(space)} v WHERE v.id = c.id) ORDER BY c.id LIMIT ?",
+        (after_id, limit),
+    )
+    return [(int(r[0]), r[1]) for r in rows]
+
+
+def count_missing(conn: apsw.Connection, space: VectorSpace) -> int:
+    return int(conn.execute(
+        f"SELECT count(*) FROM chunks c WHERE NOT EXISTS "
+        f"(SELECT 1 FROM {vector_index.int8_table(space)} v WHERE v.id = c.id)").fetchone()[0])
+
+
+def without_vectors(conn: apsw.Connection, space: VectorSpace, chunk_ids: Sequence[int]) -> set[int]:
+    """Which of ``chunk_ids`` still exist and have no vector in ``space`` yet."""
+    found: set[int] = set()
+    table = vector_index.int8_table(space)
+    for start in range(0, len(chunk_ids), 500):
+        part = [int(i) for i in chunk_ids[start:start + 500]]
+        marks = ",".join("?" * len(part))
+        found.update(int(r[0]) for r in conn.execute(
+            f"SELECT c.id FROM chunks c WHERE c.id IN ({marks}) AND NOT EXISTS "
+            f"(SELECT 1 FROM {table} v WHERE v.id = c.id)", part))
+    return found
 
 
 def insert_vectors(
@@ -124,3 +216,8 @@ def exact_knn(
 
 def count_vectors(conn: apsw.Connection, space: VectorSpace) -> int:
     return int(conn.execute(f"SELECT count(*) FROM {space.table}").fetchone()[0])
+
+
+def count_indexed(conn: apsw.Connection, space: VectorSpace) -> int:
+    """Vectors in the space, counted on its plain int8 table (cheaper than the vec0 table)."""
+    return int(conn.execute(f"SELECT count(*) FROM {vector_index.int8_table(space)}").fetchone()[0])

@@ -1,0 +1,366 @@
+"""Switching a library to another embedding model without a moment of broken search.
+
+The new model's vectors go into a new, inactive vector space while searches keep using the
+active one (and its model for queries). The inactive space's own rows are the progress: a
+restart, or a second call, embeds only the chunks that have no vector there yet. Chunks that
+indexing adds meanwhile get their old-model vectors from the indexer and are caught up here
+before the swap. The swap itself is one write transaction: it embeds the last few stragglers,
+makes the new space active and drops the old one (readers that began before it keep their
+snapshot, so nothing needs the old tables afterwards).
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+import apsw
+import numpy as np
+
+from .errors import LibraryError
+from .models import get_spec
+from .store.connection import read_snapshot, write_transaction
+from .store.vectors import (
+    VectorSpace,
+    activate_space,
+    active_space,
+    count_indexed,
+    count_missing,
+    create_space,
+    drop_space,
+    insert_vectors,
+    missing_chunks,
+    pending_space,
+    space_state,
+    without_vectors,
+)
+
+SWITCH_BATCH = 32  # chunks per write transaction (and per progress report)
+SAMPLE_SIZE = 24  # chunks timed for an estimate
+SWAP_INLINE_MAX = 64  # stragglers embedded inside the swap transaction; more: catch up first
+TOTAL_EVERY_S = 2.0  # recount the library's chunks (indexing may add some) this often
+
+
+class EmbedderLike(Protocol):
+    model_id: str
+    dim: int
+
+    def embed_documents(self, texts: Sequence[str], batch_size: int = 32) -> np.ndarray: ...
+
+
+@dataclass(frozen=True)
+class SwitchEstimate:
+    """What switching to ``model_id`` would cost, measured on this library's own chunks."""
+
+    model_id: str
+    dim: int
+    current_model_id: str | None  # the active space's model (None: nothing embedded yet)
+    chunks_total: int
+    chunks_done: int  # already in a pending space for this model (a switch to resume)
+    chunks_to_embed: int
+    chunks_per_s: float  # 0.0 when nothing was measured
+    sample: int  # chunks timed
+    seconds: float
+    discards_pending: str | None = None  # another model's unfinished switch that would be dropped
+
+    @property
+    def needed(self) -> bool:
+        return self.model_id != self.current_model_id
+
+    @property
+    def minutes(self) -> float:
+        return self.seconds / 60.0
+
+
+@dataclass(frozen=True)
+class SwitchProgress:
+    phase: str  # "embedding" | "paused" | "swapping" | "done" | "cancelled"
+    model_id: str
+    done: int  # chunks with a vector in the new space
+    total: int  # chunks in the library
+    embedded: int  # chunks embedded by this call
+    chunks_per_s: float  # this call's rate, pauses excluded (0.0 until measurable)
+
+    @property
+    def seconds_left(self) -> float | None:
+        if self.chunks_per_s <= 0:
+            return None
+        return max(0, self.total - self.done) / self.chunks_per_s
+
+
+@dataclass(frozen=True)
+class SwitchResult:
+    model_id: str
+    previous_model_id: str | None
+    dim: int
+    embedded: int  # chunks embedded by this call (a resumed switch skips the done ones)
+    done: int
+    total: int
+    seconds: float
+    switched: bool  # the new space is active now
+    cancelled: bool  # stopped on request; the old space is intact, the pending one stays
+    discarded_pending: str | None = None
+    settings_saved: bool = False
+
+    @property
+    def already_active(self) -> bool:
+        return not self.switched and not self.cancelled
+
+
+@dataclass(frozen=True)
+class PendingSwitch:
+    """An unfinished switch: its space stays inactive until it is resumed or discarded."""
+
+    model_id: str
+    spec: str | None
+    done: int
+    total: int
+
+
+class _Stopped(Exception):
+    """Raised between batches when the caller asked to stop."""
+
+
+class _SwappedElsewhere(Exception):
+    """Another process finished the same switch first."""
+
+
+def setting_for(spec: str | os.PathLike[str] | None) -> str | None:
+    """The value ``Settings.embedder`` takes for ``spec``: None for the default, a catalogue
+    name as it is, a model folder as an absolute path (so it still works from anywhere)."""
+    if spec is None:
+        return None
+    text = os.fspath(spec).strip()
+    if text in ("", "default"):
+        return None
+    looks_like_path = any(ch in text for ch in ("/", "\\", os.sep)) or text.startswith(("~", "."))
+    if not looks_like_path and get_spec(text) is not None:
+        return text
+    path = Path(text).expanduser()
+    if path.is_file() and path.suffix == ".onnx":
+        path = path.parent
+    return str(path.resolve())
+
+
+def _sample_texts(conn: apsw.Connection, count: int) -> list[str]:
+    """Up to ``count`` chunk texts spread evenly over the library (by id)."""
+    low, high = conn.execute("SELECT min(id), max(id) FROM chunks").fetchone()
+    if low is None or count <= 0:
+        return []
+    step = max(1, (high - low) // max(1, count - 1))
+    seen: dict[int, str] = {}
+    for target in range(low, high + 1, step):
+        row = conn.execute("SELECT id, text FROM chunks WHERE id >= ? ORDER BY id LIMIT 1", (target,)).fetchone()
+        if row is not None:
+            seen.setdefault(int(row[0]), row[1])
+        if len(seen) >= count:
+            break
+    return list(seen.values())
+
+
+def _measure(embedder: EmbedderLike, texts: list[str], batch_size: int) -> float:
+    """Chunks per second for ``texts`` (after a one-chunk warm-up run)."""
+    if not texts:
+        return 0.0
+    embedder.embed_documents(texts[:1], batch_size=batch_size)
+    started = time.perf_counter()
+    embedder.embed_documents(texts, batch_size=batch_size)
+    return len(texts) / max(time.perf_counter() - started, 1e-6)
+
+
+def estimate_switch(conn: apsw.Connection, embedder: EmbedderLike, *, embed_batch: int,
+                    sample_size: int = SAMPLE_SIZE) -> SwitchEstimate:
+    with read_snapshot(conn):
+        active, pending = active_space(conn), pending_space(conn)
+        total = int(conn.execute("SELECT count(*) FROM chunks").fetchone()[0])
+        resumable = pending if pending is not None and pending.model_id == embedder.model_id else None
+        done = count_indexed(conn, resumable) if resumable else 0
+        to_embed = count_missing(conn, resumable) if resumable else total
+        if active is None or active.model_id == embedder.model_id:
+            to_embed = 0  # nothing to embed: an empty library, or already this model
+        texts = _sample_texts(conn, sample_size) if to_embed else []
+    discards = pending.model_id if pending is not None and resumable is None else None
+    rate = _measure(embedder, texts, embed_batch)
+    return SwitchEstimate(
+        model_id=embedder.model_id, dim=embedder.dim, current_model_id=active.model_id if active else None,
+        chunks_total=total, chunks_done=done, chunks_to_embed=to_embed, chunks_per_s=rate,
+        sample=len(texts), seconds=to_embed / rate if rate > 0 else 0.0, discards_pending=discards)
+
+
+def pending_switch(conn: apsw.Connection) -> PendingSwitch | None:
+    with read_snapshot(conn):
+        space = pending_space(conn)
+        if space is None:
+            return None
+        total = int(conn.execute("SELECT count(*) FROM chunks").fetchone()[0])
+        return PendingSwitch(space.model_id, space.spec, count_indexed(conn, space), total)
+
+
+def discard_pending(conn: apsw.Connection) -> str | None:
+    """Drop an unfinished switch's space; returns its model id (None: there was none)."""
+    with write_transaction(conn):
+        space = pending_space(conn)
+        if space is None:
+            return None
+        drop_space(conn, space)
+        return space.model_id
+
+
+class ModelSwitch:
+    """One run of a switch to ``embedder``'s model: fill the pending space, then swap it in."""
+
+    def __init__(self, conn: apsw.Connection, embedder: EmbedderLike, spec: str | None, *,
+                 batch_size: int = SWITCH_BATCH, embed_batch: int = 8,
+                 progress: Callable[[SwitchProgress], None] | None = None,
+                 cancel: threading.Event | None = None, pause: threading.Event | None = None) -> None:
+        if batch_size < 1:
+            raise LibraryError("The switch batch size must be at least 1.")
+        self.conn = conn
+        self.embedder = embedder
+        self.spec = spec
+        self.batch_size = batch_size
+        self.embed_batch = embed_batch
+        self.progress_cb = progress
+        self.cancel = cancel or threading.Event()
+        self.pause = pause or threading.Event()
+        self.done = 0
+        self.total = 0
+        self.embedded = 0
+        self._started = time.monotonic()
+        self._paused_for = 0.0
+        self._counted_at = 0.0
+
+    def run(self) -> SwitchResult:
+        space, previous, discarded = self._prepare()
+        if space is None:  # the library already uses this model
+            return self._result(previous, switched=False, cancelled=False, discarded=discarded)
+        if previous is None:  # nothing was embedded yet: the new space simply became the active one
+            return self._result(None, switched=True, cancelled=False, discarded=discarded)
+        self.done = count_indexed(self.conn, space)
+        self._count_total(force=True)
+        try:
+            while True:
+                self._fill(space)
+                self._emit("swapping")
+                if self._try_swap(space):
+                    break
+        except _Stopped:
+            self._emit("cancelled")
+            return self._result(previous, switched=False, cancelled=True, discarded=discarded)
+        except _SwappedElsewhere:
+            pass
+        result = self._result(previous, switched=True, cancelled=False, discarded=discarded)
+        self._emit("done")
+        return result
+
+    # -- steps ----------------------------------------------------------------------------
+    def _prepare(self) -> tuple[VectorSpace | None, str | None, str | None]:
+        """(space to fill, the active model it replaces, a discarded pending model)."""
+        model_id, dim = self.embedder.model_id, self.embedder.dim
+        with write_transaction(self.conn):
+            active, pending = active_space(self.conn), pending_space(self.conn)
+            discarded = None
+            if pending is not None and (active is None or active.model_id == model_id
+                                        or pending.model_id != model_id or pending.dim != dim):
+                drop_space(self.conn, pending)
+                discarded, pending = pending.model_id, None
+            if active is None:
+                return create_space(self.conn, model_id, dim, spec=self.spec, active=True), None, discarded
+            if active.model_id == model_id:
+                return None, active.model_id, discarded
+            if pending is None:
+                pending = create_space(self.conn, model_id, dim, spec=self.spec, active=False)
+            return pending, active.model_id, discarded
+
+    def _fill(self, space: VectorSpace) -> None:
+        """Embed every chunk that has no vector in ``space`` yet, a batch per transaction."""
+        cursor = 0
+        while True:
+            self._check()
+            batch = missing_chunks(self.conn, space, cursor, self.batch_size)
+            if not batch:
+                return
+            cursor = batch[-1][0]
+            ids = [cid for cid, _ in batch]
+            vectors = self.embedder.embed_documents([text for _, text in batch], batch_size=self.embed_batch)
+            with write_transaction(self.conn):
+                self._still_pending(space)
+                self._insert(space, ids, vectors)
+            self._count_total()
+            self._emit("embedding")
+
+    def _try_swap(self, space: VectorSpace) -> bool:
+        """Swap ``space`` in, embedding the few chunks added since the last batch inside the
+        same transaction; False (nothing written) when too many arrived: fill again first."""
+        with write_transaction(self.conn):
+            self._still_pending(space)
+            stragglers = missing_chunks(self.conn, space, 0, SWAP_INLINE_MAX + 1)
+            if len(stragglers) > SWAP_INLINE_MAX:
+                return False
+            if stragglers:
+                ids = [cid for cid, _ in stragglers]
+                vectors = self.embedder.embed_documents([t for _, t in stragglers], batch_size=self.embed_batch)
+                self._insert(space, ids, vectors)
+            activate_space(self.conn, space)
+        return True
+
+    def _insert(self, space: VectorSpace, ids: list[int], vectors: np.ndarray) -> None:
+        """Store the vectors of chunks that still exist and are not in ``space`` yet (a file
+        may change meanwhile, or another process may be filling the same space)."""
+        fresh = without_vectors(self.conn, space, ids)
+        keep = [i for i, cid in enumerate(ids) if cid in fresh]
+        if keep:
+            insert_vectors(self.conn, space, [ids[i] for i in keep], np.asarray(vectors)[keep])
+        self.embedded += len(keep)
+        self.done += len(keep)
+
+    def _still_pending(self, space: VectorSpace) -> None:
+        state = space_state(self.conn, space)
+        if state == "active":
+            raise _SwappedElsewhere
+        if state is None:
+            raise LibraryError(f"The switch to {space.model_id} was cancelled by another Memex process.")
+
+    # -- helpers --------------------------------------------------------------------------
+    def _check(self) -> None:
+        if self.pause.is_set() and not self.cancel.is_set():
+            paused_at = time.monotonic()
+            self._emit("paused")
+            while self.pause.is_set() and not self.cancel.is_set():
+                time.sleep(0.05)
+            self._paused_for += time.monotonic() - paused_at
+        if self.cancel.is_set():
+            raise _Stopped
+
+    def _count_total(self, force: bool = False) -> None:
+        now = time.monotonic()
+        if force or now - self._counted_at >= TOTAL_EVERY_S:
+            self.total = int(self.conn.execute("SELECT count(*) FROM chunks").fetchone()[0])
+            self._counted_at = now
+        self.total = max(self.total, self.done)
+
+    def _rate(self) -> float:
+        elapsed = time.monotonic() - self._started - self._paused_for
+        return self.embedded / elapsed if self.embedded and elapsed >= 0.5 else 0.0
+
+    def _emit(self, phase: str) -> None:
+        if self.progress_cb is not None:
+            self.progress_cb(SwitchProgress(phase, self.embedder.model_id, self.done, self.total,
+                                            self.embedded, self._rate()))
+
+    def _result(self, previous: str | None, *, switched: bool, cancelled: bool,
+                discarded: str | None) -> SwitchResult:
+        self._count_total(force=True)
+        if not cancelled:  # every chunk is in the (now) active space, or waits for the indexer there
+            active = active_space(self.conn)
+            self.done = count_indexed(self.conn, active) if active is not None else 0
+        return SwitchResult(
+            model_id=self.embedder.model_id, previous_model_id=previous, dim=self.embedder.dim,
+            embedded=self.embedded, done=self.done, total=self.total,
+            seconds=time.monotonic() - self._started, switched=switched, cancelled=cancelled,
+            discarded_pending=discarded)
