@@ -559,8 +559,8 @@ class Library:
                 chunks=one("SELECT count(*) FROM chunks"),
                 chunks_embedded=one("SELECT count(*) FROM chunks WHERE embedded = 1"),
                 embedder=space.model_id if space else None,
-                reranker=self.settings.reranker if self._reranker_arg is None else (
-                    None if self._reranker_arg is False else str(self._reranker_arg)),
+                reranker=(self.settings.reranker if self._reranker_arg in (None, False)  # the configured one
+                          else str(self._reranker_arg)),
                 schema_version=schema_version(conn),
             )
 

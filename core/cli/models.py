@@ -334,7 +334,8 @@ def _confirm(question: str) -> bool:
 
 def cmd_use(args: argparse.Namespace) -> int:
     name = args.name.strip()
-    kind = args.kind or ("reranker" if name.lower() == "none" else _kind_of(name))
+    folder = Path(name).expanduser().is_dir()  # a model folder of one's own: an embedder unless --kind says
+    kind = args.kind or ("reranker" if name.lower() == "none" else "embedder" if folder else _kind_of(name))
     if kind is None:
         raise ModelError(f"No model named {name!r} is in the catalogue or installed (see: memex models list).")
     if kind == "embedder":
@@ -350,7 +351,7 @@ def cmd_use(args: argparse.Namespace) -> int:
         settings.save()
         print(output.to_json({"reranker": None}) if args.json else "Reranking is off.")
         return 0
-    if _kind_of(name) != "reranker":
+    if not folder and _kind_of(name) != "reranker":
         raise ModelError(f"{name} is not a reranker.")
     from ..models import get_spec, is_installed, resolve_reranker
 

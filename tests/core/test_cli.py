@@ -134,3 +134,21 @@ def test_eval_table_compares_modes(tmp_path):
     out = memex("eval", str(collection), "--mode", "bm25", "--mode", "dense").stdout
     assert out.splitlines()[0].split()[:2] == ["mode", "nDCG@10"]
     assert {line.split()[0] for line in out.splitlines()[1:]} == {"bm25", "dense"}
+
+
+def test_models_use_switches_to_a_model_folder(tmp_path, fp32_embedder_dir, reranker_dir):
+    folder = tmp_path / "notes"
+    folder.mkdir()
+    (folder / "cat.txt").write_text("The kitten chased a ball of yarn across the floor.\n")
+    (folder / "flow.txt").write_text("Boundary layer flow over a flat plate at supersonic speed.\n")
+    library = str(tmp_path / "lib.db")
+    memex("index", "--library", library, str(folder))
+    refused = memex("models", "use", str(fp32_embedder_dir), "--library", library, check=False)
+    assert refused.returncode != 0  # no terminal to confirm on, and no --yes
+    memex("models", "use", str(fp32_embedder_dir), "--yes", "--library", library)
+    status = json.loads(memex("status", "--library", library, "--json").stdout)
+    assert "all-MiniLM-L6-v2" in json.dumps(status) and "int8" not in json.dumps(status.get("embedder", ""))
+    hits = json.loads(memex("search", "young cat", "--mode", "dense", "--library", library, "--json").stdout)
+    assert Path(hits[0]["path"]).name == "cat.txt"
+    memex("models", "use", str(reranker_dir), "--kind", "reranker", "--library", library)
+    assert json.loads(memex("status", "--library", library, "--json").stdout)["reranker"]
