@@ -1,12 +1,14 @@
 """Query latency at 100k and 1M chunks: synthetic libraries written through the store code
 (Zipfian English-like text, clustered unit vectors — not real embeddings, so a million chunks
-build in minutes), then per-stage p50/p95 against exact-search baselines from the same run."""
+build in minutes), then per-stage p50/p95 against exact-search baselines from the same run, and
+FTS5's BM25 against bm25s on the same text and queries (when the ``bench`` extra is installed)."""
 
 from __future__ import annotations
 
 import json
 import os
 import statistics
+import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -17,13 +19,15 @@ import apsw
 import numpy as np
 
 from ..search.hybrid import Searcher, candidate_depth
-from ..search.query import fts_match_expression
+from ..search.query import fts_match_expression, query_terms
 from ..store import fts, migrate, open_connection, read_snapshot, write_transaction
 from ..store import vectors as vec
 from ..store.chunks import insert_chunks, mark_embedded
 from ..store.documents import DocumentRecord, write_document
 from ..store.fts import bm25_search
 from ..types import ChunkSpan
+from . import bm25s_baseline
+from .bm25s_baseline import Bm25sIndex
 from .table import Row, format_rows
 
 DIM = 384
@@ -37,6 +41,9 @@ ZIPF_S = 1.05
 K = 10
 TARGET_MS = {100_000: 30.0, 1_000_000: 100.0}
 RECALL_TARGET = 0.95
+# bm25s builds its index in RAM, ~8 kB per chunk at peak (165 MB at 20k chunks): ~2.4 GB here,
+# ~8 GB at 1M, so larger libraries are measured without it.
+BM25S_MAX_CHUNKS = 300_000
 # The most frequent English words, most frequent first; the rest of the vocabulary is made up.
 COMMON = """the of and to a in is it you that he was for on are with as i his they be at one have
 this from or had by not word but what some we can out other were all there when up use your how
@@ -251,15 +258,15 @@ def previous_code_path() -> Iterator[None]:
         vec.EXACT_BELOW, fts.MAX_SCORED_ROWS = saved
 
 
-def measure(built: Built, queries: int, seed: int = 11) -> dict[str, float]:
+def measure(built: Built, queries: int, seed: int = 11, lexical: Bm25sIndex | None = None) -> dict[str, float]:
     rng = np.random.default_rng(seed)
     matrix = np.ascontiguousarray(built.vectors)  # in memory for the numpy baseline
     asked = queries_for(rng, matrix, queries)
     depth = candidate_depth(K)
     slow_every = max(1, queries // max(3, min(queries, 2_000_000 // built.chunks)))  # sqlite-vec: seconds at 1M
     stages: dict[str, list[float]] = {name: [] for name in (
-        "hybrid", "bm25", "vector", "numpy", "bm25_full", "sqlite_vec", "hybrid_before")}
-    quality: dict[str, list[float]] = {"recall": [], "recall50": [], "coarse_recall": [], "bm25_overlap": []}
+        "hybrid", "vector", "numpy", "sqlite_vec", "hybrid_before")}
+    quality: dict[str, list[float]] = {"recall": [], "recall50": [], "coarse_recall": []}
     conn = open_connection(built.path)
     try:
         space = vec.active_space(conn)
@@ -269,9 +276,6 @@ def measure(built: Built, queries: int, seed: int = 11) -> dict[str, float]:
             searcher = Searcher(conn, space, lambda _text, q=qv: q)  # the query vector is given
             with read_snapshot(conn):
                 stages["hybrid"].append(_timed(lambda s=searcher, t=text: s.search(t, K))[0])
-            match = fts_match_expression(text)
-            ms, lexical = _timed(lambda m=match: bm25_search(conn, m, depth) if m else [])
-            stages["bm25"].append(ms)
             ms, found = _timed(lambda q=qv: vec.knn(conn, space, q, depth))
             stages["vector"].append(ms)
             ms, truth = _timed(lambda q=qv: exact_numpy(matrix, q, depth))
@@ -280,26 +284,60 @@ def measure(built: Built, queries: int, seed: int = 11) -> dict[str, float]:
             quality["recall50"].append(len({c for c, _ in found} & set(truth)) / depth)
             quality["coarse_recall"].append(_coarse_recall(conn, space, qv, truth[:K]))
             with previous_code_path():
-                ms, full = _timed(lambda m=match: bm25_search(conn, m, depth) if m else [])
-                stages["bm25_full"].append(ms)
-                if full:
-                    top = {c for c, _ in full[:K]}
-                    quality["bm25_overlap"].append(len(top & {c for c, _ in lexical[:K]}) / len(top))
                 if i % slow_every == 0:
                     stages["sqlite_vec"].append(_timed(lambda q=qv: vec.exact_knn(conn, space, q, depth))[0])
                     with read_snapshot(conn):
                         stages["hybrid_before"].append(_timed(lambda s=searcher, t=text: s.search(t, K))[0])
+        lexical_figures = bm25_figures(conn, [text for text, _ in asked], depth, lexical)
         sizes = _table_bytes(conn)
     finally:
         conn.close()
     file_bytes = sum(p.stat().st_size for p in (built.path, Path(f"{built.path}-wal")) if p.exists())
     result = {f"{name}_p{q}": _pct(v, q) for name, v in stages.items() for q in (50, 95)}
     result.update({name: statistics.fmean(v) if v else 1.0 for name, v in quality.items()})
+    result.update(lexical_figures)
     result.update(load_ms=load_ms, bytes_per_chunk=file_bytes / built.chunks,
                   index_bytes_per_chunk=(sizes.get("bits", 0) + sizes.get("int8", 0)) / built.chunks,
                   build_s=built.seconds, slow_queries=len(stages["sqlite_vec"]), queries=queries,
                   load_average=os.getloadavg()[0])
     result.update({f"{k}_bytes_per_chunk": v / built.chunks for k, v in sizes.items()})
+    return result
+
+
+def bm25_figures(conn: apsw.Connection, texts: list[str], depth: int,
+                 lexical: Bm25sIndex | None = None) -> dict[str, float]:
+    """BM25 top ``depth`` for each query, the stages taking turns: FTS5 as Memex searches (row
+    budget), FTS5 with every OR term scored, and bm25s when given. p50/p95 ms, queries/s one
+    query at a time, and top-10 overlaps (of each ranking with FTS5 scoring every term)."""
+    names = ("bm25", "bm25_full", *(("bm25s",) if lexical is not None else ()))
+    times: dict[str, list[float]] = {name: [] for name in names}
+    overlap: dict[str, list[float]] = {"bm25_overlap": [], "bm25s_overlap": [], "bm25s_overlap_searched": []}
+    for text in texts:
+        match = fts_match_expression(text)
+        ms, searched = _timed(lambda m=match: bm25_search(conn, m, depth) if m else [])
+        times["bm25"].append(ms)
+        with previous_code_path():
+            ms, full = _timed(lambda m=match: bm25_search(conn, m, depth) if m else [])
+        times["bm25_full"].append(ms)
+        top = {c for c, _ in full[:K]}
+        if top:
+            overlap["bm25_overlap"].append(len(top & {c for c, _ in searched[:K]}) / len(top))
+        if lexical is not None:
+            terms = query_terms(text)
+            ms, theirs = _timed(lambda t=terms: lexical.search(t, depth))
+            times["bm25s"].append(ms)
+            if top:
+                overlap["bm25s_overlap"].append(len(top & set(theirs[:K])) / len(top))
+            mine = {c for c, _ in searched[:K]}
+            if mine:
+                overlap["bm25s_overlap_searched"].append(len(mine & set(theirs[:K])) / len(mine))
+    result = {f"{name}_p{q}": _pct(v, q) for name, v in times.items() for q in (50, 95)}
+    result.update({f"{name}_qps": 1000 / max(statistics.fmean(v), 1e-9) for name, v in times.items()})
+    result["bm25_overlap"] = statistics.fmean(overlap.pop("bm25_overlap") or [1.0])
+    if lexical is not None:
+        result.update({name: statistics.fmean(v or [0.0]) for name, v in overlap.items()})
+        result.update(bm25s_build_s=lexical.seconds, bm25s_bytes=float(lexical.nbytes),
+                      bm25s_stemmed=float(lexical.stemmed))
     return result
 
 
@@ -328,11 +366,25 @@ def run(sizes: list[int], queries: int, workdir: Path,
     once and reused: at 1M chunks ~3.7 GB plus 1.5 GB of vectors (.npy), which the numpy
     baseline also holds in memory; the 1M build takes ~8 minutes on two busy cores."""
     rows: list[Row] = []
+    if not bm25s_baseline.available():
+        _note(f"bm25s baseline skipped: bm25s is not installed (install with {bm25s_baseline.INSTALL_HINT}).")
     for size in sizes:
         built = build_library(Path(workdir), size, progress=progress)
-        m = measure(built, queries)
+        lexical = None
+        if bm25s_baseline.available():
+            if size <= BM25S_MAX_CHUNKS:
+                lexical = Bm25sIndex(built.path)
+            else:
+                _note(f"bm25s baseline skipped at {size:,} chunks: its in-memory index would need about "
+                      f"{size * 8 / 1e6:.0f} GB at peak; it is measured up to {BM25S_MAX_CHUNKS:,} chunks.")
+        m = measure(built, queries, lexical=lexical)
+        del lexical
         rows += _rows(size, m, built.reused)
     return [r.as_dict() for r in rows]
+
+
+def _note(message: str) -> None:
+    print(message, file=sys.stderr)
 
 
 def _rows(size: int, m: dict[str, float], reused: bool) -> list[Row]:
@@ -349,6 +401,7 @@ def _rows(size: int, m: dict[str, float], reused: bool) -> list[Row]:
             "every OR term scored", m["bm25_full_p50"]),
         Row(f"{tag} BM25 top-{depth} p95", m["bm25_p95"], "ms", "", "every OR term scored", m["bm25_full_p95"]),
         Row(f"{tag} BM25 top-10 overlap with every term scored", m["bm25_overlap"], ""),
+        *bm25s_rows(tag, m, m["fts_bytes_per_chunk"] * size if "fts_bytes_per_chunk" in m else None),
         Row(f"{tag} vector top-{depth} p50 (sign bits + int8 rescore)", m["vector_p50"], "ms", "",
             "numpy exact, floats in RAM", m["numpy_p50"]),
         Row(f"{tag} vector top-{depth} p95", m["vector_p95"], "ms", "", f"sqlite-vec exact p50, {slow} q",
@@ -362,6 +415,27 @@ def _rows(size: int, m: dict[str, float], reused: bool) -> list[Row]:
         Row(f"{tag} build time{' (reused)' if reused else ''}", m["build_s"], "s"),
         Row(f"{tag} load average during the run ({int(m['queries'])} queries)", m["load_average"], ""),
     ]
+
+
+def bm25s_rows(tag: str, m: dict[str, float], fts_bytes: float | None = None) -> list[Row]:
+    """Memex's FTS5 BM25 next to bm25s on the same queries; none when bm25s was not measured."""
+    if "bm25s_p50" not in m:
+        return []
+    depth = candidate_depth(K)
+    name = f"bm25s ({'Porter stems' if m['bm25s_stemmed'] else 'no stemmer'}, numpy, RAM)"
+    rows = [
+        Row(f"{tag} BM25 top-{depth} p50, FTS5 as searched", m["bm25_p50"], "ms", "", name, m["bm25s_p50"]),
+        Row(f"{tag} BM25 top-{depth} p95, FTS5 as searched", m["bm25_p95"], "ms", "", "bm25s", m["bm25s_p95"]),
+        Row(f"{tag} BM25 queries/s, one at a time, FTS5 as searched", m["bm25_qps"], "q/s", "", "bm25s",
+            m["bm25s_qps"]),
+        Row(f"{tag} bm25s top-10 overlap with FTS5, every term scored", m["bm25s_overlap"], "", "",
+             "with FTS5 as searched", m["bm25s_overlap_searched"]),
+        Row(f"{tag} bm25s index build", m["bm25s_build_s"], "s"),
+    ]
+    if fts_bytes is not None:
+        rows.append(Row(f"{tag} FTS5 index on disk", fts_bytes / 1e6, "MB", "", "bm25s matrix in RAM",
+                        m["bm25s_bytes"] / 1e6))
+    return rows
 
 
 def format_table(rows: list[dict]) -> str:
