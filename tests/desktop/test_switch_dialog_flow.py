@@ -124,8 +124,11 @@ def test_declining_keeps_the_current_model(qtbot, make_window, corpus, fp32_embe
 def test_an_unusable_model_folder_is_reported(qtbot, make_window, corpus, tmp_path):
     window = _indexed_window(qtbot, make_window, corpus)
     window.model_switch.confirm = lambda estimate: True
+    shown: list[str] = []  # every status message, since a later one (indexing done…) may replace it
+    original = window.status.show_message
+    window.status.show_message = lambda text, *a, **k: (shown.append(text), original(text, *a, **k))
     with qtbot.waitSignal(window.model_switch.failed, timeout=TIMEOUT) as failed:
         _choose_embedder(window, str(tmp_path))
     assert "not a usable model" in failed.args[0]
-    qtbot.waitUntil(lambda: "Cannot use that embedding model" in window.status.message_text())
+    qtbot.waitUntil(lambda: any("Cannot use that embedding model" in text for text in shown))
     assert window.library.settings.embedder is None
