@@ -126,12 +126,16 @@ class Built:
 
 
 def build_library(workdir: Path, chunks: int, seed: int = 7,
-                  progress: Callable[[str], None] | None = None) -> Built:
-    """Build (or reuse) ``workdir/latency-<chunks>.db`` and its vectors beside it (.npy)."""
+                  progress: Callable[[str], None] | None = None, model_id: str = MODEL_ID) -> Built:
+    """Build (or reuse) ``workdir/latency-<chunks>.db`` and its vectors beside it (.npy).
+
+    With another ``model_id`` (a real embedder's), the library opens and searches with that
+    model: for measuring the app's memory on a library of this size."""
     workdir.mkdir(parents=True, exist_ok=True)
-    path = workdir / f"latency-{chunks}.db"
-    npy = workdir / f"latency-{chunks}.vectors.npy"
-    stamp = {"version": BUILD_VERSION, "chunks": chunks, "seed": seed}
+    name = f"latency-{chunks}" if model_id == MODEL_ID else f"synthetic-{chunks}-{model_id.replace(':', '-')}"
+    path = workdir / f"{name}.db"
+    npy = workdir / f"{name}.vectors.npy"
+    stamp = {"version": BUILD_VERSION, "chunks": chunks, "seed": seed, "model_id": model_id}
     if path.exists() and npy.exists():
         conn = open_connection(path)
         try:
@@ -156,7 +160,7 @@ def build_library(workdir: Path, chunks: int, seed: int = 7,
         migrate(conn)
         conn.execute("PRAGMA cache_size=-262144")
         with write_transaction(conn):
-            space = vec.ensure_space(conn, MODEL_ID, DIM)
+            space = vec.ensure_space(conn, model_id, DIM)
             # FTS5 indexes a bulk load ~3x faster in one 'rebuild' than row by row through the
             # insert trigger; the trigger comes back afterwards, so the schema is the real one.
             trigger = conn.execute("SELECT sql FROM sqlite_master WHERE name = 'chunks_fts_ai'").fetchone()[0]

@@ -25,7 +25,7 @@ def run(name: str, *, workdir: Path | None, reranker: str | None, sizes: list[in
     if name == "indexing":
         from . import indexing
 
-        return indexing.run(workdir)
+        return indexing.run(workdir or _scratch("indexing"))
     if name == "latency":
         from . import latency
 

@@ -55,6 +55,12 @@ def _model_folder(dst: Path, embedder: Embedder, extra: dict | None = None) -> P
     return dst
 
 
+def _same_vectors(a: np.ndarray, b: np.ndarray) -> None:
+    """The same vectors up to quantisation: the default embedder runs from its optimised copy,
+    a folder holding the PyPI file runs that file."""
+    assert np.atleast_2d((a * b).sum(axis=-1)).min() >= 0.995
+
+
 def _flip_bytes(path: Path, offset: int) -> None:
     data = bytearray(path.read_bytes())
     for i in range(offset, offset + 16):
@@ -94,7 +100,7 @@ def test_tampered_model_copy_is_refused(tmp_path: Path, embedder: Embedder) -> N
     folder = _model_folder(tmp_path / "pinned", embedder, {"sha256": DEFAULT_SHA})
     good = load_embedder(str(folder), threads=1)
     assert good.model_id == f"local:pinned:{DEFAULT_SHA[:12]}"
-    np.testing.assert_allclose(good.embed_documents(SENTENCES[:2]), embedder.embed_documents(SENTENCES[:2]), atol=1e-6)
+    _same_vectors(good.embed_documents(SENTENCES[:2]), embedder.embed_documents(SENTENCES[:2]))
     _flip_bytes(folder / "model.onnx", 1_000_000)  # after a successful (cached) load
     with pytest.raises(ChecksumMismatch, match="does not match its pinned checksum"):
         load_embedder(str(folder), threads=1)
@@ -190,16 +196,9 @@ def test_prefixes_and_cls_pooling_from_memex_model_json(tmp_path: Path, embedder
     spec = {"query_prefix": "query: ", "passage_prefix": "passage: ", "max_tokens": 128}
     prefixed = load_embedder(str(_model_folder(tmp_path / "e5ish", embedder, spec)), threads=1)
     assert prefixed.max_tokens == 128
-    np.testing.assert_allclose(
-        prefixed.embed_query("apple pie"),
-        embedder.embed_documents(["query: apple pie"])[0],
-        atol=1e-6,
-    )
-    np.testing.assert_allclose(
-        prefixed.embed_documents(["apple pie"]),
-        embedder.embed_documents(["passage: apple pie"]),
-        atol=1e-6,
-    )
+    _same_vectors(prefixed.embed_query("apple pie"), embedder.embed_documents(["query: apple pie"])[0])
+    _same_vectors(prefixed.embed_documents(["apple pie"]), embedder.embed_documents(["passage: apple pie"]))
+    assert float(prefixed.embed_query("apple pie") @ prefixed.embed_documents(["apple pie"])[0]) < 0.995
     cls = load_embedder(str(_model_folder(tmp_path / "cls", embedder, {"pooling": "cls"})))
     vector = cls.embed_documents(["apple pie"])[0]
     assert abs(float(np.linalg.norm(vector)) - 1.0) < 1e-5
