@@ -87,10 +87,11 @@ _RSS_SCRIPT = textwrap.dedent("""
 _IDLE_SCRIPT = textwrap.dedent("""
     import json, sys
     from memex.core.library import Library
-    lib = Library.open(sys.argv[1])
-    lib.search("budget risk", rerank=False)
-    rss = int(open("/proc/self/statm").read().split()[1]) * 4096 / 2**20
-    print(json.dumps({"rss_mb": rss, "chunks": lib.status().chunks}))
+    with Library.open(sys.argv[1]) as lib:
+        for query in ("budget risk", "water climate policy", "network security data model"):
+            lib.search(query, rerank=False)
+        rss = int(open("/proc/self/statm").read().split()[1]) * 4096 / 2**20
+        print(json.dumps({"rss_mb": rss, "chunks": lib.status().chunks}))
 """)
 
 
