@@ -187,8 +187,9 @@ class SettingsDialog(QDialog):
         form.addRow(_section("Library"))
         form.addRow("Library file ↻", library_row)
         form.addRow(_section("Models"))
-        form.addRow("Embedding model ↻", _row(self.embedder, self.embedder_download))
-        self.embedder.setToolTip("A library keeps the model it was built with: a new model needs a new library file.")
+        form.addRow("Embedding model", _row(self.embedder, self.embedder_download))
+        self.embedder.setToolTip("Another model re-embeds the library in the background after you confirm; "
+                                 "searches keep working meanwhile.")
         form.addRow("Reranker ↻", _row(self.reranker, self.reranker_download))
         form.addRow("Run models on ↻", self.device)
         form.addRow("Threads ↻", self.threads)
@@ -207,8 +208,9 @@ class SettingsDialog(QDialog):
         layout.setContentsMargins(20, 16, 20, 14)
         layout.setSpacing(12)
         layout.addLayout(form)
-        layout.addWidget(_note("↻ takes effect after restarting Memex. A new embedding model needs a new "
-                               "library file. Indexing settings apply to files indexed from now on."))
+        layout.addWidget(_note("↻ takes effect after restarting Memex. A new embedding model is switched to in "
+                               "the background once you confirm. Indexing settings apply to files indexed "
+                               "from now on."))
         layout.addWidget(buttons)
         self.resize(max(600, self.sizeHint().width()), self.sizeHint().height())
 
