@@ -2,22 +2,34 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
 import onnxruntime as ort
 
+from . import config, rerank_optimize
 from .embedding import BatchFeeder, length_sorted_batches, load_tokenizer, pad_token_id
 from .errors import ModelError
 from .models import ResolvedModel, resolve_reranker
-from .onnx_session import create_session
+from .onnx_session import available_devices, create_session
+
+log = logging.getLogger(__name__)
+
+# Pairs per run. Small batches keep each layer's activations in the CPU caches: on 2 cores,
+# top-30 took about 1.5x less time in batches of 2 than of 16 with the int8 model (fp32: 1.2x).
+BATCH_SIZE = 2
 
 
 class Reranker:
     """A loaded cross-encoder. Safe to share between threads."""
 
-    def __init__(self, model: ResolvedModel, session: ort.InferenceSession, warnings: Sequence[str] = ()) -> None:
+    def __init__(self, model: ResolvedModel, session: ort.InferenceSession, warnings: Sequence[str] = (),
+                 onnx_path: Path | None = None) -> None:
         self.model_id = model.model_id
+        self.onnx_path = Path(onnx_path or model.onnx_path)
+        self.optimized = self.onnx_path != Path(model.onnx_path)  # running the int8 copy
         self.max_tokens = model.max_tokens
         self.providers: list[str] = list(session.get_providers())
         self.warnings: list[str] = list(warnings)
@@ -33,7 +45,7 @@ class Reranker:
             raise ModelError(f"{model.onnx_path} does not look like a cross-encoder (reranker).")
 
     def __repr__(self) -> str:
-        return f"Reranker({self.model_id!r}, providers={self.providers})"
+        return f"Reranker({self.model_id!r}, providers={self.providers}, optimized={self.optimized})"
 
     def _fit_query(self, query: str) -> str:
         """Cut a very long query to half the window so "only_second" truncation can work."""
@@ -43,7 +55,7 @@ class Reranker:
             return query
         return query[: enc.offsets[limit - 1][1]]
 
-    def score(self, query: str, passages: Sequence[str], batch_size: int = 16) -> np.ndarray:
+    def score(self, query: str, passages: Sequence[str], batch_size: int = BATCH_SIZE) -> np.ndarray:
         """Raw relevance logits, shape (len(passages),), float32, in input order.
 
         Higher is more relevant; the scale depends on the model. Passages are truncated so
@@ -62,8 +74,31 @@ class Reranker:
         return out
 
 
-def load_reranker(spec: str, *, threads: int = 0, device: str = "cpu") -> Reranker:
-    """Resolve ``spec`` (a catalogue name or a model folder), verify it, and open it."""
+def load_reranker(spec: str, *, threads: int = 0, device: str = "cpu", optimize: bool | None = None) -> Reranker:
+    """Resolve ``spec`` (a catalogue name or a model folder), verify it, and open it.
+
+    On the CPU the optimised int8 copy (``rerank_optimize``) is used, built on first load;
+    ``optimize`` False, or ``MEMEX_RERANK_OPTIMIZE=0``, keeps the model as downloaded.
+    """
     model = resolve_reranker(spec)
+    wanted = rerank_optimize.enabled() if optimize is None else optimize
+    if wanted and _cpu_only(device):
+        cache = config.cache_dir() / "rerankers"
+        path = rerank_optimize.optimized_reranker_model(model.onnx_path, model.tokenizer_path, cache,
+                                                        source_sha256=model.sha256)
+        if path != model.onnx_path:
+            try:
+                session, warnings = create_session(path, threads=threads, device=device)
+                return Reranker(model, session, warnings, onnx_path=path)
+            except ModelError as exc:
+                log.warning("Using the original reranker model: %s", exc)
     session, warnings = create_session(model.onnx_path, threads=threads, device=device)
     return Reranker(model, session, warnings)
+
+
+def _cpu_only(device: str) -> bool:
+    """Whether ``device`` runs on the CPU provider alone (the int8 copy is tuned for it)."""
+    wanted = (device or "cpu").strip().lower()
+    if wanted == "auto":
+        return available_devices() == ["cpu"]
+    return wanted == "cpu" or wanted not in available_devices()
