@@ -83,7 +83,7 @@ def load_reranker(spec: str, *, threads: int = 0, device: str = "cpu", optimize:
     model = resolve_reranker(spec)
     wanted = rerank_optimize.enabled() if optimize is None else optimize
     if wanted and _cpu_only(device):
-        cache = config.cache_dir() / "rerankers"
+        cache = config.cache_dir() / "optimized"  # derived model copies, rebuilt when missing
         path = rerank_optimize.optimized_reranker_model(model.onnx_path, model.tokenizer_path, cache,
                                                         source_sha256=model.sha256)
         if path != model.onnx_path:
