@@ -11,6 +11,7 @@ import numpy as np
 from ..store.chunks import StoredChunk, chunk_owners, fetch_chunks
 from ..store.filters import filter_sql
 from ..store.fts import bm25_search, ideal_score
+from ..store.vector_index import int8_table
 from ..store.vectors import VectorSpace, knn
 from ..types import ChunkHit, Hit, SearchFilters
 from .fusion import LEXICAL_WEIGHT, FusedDocument, fuse_documents
@@ -109,14 +110,21 @@ class Searcher:
         return sorted(scored, key=lambda cs: -cs[1])
 
     def _vectors(self, chunk_ids: list[int]) -> dict[int, np.ndarray]:
-        """The float vectors of ``chunk_ids`` that have one."""
+        """Unit vectors of ``chunk_ids`` that have one, from the index's int8 copies (a plain
+        table: a row per chunk, where sqlite-vec would read a block of vectors for each), else
+        from the float table."""
         assert self.space is not None
         found: dict[int, np.ndarray] = {}
-        for start in range(0, len(chunk_ids), 500):
-            part = chunk_ids[start:start + 500]
-            rows = self.conn.execute(
-                f"SELECT rowid, embedding FROM {self.space.table} WHERE rowid IN ({','.join('?' * len(part))})", part)
-            found.update((int(rowid), np.frombuffer(blob, dtype=np.float32)) for rowid, blob in rows)
+        tables = ((int8_table(self.space), "id", "vec", np.int8), (self.space.table, "rowid", "embedding", np.float32))
+        for table, key, column, dtype in tables:
+            missing = [c for c in dict.fromkeys(chunk_ids) if c not in found]
+            for start in range(0, len(missing), 500):
+                part = missing[start:start + 500]
+                rows = self.conn.execute(
+                    f"SELECT {key}, {column} FROM {table} WHERE {key} IN ({','.join('?' * len(part))})", part)
+                for cid, blob in rows:
+                    vector = np.frombuffer(blob, dtype=dtype).astype(np.float32)
+                    found[int(cid)] = vector / max(float(np.linalg.norm(vector)), 1e-12)
         return found
 
     def _allowed(self, chunk_ids: list[int], filters: SearchFilters) -> set[int]:
