@@ -1,5 +1,5 @@
 """Rerank latency and agreement: top-30 (query, passage) pairs through the cross-encoder as search
-sends them (a ~640-character window around the matches), for the model in fp32, a naive dynamic
+sends them (a ~400-character window around the matches), for the model in fp32, a naive dynamic
 int8 copy and the optimised copy that ``load_reranker`` uses on the CPU.
 
 Rounds are interleaved (each query runs on every variant in turn, the order rotating) so that
