@@ -14,6 +14,7 @@ from memex.core.config import Settings
 from memex.core.library import Library
 from memex.core.types import IndexReport
 from PySide6.QtCore import QEvent, Qt, QTimer, Signal
+from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import QFileDialog, QLabel, QMainWindow, QSplitter, QVBoxLayout, QWidget
 
 from . import fmt, qtcompat, style
@@ -47,7 +48,7 @@ class MainWindow(QMainWindow):
         self.setWindowTitle("Memex")
         self.setWindowIcon(style.app_icon())
         self.setAcceptDrops(True)
-        self.resize(1320, 820)
+        self._fit_default_size(1320, 820)
         self.library: Library | None = None
         self.owns_library = library is None
         self.indexer: IndexController | None = None
@@ -272,6 +273,14 @@ class MainWindow(QMainWindow):
         library = self.library
         if library is not None:
             self.tasks.run(lambda: library.failures(), lambda f: FailuresDialog(f, self).exec(), lane="read")
+
+    def _fit_default_size(self, width: int, height: int) -> None:
+        """The first-run size, no larger than 90% of the screen's free area (small laptop screens)."""
+        screen = QGuiApplication.primaryScreen()
+        if screen is not None:
+            free = screen.availableGeometry()
+            width, height = min(width, int(free.width() * 0.9)), min(height, int(free.height() * 0.9))
+        self.resize(width, height)
 
     def show_error(self, message: str) -> None:
         self.status.show_message(message, error=True)
