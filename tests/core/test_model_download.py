@@ -354,7 +354,8 @@ def test_cli_import_records_checksums_and_the_model_loads(tmp_path, capsys, embe
 
     model = load_embedder("my-minilm", threads=1)
     assert model.model_id == f"local:my-minilm:{record.files[MODEL_FILE].sha256[:12]}"
-    np.testing.assert_allclose(model.embed_query(QUERY), embedder.embed_query(QUERY), atol=1e-6)
+    # The same model: the default runs from its optimised int8 copy, the imported file as it is.
+    assert float(model.embed_query(QUERY) @ embedder.embed_query(QUERY)) >= 0.995
     row = _row(capsys, "my-minilm")
     assert (row["kind"], row["source"], row["installed"]) == ("embedder", "import", True)
     with pytest.raises(ModelError, match="is an embedder, not a reranker"):
