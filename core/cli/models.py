@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import re
 import shutil
 import sys
@@ -15,8 +14,8 @@ from pathlib import Path
 from .. import config
 from ..errors import MemexError, ModelError
 from . import output
+from .models_use import add_use_arguments, run_use
 
-USE_MODULE = "memex.core.cli.models_use"  # switching the embedder of a library lives there
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 COPIED_EXTRAS = ("config.json", "sentence_bert_config.json", "special_tokens_map.json", "tokenizer_config.json",
                  "memex-model.json", "1_Pooling/config.json")
@@ -38,10 +37,7 @@ def add_models_parser(sub: argparse._SubParsersAction, common: argparse.Argument
     p.add_argument("--kind", choices=["embedder", "reranker"], default="embedder")
     p = actions.add_parser("use", parents=[common], conflict_handler="resolve",
                            help="choose the reranker (or switch the library's embedder)")
-    if importlib.util.find_spec(USE_MODULE) is not None:
-        from .models_use import add_use_arguments
-
-        add_use_arguments(p)
+    add_use_arguments(p)
     if not any(a.dest == "name" for a in p._actions):
         p.add_argument("name", metavar="NAME", help='a model name; "none" turns reranking off')
     if "--yes" not in p._option_string_actions:
@@ -339,11 +335,6 @@ def cmd_use(args: argparse.Namespace) -> int:
     if kind is None:
         raise ModelError(f"No model named {name!r} is in the catalogue or installed (see: memex models list).")
     if kind == "embedder":
-        if importlib.util.find_spec(USE_MODULE) is None:
-            print("memex: switching the embedder is not available in this build", file=sys.stderr)
-            return 2
-        from .models_use import run_use
-
         return int(run_use(args))
     settings = config.Settings.load()
     if name.lower() == "none":

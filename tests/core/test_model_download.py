@@ -4,7 +4,6 @@ offline-aware; the catalogue itself; and ``memex models`` end to end (real files
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 import json
 import re
 import shutil
@@ -387,10 +386,3 @@ def test_cli_import_refuses_bad_folders(tmp_path, capsys) -> None:
     assert code == 1 and "catalogue model" in err
     code, _, err = _run(capsys, "models", "import", str(unsafe), "--name", "../escape")
     assert code == 1 and "cannot name a model" in err
-
-
-@pytest.mark.skipif(importlib.util.find_spec("memex.core.cli.models_use") is not None,
-                    reason="this build can switch the embedder")
-def test_cli_use_embedder_is_not_available_in_this_build(capsys) -> None:
-    code, _, err = _run(capsys, "models", "use", "bge-small-en-v1.5")
-    assert code == 2 and "switching the embedder is not available in this build" in err
