@@ -12,6 +12,7 @@ from pathlib import Path
 
 from memex.core.config import Settings
 from memex.core.library import Library
+from memex.core.memory import release_free_heap
 from memex.core.types import IndexReport
 from PySide6.QtCore import QEvent, Qt, QTimer, Signal
 from PySide6.QtGui import QGuiApplication
@@ -33,6 +34,7 @@ from .tasks import TaskManager, describe_error
 from .tray import Tray, tray_available
 
 INFO_EVERY_S = 1.5  # while indexing: refresh counts and the current results this often
+RELEASE_MEMORY_AFTER_MS = 3000  # after the index queue empties
 
 qtcompat.apply()
 
@@ -253,6 +255,8 @@ class MainWindow(QMainWindow):
         self.search.refresh()
 
     def _on_idle(self) -> None:
+        # What indexing freed goes back to the system once the window has settled.
+        QTimer.singleShot(RELEASE_MEMORY_AFTER_MS, release_free_heap)
         self.status.finish_run()
         self.search.set_library_state(self.search.documents, False)
         if self.tray is not None:

@@ -109,3 +109,4 @@ def test_snippet_highlights_accented_words_at_the_right_offsets():
 def test_short_terms_match_only_whole_words():
     snippet, spans = make_snippet("gas gases gasket", ["gas"])
     assert [snippet[s.start:s.end] for s in spans] == ["gas"]
+
