@@ -32,10 +32,11 @@ def home(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("frozen-home")
 
 
-def run(app_dir: Path, program: str, *args: str, home: Path) -> subprocess.CompletedProcess[str]:
+def run(app_dir: Path, program: str, *args: str, home: Path,
+        extra_env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     """Run one of the app's programs with nothing from this Python environment leaking in."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTHON", "VIRTUAL_ENV", "QT_PLUGIN"))}
-    env.update(MEMEX_HOME=str(home), QT_QPA_PLATFORM="offscreen", NO_COLOR="1")
+    env.update(MEMEX_HOME=str(home), QT_QPA_PLATFORM="offscreen", NO_COLOR="1", **(extra_env or {}))
     return subprocess.run([str(app_dir / program), *args], capture_output=True, text=True, timeout=TIMEOUT_S,
                           env=env, cwd=home)
 
@@ -132,3 +133,30 @@ def test_desktop_entry_installs_for_this_folder(app_dir, tmp_path):
                       env=env, timeout=60))
     assert not (tmp_path / "applications" / "memex.desktop").exists()
     assert not (tmp_path / "icons" / "hicolor" / "256x256" / "apps" / "memex.png").exists()
+
+
+def test_models_download_from_a_hub_and_rerank(app_dir, home, library, reranker_dir):
+    """The built app carries the download path (huggingface_hub) and the reranker optimiser."""
+    import sys
+
+    sys.path.insert(0, str(REPO / "tests" / "core"))
+    from hubserver import FakeHub
+
+    hub = FakeHub().start()
+    try:
+        hub.add_repo("Xenova/bge-reranker-base", {
+            "onnx/model_quantized.onnx": (reranker_dir / "model.onnx").read_bytes(),
+            "tokenizer.json": (reranker_dir / "tokenizer.json").read_bytes()})
+        env_home = home / "hub-home"
+        env_home.mkdir()
+        proc = run(app_dir, "memex", "models", "download", "bge-reranker-base", home=env_home,
+                   extra_env={"HF_ENDPOINT": hub.url})
+        ok(proc)
+        assert proc.stdout.startswith("Installed bge-reranker-base")
+    finally:
+        hub.stop()
+    ok(run(app_dir, "memex", "models", "use", "bge-reranker-base", home=env_home))
+    proc = ok(run(app_dir, "memex", "search", "--json", "--library", str(library), "quokka sanctuary",
+                  home=env_home))
+    hits = json.loads(proc.stdout)
+    assert hits and hits[0]["reranked"] and Path(hits[0]["path"]).name == "notes.txt", hits
