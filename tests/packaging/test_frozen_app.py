@@ -160,3 +160,8 @@ def test_models_download_from_a_hub_and_rerank(app_dir, home, library, reranker_
                   home=env_home))
     hits = json.loads(proc.stdout)
     assert hits and hits[0]["reranked"] and Path(hits[0]["path"]).name == "notes.txt", hits
+
+
+def test_the_optimised_embedder_copy_is_built_by_the_app(home, library):
+    built = [json.loads(p.read_text(encoding="utf-8")) for p in (home / "cache" / "optimized").glob("*/build.json")]
+    assert any("error" not in b and b.get("min_cosine_to_source", 0) >= 0.99 for b in built), built
