@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import threading
 import time
 from collections.abc import Iterable
 from pathlib import Path
@@ -255,8 +256,10 @@ class MainWindow(QMainWindow):
         self.search.refresh()
 
     def _on_idle(self) -> None:
-        # What indexing freed goes back to the system once the window has settled.
-        QTimer.singleShot(RELEASE_MEMORY_AFTER_MS, release_free_heap)
+        # What indexing freed goes back to the system once the window has settled; off the GUI
+        # thread, since trimming a large heap can take a tenth of a second.
+        QTimer.singleShot(RELEASE_MEMORY_AFTER_MS, lambda: threading.Thread(
+            target=release_free_heap, name="memex-release-memory", daemon=True).start())
         self.status.finish_run()
         self.search.set_library_state(self.search.documents, False)
         if self.tray is not None:
