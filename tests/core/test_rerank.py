@@ -244,3 +244,12 @@ def test_optimisation_can_be_turned_off(reranker_dir: Path, monkeypatch: pytest.
     monkeypatch.setenv(rerank_optimize.DISABLE_ENV, "0")
     loaded = load_reranker(str(reranker_dir), threads=1)
     assert not loaded.optimized and loaded.onnx_path == reranker_dir / "model.onnx"
+
+
+def test_batches_running_side_by_side_score_as_one_at_a_time(reranker_dir: Path) -> None:
+    side_by_side = load_reranker(str(reranker_dir), threads=2)
+    one_at_a_time = load_reranker(str(reranker_dir), threads=1)
+    assert (side_by_side.workers, one_at_a_time.workers) == (2, 1)
+    for batch_size in (1, 2, 7):
+        np.testing.assert_allclose(side_by_side.score(QUERY, PASSAGES, batch_size=batch_size),
+                                   one_at_a_time.score(QUERY, PASSAGES, batch_size=batch_size), atol=1e-5)
