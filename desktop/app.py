@@ -94,11 +94,20 @@ def main(argv_paths: list[str] | None = None) -> int:
         from PySide6.QtCore import QTimer
 
         QTimer.singleShot(SMOKE_TEST_MS, lambda: _end_smoke_test(app, window))
+    code = 1
     try:
-        return int(app.exec())
+        code = int(app.exec())
     finally:
         window.shutdown()
         server.close()
+    if not getattr(window, "workers_stopped", True):
+        # A worker is still inside native code (a model being loaded or built). Tearing the
+        # interpreter down under it can abort the process; what was written is committed, so
+        # leave without the teardown.
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    return code
 
 
 if __name__ == "__main__":

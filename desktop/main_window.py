@@ -446,6 +446,7 @@ class MainWindow(QMainWindow):
         if self._closing:
             return
         self._closing = True
+        self.workers_stopped = True
         self.prefs.set_geometry("main", self.saveGeometry())
         self.prefs.sync()
         if self.tray is not None:
@@ -456,7 +457,7 @@ class MainWindow(QMainWindow):
             self.model_switch.shutdown()
         if self.watch is not None:
             self.watch.stop()
-        self.tasks.shutdown(timeout=5.0)
+        self.workers_stopped = self.tasks.shutdown(timeout=5.0)
         if self.owns_library and self.library is not None and not self.tasks.busy("write"):
             self.library.close()
 

@@ -131,11 +131,13 @@ class _Lane:
         with self._lock:
             return self._running > 0 or bool(self._queued) or not self._queue.empty()
 
-    def stop(self, timeout: float) -> None:
+    def stop(self, timeout: float) -> bool:
+        """Ask the threads to end and wait up to ``timeout`` for each; True when all ended."""
         for _ in self._threads:
             self._queue.put(None)
         for t in self._threads:
             t.join(timeout)
+        return not any(t.is_alive() for t in self._threads)
 
     def _loop(self) -> None:
         lower_priority()
@@ -199,13 +201,12 @@ class TaskManager(QObject):
         waiting = any(lane is None or c[2] == lane for c in self._callbacks.values())
         return waiting or any(x.busy for x in lanes)
 
-    def shutdown(self, timeout: float = 5.0) -> None:
+    def shutdown(self, timeout: float = 5.0) -> bool:
         """Stop taking work and wait (up to ``timeout`` per lane) for running jobs; callbacks of
-        jobs finishing later are dropped."""
+        jobs finishing later are dropped. True when every worker thread has ended."""
         self._closed = True
         self._callbacks.clear()
-        for lane in self._lanes.values():
-            lane.stop(timeout)
+        return all([lane.stop(timeout) for lane in self._lanes.values()])
 
     # -- worker side: only emit -----------------------------------------------------------
     def _emit_finished(self, job_id: int, ok: bool, payload: Any) -> None:
