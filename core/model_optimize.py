@@ -13,17 +13,11 @@ which measured several times slower on CPU. Every build is checked against the s
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
 import multiprocessing
 import os
 import re
-import time
-import uuid
-from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
-from contextlib import contextmanager, suppress
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -31,17 +25,17 @@ from typing import Any
 import numpy as np
 import onnxruntime as ort
 
+from . import derived_models
 from .models import sha256_file
 from .onnx_session import _providers_for
 
 log = logging.getLogger(__name__)
 
 RECIPE_VERSION = 2
-MODEL_FILE, META_FILE, LOCK_FILE = "model.onnx", "build.json", ".lock"
+WHAT = "embedding model"
 HEADS, ALPHA, SPLIT_CHANNELS = 12, 0.7, 4
 QKV = ("query", "key", "value")
 MIN_COSINE = 0.993  # to the source model on the built-in texts, or the build is refused
-LOCK_WAIT_S, STALE_LOCK_S = 60.0, 600.0
 _LAYER = re.compile(r"encoder\.layer\.(\d+)\.(.+)$")
 _TEXTS = [
     "The quarterly report shows revenue grew by twelve percent while costs stayed flat.",
@@ -85,8 +79,8 @@ def optimized_default_model(source: Path, cache: Path, tokenizer: Path | None = 
 
 
 def _optimized(source: Path, cache: Path, tokenizer: Path | None) -> Path:
-    expected, folder = _identity(source, cache)
-    if (found := _cached(folder, expected)) is not None:
+    inputs, folder = _identity(source, cache)
+    if (found := derived_models.cached(folder, inputs, WHAT)) is not None:
         return found
     # The build holds the fp32 graph and calibration outputs (~300 MB more at its peak): a child
     # process keeps that out of the app's own memory.
@@ -97,89 +91,17 @@ def _optimized(source: Path, cache: Path, tokenizer: Path | None) -> Path:
 
 def _identity(source: Path, cache: Path) -> tuple[dict[str, Any], Path]:
     """What a cached copy must have been built from, and the folder it lives in."""
-    expected = {"source_sha256": sha256_file(source), "onnxruntime": ort.__version__, "recipe": RECIPE_VERSION}
-    key = hashlib.sha256(json.dumps(expected, sort_keys=True).encode()).hexdigest()[:16]
-    return expected, cache / f"{source.parent.name.replace('_', '-')}-{key}"
+    inputs = {"source_sha256": sha256_file(source), "onnxruntime": ort.__version__, "recipe": RECIPE_VERSION}
+    return inputs, derived_models.folder_for(cache, source.parent.name.replace("_", "-"), inputs)
 
 
 def _build_cached(source: Path, cache: Path, tokenizer: Path | None) -> Path:
-    expected, folder = _identity(source, cache)
-    folder.mkdir(parents=True, exist_ok=True)
-    with _lock(folder / LOCK_FILE):
-        if (found := _cached(folder, expected)) is not None:  # another process built it meanwhile
-            return found
-        started = time.perf_counter()
-        try:
-            data, cosine = _build(source, tokenizer)
-        except Exception as exc:
-            failure = {**expected, "error": f"{type(exc).__name__}: {exc}"}
-            _write_atomic(folder / META_FILE, json.dumps(failure).encode())
-            raise
-        _write_atomic(folder / MODEL_FILE, data)
-        meta = {**expected, "sha256": hashlib.sha256(data).hexdigest(), "min_cosine_to_source": round(cosine, 5),
-                "build_seconds": round(time.perf_counter() - started, 2)}
-        _write_atomic(folder / META_FILE, json.dumps(meta, indent=1).encode())
-        log.info("Built the optimised embedding model in %.1f s (min cosine to source %.4f)",
-                 meta["build_seconds"], cosine)
-    return folder / MODEL_FILE
+    def build() -> derived_models.Built:
+        data, cosine = _build(source, tokenizer)
+        return data, {"min_cosine_to_source": round(cosine, 5)}
 
-
-def _cached(folder: Path, expected: dict[str, Any]) -> Path | None:
-    """The cached model if its record matches and its sha256 checks out; raises if a build failed."""
-    try:
-        meta = json.loads((folder / META_FILE).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    if not isinstance(meta, dict) or any(meta.get(k) != v for k, v in expected.items()):
-        return None
-    if "error" in meta:  # same source, runtime and recipe: it would fail again
-        raise RuntimeError(f"an earlier build failed: {meta['error']}")
-    model = folder / MODEL_FILE
-    try:
-        if sha256_file(model) == meta.get("sha256"):
-            return model
-    except OSError:
-        return None
-    log.warning("The optimised embedding model in %s is damaged; rebuilding it", folder)
-    return None
-
-
-def _write_atomic(path: Path, data: bytes) -> None:
-    tmp = path.with_name(f"{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
-    try:
-        with open(tmp, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    finally:
-        with suppress(OSError):
-            tmp.unlink()
-
-
-@contextmanager
-def _lock(path: Path) -> Iterator[None]:
-    """A lock file so that two processes do not build at once (a stale one is taken over)."""
-    deadline = time.monotonic() + LOCK_WAIT_S
-    while True:
-        try:
-            fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
-            break
-        except FileExistsError:
-            with suppress(OSError):
-                if time.time() - path.stat().st_mtime > STALE_LOCK_S:
-                    path.unlink()
-                    continue
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"{path} is held by another process") from None
-            time.sleep(0.25)
-    try:
-        os.write(fd, str(os.getpid()).encode())
-        os.close(fd)
-        yield
-    finally:
-        with suppress(OSError):
-            path.unlink()
+    inputs, folder = _identity(source, cache)
+    return derived_models.build_into(folder, inputs, build, WHAT)
 
 
 # --- reading the PyPI graph ----------------------------------------------------------------

@@ -19,21 +19,17 @@ drift; any failure leaves the source model in use.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
 import os
 import tempfile
-import time
-import uuid
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager, suppress
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import onnxruntime as ort
 
+from . import derived_models
 from .embedding import BatchFeeder, load_tokenizer, pad_token_id
 from .models import sha256_file
 
@@ -41,9 +37,9 @@ log = logging.getLogger(__name__)
 
 RECIPE_VERSION = 1
 DISABLE_ENV = "MEMEX_RERANK_OPTIMIZE"  # "0" keeps the source model
-MODEL_FILE, META_FILE, LOCK_FILE = "model.onnx", "build.json", ".lock"
+MODEL_FILE, META_FILE = derived_models.MODEL_FILE, derived_models.META_FILE
+WHAT = "reranker"
 MIN_SPEARMAN = 0.8  # mean rank correlation with the source on the built-in pairs, or the build is refused
-LOCK_WAIT_S, STALE_LOCK_S = 120.0, 900.0
 CHECK_TOKENS = 256
 
 # Built-in pairs for the check: each query with passages of mixed relevance and length.
@@ -113,87 +109,17 @@ def optimized_reranker_model(source: Path, tokenizer: Path, cache: Path, *, sour
 
 
 def _optimized(source: Path, tokenizer: Path, cache: Path, sha: str | None, min_spearman: float) -> Path:
-    expected = {"source_sha256": sha or sha256_file(source), "onnxruntime": ort.__version__,
-                "recipe": RECIPE_VERSION, "min_spearman": min_spearman}
-    key = hashlib.sha256(json.dumps(expected, sort_keys=True).encode()).hexdigest()[:16]
-    folder = cache / f"{source.parent.name}-{key}"
-    if (found := _cached(folder, expected)) is not None:
+    inputs = {"source_sha256": sha or sha256_file(source), "onnxruntime": ort.__version__,
+              "recipe": RECIPE_VERSION, "min_spearman": min_spearman}
+    folder = derived_models.folder_for(cache, source.parent.name, inputs)
+    if (found := derived_models.cached(folder, inputs, WHAT)) is not None:
         return found
-    folder.mkdir(parents=True, exist_ok=True)
-    with _lock(folder / LOCK_FILE):
-        if (found := _cached(folder, expected)) is not None:  # another process built it meanwhile
-            return found
-        started = time.perf_counter()
-        try:
-            data, spearman, overlap = _build(source, tokenizer, min_spearman)
-        except Exception as exc:
-            failure = {**expected, "error": f"{type(exc).__name__}: {exc}"}
-            _write_atomic(folder / META_FILE, json.dumps(failure).encode())
-            raise
-        _write_atomic(folder / MODEL_FILE, data)
-        meta = {**expected, "sha256": hashlib.sha256(data).hexdigest(), "spearman_to_source": round(spearman, 4),
-                "top3_overlap_to_source": round(overlap, 4), "build_seconds": round(time.perf_counter() - started, 2)}
-        _write_atomic(folder / META_FILE, json.dumps(meta, indent=1).encode())
-        log.info("Built the optimised reranker in %.1f s (Spearman to source %.3f)", meta["build_seconds"], spearman)
-    return folder / MODEL_FILE
 
+    def build() -> derived_models.Built:
+        data, spearman, overlap = _build(source, tokenizer, min_spearman)
+        return data, {"spearman_to_source": round(spearman, 4), "top3_overlap_to_source": round(overlap, 4)}
 
-def _cached(folder: Path, expected: dict[str, Any]) -> Path | None:
-    """The cached model if its record matches and its sha256 checks out; raises if a build failed."""
-    try:
-        meta = json.loads((folder / META_FILE).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    if not isinstance(meta, dict) or any(meta.get(k) != v for k, v in expected.items()):
-        return None
-    if "error" in meta:  # same source, runtime and recipe: it would fail again
-        raise RuntimeError(f"an earlier build failed: {meta['error']}")
-    model = folder / MODEL_FILE
-    try:
-        if sha256_file(model) == meta.get("sha256"):
-            return model
-    except OSError:
-        return None
-    log.warning("The optimised reranker in %s is damaged; rebuilding it", folder)
-    return None
-
-
-def _write_atomic(path: Path, data: bytes) -> None:
-    tmp = path.with_name(f"{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
-    try:
-        with open(tmp, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    finally:
-        with suppress(OSError):
-            tmp.unlink()
-
-
-@contextmanager
-def _lock(path: Path) -> Iterator[None]:
-    """A lock file so that two processes do not build at once (a stale one is taken over)."""
-    deadline = time.monotonic() + LOCK_WAIT_S
-    while True:
-        try:
-            fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
-            break
-        except FileExistsError:
-            with suppress(OSError):
-                if time.time() - path.stat().st_mtime > STALE_LOCK_S:
-                    path.unlink()
-                    continue
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"{path} is held by another process") from None
-            time.sleep(0.25)
-    try:
-        os.write(fd, str(os.getpid()).encode())
-        os.close(fd)
-        yield
-    finally:
-        with suppress(OSError):
-            path.unlink()
+    return derived_models.build_into(folder, inputs, build, WHAT)
 
 
 # --- the recipe ----------------------------------------------------------------------------
