@@ -20,6 +20,11 @@ MAX_PIXELS = 40_000_000
 _HIGHLIGHT_RGB = (1.0, 0.85, 0.2)
 
 
+def warm_up() -> None:
+    """Import PyMuPDF at the child's start, so its import time is not charged to a page."""
+    import pymupdf  # noqa: F401
+
+
 def handle(op: str, args: tuple[Any, ...]) -> Any:
     """The preview process's entry point: ``("render", (path, page, terms, width, crop))`` or
     ``("count", (path,))``."""
