@@ -26,6 +26,9 @@ from .errors import ExtractionError, ExtractionTimeout, ExtractorCrashed
 TOO_LARGE = "too-large"
 _JOIN_S = 5.0
 _STARTUP_S = 30.0  # starting Python and importing the libraries is not the file's fault
+# PyMuPDF imports its optional layout / markdown add-ons (ONNX models) when they are installed:
+# seconds and hundreds of MB of address space that reading text or drawing a page never uses.
+PYMUPDF_ADDONS = ("pymupdf.layout", "pymupdf4llm")
 
 
 @dataclass(frozen=True)

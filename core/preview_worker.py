@@ -12,7 +12,7 @@ import os
 from collections.abc import Sequence
 from pathlib import Path
 
-from .child_process import ChildSpec, IsolatedWorker
+from .child_process import PYMUPDF_ADDONS, ChildSpec, IsolatedWorker
 from .errors import ExtractionError, ExtractionTimeout, ExtractorCrashed
 from .preview import RenderedPage
 
@@ -36,9 +36,7 @@ class PreviewWorker(IsolatedWorker):
             out_of_memory="The page needs too much memory to draw.",
             reply_too_large="The page image is too large to show.", unreadable="The page could not be drawn",
             warm_up="memex.core.preview_render:warm_up",
-            # PyMuPDF would import its optional layout / markdown add-ons (ONNX models): seconds and
-            # hundreds of MB of address space that drawing a page never uses.
-            skip_modules=("pymupdf.layout", "pymupdf4llm"))
+            skip_modules=PYMUPDF_ADDONS)
         super().__init__(spec, timeout_s, memory_mb)
 
     def render(self, path: str | os.PathLike[str], page_number: int, terms: Sequence[str], width_px: int,

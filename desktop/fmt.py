@@ -8,6 +8,8 @@ import time
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 
+from memex.core.humanize import duration
+
 KIND_NAMES = {
     "pdf": "PDF", "epub": "EPUB", "xps": "XPS", "fb2": "FB2", "mobi": "MOBI", "cbz": "CBZ",
     "text": "Text", "markdown": "Markdown", "code": "Code", "html": "HTML", "csv": "CSV",
@@ -83,17 +85,6 @@ def short_date(ts: float, now: float | None = None) -> str:
 
 def count(n: int, word: str, plural: str | None = None) -> str:
     return f"{n:,} {word if n == 1 else (plural or word + 's')}"
-
-
-def duration(seconds: float) -> str:
-    seconds = max(0, int(round(seconds)))
-    if seconds < 60:
-        return f"{seconds} s"
-    minutes, seconds = divmod(seconds, 60)
-    if minutes < 60:
-        return f"{minutes} min {seconds:02d} s"
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours} h {minutes:02d} min"
 
 
 def folder_label(path: str, home: str | None = None) -> str:

@@ -12,6 +12,7 @@ import threading
 from typing import Any
 
 from ..errors import MemexError
+from ..humanize import duration
 from ..model_switch import SwitchEstimate, SwitchProgress, SwitchResult
 from . import output
 
@@ -98,17 +99,6 @@ def _run_switch(lib: Any, name: str, show: bool) -> SwitchResult:
     return outcome["result"]
 
 
-def _duration(seconds: float) -> str:
-    seconds = max(0, round(seconds))
-    if seconds < 60:
-        return f"{seconds} s"
-    minutes, seconds = divmod(seconds, 60)
-    if minutes < 60:
-        return f"{minutes} min {seconds:02d} s"
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours} h {minutes:02d} min"
-
-
 def describe_estimate(e: SwitchEstimate) -> str:
     if not e.needed:
         return f"This library already uses {e.model_id}."
@@ -120,7 +110,7 @@ def describe_estimate(e: SwitchEstimate) -> str:
     lines.append(f"{e.chunks_to_embed:,} of {e.chunks_total:,} passages to embed{resumed}.")
     if e.chunks_per_s > 0:
         lines.append(f"Measured {e.chunks_per_s:.1f} passages/s on {e.sample} of them: "
-                     f"about {_duration(e.seconds)}.")
+                     f"about {duration(e.seconds)}.")
     if e.discards_pending:
         lines.append(f"The unfinished switch to {e.discards_pending} will be discarded.")
     lines.append("Search keeps using the current model until the switch completes.")
@@ -140,7 +130,7 @@ def format_progress(p: SwitchProgress) -> str:
         bits.append(f"{p.chunks_per_s:.1f}/s")
         left = p.seconds_left
         if left is not None:
-            bits.append(f"about {_duration(left)} left")
+            bits.append(f"about {duration(left)} left")
     return "  ".join(bits)[:120]
 
 
@@ -153,7 +143,7 @@ def describe_result(r: SwitchResult) -> str:
     elif r.previous_model_id is None:
         text = f"The library now uses {r.model_id}; its passages are embedded as they are indexed."
     else:
-        text = (f"Switched to {r.model_id}: {r.embedded:,} passages embedded in {_duration(r.seconds)}"
+        text = (f"Switched to {r.model_id}: {r.embedded:,} passages embedded in {duration(r.seconds)}"
                 f" ({r.total:,} in all).")
     if r.discarded_pending:
         text += f" The unfinished switch to {r.discarded_pending} was discarded."

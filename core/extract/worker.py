@@ -12,7 +12,7 @@ import importlib
 import os
 from pathlib import Path
 
-from memex.core.child_process import ChildSpec, IsolatedWorker
+from memex.core.child_process import PYMUPDF_ADDONS, ChildSpec, IsolatedWorker
 from memex.core.errors import ExtractionError, ExtractionTimeout, ExtractorCrashed
 from memex.core.types import Extraction
 
@@ -29,9 +29,7 @@ class ExtractionWorker(IsolatedWorker):
             out_of_memory="the file needs too much memory to extract",
             reply_too_large="the extracted text is too large", unreadable="the file could not be read",
             warm_up="memex.core.extract.worker:warm_up",
-            # PyMuPDF imports its optional layout / markdown add-ons (ONNX models) when they are
-            # installed: seconds and hundreds of MB of address space that text extraction never uses.
-            skip_modules=("pymupdf.layout", "pymupdf4llm"))
+            skip_modules=PYMUPDF_ADDONS)
         super().__init__(spec, timeout_s, memory_mb)
 
     def extract(self, path: Path, max_chars: int = 5_000_000) -> Extraction:
