@@ -330,11 +330,7 @@ def _resolve_imported(folder: Path, record: InstallRecord, kind: str) -> Resolve
     if record.kind != kind:
         article = "an" if record.kind == "embedder" else "a"
         raise ModelError(f"{folder.name} is {article} {record.kind}, not a {kind}.")
-    values = _folder_settings(folder)
-    values.update(name=folder.name, kind=kind, source="import", tokenizer=TOKENIZER_FILE)
-    if kind == "reranker":
-        values["pooling"] = None
-    spec = ModelSpec.from_dict(values)
+    spec = _folder_spec(folder, kind, "import")
     digest = verify_installed(folder, spec)
     return ResolvedModel(f"local:{folder.name}:{digest[:12]}", folder / MODEL_FILE, folder / TOKENIZER_FILE,
                          spec, digest)
@@ -383,17 +379,22 @@ def _folder_settings(folder: Path) -> dict[str, Any]:
     return values
 
 
+def _folder_spec(folder: Path, kind: str, source: str) -> ModelSpec:
+    """The spec of a model folder of one's own: its settings file, named after the folder."""
+    values = _folder_settings(folder)
+    values.update(name=folder.name, kind=kind, source=source, tokenizer=TOKENIZER_FILE)
+    if kind == "reranker":
+        values["pooling"] = None
+    return ModelSpec.from_dict(values)
+
+
 def _resolve_folder(folder: Path, kind: str) -> ResolvedModel:
     if folder.is_file() and folder.suffix == ".onnx":
         folder = folder.parent
     onnx_path, tokenizer_path = folder / MODEL_FILE, folder / TOKENIZER_FILE
     if not onnx_path.is_file() or not tokenizer_path.is_file():
         raise ModelError(f"The folder {folder} is not a usable model: it needs {MODEL_FILE} and {TOKENIZER_FILE}.")
-    values = _folder_settings(folder)
-    values.update(name=folder.name, kind=kind, source="local", tokenizer=TOKENIZER_FILE)
-    if kind == "reranker":
-        values["pooling"] = None
-    spec = ModelSpec.from_dict(values)
+    spec = _folder_spec(folder, kind, "local")
     digest = verify_sha256(onnx_path, spec.sha256) if spec.sha256 else cached_sha256(onnx_path)
     model_id = f"local:{folder.name}:{digest[:12]}"
     return ResolvedModel(model_id, onnx_path, tokenizer_path, spec, digest)
