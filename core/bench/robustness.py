@@ -381,9 +381,9 @@ def _zip_bytes(members: dict[str, bytes]) -> bytes:
     return buffer.getvalue()
 
 
-def simulated_extract(path: Path, max_chars: int) -> Extraction:
-    """``extract_file``, except that hang*, crash* and oom* files hang, segfault, or allocate
-    far past the worker's memory cap: PDFs that break PyMuPDF, without needing one."""
+def misbehave_by_name(path: str | Path) -> None:
+    """Hang, segfault or allocate far past a worker's memory cap when the file's name starts
+    with hang, crash or oom: files that break PyMuPDF, without needing one. Else return."""
     name = Path(path).name
     if name.startswith("hang"):
         time.sleep(3600)
@@ -394,6 +394,11 @@ def simulated_extract(path: Path, max_chars: int) -> Extraction:
     if name.startswith("oom"):
         hog = bytearray(8 * 1024**3)
         del hog
+
+
+def simulated_extract(path: Path, max_chars: int) -> Extraction:
+    """``extract_file``, except for the files ``misbehave_by_name`` picks."""
+    misbehave_by_name(path)
     from memex.core.extract import extract_file
 
     return extract_file(path, max_chars)

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import apsw
 import pytest
+from dbprobe import count as count_rows
 from memex.core.cli.models_use import add_use_arguments, run_use
 from memex.core.config import Settings
 from memex.core.errors import LibraryError, ModelError
@@ -335,17 +336,6 @@ def test_cli_reports_an_unknown_model(indexed, capsys):
 
 
 # -- interruptions ------------------------------------------------------------------------
-def _count(db: Path, sql: str) -> int:
-    try:
-        conn = apsw.Connection(str(db), flags=apsw.SQLITE_OPEN_READONLY)
-        try:
-            return int(conn.execute(sql).fetchone()[0])
-        finally:
-            conn.close()
-    except apsw.Error:
-        return 0
-
-
 def _wait_for(proc: subprocess.Popen, ready, timeout: float = 120) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline and proc.poll() is None and not ready():
@@ -383,7 +373,7 @@ def test_sigkill_during_a_switch_leaves_the_old_index_and_a_rerun_completes(bigg
     before = _signature(lib)
     proc = subprocess.Popen([sys.executable, "-c", _SWITCH_SLOWLY, str(lib.path), str(fp32_embedder_dir)],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    _wait_for(proc, lambda: _count(lib.path, "SELECT count(*) FROM vec_i8_2") >= 6)
+    _wait_for(proc, lambda: count_rows(lib.path, "SELECT count(*) FROM vec_i8_2") >= 6)
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
 
@@ -410,7 +400,7 @@ def test_ctrl_c_in_the_cli_cancels_and_the_same_command_resumes(bigger, fp32_emb
     argv = [sys.executable, "-c", _CLI_USE, str(fp32_embedder_dir), "--library", str(lib.path), "--yes"]
     proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     # The pending space exists once the switch runs; the interrupt lands in its first batch.
-    _wait_for(proc, lambda: _count(lib.path, "SELECT count(*) FROM vector_spaces WHERE active = 0") == 1)
+    _wait_for(proc, lambda: count_rows(lib.path, "SELECT count(*) FROM vector_spaces WHERE active = 0") == 1)
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=120)
     assert proc.returncode == 130, err

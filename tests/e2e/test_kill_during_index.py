@@ -10,8 +10,8 @@ import sys
 import time
 from pathlib import Path
 
-import apsw
 import pytest
+from dbprobe import count as count_rows
 from memex.core.store import open_connection
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "core"))
@@ -45,17 +45,6 @@ def _memex(args: list[str]) -> subprocess.Popen:
                             text=True)
 
 
-def _count(db: Path, sql: str) -> int:
-    try:
-        conn = apsw.Connection(str(db), flags=apsw.SQLITE_OPEN_READONLY)
-        try:
-            return int(conn.execute(sql).fetchone()[0])
-        finally:
-            conn.close()
-    except apsw.Error:
-        return 0
-
-
 @pytest.mark.parametrize("kill_after_docs", [2, 20])
 def test_sigkill_then_rerun_leaves_sound_complete_library(tmp_path, kill_after_docs):
     folder = tmp_path / "corpus"
@@ -64,16 +53,16 @@ def test_sigkill_then_rerun_leaves_sound_complete_library(tmp_path, kill_after_d
     proc = _memex(["index", "--library", str(db), str(folder)])
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and proc.poll() is None:
-        if _count(db, "SELECT count(*) FROM documents") >= kill_after_docs:
+        if count_rows(db, "SELECT count(*) FROM documents") >= kill_after_docs:
             break
         time.sleep(0.02)
     assert proc.poll() is None, "indexing finished before it could be killed: make the corpus bigger"
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
 
-    docs_before = _count(db, "SELECT count(*) FROM documents")
-    embedded_before = _count(db, "SELECT count(*) FROM chunks WHERE embedded = 1")
-    pending_before = _count(db, "SELECT count(*) FROM chunks WHERE embedded = 0")
+    docs_before = count_rows(db, "SELECT count(*) FROM documents")
+    embedded_before = count_rows(db, "SELECT count(*) FROM chunks WHERE embedded = 1")
+    pending_before = count_rows(db, "SELECT count(*) FROM chunks WHERE embedded = 0")
     assert 0 < docs_before < FILES
 
     rerun = _memex(["index", "--library", str(db), "--json", str(folder)])

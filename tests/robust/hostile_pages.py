@@ -4,24 +4,15 @@ PDF can do to MuPDF, without needing one. Other files are drawn normally."""
 
 from __future__ import annotations
 
-import time
-from pathlib import Path
 from typing import Any
+
+from memex.core.bench.robustness import misbehave_by_name
 
 TARGET = "hostile_pages:misbehaving_handle"
 
 
 def misbehaving_handle(op: str, args: tuple[Any, ...]) -> Any:
-    name = Path(args[0]).name
-    if name.startswith("hang"):
-        time.sleep(3600)
-    if name.startswith("crash"):
-        import ctypes
-
-        ctypes.string_at(0)  # a real SIGSEGV, as a crashing C parser would give
-    if name.startswith("oom"):
-        hog = bytearray(8 * 1024**3)
-        del hog
+    misbehave_by_name(args[0])
     from memex.core.preview_render import handle
 
     return handle(op, args)
