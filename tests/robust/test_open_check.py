@@ -39,17 +39,22 @@ def _indexed_library(tmp_path: Path, make_library) -> Path:
     return db
 
 
-def _damage_chunks(db: Path) -> None:
-    """Overwrite the root page of the chunks table: a large table the light check leaves alone."""
+def _damage_root_page(db: Path, name: str) -> None:
+    """Overwrite the root page of the table or index ``name`` with noise."""
     conn = open_connection(db)
     try:
-        root = conn.execute("SELECT rootpage FROM sqlite_schema WHERE name = 'chunks'").fetchone()[0]
+        root = conn.execute("SELECT rootpage FROM sqlite_schema WHERE name = ?", (name,)).fetchone()[0]
         page_size = conn.execute("PRAGMA page_size").fetchone()[0]
     finally:
         conn.close()
     with open(db, "r+b") as fh:
         fh.seek((root - 1) * page_size)
         fh.write(b"\x0d" + os.urandom(page_size - 1))
+
+
+def _damage_chunks(db: Path) -> None:
+    """Damage the chunks table: a large table the light check leaves alone."""
+    _damage_root_page(db, "chunks")
 
 
 def test_an_open_library_leaves_a_mark_that_a_clean_close_removes(tmp_path: Path, make_library) -> None:
@@ -92,14 +97,6 @@ def test_after_a_clean_close_only_the_small_tables_are_checked(tmp_path: Path, m
 
 def test_damage_in_a_small_table_is_found_even_after_a_clean_close(tmp_path: Path, make_library) -> None:
     db = _indexed_library(tmp_path, make_library)
-    conn = open_connection(db)
-    try:
-        page = conn.execute("SELECT rootpage FROM sqlite_schema WHERE name = 'documents_folder'").fetchone()[0]
-        page_size = conn.execute("PRAGMA page_size").fetchone()[0]
-    finally:
-        conn.close()
-    with open(db, "r+b") as fh:
-        fh.seek((page - 1) * page_size)
-        fh.write(b"\x0d" + os.urandom(page_size - 1))
+    _damage_root_page(db, "documents_folder")
     assert library_damage(db, thorough=False) is not None
     assert make_library(db).recovered is not None
