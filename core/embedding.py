@@ -12,7 +12,7 @@ from tokenizers import Encoding, Tokenizer
 
 from .errors import ModelError
 from .models import ResolvedModel, resolve_embedder
-from .onnx_session import create_session
+from .onnx_session import create_session, shrink_arena
 
 _ONNX_INT_TYPES = {"tensor(int64)": np.int64, "tensor(int32)": np.int32}
 
@@ -111,6 +111,10 @@ class Embedder:
     def embed_query(self, text: str) -> np.ndarray:
         """(dim,) float32 vector for a search query."""
         return self._run([text], self.query_prefix, 1)[0]
+
+    def release_memory(self) -> None:
+        """Free what the model's runs keep for reuse (see ``onnx_session.shrink_arena``)."""
+        shrink_arena(self._session, self._feeder.feed([self._encoder.encode("a")]))
 
     def _run(self, texts: Sequence[str], prefix: str, batch_size: int = 32) -> np.ndarray:
         out = np.zeros((len(texts), self.dim), dtype=np.float32)

@@ -7,6 +7,7 @@ outside ``core`` runs SQL or ONNX, or parses a document.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 from collections import OrderedDict
@@ -22,6 +23,7 @@ from .config import Settings, default_library_path
 from .errors import LibraryError, MemexError
 from .extract.worker import ExtractionWorker
 from .indexer import Indexer, IndexOptions, Unit
+from .memory import release_free_heap
 from .model_switch import (
     SWITCH_BATCH,
     ModelSwitch,
@@ -202,6 +204,24 @@ class Library:
                     self._reranker = arg
                 self._reranker_loaded = True
             return self._reranker
+
+    def release_memory(self) -> None:
+        """Give back what idle parts keep for reuse: the models' run buffers, SQLite's page
+        caches (up to 32 MB per connection; the pages stay in the system's file cache) and the
+        free heap. For an app that goes quiet; parts in use (a connection running a query)
+        are left alone, and the next search refills what it needs (a few ms)."""
+        with self._lock:
+            models = [m for m in (self._embedder, self._reranker, self._switch_target, *self._models.values())
+                      if m is not None]
+            conns = list(self._connections)
+        for model in {id(m): m for m in models}.values():
+            release = getattr(model, "release_memory", None)
+            if release is not None:
+                release()
+        for conn in conns:
+            with contextlib.suppress(apsw.ThreadingViolationError, apsw.ConnectionClosedError):
+                conn.release_memory()  # a connection busy in another thread raises at once
+        release_free_heap()
 
     def _space_for_writing(self, conn: apsw.Connection) -> tuple[VectorSpace, object]:
         """The active space and the embedder that made it. A model given to :meth:`open` that

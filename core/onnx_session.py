@@ -109,3 +109,15 @@ def create_session(model_path: str | Path, *, threads: int, device: str) -> tupl
         label = next(lb for p, lb in _DEVICES.values() if p == accelerator)
         warnings.append(f"{label} was requested but could not be started; running on CPU")
     return session, warnings
+
+
+def shrink_arena(session: ort.InferenceSession, feed: dict) -> None:
+    """Run ``feed`` (keep it tiny) and then free the session's unused CPU arena memory.
+
+    ONNX Runtime keeps the activations of its largest run for reuse: after indexing with
+    batches of 8 long chunks that is ~80 MB the app would hold while it sits idle. Shrinking
+    after every run measured up to 15% slower indexing, so callers do it once things settle.
+    Safe beside other runs of the same session: chunks in use are kept."""
+    options = ort.RunOptions()
+    options.add_run_config_entry("memory.enable_memory_arena_shrinkage", "cpu:0")
+    session.run(None, feed, options)

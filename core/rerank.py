@@ -14,7 +14,7 @@ from . import config, rerank_optimize
 from .embedding import BatchFeeder, length_sorted_batches, load_tokenizer, pad_token_id
 from .errors import ModelError
 from .models import ResolvedModel, resolve_reranker
-from .onnx_session import available_devices, create_session, default_threads
+from .onnx_session import available_devices, create_session, default_threads, shrink_arena
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +60,10 @@ class Reranker:
         if len(enc.ids) <= limit:
             return query
         return query[: enc.offsets[limit - 1][1]]
+
+    def release_memory(self) -> None:
+        """Free what the model's runs keep for reuse (see ``onnx_session.shrink_arena``)."""
+        shrink_arena(self._session, self._feeder.feed([self._pairs.encode("a", "a")]))
 
     def score(self, query: str, passages: Sequence[str], batch_size: int = BATCH_SIZE) -> np.ndarray:
         """Raw relevance logits, shape (len(passages),), float32, in input order.

@@ -6,14 +6,12 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import threading
 import time
 from collections.abc import Iterable
 from pathlib import Path
 
 from memex.core.config import Settings
 from memex.core.library import Library
-from memex.core.memory import release_free_heap
 from memex.core.types import IndexReport
 from PySide6.QtCore import QEvent, Qt, QTimer, Signal
 from PySide6.QtGui import QGuiApplication
@@ -23,6 +21,7 @@ from . import fmt, qtcompat, style
 from .folders import FailuresDialog, FoldersPanel
 from .indexing import IndexController, WriteJob
 from .install_desktop_entry import set_start_at_login, start_at_login_enabled
+from .memory_release import AFTER_INDEXING_MS, IdleMemoryRelease
 from .menus import build_menus
 from .model_switch import ModelSwitchController, model_label, show_progress
 from .opener import Opener
@@ -35,7 +34,6 @@ from .tasks import TaskManager, describe_error
 from .tray import Tray, tray_available
 
 INFO_EVERY_S = 1.5  # while indexing: refresh counts and the current results this often
-RELEASE_MEMORY_AFTER_MS = 3000  # after the index queue empties
 
 qtcompat.apply()
 
@@ -67,6 +65,7 @@ class MainWindow(QMainWindow):
         self._closing = False
 
         self.tasks = TaskManager(self)
+        self.memory = IdleMemoryRelease(self.tasks, self)
         self.opener = Opener(self.tasks, self)
         self.folders = FoldersPanel()
         self.search = SearchPanel(self.tasks)
@@ -121,6 +120,8 @@ class MainWindow(QMainWindow):
         self.search.open_requested.connect(self.open_hit)
         self.search.add_folder_requested.connect(self.choose_folder)
         self.search.error.connect(self.show_error)
+        self.search.results_shown.connect(lambda *_: self.memory.poke())
+        self.search.reranked.connect(lambda *_: self.memory.poke())
         self.preview.open_requested.connect(self.open_hit)
         self.preview.reveal_requested.connect(self.opener.reveal)
         self.preview.copy_requested.connect(self.opener.copy_path)
@@ -150,6 +151,7 @@ class MainWindow(QMainWindow):
 
     def _set_library(self, library: Library) -> None:
         self.library = library
+        self.memory.set_library(library)
         self.search.set_library(library)
         self.preview.set_library(library)
         self.indexer = IndexController(library, self.tasks, self)
@@ -256,10 +258,7 @@ class MainWindow(QMainWindow):
         self.search.refresh()
 
     def _on_idle(self) -> None:
-        # What indexing freed goes back to the system once the window has settled; off the GUI
-        # thread, since trimming a large heap can take a tenth of a second.
-        QTimer.singleShot(RELEASE_MEMORY_AFTER_MS, lambda: threading.Thread(
-            target=release_free_heap, name="memex-release-memory", daemon=True).start())
+        self.memory.poke(AFTER_INDEXING_MS)  # what indexing grew goes back once the window settles
         self.status.finish_run()
         self.search.set_library_state(self.search.documents, False)
         if self.tray is not None:

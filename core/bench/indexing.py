@@ -3,7 +3,9 @@ and peak memory (RSS) while indexing, each run in a fresh process so figures are
 
 from __future__ import annotations
 
+import importlib.util
 import json
+import os
 import random
 import subprocess
 import sys
@@ -90,8 +92,10 @@ _IDLE_SCRIPT = textwrap.dedent("""
     with Library.open(sys.argv[1]) as lib:
         for query in ("budget risk", "water climate policy", "network security data model"):
             lib.search(query, rerank=False)
-        rss = int(open("/proc/self/statm").read().split()[1]) * 4096 / 2**20
-        print(json.dumps({"rss_mb": rss, "chunks": lib.status().chunks}))
+        rss = lambda: int(open("/proc/self/statm").read().split()[1]) * 4096 / 2**20
+        searched = rss()
+        lib.release_memory()  # what the window does once it goes quiet
+        print(json.dumps({"rss_mb": searched, "quiet_mb": rss(), "chunks": lib.status().chunks}))
 """)
 
 
@@ -137,7 +141,36 @@ def run(workdir: Path | None = None, idle_library: Path | None = None) -> list[R
                         peak <= PEAK_RSS_TARGET_MB))
         library = idle_library or idle_library_path(workdir or root)
         idle = _python(_IDLE_SCRIPT, str(library))
-        rows.append(Row(f"idle RSS after a search ({idle['chunks']:,} chunks)", idle["rss_mb"], "MB",
-                        f"≤ {IDLE_RSS_TARGET_MB:.0f} MB at 100k chunks",
-                        ok=idle["rss_mb"] <= IDLE_RSS_TARGET_MB if idle["chunks"] >= 100_000 else None))
+        judged = idle["chunks"] >= 100_000
+        target = f"≤ {IDLE_RSS_TARGET_MB:.0f} MB at 100k chunks"
+        rows.append(Row(f"idle RSS after searches, core process ({idle['chunks']:,} chunks)", idle["rss_mb"], "MB",
+                        target, ok=idle["rss_mb"] <= IDLE_RSS_TARGET_MB if judged else None))
+        rows.append(Row("  … once quiet (caches and run buffers given back)", idle["quiet_mb"], "MB",
+                        target, "after searches", idle["rss_mb"],
+                        ok=idle["quiet_mb"] <= IDLE_RSS_TARGET_MB if judged else None))
+        rows.extend(_window_rows(library, root, target if judged else ""))
     return rows
+
+
+def _window_rows(library: Path, root: Path, target: str) -> list[Row]:
+    """The window process on the same library, when the GUI is installed (offscreen)."""
+    if importlib.util.find_spec("PySide6") is None:
+        return []
+    from ..config import cache_dir
+
+    home = root / "window-home"
+    (home / "cache").mkdir(parents=True)
+    optimized = cache_dir() / "optimized"
+    if optimized.is_dir():  # reuse the optimised model copies instead of building them again
+        (home / "cache" / "optimized").symlink_to(optimized, target_is_directory=True)
+    env = {**os.environ, "MEMEX_HOME": str(home), "QT_QPA_PLATFORM": "offscreen"}
+    proc = subprocess.run([sys.executable, "-m", "memex.desktop.bench_idle", str(library)],
+                          capture_output=True, text=True, timeout=600, env=env)
+    if proc.returncode != 0:
+        raise RuntimeError(f"window benchmark failed: {proc.stderr.strip()[-500:]}")
+    win = json.loads(proc.stdout.strip().splitlines()[-1])
+    ok = (lambda mb: mb <= IDLE_RSS_TARGET_MB) if target else (lambda mb: None)
+    return [Row("window process after typed searches and a preview", win["searched_mb"], "MB", target,
+                "at start", win["start_mb"], ok(win["searched_mb"])),
+            Row("  … once quiet (it gives memory back by itself)", win["quiet_mb"], "MB", target,
+                ok=ok(win["quiet_mb"]))]

@@ -162,3 +162,15 @@ def test_stale_results_are_discarded(qtbot, make_window, corpus):
     assert seen[-1] == "sourdough"
     assert "tom" not in seen[seen.index("sourdough"):]
     assert _names(window.search.view.results.hits())[0] == "bread.txt"
+
+
+def test_window_gives_memory_back_once_searches_go_quiet(qtbot, make_window, corpus):
+    window = make_window()
+    window.add_paths([str(corpus)])
+    wait_idle(qtbot, window)
+    qtbot.waitUntil(lambda: window.memory.releases >= 1, timeout=15_000)  # after indexing settled
+    window.memory.after_search_ms = 300
+    released = window.memory.releases
+    hits = search_for(qtbot, window, "hypersonic heat")
+    qtbot.waitUntil(lambda: window.memory.releases > released, timeout=10_000)
+    assert search_for(qtbot, window, "sourdough") and hits  # still answering afterwards
