@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -12,7 +13,7 @@ from tokenizers import Encoding, Tokenizer
 
 from .errors import ModelError
 from .models import ResolvedModel, resolve_embedder
-from .onnx_session import create_session, shrink_arena
+from .onnx_session import create_session, default_threads, runs_on_cpu, shrink_arena
 
 _ONNX_INT_TYPES = {"tensor(int64)": np.int64, "tensor(int32)": np.int32}
 
@@ -69,10 +70,30 @@ def length_sorted_batches(encodings: Sequence[Encoding], batch_size: int) -> lis
     return [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
 
 
+def side_by_side(workers: int, name: str) -> ThreadPoolExecutor | None:
+    """A pool for running a model's batches ``workers`` at a time (None for one at a time).
+
+    On the CPU, Memex opens models with one intra-op thread and runs length-sorted batches side
+    by side instead: BERT-sized matrix products leave a second thread of the same run mostly
+    waiting. On 2 cores: embedding batches of 8 × 256 tokens 37 chunks/s against 29 with two
+    threads per run; reranking top-30 in 204-209 ms against 310-365 ms."""
+    return ThreadPoolExecutor(workers, thread_name_prefix=f"memex-{name}") if workers > 1 else None
+
+
+def run_batches(pool: ThreadPoolExecutor | None, run: Callable[[list[int]], None], batches: list[list[int]]) -> None:
+    """``run`` each batch, side by side when there is a pool; re-raises a failed batch's error."""
+    if pool is None or len(batches) == 1:
+        for batch in batches:
+            run(batch)
+    else:
+        list(pool.map(run, batches))
+
+
 class Embedder:
     """A loaded embedding model. Safe to share between threads."""
 
-    def __init__(self, model: ResolvedModel, session: ort.InferenceSession, warnings: Sequence[str] = ()) -> None:
+    def __init__(self, model: ResolvedModel, session: ort.InferenceSession, warnings: Sequence[str] = (),
+                 workers: int = 1) -> None:
         self.model_id = model.model_id
         self.max_tokens = model.max_tokens
         self.query_prefix = model.spec.query_prefix
@@ -87,6 +108,8 @@ class Embedder:
         self._encoder.enable_truncation(max_length=self.max_tokens)
         self._session = session
         self._feeder = BatchFeeder(session, pad_token_id(self.tokenizer))
+        self.workers = max(1, workers)
+        self._pool = side_by_side(self.workers, "embed")
         outputs = session.get_outputs()
         names = [o.name for o in outputs]
         self._output = "last_hidden_state" if "last_hidden_state" in names else names[0]
@@ -121,14 +144,18 @@ class Embedder:
         if not texts:
             return out
         encodings = self._encoder.encode_batch([prefix + t for t in texts])
-        for batch in length_sorted_batches(encodings, batch_size):
+        if self._pool is not None:  # a few texts: share them out rather than leave a worker idle
+            batch_size = min(batch_size, -(-len(texts) // self.workers))
+
+        def run(batch: list[int]) -> None:
             feed = self._feeder.feed([encodings[i] for i in batch])
             hidden = self._session.run([self._output], feed)[0]
-            vectors = self._pool(np.asarray(hidden, dtype=np.float32), feed["attention_mask"])
-            out[batch] = vectors
+            out[batch] = self._pooled(np.asarray(hidden, dtype=np.float32), feed["attention_mask"])
+
+        run_batches(self._pool, run, length_sorted_batches(encodings, batch_size))
         return out
 
-    def _pool(self, hidden: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    def _pooled(self, hidden: np.ndarray, mask: np.ndarray) -> np.ndarray:
         if hidden.ndim == 2:  # the model pools by itself
             pooled = hidden
         elif self.pooling == "cls":
@@ -145,10 +172,15 @@ class Embedder:
 def load_embedder(spec: str | None = None, *, threads: int = 0, device: str = "cpu") -> Embedder:
     """Resolve ``spec`` (see ``models.resolve_embedder``), verify it, and open it.
 
-    ``threads`` 0 means min(4, cores). Device fallbacks are listed in ``Embedder.warnings``.
+    ``threads`` 0 means min(4, cores): on the CPU, that many single-threaded batches run side by
+    side (see ``side_by_side``). Device fallbacks are listed in ``Embedder.warnings``.
     """
     model = resolve_embedder(spec)
-    session, warnings = create_session(_fastest_file(model, device), threads=threads, device=device)
+    path = _fastest_file(model, device)
+    if runs_on_cpu(device):
+        session, warnings = create_session(path, threads=1, device=device)
+        return Embedder(model, session, warnings, workers=threads if threads > 0 else default_threads())
+    session, warnings = create_session(path, threads=threads, device=device)
     return Embedder(model, session, warnings)
 
 
@@ -159,7 +191,7 @@ def _fastest_file(model: ResolvedModel, device: str) -> Path:
     from . import config, model_optimize
 
     if (model.spec.source != "pypi" or os.environ.get("MEMEX_OPTIMIZE_MODELS", "1") == "0"
-            or not model_optimize.runs_on_cpu(device)):
+            or not runs_on_cpu(device)):
         return model.onnx_path
     return model_optimize.optimized_default_model(
         model.onnx_path, config.cache_dir() / "optimized", model.tokenizer_path)

@@ -27,7 +27,6 @@ import onnxruntime as ort
 
 from . import derived_models
 from .models import sha256_file
-from .onnx_session import _providers_for
 
 log = logging.getLogger(__name__)
 
@@ -58,11 +57,6 @@ _TEXTS = [
         "with laminar and turbulent theory for several wall temperatures." for _ in range(4)
     ),
 ]
-
-
-def runs_on_cpu(device: str) -> bool:
-    """Whether ``device`` means the CPU provider alone (the optimised copy uses CPU-only ops)."""
-    return _providers_for(device)[1] is None
 
 
 def optimized_default_model(source: Path, cache: Path, tokenizer: Path | None = None) -> Path:

@@ -50,6 +50,11 @@ def available_devices() -> list[str]:
     return ["cpu"] + [name for name, (provider, _) in _DEVICES.items() if provider in available]
 
 
+def runs_on_cpu(device: str) -> bool:
+    """Whether ``device`` means the CPU provider alone (no accelerator will be asked for)."""
+    return _providers_for(device)[1] is None
+
+
 def _providers_for(device: str) -> tuple[list[str], str | None, list[str]]:
     """Providers to ask for, the accelerator expected (if any), and warnings so far."""
     available = set(ort.get_available_providers())

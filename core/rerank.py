@@ -4,26 +4,23 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
 import onnxruntime as ort
 
 from . import config, rerank_optimize
-from .embedding import BatchFeeder, length_sorted_batches, load_tokenizer, pad_token_id
+from .embedding import BatchFeeder, length_sorted_batches, load_tokenizer, pad_token_id, run_batches, side_by_side
 from .errors import ModelError
 from .models import ResolvedModel, resolve_reranker
-from .onnx_session import available_devices, create_session, default_threads, shrink_arena
+from .onnx_session import create_session, default_threads, runs_on_cpu, shrink_arena
 
 log = logging.getLogger(__name__)
 
 # Pairs per run. Small batches keep each layer's activations in the CPU caches: on 2 cores,
 # top-30 took about 1.5x less time in batches of 2 than of 16 with the int8 model (fp32: 1.2x).
+# On the CPU they run side by side, one thread each (see ``embedding.side_by_side``).
 BATCH_SIZE = 2
-# On the CPU, batches run side by side, one thread each: such small matrix products leave a
-# second intra-op thread mostly waiting (top-30: 310-365 ms with two threads per run, 204-209 ms
-# with two single-threaded runs at once, on 2 cores).
 
 
 class Reranker:
@@ -48,7 +45,7 @@ class Reranker:
         if len(outputs[names.index(self._output)].shape) != 2:
             raise ModelError(f"{model.onnx_path} does not look like a cross-encoder (reranker).")
         self.workers = max(1, workers)
-        self._pool = ThreadPoolExecutor(self.workers, thread_name_prefix="memex-rerank") if self.workers > 1 else None
+        self._pool = side_by_side(self.workers, "rerank")
 
     def __repr__(self) -> str:
         return f"Reranker({self.model_id!r}, providers={self.providers}, optimized={self.optimized})"
@@ -83,12 +80,7 @@ class Reranker:
             # One logit per pair; a two-class head gives (not relevant, relevant): take the last.
             out[batch] = logits[:, -1]
 
-        batches = length_sorted_batches(encodings, batch_size)
-        if self._pool is None or len(batches) == 1:
-            for batch in batches:
-                run(batch)
-        else:
-            list(self._pool.map(run, batches))  # re-raises a failed batch's error
+        run_batches(self._pool, run, length_sorted_batches(encodings, batch_size))
         return out
 
 
@@ -101,7 +93,7 @@ def load_reranker(spec: str, *, threads: int = 0, device: str = "cpu", optimize:
     model = resolve_reranker(spec)
     workers = threads if threads > 0 else default_threads()  # CPU: that many single-threaded runs at once
     wanted = rerank_optimize.enabled() if optimize is None else optimize
-    if wanted and _cpu_only(device):
+    if wanted and runs_on_cpu(device):
         cache = config.cache_dir() / "optimized"  # derived model copies, rebuilt when missing
         path = rerank_optimize.optimized_reranker_model(model.onnx_path, model.tokenizer_path, cache,
                                                         source_sha256=model.sha256)
@@ -111,16 +103,9 @@ def load_reranker(spec: str, *, threads: int = 0, device: str = "cpu", optimize:
                 return Reranker(model, session, warnings, onnx_path=path, workers=workers)
             except ModelError as exc:
                 log.warning("Using the original reranker model: %s", exc)
-    if _cpu_only(device):
+    if runs_on_cpu(device):
         session, warnings = create_session(model.onnx_path, threads=1, device=device)
         return Reranker(model, session, warnings, workers=workers)
     session, warnings = create_session(model.onnx_path, threads=threads, device=device)
     return Reranker(model, session, warnings)
 
-
-def _cpu_only(device: str) -> bool:
-    """Whether ``device`` runs on the CPU provider alone (the int8 copy is tuned for it)."""
-    wanted = (device or "cpu").strip().lower()
-    if wanted == "auto":
-        return available_devices() == ["cpu"]
-    return wanted == "cpu" or wanted not in available_devices()

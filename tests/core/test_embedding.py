@@ -226,3 +226,21 @@ def test_session_options_and_devices() -> None:
     assert warnings and "Unknown device" in warnings[0]
     with pytest.raises(ModelError, match="could not be loaded|cannot be checked"):
         create_session(Path(__file__), threads=1, device="cpu")
+
+
+def test_batches_running_side_by_side_embed_as_one_at_a_time(embedder: Embedder) -> None:
+    """On the CPU the session has one thread and batches run ``workers`` at a time; a few texts
+    are shared out between the workers. Every way gives the same vectors, in input order."""
+    one_at_a_time = Embedder(resolve_embedder(None), embedder._session, workers=1)
+    assert embedder.workers == 2 and embedder._session.get_session_options().intra_op_num_threads == 1
+    texts = [f"note {i}: " + "tidal harbour ledger " * (1 + 7 * i % 40) for i in range(13)]
+    for batch_size in (1, 4):
+        np.testing.assert_allclose(embedder.embed_documents(texts, batch_size=batch_size),
+                                   one_at_a_time.embed_documents(texts, batch_size=batch_size), atol=1e-5)
+    # One batch of 13 is split 7 + 6 for the two workers. Activations are quantized per batch, so
+    # vectors depend on which texts share a batch: the same split gives the same vectors, and
+    # any split the same meaning.
+    shared_out = embedder.embed_documents(texts, batch_size=32)
+    np.testing.assert_allclose(shared_out, one_at_a_time.embed_documents(texts, batch_size=7), atol=1e-5)
+    _same_vectors(shared_out, one_at_a_time.embed_documents(texts, batch_size=32))
+    np.testing.assert_allclose(embedder.embed_query("tidal"), one_at_a_time.embed_query("tidal"), atol=1e-5)
