@@ -121,7 +121,7 @@ def shrink_arena(session: ort.InferenceSession, feed: dict) -> None:
 
     ONNX Runtime keeps the activations of its largest run for reuse: after indexing with
     batches of 8 long chunks that is ~80 MB the app would hold while it sits idle. Shrinking
-    after every run measured up to 15% slower indexing, so callers do it once things settle.
+    after every run measured 12-17% slower embedding, so callers do it once things settle.
     Safe beside other runs of the same session: chunks in use are kept."""
     options = ort.RunOptions()
     options.add_run_config_entry("memory.enable_memory_arena_shrinkage", "cpu:0")
