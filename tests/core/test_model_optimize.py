@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from memex.core.embedding import Embedder, load_embedder
+from memex.core.library import EMBED_BATCH_SIZE
 from memex.core.model_optimize import optimized_default_model
 from memex.core.models import resolve_embedder
 from memex.core.onnx_session import runs_on_cpu
@@ -108,7 +109,7 @@ def test_embedding_bench_prints_speed_and_accuracy_against_fp32(shared_dir: Path
     texts.write_text("\n\n".join(_corpus_texts(shared_dir, 60)), encoding="utf-8")
     rows = embed.run(texts, seconds=0, threads=1, max_chunks=16, chunk_tokens=62, batch_size=8)
     names = [r["model"] for r in rows if "chunks_per_s" in r]
-    app_way = "as the app indexes (batches of 8, 1 at a time)"
+    app_way = f"as the app indexes (batches of {EMBED_BATCH_SIZE}, 1 at a time)"
     assert names == ["fp32 reference", f"fp32 reference, {app_way}", "PyPI int8 (original)", "optimised default",
                      f"optimised default, {app_way}"]
     table = embed.table_rows(rows)
