@@ -10,7 +10,7 @@ import numpy as np
 
 from ..store.chunks import StoredChunk, chunk_owners, fetch_chunks
 from ..store.filters import filter_sql
-from ..store.fts import bm25_search, ideal_score
+from ..store.fts import bm25_search, ideal_score, name_matches
 from ..store.vector_index import int8_table
 from ..store.vectors import VectorSpace, knn
 from ..types import ChunkHit, Hit, SearchFilters
@@ -25,6 +25,7 @@ RERANK_WINDOW_CHARS = 400
 # Vector feedback: the best chunks of this many top fused documents, added to the query vector
 # at this weight (their mean has the query's own weight).
 FEEDBACK_DOCS, FEEDBACK_WEIGHT = 3, 1.0
+NAME_MATCHES = 20  # files whose name or title holds every query word, at most
 
 
 class RerankerLike:
@@ -67,6 +68,16 @@ class Searcher:
             return bm25_search(self.conn, match, depth, filters)
         except apsw.SQLError:
             return []  # a term FTS5 still refuses: no lexical results rather than an error
+
+    def named(self, query: str, filters: SearchFilters | None, prefix_last: bool = False) -> list[int]:
+        """First chunks of the files whose name or title holds every query word, best first."""
+        match = fts_match_expression(query, prefix_last=prefix_last, all_terms=True)
+        if match is None:
+            return []
+        try:
+            return [chunk for _, chunk in name_matches(self.conn, match, NAME_MATCHES, filters)]
+        except apsw.SQLError:
+            return []
 
     def lexical_ideal(self, query: str, prefix_last: bool = False) -> float:
         """What a chunk matching the whole query would score in BM25 (0 when unknown)."""
@@ -155,6 +166,10 @@ class Searcher:
             raise ValueError(f"unknown search mode {mode!r}; use one of {', '.join(MODES)}")
         depth = candidate_depth(k)
         lex = self.lexical(query, depth, filters, prefix_last) if mode != "dense" else []
+        named = self.named(query, filters, prefix_last) if mode != "dense" else []
+        if named:  # a name counts as a full lexical match
+            full = max([score for _, score in lex[:1]] + [self.lexical_ideal(query, prefix_last)]) or 1.0
+            lex = _first(named, full, lex)
         sem = self.semantic(query, depth, filters) if mode != "bm25" else []
         weight = {"bm25": 1.0, "dense": 0.0}.get(mode, lexical_weight)
         owner = chunk_owners(self.conn, [c for c, _ in lex] + [c for c, _ in sem])
@@ -164,6 +179,8 @@ class Searcher:
             sem = self._with_feedback(query, first[:feedback_docs], lex, sem)
         if mode == "hybrid":
             sem = _above(sem, semantic_floor)
+            if named:  # ... and as a full match by meaning: people name files for what they hold
+                sem = _first(named, sem[0][1] if sem else 1.0, sem)  # the best score: normalising stays as it was
         ranking = fuse_documents(lex, sem, owner, weight, fusion, ideal)[:k]
         lex_rank = {cid: i for i, (cid, _) in enumerate(lex, start=1)}
         sem_rank = {cid: i for i, (cid, _) in enumerate(sem, start=1)}
@@ -182,6 +199,12 @@ class Searcher:
             hits.append(Hit(document_id=first.document_id, path=first.path, title=first.title,
                             kind=first.kind, mtime=first.mtime, score=doc.score, chunks=chunk_hits))
         return hits
+
+
+def _first(chunks: list[int], score: float, scored: list[tuple[int, float]]) -> list[tuple[int, float]]:
+    """``chunks`` at ``score`` ahead of the rest of ``scored``."""
+    taken = set(chunks)
+    return [(c, score) for c in chunks] + [(c, s) for c, s in scored if c not in taken]
 
 
 def _above(scored: list[tuple[int, float]], floor: float) -> list[tuple[int, float]]:

@@ -43,14 +43,14 @@ def query_terms(text: str) -> list[str]:
     return (content or terms)[:MAX_TERMS]
 
 
-def fts_match_expression(text: str, prefix_last: bool = False) -> str | None:
+def fts_match_expression(text: str, prefix_last: bool = False, all_terms: bool = False) -> str | None:
     """An OR of quoted terms (BM25 ranks documents with more and rarer terms first), or None
     when the text has no searchable word. ``prefix_last`` makes the last word a prefix, for
-    search-as-you-type."""
+    search-as-you-type; ``all_terms`` asks for every term instead (an AND)."""
     terms = query_terms(text)
     if not terms:
         return None
     quoted = [f'"{t}"' for t in terms]
     if prefix_last and text and not text[-1].isspace() and _WORD.search(text[-1]):
         quoted[-1] += "*"
-    return " OR ".join(quoted)
+    return (" AND " if all_terms else " OR ").join(quoted)

@@ -42,6 +42,17 @@ def bm25_search(
     return found
 
 
+def name_matches(conn: apsw.Connection, match: str, limit: int, filters: SearchFilters | None = None
+                 ) -> list[tuple[int, int]]:
+    """(document id, its first chunk id) of readable documents whose file name or title holds
+    ``match``, best first."""
+    where, params = filter_sql(filters)
+    sql = ("SELECT d.id, (SELECT c.id FROM chunks c WHERE c.document_id = d.id ORDER BY c.ord LIMIT 1) AS first "
+           "FROM documents_fts f JOIN documents d ON d.id = f.rowid "
+           f"WHERE documents_fts MATCH ? AND d.status = 'ok'{where} ORDER BY bm25(documents_fts) LIMIT ?")
+    return [(int(doc), int(first)) for doc, first in conn.execute(sql, [match, *params, limit]) if first is not None]
+
+
 def _ranked(conn: apsw.Connection, match: str, limit: int, filters: SearchFilters | None,
             lowest: int | None) -> list[tuple[int, float]]:
     where, params = filter_sql(filters)

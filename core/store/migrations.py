@@ -102,11 +102,37 @@ def _binary_vectors(conn: apsw.Connection) -> None:
         vector_index.fill_from_floats(conn, space)
 
 
+def _document_names(conn: apsw.Connection) -> None:
+    """A word index of each document's file name and title, so a file is found by the name
+    people remember even when its text never says it (see ``search.hybrid``)."""
+    conn.execute(
+        """
+        CREATE VIRTUAL TABLE documents_fts USING fts5(
+            name, title,
+            content='documents', content_rowid='id',
+            tokenize='porter unicode61 remove_diacritics 2'
+        );
+        CREATE TRIGGER documents_fts_ai AFTER INSERT ON documents BEGIN
+            INSERT INTO documents_fts(rowid, name, title) VALUES (new.id, new.name, new.title);
+        END;
+        CREATE TRIGGER documents_fts_ad AFTER DELETE ON documents BEGIN
+            INSERT INTO documents_fts(documents_fts, rowid, name, title) VALUES ('delete', old.id, old.name, old.title);
+        END;
+        CREATE TRIGGER documents_fts_au AFTER UPDATE OF name, title ON documents BEGIN
+            INSERT INTO documents_fts(documents_fts, rowid, name, title) VALUES ('delete', old.id, old.name, old.title);
+            INSERT INTO documents_fts(rowid, name, title) VALUES (new.id, new.name, new.title);
+        END;
+        INSERT INTO documents_fts(documents_fts) VALUES ('rebuild');
+        """
+    )
+
+
 Migration = tuple[str, Callable[[apsw.Connection], None]]
 
 MIGRATIONS: list[Migration] = [
     ("0001_initial", _initial),
     ("0002_binary_vectors", _binary_vectors),
+    ("0003_document_names", _document_names),
 ]
 
 

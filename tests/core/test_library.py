@@ -284,3 +284,47 @@ def test_unrelated_query_finds_nothing_in_hybrid(tmp_path, library):
     assert library.search("xqzv blorf", rerank=False) == []
     assert library.search("xqzv blorf", mode="dense", rerank=False)  # dense alone always answers
     assert library.search("seabirds fed by a lighthouse keeper", rerank=False)
+
+
+def _named_corpus(root: Path) -> Path:
+    folder = root / "named"
+    folder.mkdir()
+    (folder / "quarterly-budget_2023.txt").write_text(
+        "Spreadsheet notes: travel, salaries and rent for the three months to March.\n")
+    for i in range(6):
+        (folder / f"memo{i}.txt").write_text(f"Memo {i}: the quarterly budget meeting moved to Thursday; "
+                                             "bring the budget figures and the quarterly forecast.\n")
+    return folder
+
+
+@pytest.mark.parametrize("mode", ["bm25", "hybrid"])
+def test_a_file_is_found_by_the_name_people_remember(tmp_path, library, mode):
+    library.index([_named_corpus(tmp_path)])
+    hits = library.search("quarterly budget", mode=mode, rerank=False)
+    assert Path(hits[0].path).name == "quarterly-budget_2023.txt"  # its text never says so
+    assert Path(library.search("budget 2023", mode=mode, rerank=False)[0].path).name == "quarterly-budget_2023.txt"
+    assert not any("budget" in Path(h.path).name for h in library.search("lighthouse", mode="bm25", rerank=False))
+
+
+def test_a_moved_file_is_found_by_its_new_name_only(tmp_path, library):
+    folder = _named_corpus(tmp_path)
+    library.index([folder])
+    (folder / "quarterly-budget_2023.txt").rename(folder / "travel-costs.txt")
+    library.index([folder])
+    names = [Path(h.path).name for h in library.search("travel costs", mode="bm25", rerank=False)]
+    assert names[0] == "travel-costs.txt"
+    assert "travel-costs.txt" not in [Path(h.path).name for h in
+                                       library.search("quarterly budget 2023", mode="bm25", rerank=False)]
+
+
+def test_names_of_a_library_made_before_the_name_index_are_searchable(tmp_path, open_library):
+    from memex.core.store import migrate
+
+    library = open_library("old.db")
+    library.index([_named_corpus(tmp_path)])
+    conn = library._conn()
+    conn.execute("DROP TRIGGER documents_fts_ai; DROP TRIGGER documents_fts_ad; DROP TRIGGER documents_fts_au;"
+                 "DROP TABLE documents_fts; DELETE FROM migrations WHERE name = '0003_document_names';"
+                 "PRAGMA user_version = 2")  # as a library written before the name index
+    assert migrate(conn) == ["0003_document_names"]
+    assert Path(library.search("budget 2023", mode="bm25", rerank=False)[0].path).name == "quarterly-budget_2023.txt"
