@@ -16,7 +16,7 @@ import signal
 import sys
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from multiprocessing.connection import Connection
 from typing import Any
 
@@ -33,7 +33,8 @@ PYMUPDF_ADDONS = ("pymupdf.layout", "pymupdf4llm")
 
 @dataclass(frozen=True)
 class ChildSpec:
-    """What the child runs and how it words its own failures (sent to the child: picklable)."""
+    """What the child runs and how its failures are worded, in the child and here (sent to the
+    child: picklable)."""
 
     target: str  # "module:function", called with a request's arguments
     process_name: str
@@ -41,24 +42,33 @@ class ChildSpec:
     out_of_memory: str  # the target ran into the memory cap
     reply_too_large: str  # its result could not be sent back
     unreadable: str  # prefix of the message for any other exception
+    timed_out: str  # {name} (the file), {timeout} (seconds): past the deadline, the child was killed
+    crashed: str  # {name}, {detail} (signal or exit code): the child died on a request
+    not_started: str  # the child never said it was ready
+    closed: str  # the worker was closed before the request was done
     warm_up: str | None = None  # "module:function" run once at start (imports), failures ignored
     skip_modules: tuple[str, ...] = ()  # optional modules never to import (made None in sys.modules)
 
 
 class IsolatedWorker:
     """The parent side: one child at a time, started on first use. Calls are serialised; the
-    worker may be shared between threads.
+    worker may be shared between threads. A subclass states its ``SPEC`` and defaults;
+    ``target`` replaces the spec's (tests, benchmarks).
 
     ``close_wait_s`` None: ``close`` waits for a request in progress, and a later request starts
     a new child. A number: ``close`` kills the child after that long, and every later request is
     refused (no child outlives its owner)."""
 
+    SPEC: ChildSpec
+    default_timeout_s: float = 60.0
+    default_memory_mb: int = 2048
     close_wait_s: float | None = None
 
-    def __init__(self, spec: ChildSpec, timeout_s: float, memory_mb: int) -> None:
-        self.spec = spec
-        self.timeout_s = timeout_s
-        self.memory_mb = memory_mb
+    def __init__(self, timeout_s: float | None = None, memory_mb: int | None = None,
+                 target: str | None = None) -> None:
+        self.spec = replace(self.SPEC, target=target) if target else self.SPEC
+        self.timeout_s = self.default_timeout_s if timeout_s is None else timeout_s
+        self.memory_mb = self.default_memory_mb if memory_mb is None else memory_mb
         self._ctx = multiprocessing.get_context("spawn")
         self._proc: multiprocessing.process.BaseProcess | None = None
         self._conn: Connection | None = None
@@ -112,19 +122,19 @@ class IsolatedWorker:
         finally:
             lock.release()
 
-    # --- what subclasses word for their users ------------------------------------------
+    # --- failures, worded by the spec --------------------------------------------------
 
     def _timeout_error(self, name: str) -> ExtractionError:
-        return ExtractionTimeout(f"{name} took longer than {self.timeout_s:g} s and was stopped")
+        return ExtractionTimeout(self.spec.timed_out.format(name=name, timeout=self.timeout_s))
 
     def _crash_error(self, name: str, detail: str) -> ExtractionError:
-        return ExtractorCrashed(f"the worker process crashed on {name} ({detail})")
+        return ExtractorCrashed(self.spec.crashed.format(name=name, detail=detail))
 
     def _start_error(self) -> ExtractionError:
-        return ExtractorCrashed("the worker process did not start")
+        return ExtractorCrashed(self.spec.not_started)
 
     def _closed_error(self) -> ExtractionError:
-        return ExtractionError("The worker was closed before the request was done.", reason="closed")
+        return ExtractionError(self.spec.closed, reason="closed")
 
     # --- internals -----------------------------------------------------------------------
 

@@ -13,7 +13,6 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from .child_process import PYMUPDF_ADDONS, ChildSpec, IsolatedWorker
-from .errors import ExtractionError, ExtractionTimeout, ExtractorCrashed
 from .preview import RenderedPage
 
 DEFAULT_TARGET = "memex.core.preview_render:handle"
@@ -27,17 +26,18 @@ class PreviewWorker(IsolatedWorker):
     replaces the renderer. Closing kills a page still being drawn after 0.2 s and refuses
     every later request."""
 
+    SPEC = ChildSpec(
+        target=DEFAULT_TARGET, process_name="memex-preview", load_failed="the page renderer",
+        out_of_memory="The page needs too much memory to draw.",
+        reply_too_large="The page image is too large to show.", unreadable="The page could not be drawn",
+        timed_out="Drawing {name} took longer than {timeout:g} s and was stopped; the file may be damaged.",
+        crashed="The page preview process crashed while drawing {name} ({detail}); the file may be damaged.",
+        not_started="The page preview process did not start.",
+        closed="The page preview was closed before the page was drawn.",
+        warm_up="memex.core.preview_render:warm_up", skip_modules=PYMUPDF_ADDONS)
+    default_timeout_s = DEFAULT_TIMEOUT_S
+    default_memory_mb = DEFAULT_MEMORY_MB
     close_wait_s = 0.2
-
-    def __init__(self, timeout_s: float = DEFAULT_TIMEOUT_S, memory_mb: int = DEFAULT_MEMORY_MB,
-                 target: str = DEFAULT_TARGET) -> None:
-        spec = ChildSpec(
-            target=target, process_name="memex-preview", load_failed="the page renderer",
-            out_of_memory="The page needs too much memory to draw.",
-            reply_too_large="The page image is too large to show.", unreadable="The page could not be drawn",
-            warm_up="memex.core.preview_render:warm_up",
-            skip_modules=PYMUPDF_ADDONS)
-        super().__init__(spec, timeout_s, memory_mb)
 
     def render(self, path: str | os.PathLike[str], page_number: int, terms: Sequence[str], width_px: int,
                crop_margins: bool = False) -> RenderedPage:
@@ -54,17 +54,3 @@ class PreviewWorker(IsolatedWorker):
     def page_count(self, path: str | os.PathLike[str]) -> int:
         """How many pages ``path`` has (errors as for :meth:`render`)."""
         return self._request(("count", (os.fspath(path),)), Path(path).name)
-
-    def _timeout_error(self, name: str) -> ExtractionError:
-        return ExtractionTimeout(f"Drawing {name} took longer than {self.timeout_s:g} s and was stopped; "
-                                 "the file may be damaged.")
-
-    def _crash_error(self, name: str, detail: str) -> ExtractionError:
-        return ExtractorCrashed(f"The page preview process crashed while drawing {name} ({detail}); "
-                                "the file may be damaged.")
-
-    def _start_error(self) -> ExtractionError:
-        return ExtractorCrashed("The page preview process did not start.")
-
-    def _closed_error(self) -> ExtractionError:
-        return ExtractionError("The page preview was closed before the page was drawn.", reason="closed")
