@@ -11,7 +11,9 @@ Four parts, each run against real processes and the real library code:
   symlink loops, unreadable files and odd names; time and the worker's peak memory per file;
 * an event storm: 10 000 file operations through the real ``FolderWatcher`` into
   ``Library.refresh``; files the index gets wrong once things settle;
-* search during indexing: p50/p95 latency against idle, and "database is locked" errors.
+* search during indexing: p50/p95 latency against idle, and "database is locked" errors;
+* the promises (see ``promises``): foreign files offered as a library, network attempts,
+  contents behind outside links, control bytes in human output, concurrent writers, model bounds.
 
 The hostile-file generators live here (not in the tests) so the benchmark can use them; the
 tests in ``tests/robust`` import them.
@@ -40,6 +42,8 @@ from pathlib import Path
 from typing import Any
 
 from memex.core.types import Extraction
+
+from . import promises
 
 # --- hostile files -------------------------------------------------------------------------
 
@@ -1103,6 +1107,7 @@ def run(workdir: Path, kill_rounds: int = 200, *, storm_operations: int = 10_000
     rows += hostile_files(workdir / "hostile", embedder=embedder, progress=progress)
     rows += event_storm(workdir / "storm", embedder=embedder, operations=storm_operations, progress=progress)
     rows += search_during_indexing(workdir / "concurrency", embedder=embedder, progress=progress)
+    rows += promises.run(workdir / "promises", progress=progress)
     return rows
 
 
