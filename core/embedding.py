@@ -12,6 +12,7 @@ import onnxruntime as ort
 from tokenizers import Encoding, Tokenizer
 
 from .errors import ModelError
+from .model_safety import TOKENIZER_MAX, read_bounded
 from .models import ResolvedModel, resolve_embedder
 from .onnx_session import create_session, default_threads, runs_on_cpu, shrink_arena
 
@@ -19,9 +20,15 @@ _ONNX_INT_TYPES = {"tensor(int64)": np.int64, "tensor(int32)": np.int32}
 
 
 def load_tokenizer(path: str | Path) -> Tokenizer:
-    """A tokenizer with truncation and padding off, whatever its file says."""
+    """A tokenizer with truncation and padding off, whatever its file says.
+
+    A file over ``TOKENIZER_MAX`` is refused before it is read (parsing costs ~10x its size)."""
     try:
-        tokenizer = Tokenizer.from_file(str(path))
+        data = read_bounded(path, TOKENIZER_MAX)
+    except OSError as exc:
+        raise ModelError(f"The tokenizer {path} could not be read: {exc.strerror or exc}") from exc
+    try:
+        tokenizer = Tokenizer.from_buffer(data)
     except Exception as exc:
         raise ModelError(f"The tokenizer {path} could not be loaded: {exc}") from exc
     tokenizer.no_truncation()

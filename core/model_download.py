@@ -8,6 +8,11 @@ a record of the sums is written and the folder is renamed to ``<models>/NAME`` i
 a model is either fully installed or not at all. An interrupted or cancelled download leaves
 its ``.part`` files: the next call asks the server only for the missing bytes (HTTP Range).
 
+A server is not trusted with the size either: each file stops being written the moment it would
+pass its declared size (the catalogue's, else the one the Hub reports, else ``model_safety.size_cap``
+for its kind); the download then fails and the file is deleted. Not a byte past the declared
+size reaches the disk.
+
 No connection is made in offline mode (``HF_HUB_OFFLINE=1`` or ``MEMEX_OFFLINE=1``).
 """
 
@@ -29,7 +34,7 @@ from urllib.parse import urlsplit
 from . import config
 from .errors import ChecksumMismatch, ModelError
 from .model_lock import FileRecord, InstallRecord, is_sha256, read_record, write_record
-from .model_safety import check_external_data
+from .model_safety import SETTINGS_MAX, check_external_data, describe_size, read_bounded, size_cap
 from .models import MODEL_FILE, ModelSpec, get_spec, installed_folder, sha256_file, verify_installed
 
 PARTIAL_DIR = ".partial"
@@ -227,6 +232,8 @@ class _Planned:
     expected: str  # hex digest the file must have
     algorithm: str  # "sha256" | "git-sha1"
     verified: str  # "catalogue" | "hub"
+    limit: int  # bytes the file may have: its declared size, else the cap for its kind
+    limit_source: str  # who declared it, for messages
 
 
 class _Download:
@@ -252,8 +259,8 @@ class _Download:
     # -- state kept between attempts ------------------------------------------------------
     def _load_state(self) -> dict:
         try:
-            state = json.loads((self.staging / STATE_FILE).read_text(encoding="utf-8"))
-        except (OSError, ValueError):
+            state = json.loads(read_bounded(self.staging / STATE_FILE, SETTINGS_MAX).decode("utf-8"))
+        except (OSError, ValueError, ModelError):
             state = {}
         if not isinstance(state, dict) or state.get("repo") != self.spec.repo or (
                 self.spec.revision and state.get("revision") != self.spec.revision):
@@ -312,8 +319,14 @@ class _Download:
             for p in (self.staging / f"{f.local}.part", self.staging / f.local):
                 p.unlink(missing_ok=True)
         size = meta.size if meta.size is not None else f.size
+        cap = size_cap(f.local)
+        if f.size is None and size is not None and size > cap:  # only the catalogue may declare more
+            raise DownloadError(f"The Hub reports {f.path} of {name} as {describe_size(size)}, more than the "
+                                f"{describe_size(cap)} Memex accepts for such a file, so it was not downloaded.")
         state["files"][f.local] = {"path": f.path, "expected": expected, "algorithm": algorithm, "size": size}
-        return _Planned(f.local, f.path, meta.location, size, expected, algorithm, verified)
+        limit, source = ((f.size, "the catalogue") if f.size is not None else (size, "the Hub") if size is not None
+                         else (cap, "Memex's limit for such a file"))
+        return _Planned(f.local, f.path, meta.location, size, expected, algorithm, verified, limit, source)
 
     def _present(self, item: _Planned) -> int:
         for p in (self.staging / item.local, self.staging / f"{item.local}.part"):
@@ -339,7 +352,7 @@ class _Download:
                 raise DownloadCancelled(f"The download of {self.spec.name} was cancelled; run it again to "
                                         "continue where it stopped.")
             have = part.stat().st_size if part.is_file() else 0
-            if item.size is not None and have > item.size:
+            if have > item.limit or (item.size is not None and have > item.size):
                 self.done -= have
                 part.unlink()
                 have = 0
@@ -376,17 +389,32 @@ class _Download:
             if have and response.status_code != 206:  # the server ignored the Range: start over
                 self.done -= have
                 have = 0
+            length = response.headers.get("Content-Length", "")
+            if length.isdigit() and have + int(length) > item.limit:
+                self._oversized(item, part, have + int(length))
             with open(part, "ab" if have else "wb") as fh:
                 for chunk in response.iter_bytes():  # as they arrive: nothing buffered is lost on a drop
                     if self.cancel.is_set():
                         raise DownloadCancelled(f"The download of {self.spec.name} was cancelled; run it again "
                                                 "to continue where it stopped.")
+                    if have + len(chunk) > item.limit:  # not one byte past what was declared
+                        fh.write(chunk[: item.limit - have])
+                        fh.close()
+                        self._oversized(item, part, None)
                     fh.write(chunk)
                     have += len(chunk)
                     self.done += len(chunk)
                     self._report(item.local, have, item.size)
         if item.size is not None and have < item.size:
             raise _Short(have, item.size)
+
+    def _oversized(self, item: _Planned, part: Path, announced: int | None) -> None:
+        """A server sending more than the file's declared size: delete what came, install nothing."""
+        part.unlink(missing_ok=True)
+        what = f"announced {describe_size(announced)}" if announced is not None else "sent more"
+        raise DownloadError(f"The server {what} for {item.local} of {self.spec.name}, more than the "
+                            f"{describe_size(item.limit)} set by {item.limit_source}; the download stopped, the "
+                            "file was deleted and nothing was installed.")
 
     def _verify(self, path: Path, item: _Planned) -> str:
         digest = sha256_file(path)

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import ModelError
+from .model_safety import SETTINGS_MAX, checked_file, read_bounded
 
 LOCK_FILE = "memex-lock.json"
 FORMAT = 1
@@ -91,13 +92,13 @@ def read_record(folder: Path) -> InstallRecord | None:
     """The folder's record; None when it has none; ModelError when it cannot be read."""
     path = folder / LOCK_FILE
     try:
-        text = path.read_text(encoding="utf-8")
+        data = read_bounded(checked_file(folder, LOCK_FILE), SETTINGS_MAX)  # no link out; a few kB at most
     except FileNotFoundError:
         return None
     except OSError as exc:
         raise ModelError(f"The model record {path} cannot be read: {exc.strerror or exc}") from exc
     try:
-        raw = json.loads(text)
+        raw = json.loads(data.decode("utf-8"))
     except ValueError as exc:
         raise ModelError(f"The model record {path} is damaged (not JSON); remove the model and install it "
                          "again.") from exc

@@ -1,4 +1,17 @@
-"""Refuse ONNX models whose tensors live in files outside the model's own folder.
+"""Model folders are hostile input: refuse files outside the folder, and files too big to be real.
+
+Bounds (checked before a byte is read; every whole-file read below is also capped while reading):
+
+* a file reached through a link whose target lies outside the model's folder is never read
+  (links between files of the same folder are fine);
+* ``tokenizer.json`` at most 32 MiB: BERT-family tokenizers are 0.5-17 MB (XLM-R and
+  multilingual-e5: 17 MB) and parsing costs about 10x the file in memory (a 40 MB one took
+  442 MB and 2 s, twice per embedder), so 32 MiB keeps a 2x margin over the largest real one;
+* ``model.onnx`` at most 2 GiB: protobuf cannot hold a bigger message, so ONNX Runtime cannot
+  load a bigger single-file model anyway (larger models keep their weights in external data);
+* vocabularies and tokenizer settings (vocab.txt, tokenizer_config.json...) at most 8 MiB
+  (multilingual BERT's vocab.txt: 1 MB); other settings files (config.json, memex-model.json,
+  memex-lock.json...) at most 1 MiB (real ones: under 10 kB).
 
 An ONNX file may keep large tensors in "external data" files named by a relative path. A
 crafted model could name ``../../.ssh/id_rsa`` or ``/etc/shadow`` and have ONNX Runtime read
@@ -14,17 +27,106 @@ from __future__ import annotations
 
 import mmap
 import os
-from collections.abc import Iterator
+import stat
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath, PureWindowsPath
 
 from .errors import ModelError
 
 MAX_DEPTH = 64  # subgraphs nest (If/Loop bodies); a file nesting deeper than this is refused
+MIB = 1 << 20
+ONNX_MAX = 2048 * MIB
+TOKENIZER_MAX = 32 * MIB
+TOKENIZER_EXTRA_MAX = 8 * MIB
+SETTINGS_MAX = 1 * MIB
+TOKENIZER_EXTRAS = frozenset({"vocab.txt", "tokenizer_config.json", "special_tokens_map.json",
+                              "added_tokens.json", "merges.txt", "vocab.json"})
 
 
 class UnsafeModel(ModelError):
     """The model refers to files outside its folder (or cannot be checked); it is refused."""
+
+
+class ModelFileTooLarge(UnsafeModel):
+    """A model file is bigger than any real file of its kind; it was not read."""
+
+
+def size_cap(name: str) -> int:
+    """The most bytes a model file called ``name`` may have (see the module docstring)."""
+    base = PurePosixPath(name.replace("\\", "/")).name
+    if base.endswith("tokenizer.json"):
+        return TOKENIZER_MAX
+    if base in TOKENIZER_EXTRAS:
+        return TOKENIZER_EXTRA_MAX
+    if base.endswith(".json"):
+        return SETTINGS_MAX
+    return ONNX_MAX  # model.onnx and anything else a model is made of
+
+
+def describe_size(size: int) -> str:
+    for unit, scale in (("MiB", MIB), ("KiB", 1024)):
+        if size >= scale:
+            return f"{size // scale} {unit}" if size % scale == 0 else f"{size / scale:.1f} {unit}"
+    return f"{size} bytes"
+
+
+def too_large(what: str, size: int | None, cap: int) -> ModelFileTooLarge:
+    """The one-line refusal of a file over its cap (``size`` None: it grew past it while read)."""
+    kind = PurePosixPath(what.replace("\\", "/")).name
+    limit = f"the {describe_size(cap)} Memex accepts for a {kind}"
+    if size is None:
+        return ModelFileTooLarge(f"{what} grew past {limit} while it was read, so it was not used.")
+    return ModelFileTooLarge(f"{what} is {describe_size(size)}, more than {limit}, so it was not read.")
+
+
+def checked_file(folder: Path, relative: str, *, cap: int | None = None) -> Path:
+    """Where ``folder/relative`` really is, once it is known to be a regular file inside the folder
+    (links between its own files are fine) and no bigger than ``cap`` (default: ``size_cap``).
+    Raises :class:`UnsafeModel`; FileNotFoundError when it is missing."""
+    root = Path(folder).resolve()
+    path = root / relative
+    target = path.resolve()
+    if target != root and root not in target.parents:
+        raise UnsafeModel(f"{path} is a link outside the folder (to {target}); Memex does not read model files "
+                          "through such links: copy the file into the folder instead.")
+    info = target.stat()
+    if not stat.S_ISREG(info.st_mode):
+        raise UnsafeModel(f"{path} is not a regular file, so Memex did not read it.")
+    limit = size_cap(relative) if cap is None else cap
+    if info.st_size > limit:
+        raise too_large(str(path), info.st_size, limit)
+    return target
+
+
+def check_model_folder(folder: Path, names: Iterable[str]) -> None:
+    """``checked_file`` for each of ``names`` present in ``folder`` (missing ones are left to the caller)."""
+    for name in names:
+        if os.path.lexists(Path(folder) / name):
+            try:
+                checked_file(folder, name)
+            except FileNotFoundError as exc:  # a dangling link
+                raise UnsafeModel(f"{Path(folder) / name} is a link to nothing, so Memex did not read it.") from exc
+
+
+def read_bounded(path: str | os.PathLike[str], cap: int) -> bytes:
+    """The bytes of a regular file, refusing it before reading when it is over ``cap`` bytes and
+    stopping at ``cap + 1`` bytes if it grows meanwhile. FIFOs and devices are refused unread."""
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
+    fd = os.open(path, flags)
+    with open(fd, "rb", buffering=0) as fh:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise UnsafeModel(f"{path} is not a regular file, so Memex did not read it.")
+        if info.st_size > cap:
+            raise too_large(str(path), info.st_size, cap)
+        chunks, have = [], 0
+        while have <= cap and (block := fh.read(min(cap + 1 - have, 1 << 20))):
+            chunks.append(block)
+            have += len(block)
+    if have > cap:
+        raise too_large(str(path), None, cap)
+    return b"".join(chunks)
 
 
 @dataclass(frozen=True)
@@ -51,6 +153,8 @@ def check_external_data(model_path: str | os.PathLike[str], *, use_onnx: bool | 
         else:
             use_onnx = True
     try:
+        if path.stat().st_size > ONNX_MAX:  # onnx.load would read it whole
+            raise too_large(str(path), path.stat().st_size, ONNX_MAX)
         found = list(_with_onnx(path) if use_onnx else _scan_file(path))
     except UnsafeModel:
         raise

@@ -21,13 +21,15 @@ from typing import Any
 
 from . import config
 from .errors import ChecksumMismatch, ModelError
-from .model_lock import FileRecord, InstallRecord, read_record, write_record
-from .model_safety import check_external_data
+from .model_lock import LOCK_FILE, FileRecord, InstallRecord, read_record, write_record
+from .model_safety import SETTINGS_MAX, check_external_data, check_model_folder, read_bounded
 
 DEFAULT_EMBEDDER = "all-MiniLM-L6-v2-int8"
 MODEL_FILE = "model.onnx"
 TOKENIZER_FILE = "tokenizer.json"
 LOCAL_SPEC_FILE = "memex-model.json"  # optional, in a user's model folder
+# What is read from a model folder besides model.onnx and the tokenizer (each bounded, see model_safety)
+SETTINGS_FILES = ("config.json", "sentence_bert_config.json", "1_Pooling/config.json", LOCAL_SPEC_FILE)
 _CHECKSUM_CACHE = "model-checksums.json"
 _CHUNK = 1 << 20
 
@@ -268,9 +270,12 @@ def _first_use_record(folder: Path, spec: ModelSpec) -> InstallRecord:
 def verify_installed(folder: Path, spec: ModelSpec) -> str:
     """Check every file of an installed model against its record (and the catalogue's pins);
     returns model.onnx's sha256. Raises ChecksumMismatch or ModelError."""
+    check_model_folder(folder, (LOCK_FILE, *spec.file_names()))  # no link out, nothing oversized
     record = read_record(folder)
     if record is None:
         record = _first_use_record(folder, spec)
+    else:
+        check_model_folder(folder, list(record.files))
     for local in spec.file_names():
         if local not in record.files:
             raise ModelError(f"The model {spec.name} is incomplete: its record lists no {local}. "
@@ -330,6 +335,7 @@ def _resolve_imported(folder: Path, record: InstallRecord, kind: str) -> Resolve
     if record.kind != kind:
         article = "an" if record.kind == "embedder" else "a"
         raise ModelError(f"{folder.name} is {article} {record.kind}, not a {kind}.")
+    check_model_folder(folder, (MODEL_FILE, TOKENIZER_FILE, *SETTINGS_FILES))
     spec = _folder_spec(folder, kind, "import")
     digest = verify_installed(folder, spec)
     return ResolvedModel(f"local:{folder.name}:{digest[:12]}", folder / MODEL_FILE, folder / TOKENIZER_FILE,
@@ -338,7 +344,7 @@ def _resolve_imported(folder: Path, record: InstallRecord, kind: str) -> Resolve
 
 def _read_json(path: Path) -> dict[str, Any]:
     try:
-        raw = json.loads(path.read_text(encoding="utf-8"))
+        raw = json.loads(read_bounded(path, SETTINGS_MAX).decode("utf-8"))
     except (OSError, ValueError) as exc:
         raise ModelError(f"{path} could not be read as JSON: {exc}") from exc
     return raw if isinstance(raw, dict) else {}
@@ -394,6 +400,7 @@ def _resolve_folder(folder: Path, kind: str) -> ResolvedModel:
     onnx_path, tokenizer_path = folder / MODEL_FILE, folder / TOKENIZER_FILE
     if not onnx_path.is_file() or not tokenizer_path.is_file():
         raise ModelError(f"The folder {folder} is not a usable model: it needs {MODEL_FILE} and {TOKENIZER_FILE}.")
+    check_model_folder(folder, (MODEL_FILE, TOKENIZER_FILE, *SETTINGS_FILES))  # before anything is read
     spec = _folder_spec(folder, kind, "local")
     digest = verify_sha256(onnx_path, spec.sha256) if spec.sha256 else cached_sha256(onnx_path)
     model_id = f"local:{folder.name}:{digest[:12]}"
