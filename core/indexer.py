@@ -16,7 +16,7 @@ import os
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import apsw
@@ -25,7 +25,18 @@ from .chunking import TokenizerLike, chunk_pages
 from .errors import ExtractionError, IndexingCancelled
 from .extract import detect_kind
 from .extract.worker import ExtractionWorker
-from .scan import DiskFile, IgnoreRules, file_hash, stat_file, walk_files
+from .scan import (
+    OUTSIDE_LINK,
+    OUTSIDE_LINK_MESSAGE,
+    DiskFile,
+    IgnoreRules,
+    Verdict,
+    checked_hash,
+    judge_path,
+    outside_entry,
+    stat_file,
+    walk_files,
+)
 from .store import documents as docs
 from .store.chunks import count_pending, existing_ids, insert_chunks, mark_embedded, pending_chunks
 from .store.connection import checkpoint, write_transaction
@@ -84,7 +95,12 @@ class Indexer:
         progress: Callable[[IndexProgress], None] | None = None,
         cancel: threading.Event | None = None,
         pause: threading.Event | None = None,
+        guard: Callable[[], None] | None = None,
+        respace: Callable[[], tuple[VectorSpace, Callable[[Sequence[str]], object]]] | None = None,
     ) -> None:
+        """``guard`` is called after every file and embedding batch and raises to stop the run
+        (the library file was deleted, say). ``respace`` gives the active space and its embedder
+        when the library switched models during the run, so the backlog is still embedded."""
         self.conn = conn
         self.tokenizer = tokenizer
         self.worker = worker
@@ -94,6 +110,8 @@ class Indexer:
         self.progress_cb = progress
         self.cancel = cancel or threading.Event()
         self.pause = pause or threading.Event()  # set: wait before the next file or batch
+        self.guard = guard or (lambda: None)
+        self.respace = respace
         self.rules = IgnoreRules(options.ignore, options.include_hidden)
         self.errors: list[FileError] = []
         self._files_total = 0
@@ -117,12 +135,14 @@ class Indexer:
         try:
             plan = self._plan(units)
             counts["moved"], counts["removed"] = self._apply_moves_and_deletions(plan)
+            self.guard()
             self._files_total = len(plan.process)
             for disk, source_id in plan.process:
                 self._check_cancel()
                 outcome = self._index_file(disk, source_id)
                 counts[outcome] = counts.get(outcome, 0) + 1
                 self._files_done += 1
+                self.guard()
                 self._emit("indexing", force=True)
                 self._embed_backlog(final=False)
                 if self._files_done % CHECKPOINT_EVERY == 0:
@@ -133,6 +153,7 @@ class Indexer:
                     for sid in full_sources:
                         self.conn.execute("UPDATE sources SET last_indexed_at = ? WHERE id = ?",
                                           (time.time(), sid))
+            self.guard()
         except IndexingCancelled:
             cancelled = True
         checkpoint(self.conn)  # keep the WAL small between runs
@@ -150,8 +171,18 @@ class Indexer:
         path = unit.path
         if unit.root != path and self.rules.ignored_path(path, unit.root):
             return [], docs.known_files(self.conn, path, os.path.isdir(path) or unit.kind == "gone")
+        verdict = judge_path(path, unit.root)
+        if verdict.link is not None:
+            # A link, or a path seen through one (the watcher reports either): judged as the
+            # link, exactly as the full scan judges it, so the two never disagree.
+            link = verdict.link
+            known = {**docs.known_files(self.conn, link, is_folder=False),
+                     **docs.known_files(self.conn, link, is_folder=True)}
+            if verdict.kind == "outside-link":
+                return [outside_entry(link, unit.root)], known
+            return [], known  # inside: indexed at its real place (and not twice)
         if os.path.isdir(path):
-            return (list(walk_files(path, self.rules, self._error)),
+            return (list(walk_files(path, self.rules, self._error, source_root=unit.root)),
                     docs.known_files(self.conn, path, is_folder=True))
         if unit.kind == "folder" and unit.root == path:
             # A source folder that is not there (an unplugged drive?): keep what we know.
@@ -165,7 +196,7 @@ class Indexer:
             if os.path.exists(path):
                 self._error(FileError(path, "unsupported", "Not a regular file"))
             return [], known
-        return ([single] if detect_kind_safe(path) else []), known
+        return ([replace(single, root=unit.root)] if detect_kind_safe(path) else []), known
 
     def _plan(self, units: Sequence[Unit]) -> _Plan:
         plan = _Plan()
@@ -184,12 +215,17 @@ class Indexer:
         moved_ids: set[int] = set()
         for path, (f, source_id) in disk.items():
             k = known.get(path)
-            if k is not None and k.size == f.size and k.mtime_ns == f.mtime_ns and not k.retry:
+            listed_outside = k is not None and k.error_reason == OUTSIDE_LINK
+            if f.outside and listed_outside:
+                plan.unchanged += 1  # still a link out: nothing to read, nothing new to say
+                continue
+            if (k is not None and not f.outside and not listed_outside and k.size == f.size
+                    and k.mtime_ns == f.mtime_ns and not k.retry):
                 plan.unchanged += 1
                 continue
-            if k is None and by_hash:
-                digest = self._hash_or_none(path)
-                candidates = by_hash.get(digest or "", [])
+            if k is None and by_hash and not f.outside:
+                digest = self._hash_or_none(f)
+                candidates = by_hash.get(digest, []) if digest else []
                 if candidates:
                     origin = candidates.pop()
                     moved_ids.add(origin.id)
@@ -213,8 +249,15 @@ class Indexer:
         self._current = f.path
         self._emit("indexing")
         known = docs.find_by_path(self.conn, f.path)
+        # Judged again at the read: the path may have become a link since the scan.
+        verdict = judge_path(f.path, f.root) if f.root else None
+        if f.outside or (verdict is not None and verdict.kind == "outside-link"):
+            return self._record_failure(f, source_id, "", OUTSIDE_LINK, OUTSIDE_LINK_MESSAGE, known)
+        if verdict is not None and verdict.kind == "inside-link":
+            return "unchanged"  # now a link inside the source: its target is indexed instead
+        real = verdict.real if verdict is not None and verdict.real else f.path
         try:
-            digest = file_hash(f.path)
+            digest = checked_hash(real)
         except OSError as exc:
             return self._record_failure(f, source_id, "", "unreadable",
                                         f"Cannot read file: {exc.strerror or exc}", known)
@@ -233,9 +276,12 @@ class Indexer:
             self.conn.execute("INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)",
                               (_IN_FLIGHT + f.path, f"{attempts + 1} {digest}"))
         try:
-            extraction = self.worker.extract(Path(f.path), self.options.max_chars)
+            extraction = self.worker.extract(Path(real), self.options.max_chars)
         except ExtractionError as exc:
             return self._record_failure(f, source_id, digest, exc.reason, str(exc), known)
+        after = judge_path(f.path, f.root) if f.root else None
+        if after is not None and (after.kind != "direct" or after.real != real):
+            return self._discard_swapped(f, source_id, after, known)
         spans = chunk_pages(extraction.pages, self.tokenizer, self.options.chunk_tokens,
                             self.options.chunk_overlap)
         record = docs.DocumentRecord(
@@ -256,8 +302,9 @@ class Indexer:
     def _record_failure(self, f: DiskFile, source_id: int | None, digest: str, reason: str,
                         message: str, known: docs.KnownFile | None) -> str:
         self._error(FileError(f.path, reason, message))
+        kind = "link" if reason == OUTSIDE_LINK else detect_kind_safe(f.path) or "unknown"
         record = docs.DocumentRecord(
-            path=f.path, kind=detect_kind_safe(f.path) or "unknown", size=f.size,
+            path=f.path, kind=kind, size=f.size,
             mtime_ns=f.mtime_ns, content_hash=digest, source_id=source_id, status="error",
             error_reason=reason, error=message)
         with write_transaction(self.conn):
@@ -267,35 +314,62 @@ class Indexer:
             self._pending = count_pending(self.conn)
         return "failed"
 
+    def _discard_swapped(self, f: DiskFile, source_id: int | None, verdict: Verdict,
+                         known: docs.KnownFile | None) -> str:
+        """The path became a link while the file was read: keep none of the text read."""
+        if verdict.kind == "outside-link":
+            return self._record_failure(f, source_id, "", OUTSIDE_LINK, OUTSIDE_LINK_MESSAGE, known)
+        with write_transaction(self.conn):
+            self.conn.execute("DELETE FROM meta WHERE key = ?", (_IN_FLIGHT + f.path,))
+        return "unchanged"
+
     # -- embedding backlog ----------------------------------------------------------------
     def _embed_backlog(self, final: bool) -> None:
-        """Embed waiting chunks: everything at the end of a run, else at most one batch per
-        file, so text (searchable by words at once) keeps flowing in while vectors follow."""
+        """Embed waiting chunks: at most one batch per file while files are read, so text
+        (searchable by words at once) keeps flowing in while vectors follow; at the end of a
+        run, until no chunk waits. The end asks the library, not this run's own count: a
+        chunk that another process wrote, rewrote or embedded meanwhile is still accounted
+        for, and a run never ends with chunks left behind."""
         if self.embed is None or self.space is None:
             return
         batches = 0
-        while self._pending >= (1 if final else EMBED_BATCH) and (final or batches < 1):
-            batches += 1
+        while final or (batches < 1 and self._pending >= EMBED_BATCH):
             self._check_cancel()
             batch = pending_chunks(self.conn, EMBED_BATCH)
             if not batch:
                 self._pending = 0
                 return
+            batches += 1
             ids = [cid for cid, _ in batch]
             self._emit("embedding", force=final)
             vectors = self.embed([text for _, text in batch])
             with write_transaction(self.conn):
-                if space_state(self.conn, self.space) != "active":
-                    # The library switched models meanwhile: these vectors no longer belong;
-                    # the chunks stay in the backlog for a run with the new model.
-                    self.space = None
+                switched = space_state(self.conn, self.space) != "active"
+                if not switched:
+                    alive = existing_ids(self.conn, ids)  # not rewritten or embedded elsewhere
+                    keep = [i for i, cid in enumerate(ids) if cid in alive]
+                    insert_vectors(self.conn, self.space, [ids[i] for i in keep], vectors[keep])
+                    mark_embedded(self.conn, [ids[i] for i in keep])
+            if switched:
+                # The library switched models meanwhile: these vectors no longer belong.
+                # Continue with the new model (the chunks wait in the backlog until then).
+                if not self._follow_switch():
                     return
-                alive = existing_ids(self.conn, ids)
-                keep = [i for i, cid in enumerate(ids) if cid in alive]
-                insert_vectors(self.conn, self.space, [ids[i] for i in keep], vectors[keep])
-                mark_embedded(self.conn, [ids[i] for i in keep])
+                continue
             self._chunks_embedded += len(keep)
-            self._pending = max(0, self._pending - len(batch))
+            self._pending = count_pending(self.conn) if final else max(0, self._pending - len(batch))
+            if final:
+                self.guard()
+
+    def _follow_switch(self) -> bool:
+        """Take the library's active space and its model after a model switch; False when
+        this run cannot (no ``respace``): the chunks then wait for the next run."""
+        if self.respace is None:
+            self.space = None
+            return False
+        self.space, self.embed = self.respace()
+        self._pending = count_pending(self.conn)
+        return True
 
     # -- helpers --------------------------------------------------------------------------
     def _attempts(self, path: str, digest: str) -> int:
@@ -306,9 +380,12 @@ class Indexer:
         count, _, noted_hash = str(row[0]).partition(" ")
         return int(count) if count.isdigit() and noted_hash == digest else 0
 
-    def _hash_or_none(self, path: str) -> str | None:
+    def _hash_or_none(self, f: DiskFile) -> str | None:
+        verdict = judge_path(f.path, f.root) if f.root else None
+        if verdict is not None and verdict.kind != "direct":
+            return None
         try:
-            return file_hash(path)
+            return checked_hash(verdict.real if verdict is not None and verdict.real else f.path)
         except OSError:
             return None
 

@@ -1,4 +1,10 @@
-"""Walking sources on disk: which files Memex should index, with their stat, and hashing."""
+"""Walking sources on disk: which files Memex should index, with their stat, and hashing.
+
+Links are judged here and nowhere else (:func:`judge_path`): a path whose target lies outside
+its source is never read (it is listed as an "outside-link" failure), and a link whose target
+lies inside the source is not a document of its own (the target is indexed once, at its real
+place). The scan, the folder watcher, a refresh and the read of a file all ask the same judge.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +16,7 @@ import stat as stat_mod
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 from .extract import detect_kind
 from .types import FileError
@@ -21,11 +28,85 @@ HASH_FULL_LIMIT = 64 << 20
 HASH_SAMPLE = 8 << 20
 
 
+OUTSIDE_LINK = "outside-link"
+OUTSIDE_LINK_MESSAGE = "Link outside the folder: what it points at is not indexed"
+
+
 @dataclass(frozen=True)
 class DiskFile:
+    """A file to index: ``path`` as found under its source ``root`` (``""``: not known). When
+    ``outside`` is set, ``path`` is a link whose target lies outside ``root``: the stat is the
+    link's own, and nothing behind it is ever read."""
+
     path: str
     size: int
     mtime_ns: int
+    root: str = ""
+    outside: bool = False
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """What :func:`judge_path` decided. ``kind`` is "direct" (no link between the source and
+    the file: ``real`` is where to read it), "inside-link" (a link, or a path through one, that
+    stays inside the source: its target is indexed at its own place, so this path is skipped),
+    or "outside-link" (leaves the source: never read; ``link`` is the path to list)."""
+
+    kind: str
+    real: str | None
+    link: str | None = None
+
+
+def inside_source(path: str, source_root: str) -> str | None:
+    """The real path of ``path``, every link on the way followed (relative, absolute, chains),
+    when it lies inside the source ``source_root`` (itself resolved: the user chose it, even
+    as a link); None when it leads outside. The one test of "outside" in Memex."""
+    real_root = os.path.realpath(source_root)
+    real = os.path.realpath(path)
+    if real == real_root or real.startswith(real_root.rstrip(os.sep) + os.sep):
+        return real
+    return None
+
+
+def first_link(path: str, source_root: str) -> str | None:
+    """The first part of ``path`` below ``source_root`` that is a symbolic link (``path``
+    itself included), or None. The root itself is never counted: the user chose it."""
+    rel = os.path.relpath(path, source_root)
+    if rel == os.curdir or rel == os.pardir or rel.startswith(os.pardir + os.sep):
+        return None
+    current = source_root
+    for part in rel.split(os.sep):
+        current = os.path.join(current, part)
+        if os.path.islink(current):
+            return current
+    return None
+
+
+def judge_path(path: str, source_root: str) -> Verdict:
+    """Whether ``path`` (inside the source folder or file ``source_root``, as a person sees
+    it) may be read, and where; see :class:`Verdict`. A path under a folder link is judged by
+    that link, so a file seen through ``docs/etc -> /etc`` is listed once, as ``docs/etc``."""
+    rel = os.path.relpath(path, source_root)
+    if rel == os.pardir or rel.startswith(os.pardir + os.sep):
+        return Verdict("outside-link", None, path)  # not under the source at all
+    link = first_link(path, source_root)
+    if link is None:
+        real = os.path.realpath(source_root)
+        return Verdict("direct", real if rel == os.curdir else os.path.join(real, rel))
+    real = inside_source(link, source_root)
+    if real is None:
+        return Verdict("outside-link", None, link)
+    return Verdict("inside-link", real, link)
+
+
+def outside_entry(link: str, root: str) -> DiskFile:
+    """The scan's record of a link that leads out of its source: the link's own stat only."""
+    try:
+        st = os.lstat(link)
+        size, mtime_ns = st.st_size, st.st_mtime_ns
+    except OSError:
+        size, mtime_ns = 0, 0
+    return DiskFile(link, size, mtime_ns, root, outside=True)
 
 
 class IgnoreRules:
@@ -51,10 +132,21 @@ def walk_files(
     rules: IgnoreRules,
     on_error: Callable[[FileError], None],
     is_indexable: Callable[[str], bool] | None = None,
+    source_root: str | None = None,
 ) -> Iterator[DiskFile]:
-    """Regular, indexable files under ``root``. Directory symlinks are not followed (no loops);
+    """Regular, indexable files under ``root`` (a folder inside the source ``source_root``,
+    by default the source itself). Links are judged by :func:`judge_path`: one leading out of
+    the source comes back as an ``outside`` entry (to be listed, never read), one staying
+    inside is skipped (its target is found at its real place: no duplicates, no loops);
     FIFOs, sockets and devices are skipped; unreadable folders are reported and skipped."""
     indexable = is_indexable or (lambda p: detect_kind(Path(p)) is not None)
+    source = root if source_root is None else source_root
+    start = judge_path(root, source)
+    if start.kind == "outside-link" and start.link is not None:
+        yield outside_entry(start.link, source)
+        return
+    if start.kind == "inside-link":
+        return
     stack = [root]
     while stack:
         folder = stack.pop()
@@ -72,15 +164,21 @@ def walk_files(
                 on_error(bad_name)
                 continue
             try:
+                if entry.is_symlink():
+                    if inside_source(entry.path, source) is None:
+                        yield outside_entry(entry.path, source)
+                    else:  # counted at its target; a broken one is still worth a word
+                        os.stat(entry.path)
+                    continue
                 if entry.is_dir(follow_symlinks=False):
                     stack.append(entry.path)
                     continue
-                st = entry.stat(follow_symlinks=True)
+                st = entry.stat(follow_symlinks=False)
             except OSError as exc:
                 on_error(FileError(entry.path, "unreadable", f"Cannot read file: {exc.strerror or exc}"))
                 continue
             if stat_mod.S_ISREG(st.st_mode) and indexable(entry.path):
-                yield DiskFile(entry.path, st.st_size, st.st_mtime_ns)
+                yield DiskFile(entry.path, st.st_size, st.st_mtime_ns, source)
 
 
 def stat_file(path: str) -> DiskFile | None:
@@ -121,21 +219,48 @@ def file_hash(path: str) -> str:
     Opened non-blocking and checked to be a regular file, so a FIFO or device swapped in
     after the scan cannot stall the indexer. Files over ``HASH_FULL_LIMIT`` are hashed from
     their size and three ``HASH_SAMPLE`` windows."""
-    digest = hashlib.blake2b(digest_size=16)
-    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0))
+    fd = os.open(path, _READ_FLAGS)
     with open(fd, "rb", buffering=0) as fh:
-        st = os.fstat(fd)
-        if not stat_mod.S_ISREG(st.st_mode):
-            raise OSError(errno.EINVAL, "Not a regular file", path)
-        if st.st_size <= HASH_FULL_LIMIT:
-            while block := fh.read(HASH_BLOCK):
-                digest.update(block)
-            return digest.hexdigest()
-        digest.update(b"sampled:%d:" % st.st_size)
-        for start in (0, (st.st_size - HASH_SAMPLE) // 2, st.st_size - HASH_SAMPLE):
-            fh.seek(start)
-            left = HASH_SAMPLE
-            while left > 0 and (block := fh.read(min(HASH_BLOCK, left))):
-                digest.update(block)
-                left -= len(block)
+        return _hash_open(fh, path)
+
+
+def checked_hash(real: str) -> str:
+    """:func:`file_hash` of ``real`` (a path :func:`judge_path` resolved), opened without
+    following a link in its last part and refused (ELOOP) when the file actually opened is
+    not at ``real`` (a folder on the way swapped for a link since the judge looked)."""
+    fd = os.open(real, _READ_FLAGS | getattr(os, "O_NOFOLLOW", 0))
+    with open(fd, "rb", buffering=0) as fh:
+        opened = _fd_path(fd)
+        if opened is not None and opened != real:
+            raise OSError(errno.ELOOP, "The file was replaced by a link while it was read", real)
+        return _hash_open(fh, real)
+
+
+_READ_FLAGS = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
+
+
+def _fd_path(fd: int) -> str | None:
+    """Where an open file descriptor really points (Linux), or None where that cannot be told."""
+    try:
+        return os.readlink(f"/proc/self/fd/{fd}")
+    except OSError:
+        return None
+
+
+def _hash_open(fh: BinaryIO, path: str) -> str:
+    digest = hashlib.blake2b(digest_size=16)
+    st = os.fstat(fh.fileno())
+    if not stat_mod.S_ISREG(st.st_mode):
+        raise OSError(errno.EINVAL, "Not a regular file", path)
+    if st.st_size <= HASH_FULL_LIMIT:
+        while block := fh.read(HASH_BLOCK):
+            digest.update(block)
+        return digest.hexdigest()
+    digest.update(b"sampled:%d:" % st.st_size)
+    for start in (0, (st.st_size - HASH_SAMPLE) // 2, st.st_size - HASH_SAMPLE):
+        fh.seek(start)
+        left = HASH_SAMPLE
+        while left > 0 and (block := fh.read(min(HASH_BLOCK, left))):
+            digest.update(block)
+            left -= len(block)
     return digest.hexdigest()

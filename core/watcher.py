@@ -21,10 +21,10 @@ from pathlib import Path
 from watchdog.events import FileSystemEvent, FileSystemEventHandler
 from watchdog.observers import Observer
 from watchdog.observers.api import BaseObserver, ObservedWatch
-from watchdog.observers.polling import PollingObserver
+from watchdog.observers.polling import PollingObserver, PollingObserverVFS
 
 from .extract import detect_kind
-from .scan import IgnoreRules
+from .scan import IgnoreRules, first_link
 
 logger = logging.getLogger(__name__)
 
@@ -215,7 +215,9 @@ class FolderWatcher:
     # -- watches --------------------------------------------------------------------------
     def _new_observer(self) -> BaseObserver:
         if self._polling:
-            return PollingObserver(timeout=self.poll_interval_s)
+            # Polling never follows a link (watchdog's own poller would walk into `ln -s /`
+            # and loop on `ln -s . self`); a link is reported as itself.
+            return PollingObserverVFS(os.lstat, os.scandir, polling_interval=self.poll_interval_s)
         observer = _ReportingObserver(self._report_trouble) if _INOTIFY else Observer()
         self._polling = isinstance(observer, PollingObserver)  # no native API on this system
         return observer
@@ -315,25 +317,38 @@ class FolderWatcher:
             return  # opened/closed-without-writing (our own reads!), folder metadata
         accepted = []
         for raw in [event.src_path, event.dest_path] if kind == "moved" else [event.src_path]:
-            path = os.fsdecode(raw)
-            if path and self._wanted(path, event.is_directory):
+            path = self._wanted(os.fsdecode(raw), event.is_directory)
+            if path is None:
+                continue
+            if os.path.islink(path):  # news about the link itself; the library judges it
+                accepted.append((path, None, False))
+            else:
                 is_dir = event.is_directory or os.path.isdir(path)
                 accepted.append((path, None if is_dir else _signature(path), is_dir))
         if accepted:
             self._add(accepted)
 
-    def _wanted(self, path: str, is_dir: bool) -> bool:
+    def _wanted(self, path: str, is_dir: bool) -> str | None:
+        """The path to deliver for an event on ``path``, or None. A path through a link (a
+        link itself, or a file seen through a folder link) is delivered as that link, and
+        nothing behind a link is read to decide: the library judges links, the same way on
+        every path (see :func:`memex.core.scan.judge_path`)."""
+        if not path:
+            return None
         for root, prefix, is_file in self._filter:
             if is_file:
                 if path == root:
-                    return True  # a file the user added by name: the library decides
+                    return path  # a file the user added by name: the library decides
             elif (path == root or path.startswith(prefix)) and not self._rules.ignored_path(path, root):
+                link = first_link(path, root)
+                if link is not None:
+                    return link
                 break
         else:
-            return False
+            return None
         if is_dir or not os.path.lexists(path) or os.path.isdir(path):
-            return True  # folders are rescanned; a vanished file is still news
-        return detect_kind(Path(path)) is not None
+            return path  # folders are rescanned; a vanished file is still news
+        return path if detect_kind(Path(path)) is not None else None
 
     def _add(self, items: Iterable[tuple[str, tuple[int, int] | None, bool]]) -> None:
         with self._cond:

@@ -318,7 +318,7 @@ def make_hostile_folder(
         if os.path.exists(device):
             link = folder / f"{Path(device).name}.txt"
             os.symlink(device, link)
-            add(f"symlink to {device}", link, "endless device", "skipped")
+            add(f"symlink to {device}", link, "endless device outside the folder")  # outside-link
     os.symlink("loop-b.txt", folder / "loop-a.txt")
     os.symlink("loop-a.txt", folder / "loop-b.txt")
     add("symlink loop", folder / "loop-a.txt", "a -> b -> a", "skipped")
