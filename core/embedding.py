@@ -8,13 +8,12 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
-import onnxruntime as ort
 from tokenizers import Encoding, Tokenizer
 
 from .errors import ModelError
 from .model_safety import TOKENIZER_MAX, read_bounded
 from .models import ResolvedModel, resolve_embedder
-from .onnx_session import create_session, default_threads, runs_on_cpu, shrink_arena
+from .onnx_session import create_session, default_threads, ort, runs_on_cpu, shrink_arena
 
 _ONNX_INT_TYPES = {"tensor(int64)": np.int64, "tensor(int32)": np.int32}
 

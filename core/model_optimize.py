@@ -23,10 +23,10 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import onnxruntime as ort
 
 from . import derived_models
 from .models import sha256_file
+from .onnx_session import ort
 
 log = logging.getLogger(__name__)
 

@@ -7,14 +7,22 @@ CPU and the caller gets a warning sentence to show.
 
 from __future__ import annotations
 
+import importlib
 import os
 from importlib import metadata
 from pathlib import Path
+from types import ModuleType
 
+# Memex's one import of ONNX Runtime (tests/robust/test_network_boundary.py fails on any other);
+# other modules take ``ort`` from here. Its telemetry is already off: memex.core's __init__ set
+# the variable ONNX Runtime reads when it loads (see onnx_privacy).
 import onnxruntime as ort
 
 from .errors import ModelError
 from .model_safety import check_external_data
+
+# Also mute session events, for builds that do not read the variable (Windows sends ETW events).
+ort.disable_telemetry_events()
 
 CPU = "CPUExecutionProvider"
 
@@ -27,6 +35,12 @@ _DEVICES: dict[str, tuple[str, str]] = {
 DEVICES = ("cpu", "auto", *_DEVICES)
 # Packages that all install the same `onnxruntime` module (so only one of them may be installed).
 RUNTIME_PACKAGES = ("onnxruntime", "onnxruntime-gpu", "onnxruntime-directml", "onnxruntime-openvino", "onnxruntime-qnn")
+
+
+def onnxruntime_module(name: str) -> ModuleType:
+    """A part of ONNX Runtime that ``import onnxruntime`` leaves out (``quantization``,
+    ``transformers``), imported after ONNX Runtime itself has been loaded here."""
+    return importlib.import_module(f"{ort.__name__}.{name}")
 
 
 def default_threads() -> int:

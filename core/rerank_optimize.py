@@ -27,11 +27,11 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import onnxruntime as ort
 
 from . import derived_models
 from .embedding import BatchFeeder, load_tokenizer, pad_token_id
 from .models import sha256_file
+from .onnx_session import onnxruntime_module, ort
 
 log = logging.getLogger(__name__)
 
@@ -218,14 +218,15 @@ def sum_residuals(model: Any) -> int:
 def quantize(model: Any, out: Path, *, per_channel: bool, keep_fp32: Sequence[str] = (),
              op_types: Sequence[str] | None = None) -> None:
     """ONNX Runtime dynamic int8 quantization of ``model`` (a ModelProto) into ``out``."""
-    from onnxruntime.quantization import QuantType, quantize_dynamic
+    quantization = onnxruntime_module("quantization")
 
     root = logging.getLogger()
     quiet = _Quiet()
     root.addFilter(quiet)  # quantize_dynamic logs advice on the root logger
     try:
-        quantize_dynamic(model, out, weight_type=QuantType.QInt8, per_channel=per_channel,
-                         nodes_to_exclude=list(keep_fp32), op_types_to_quantize=list(op_types) if op_types else None)
+        quantization.quantize_dynamic(
+            model, out, weight_type=quantization.QuantType.QInt8, per_channel=per_channel,
+            nodes_to_exclude=list(keep_fp32), op_types_to_quantize=list(op_types) if op_types else None)
     finally:
         root.removeFilter(quiet)
 
