@@ -10,28 +10,92 @@ from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
 
+from .. import config
 from ..errors import MemexError
+from ..store.writer_lock import WAITING_MESSAGE
 from ..types import SearchFilters
 from . import output
+from .failures import UsageError, describe, undecodable_argument
 from .models import add_models_parser, cmd_models
+from .output import safe, say, say_lines
+
+MAX_K = 1000  # documents one search may return
+EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE: what a shell reports for a reader that stopped early
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse whose error line shows the offending text safely (it echoes arguments as typed)."""
+
+    def error(self, message: str):  # type: ignore[override]
+        super().error(safe(message))
 
 
 def _date(text: str) -> float:
     try:
         return datetime.fromisoformat(text).timestamp()
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(f"not a date (use YYYY-MM-DD): {text}") from exc
+    except (ValueError, OverflowError, OSError) as exc:
+        raise argparse.ArgumentTypeError(f"not a date (use YYYY-MM-DD): {safe(text)}") from exc
+
+
+def _count(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if not 1 <= value <= MAX_K:
+        raise argparse.ArgumentTypeError(f"give a whole number from 1 to {MAX_K}, not {safe(text)}")
+    return value
+
+
+def _kind(text: str) -> str:
+    from ..extract import SUPPORTED_KINDS
+
+    kind = text.strip().lower()
+    if kind not in SUPPORTED_KINDS:
+        raise argparse.ArgumentTypeError(
+            f"{safe(text)} is not a file type Memex indexes; choose from {', '.join(sorted(SUPPORTED_KINDS))}")
+    return kind
+
+
+def _share(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0.0 <= value <= 1.0:  # NaN fails too
+        raise argparse.ArgumentTypeError(f"give a number from 0 to 1, not {safe(text)}")
+    return value
+
+
+def _sizes(text: str) -> list[int]:
+    try:
+        sizes = [int(x) for x in text.split(",") if x.strip()]
+    except ValueError:
+        sizes = []
+    if not sizes or min(sizes) < 1:
+        raise argparse.ArgumentTypeError(f"give library sizes as whole numbers, e.g. 100000,1000000, not {safe(text)}")
+    return sizes
+
+
+def _rounds(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"give a whole number of rounds, 1 or more, not {safe(text)}")
+    return value
 
 
 def build_parser() -> argparse.ArgumentParser:
-    common = argparse.ArgumentParser(add_help=False)
+    common = Parser(add_help=False)
     common.add_argument("--library", metavar="PATH", help="library file (default: your user library)")
     common.add_argument("--json", action="store_true", help="machine-readable output")
-    models = argparse.ArgumentParser(add_help=False)
+    models = Parser(add_help=False)
     models.add_argument("--embedder", metavar="MODEL", help="embedder name or model folder")
     models.add_argument("--reranker", metavar="MODEL", help="reranker model folder (model.onnx + tokenizer.json)")
 
-    parser = argparse.ArgumentParser(prog="memex", description="Find anything you have read.")
+    parser = Parser(prog="memex", description="Find anything you have read.")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     p = sub.add_parser("index", parents=[common, models], help="index files and folders (and keep them as sources)")
@@ -39,11 +103,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("search", parents=[common, models], help="search the library")
     p.add_argument("query")
-    p.add_argument("--k", type=int, default=10, help="number of documents (default 10)")
+    p.add_argument("--k", type=_count, default=10, help=f"number of documents, 1 to {MAX_K} (default 10)")
     p.add_argument("--mode", choices=["hybrid", "bm25", "dense"], default="hybrid")
     p.add_argument("--no-rerank", action="store_true", help="skip the cross-encoder")
     p.add_argument("--folder", help="only documents inside this folder")
-    p.add_argument("--type", dest="kinds", action="append", default=[], metavar="KIND",
+    p.add_argument("--type", dest="kinds", action="append", default=[], metavar="KIND", type=_kind,
                    help="only this file type (pdf, text, markdown, docx…); repeatable")
     p.add_argument("--after", type=_date, help="modified on or after this date (YYYY-MM-DD)")
     p.add_argument("--before", type=_date, help="modified before this date (YYYY-MM-DD)")
@@ -58,15 +122,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--mode", action="append", choices=["bm25", "dense", "hybrid", "rerank"],
                    help="mode to score (repeatable; default hybrid)")
     p.add_argument("--fusion", choices=["convex", "rrf"], help="how hybrid fuses the two rankings")
-    p.add_argument("--lexical-weight", type=float, metavar="W", help="hybrid: BM25 share, 0..1")
+    p.add_argument("--lexical-weight", type=_share, metavar="W", help="hybrid: BM25 share, 0..1")
     p.add_argument("--per-query", action="store_true", help="also print each query's figures")
 
     p = sub.add_parser("bench", parents=[common], help="speed and memory benchmarks, each against a baseline")
     p.add_argument("suite", choices=["embed", "rerank", "indexing", "latency", "robustness", "all"])
     p.add_argument("--workdir", metavar="DIR", help="where to build benchmark libraries (default: a temp dir)")
     p.add_argument("--reranker", metavar="MODEL", help="reranker for the rerank benchmark")
-    p.add_argument("--sizes", default="100000,1000000", help="latency: library sizes in chunks")
-    p.add_argument("--rounds", type=int, default=200, help="robustness: kill -9 rounds")
+    p.add_argument("--sizes", type=_sizes, default=[100000, 1000000], help="latency: library sizes in chunks")
+    p.add_argument("--rounds", type=_rounds, default=200, help="robustness: kill -9 rounds")
 
     add_models_parser(sub, common)
 
@@ -80,17 +144,23 @@ def _open(args: argparse.Namespace, rerank: bool = True):
     from ..library import Library
 
     reranker = getattr(args, "reranker", None)
-    return Library.open(args.library, embedder=getattr(args, "embedder", None),
-                        reranker=reranker if rerank else False)
+    lib = Library.open(args.library, embedder=getattr(args, "embedder", None),
+                       reranker=reranker if rerank else False)
+    if lib.recovered is not None:  # a damaged library was set aside: say so, once
+        say(f"memex: {lib.recovered.message}", err=True)
+    return lib
 
 
 def cmd_index(args: argparse.Namespace) -> int:
     show = not args.json and sys.stderr.isatty()
 
     def progress(p) -> None:
-        if show:
-            sys.stderr.write("\r\033[K" + output.format_progress(p))
-            sys.stderr.flush()
+        if p.phase == "waiting":  # said once, whatever stderr is: the run is not stuck
+            if show:
+                output.clear_progress()
+            say(WAITING_MESSAGE, err=True)
+        elif show:
+            output.progress_line(output.format_progress(p))
 
     cancel = threading.Event()
     with _open(args, rerank=False) as lib:
@@ -98,22 +168,39 @@ def cmd_index(args: argparse.Namespace) -> int:
             report = lib.index(args.paths or None, progress=progress, cancel=cancel)
         finally:
             if show:
-                sys.stderr.write("\r\033[K")
-    print(output.to_json(report) if args.json else output.format_report(report))
+                output.clear_progress()
+    if args.json:
+        print(output.to_json(report))
+    else:
+        say_lines(output.format_report(report))
     return 0
 
 
+def search_words(query: str) -> str:
+    """The query with control and invisible format characters turned into spaces; refused
+    when nothing is left to search for."""
+    words = output.UNSAFE.sub(" ", query).strip()
+    if not words:
+        raise UsageError("The query is empty: type the words to search for, e.g. memex search \"tax return\".")
+    return words
+
+
 def cmd_search(args: argparse.Namespace) -> int:
+    query = search_words(args.query)
+    if args.after is not None and args.before is not None and args.after >= args.before:
+        raise UsageError("--after must be an earlier date than --before: no document can be modified "
+                         "on or after the one and before the other.")
     filters = SearchFilters(
         folder=str(Path(args.folder).expanduser().resolve()) if args.folder else None,
-        kinds=tuple(args.kinds), modified_after=args.after, modified_before=args.before)
+        kinds=tuple(dict.fromkeys(args.kinds)), modified_after=args.after, modified_before=args.before)
     with _open(args, rerank=not args.no_rerank) as lib:
-        hits = lib.search(args.query, k=args.k, filters=filters, mode=args.mode,
+        hits = lib.search(query, k=args.k, filters=filters, mode=args.mode,
                           rerank=not args.no_rerank)
     if args.json:
         print(output.to_json([output.hit_dict(i, h) for i, h in enumerate(hits, start=1)]))
     else:
-        print(output.format_hits(hits, output.use_color()))
+        color = output.use_color()
+        say_lines(output.format_hits(hits, color), styled=color)
     return 0
 
 
@@ -123,17 +210,19 @@ def cmd_status(args: argparse.Namespace) -> int:
     if args.json:
         print(output.to_json({**output.dataclasses.asdict(status), "sources": sources}))
     else:
-        print(output.format_status(status))
+        say_lines(output.format_status(status))
         for s in sources:
-            print(f"  {s.kind:<6} {s.path}: {s.documents} documents, {s.chunks} chunks, {s.errors} errors")
+            say(f"  {s.kind:<6} {s.path}: {s.documents} documents, {s.chunks} chunks, {s.errors} errors")
     return 0
 
 
 def cmd_remove(args: argparse.Namespace) -> int:
     with _open(args, rerank=False) as lib:
-        removed = lib.remove(args.path)
-    print(output.to_json({"removed": removed}) if args.json
-          else f"Removed {args.path} ({removed} documents forgotten; files on disk untouched).")
+        removed = lib.remove(args.path, progress=lambda p: p.phase == "waiting" and say(WAITING_MESSAGE, err=True))
+    if args.json:
+        print(output.to_json({"removed": removed}))
+    else:
+        say(f"Removed {args.path} ({removed} documents forgotten; files on disk untouched).")
     return 0
 
 
@@ -144,7 +233,7 @@ def cmd_doctor(args: argparse.Namespace) -> int:
         print(output.to_json(checks))
     else:
         for c in checks:
-            print(f"{'ok  ' if c.ok else 'FAIL'} {c.name:<12} {c.detail}")
+            say(f"{'ok  ' if c.ok else 'FAIL'} {c.name:<12} {c.detail}")
     return 0 if all(c.ok for c in checks) else 1
 
 
@@ -152,11 +241,11 @@ def cmd_eval(args: argparse.Namespace) -> int:
     from ..evaluation import evaluate
 
     modes = args.mode or ["hybrid"]
-    say = None if args.json else (lambda msg: print(msg, file=sys.stderr))
+    report = None if args.json else (lambda msg: say(msg, err=True))
     options = {k: v for k, v in (("fusion", args.fusion), ("lexical_weight", args.lexical_weight))
                if v is not None}
     results = evaluate(Path(args.dir), modes, library_path=Path(args.library) if args.library else None,
-                       reranker=args.reranker, embedder=args.embedder, progress=say,
+                       reranker=args.reranker, embedder=args.embedder, progress=report,
                        search_options=options)
     if args.json:
         slim = {m: {k: v for k, v in r.items() if k != "per_query" or args.per_query}
@@ -164,18 +253,18 @@ def cmd_eval(args: argparse.Namespace) -> int:
         print(output.to_json(slim[modes[0]] if len(modes) == 1 else slim))
         return 0
     if args.per_query:
-        print(f"{'query':<12} " + " ".join(f"{m:>10}" for m in results))
+        say(f"{'query':<12} " + " ".join(f"{m:>10}" for m in results))
         first = next(iter(results.values()))
         for qid in first["per_query"]:
-            print(f"{qid:<12} " + " ".join(f"{r['per_query'][qid]['ndcg@10']:>10.4f}"
-                                          for r in results.values()))
-        print()
-    print(f"{'mode':<8} {'nDCG@10':>8} {'R@100':>7} {'MRR@10':>7} {'queries':>8} "
-          f"{'index s':>8} {'p50 ms':>7} {'p95 ms':>7}")
+            say(f"{qid:<12} " + " ".join(f"{r['per_query'][qid]['ndcg@10']:>10.4f}"
+                                        for r in results.values()))
+        say()
+    say(f"{'mode':<8} {'nDCG@10':>8} {'R@100':>7} {'MRR@10':>7} {'queries':>8} "
+        f"{'index s':>8} {'p50 ms':>7} {'p95 ms':>7}")
     for m, r in results.items():
-        print(f"{m:<8} {r['ndcg@10']:>8.4f} {r['recall@100']:>7.4f} {r['mrr@10']:>7.4f} "
-              f"{r['queries']:>8} {r['index_seconds']:>8.1f} {r['query_ms_p50']:>7.1f} "
-              f"{r['query_ms_p95']:>7.1f}")
+        say(f"{m:<8} {r['ndcg@10']:>8.4f} {r['recall@100']:>7.4f} {r['mrr@10']:>7.4f} "
+            f"{r['queries']:>8} {r['index_seconds']:>8.1f} {r['query_ms_p50']:>7.1f} "
+            f"{r['query_ms_p95']:>7.1f}")
     return 0
 
 
@@ -197,10 +286,13 @@ def cmd_bench(args: argparse.Namespace) -> int:
     rows = []
     for name in names:
         if not args.json:
-            print(f"running {name}…", file=sys.stderr)
+            say(f"running {name}…", err=True)
         rows += suites.run(name, workdir=workdir, reranker=args.reranker,
-                           sizes=[int(x) for x in args.sizes.split(",") if x.strip()], rounds=args.rounds)
-    print(output.to_json([r.as_dict() for r in rows]) if args.json else format_rows(rows))
+                           sizes=args.sizes, rounds=args.rounds)
+    if args.json:
+        print(output.to_json([r.as_dict() for r in rows]))
+    else:
+        say_lines(format_rows(rows).split("\n"))
     return 0
 
 
@@ -209,21 +301,68 @@ COMMANDS = {"index": cmd_index, "search": cmd_search, "status": cmd_status, "rem
             "models": cmd_models}
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+def _library_path(args: argparse.Namespace) -> Path | None:
+    """The library file the command works on, for messages (None when it cannot be told)."""
     try:
-        return COMMANDS[args.command](args)
+        chosen = getattr(args, "library", None) or config.Settings.load().library
+        return Path(chosen).expanduser() if chosen else config.default_library_path()
+    except Exception:  # noqa: BLE001 - only used to word a message
+        return None
+
+
+def _tolerant_streams() -> None:
+    """Text that the terminal's encoding cannot show is written escaped, never an error."""
+    for stream in (sys.stdout, sys.stderr):
+        if hasattr(stream, "reconfigure"):
+            stream.reconfigure(errors="backslashreplace")
+
+
+def _quiet_stdout() -> None:
+    """The reader of stdout went away (``memex search … | head``): stop writing to it, as the
+    Python docs advise for SIGPIPE, so the exit flush cannot fail again."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
+    finally:
+        os.close(devnull)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    _tolerant_streams()
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        problem = undecodable_argument(parser, args)
+        if problem:
+            raise UsageError(problem)
+        if args.command != "gui":  # the window shows them itself
+            for warning in config.Settings.load_checked()[1]:
+                say(f"memex: warning: {warning}", err=True)
+        code = COMMANDS[args.command](args)
+        sys.stdout.flush()
+        return code
+    except BrokenPipeError:
+        _quiet_stdout()
+        return EXIT_BROKEN_PIPE
+    except UsageError as exc:
+        say(f"memex: {exc}", err=True)
+        return 2
     except MemexError as exc:
-        print(f"memex: {exc}", file=sys.stderr)
+        say(f"memex: {exc}", err=True)
         return 1
     except KeyboardInterrupt:
-        print("memex: interrupted", file=sys.stderr)
+        say("memex: interrupted", err=True)
         return 130
     except Exception as exc:
+        sentence = describe(exc, _library_path(args))
+        if sentence is not None:
+            say(f"memex: {sentence}", err=True)
+            return 1
         if os.environ.get("MEMEX_DEBUG"):
             raise
-        print(f"memex: unexpected error: {type(exc).__name__}: {exc} (set MEMEX_DEBUG=1 for details)",
-              file=sys.stderr)
+        say(f"memex: unexpected error: {type(exc).__name__}: {exc} (set MEMEX_DEBUG=1 for details)", err=True)
         return 2
 
 

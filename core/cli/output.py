@@ -1,18 +1,93 @@
-"""Human and JSON renderings of core results for the terminal."""
+"""Human and JSON renderings of core results for the terminal.
+
+Every human line goes out through :func:`say` (or :func:`progress_line`), which shows any
+control character, bidi override or invisible format character as a visible escape
+(``\\x1b``, ``\\n``, ``\\u202e``): file names and document text cannot move the cursor, set
+the clipboard (OSC 52), retitle the terminal, hide text or forge result lines. The only
+control bytes Memex writes are its own bold/reset around highlights (when colour is on) and
+``\\r\\033[K`` before a progress line. ``--json`` output is exact: JSON escapes C0 itself.
+"""
 
 from __future__ import annotations
 
 import dataclasses
 import json
 import os
+import re
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from typing import TextIO
 
-from ..search.snippets import mark
 from ..types import Hit, IndexProgress, IndexReport, LibraryStatus
 
 BOLD, RESET = "\033[1m", "\033[0m"
+CLEAR_LINE = "\r\033[K"  # back to the start of the line, erase it: the progress line's own bytes
+
+# Shown escaped wherever text reaches the terminal: C0 and DEL, C1 (as characters), line and
+# paragraph separators, bidi embeddings/overrides/isolates (they reorder what is shown), and
+# invisible format characters that can hide or smuggle text (zero-width space, word joiner
+# and invisible operators, BOM, interlinear annotations, tag characters), plus lone
+# surrogates (undecodable bytes; they cannot be written at all). Kept as they are: ZWNJ/ZWJ
+# (U+200C/D, needed by Indic and Persian text and emoji) and the directional marks LRM, RLM
+# and ALM (U+200E/F, U+061C: common in right-to-left text, and they cannot reorder letters).
+UNSAFE_CLASS = ("\x00-\x1f\x7f-\x9f\u180e\u200b\u2028\u2029\u202a-\u202e\u2060-\u2064"
+                "\u2066-\u206f\ufeff\ufff9-\ufffb\U000e0000-\U000e007f\ud800-\udfff")
+UNSAFE = re.compile(f"[{UNSAFE_CLASS}]")
+_UNSAFE_OR_STYLE = re.compile(f"({re.escape(BOLD)}|{re.escape(RESET)})|[{UNSAFE_CLASS}]")
+_SPACES = re.compile("[\t\n\v\f\r\x1c-\x1f\x85\u2028\u2029]+")
+_SHORT = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def _escape(char: str) -> str:
+    code = ord(char)
+    if char in _SHORT:
+        return _SHORT[char]
+    if 0xDC80 <= code <= 0xDCFF:  # a byte that was not UTF-8 (surrogateescape): show the byte
+        return f"\\x{code - 0xDC00:02x}"
+    if code < 0x100:
+        return f"\\x{code:02x}"
+    return f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}"
+
+
+def safe(text: object, *, fold_space: bool = False) -> str:
+    """``text`` with nothing a terminal would act on: unsafe characters shown as escapes.
+    ``fold_space``: runs of tabs and line breaks become one space (for document text)."""
+    text = str(text)
+    if fold_space:
+        text = _SPACES.sub(" ", text)
+    return UNSAFE.sub(lambda m: _escape(m.group()), text)
+
+
+def _clean(line: str, styled: bool) -> str:
+    if not styled:
+        return safe(line)
+    return _UNSAFE_OR_STYLE.sub(lambda m: m.group(1) or _escape(m.group()), line)
+
+
+def say(line: object = "", *, err: bool = False, styled: bool = False) -> None:
+    """Print one human line, made safe (a line break inside it is shown, never obeyed).
+    ``styled``: Memex's own bold/reset sequences are kept (the rest of the line must have
+    been passed through :func:`safe` so that a document's copy of them is escaped)."""
+    print(_clean(str(line), styled), file=sys.stderr if err else sys.stdout)
+
+
+def say_lines(lines: Iterable[str], *, err: bool = False, styled: bool = False) -> None:
+    for line in lines:
+        say(line, err=err, styled=styled)
+
+
+def progress_line(text: str, stream: TextIO | None = None) -> None:
+    """Redraw the one updating line on ``stream`` (stderr by default)."""
+    stream = stream or sys.stderr
+    stream.write(CLEAR_LINE + safe(text))
+    stream.flush()
+
+
+def clear_progress(stream: TextIO | None = None) -> None:
+    stream = stream or sys.stderr
+    stream.write(CLEAR_LINE)
+    stream.flush()
 
 
 def use_color(stream=sys.stdout) -> bool:
@@ -40,19 +115,33 @@ def hit_dict(rank: int, hit: Hit) -> dict:
     }
 
 
-def format_hits(hits: Sequence[Hit], color: bool) -> str:
+def marked_snippet(hit: Hit, before: str, after: str) -> str:
+    """The hit's snippet made safe piece by piece, its highlights wrapped in before/after."""
+    text, out, pos = hit.snippet, [], 0
+    for h in hit.best.highlights:
+        if h.start < pos or h.end <= h.start:
+            continue
+        out += [safe(text[pos:h.start], fold_space=True), before,
+                safe(text[h.start:h.end], fold_space=True), after]
+        pos = h.end
+    out.append(safe(text[pos:], fold_space=True))
+    return "".join(out)
+
+
+def format_hits(hits: Sequence[Hit], color: bool) -> list[str]:
+    """Result lines; with ``color`` they hold Memex's bold/reset (print with ``styled``)."""
     if not hits:
-        return "No matches. Try other words, or index more folders with: memex index FOLDER"
-    lines = []
+        return ["No matches. Try other words, or index more folders with: memex index FOLDER"]
+    lines: list[str] = []
     for rank, hit in enumerate(hits, start=1):
         where = f"page {hit.page}" if hit.kind in {"pdf", "epub", "xps", "pptx", "xlsx"} else ""
-        head = f"{rank:>2}. {hit.path}" + (f"  ({where})" if where else "")
-        snippet = mark(hit.snippet, hit.best.highlights, *(BOLD, RESET) if color else ("«", "»"))
+        head = f"{rank:>2}. {safe(hit.path)}" + (f"  ({where})" if where else "")
+        snippet = marked_snippet(hit, *(BOLD, RESET) if color else ("«", "»"))
         lines += [head, f"    {snippet}", ""]
-    return "\n".join(lines).rstrip()
+    return lines[:-1]
 
 
-def format_report(report: IndexReport) -> str:
+def format_report(report: IndexReport) -> list[str]:
     parts = [f"{report.added} added", f"{report.updated} updated", f"{report.moved} moved",
              f"{report.removed} removed", f"{report.unchanged} unchanged",
              f"{report.failed} failed"]
@@ -60,26 +149,25 @@ def format_report(report: IndexReport) -> str:
             + f"; {report.chunks} chunks written, {report.embedded} embedded.")
     if report.cancelled:
         text += " Cancelled: run the same command again to continue."
-    for err in report.errors:
-        text += f"\n  skipped {err.path}: {err.message} [{err.reason}]"
-    return text
+    return [text] + [f"  skipped {safe(err.path)}: {safe(err.message)} [{safe(err.reason)}]"
+                     for err in report.errors]
 
 
 def format_progress(p: IndexProgress) -> str:
     if p.phase == "scanning":
         return "Scanning…"
-    current = os.path.basename(p.current) if p.current else ""
+    current = safe(os.path.basename(p.current)) if p.current else ""
     return (f"[{p.files_done}/{p.files_total}] {p.chunks_written} chunks, "
             f"{p.chunks_embedded} embedded, {len(p.errors)} errors  {current}")[:120]
 
 
-def format_status(status: LibraryStatus) -> str:
+def format_status(status: LibraryStatus) -> list[str]:
     mb = status.size_bytes / 1e6
-    return "\n".join([
-        f"Library:   {status.path} ({mb:.1f} MB, schema {status.schema_version})",
+    return [
+        f"Library:   {safe(status.path)} ({mb:.1f} MB, schema {status.schema_version})",
         f"Sources:   {status.sources}",
         f"Documents: {status.documents} indexed, {status.failed} failed",
         f"Chunks:    {status.chunks} ({status.chunks_pending} waiting for vectors)",
-        f"Embedder:  {status.embedder or 'none yet'}",
-        f"Reranker:  {status.reranker or 'none'}",
-    ])
+        f"Embedder:  {safe(status.embedder or 'none yet')}",
+        f"Reranker:  {safe(status.reranker or 'none')}",
+    ]
