@@ -400,6 +400,8 @@ class _Download:
                     if have + len(chunk) > item.limit:  # not one byte past what was declared
                         fh.write(chunk[: item.limit - have])
                         fh.close()
+                        self.done += item.limit - have
+                        self._report(item.local, item.limit, item.size)
                         self._oversized(item, part, None)
                     fh.write(chunk)
                     have += len(chunk)

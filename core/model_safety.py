@@ -25,6 +25,7 @@ walks just the messages that can hold tensors (Memex does not depend on ``onnx``
 
 from __future__ import annotations
 
+import hashlib
 import mmap
 import os
 import stat
@@ -40,6 +41,7 @@ ONNX_MAX = 2048 * MIB
 TOKENIZER_MAX = 32 * MIB
 TOKENIZER_EXTRA_MAX = 8 * MIB
 SETTINGS_MAX = 1 * MIB
+EXTERNAL_DATA_MAX = 32 * 1024 * MIB  # external tensors may pass 2 GiB; none a desktop can run passes this
 TOKENIZER_EXTRAS = frozenset({"vocab.txt", "tokenizer_config.json", "special_tokens_map.json",
                               "added_tokens.json", "merges.txt", "vocab.json"})
 
@@ -107,6 +109,32 @@ def check_model_folder(folder: Path, names: Iterable[str]) -> None:
                 checked_file(folder, name)
             except FileNotFoundError as exc:  # a dangling link
                 raise UnsafeModel(f"{Path(folder) / name} is a link to nothing, so Memex did not read it.") from exc
+
+
+def copy_model_file(source: Path, target: Path, cap: int) -> tuple[str, int]:
+    """Copy the regular file ``source`` (not through a link: check it with ``checked_file`` first)
+    to the new file ``target``, stopping past ``cap`` bytes; returns (sha256, size).
+
+    The copy's permissions are the source's narrowed to rw-r--r--: never wider than the source,
+    never executable."""
+    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
+    digest, copied = hashlib.sha256(), 0
+    with open(os.open(source, flags), "rb", buffering=0) as src:
+        info = os.fstat(src.fileno())
+        if not stat.S_ISREG(info.st_mode):
+            raise UnsafeModel(f"{source} is not a regular file, so Memex did not read it.")
+        if info.st_size > cap:
+            raise too_large(str(source), info.st_size, cap)
+        mode = stat.S_IMODE(info.st_mode) & 0o644
+        with open(os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0), mode),
+                  "wb") as dst:
+            while block := src.read(min(1 << 20, cap + 1 - copied)):
+                copied += len(block)
+                if copied > cap:
+                    raise too_large(str(source), None, cap)
+                digest.update(block)
+                dst.write(block)
+    return digest.hexdigest(), copied
 
 
 def read_bounded(path: str | os.PathLike[str], cap: int) -> bytes:

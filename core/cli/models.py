@@ -248,13 +248,17 @@ def cmd_remove(args: argparse.Namespace) -> int:
 # -- import -------------------------------------------------------------------------------
 def import_model(folder: Path, name: str, kind: str) -> Path:
     """Copy a model folder into the models folder after the safety check, with a record of its
-    files' sha256; returns where it was installed."""
+    files' sha256; returns where it was installed.
+
+    Nothing is read through a link that leaves the folder (the import is refused), nor from a
+    file bigger than its kind can be (``model_safety.size_cap``); copies are never given wider
+    permissions than their source."""
     import os
 
     from ..model_download import PARTIAL_DIR
     from ..model_lock import FileRecord, InstallRecord, write_record
-    from ..model_safety import check_external_data
-    from ..models import MODEL_FILE, TOKENIZER_FILE, get_spec, installed_folder, sha256_file
+    from ..model_safety import EXTERNAL_DATA_MAX, check_external_data, checked_file, copy_model_file, size_cap
+    from ..models import MODEL_FILE, TOKENIZER_FILE, get_spec, installed_folder
 
     source = folder.expanduser().resolve()
     if not source.is_dir():
@@ -269,19 +273,25 @@ def import_model(folder: Path, name: str, kind: str) -> Path:
     target = installed_folder(name)
     if target.exists():
         raise ModelError(f"A model named {name} is already installed; remove it first or choose another --name.")
+    checked_file(source, MODEL_FILE)  # inside the folder and not oversized, before it is parsed
     external = check_external_data(source / MODEL_FILE)
-    wanted = [MODEL_FILE, TOKENIZER_FILE, *(e.location for e in external),
-              *(extra for extra in COPIED_EXTRAS if (source / extra).is_file())]
+    caps = {MODEL_FILE: size_cap(MODEL_FILE), TOKENIZER_FILE: size_cap(TOKENIZER_FILE),
+            **{e.location: EXTERNAL_DATA_MAX for e in external},
+            **{extra: size_cap(extra) for extra in COPIED_EXTRAS if os.path.lexists(source / extra)}}
+    try:  # links leaving the folder, FIFOs and oversized files are refused here, unread
+        origins = {relative: checked_file(source, relative, cap=cap) for relative, cap in caps.items()}
+    except OSError as exc:
+        raise ModelError(f"Could not read the model in {source}: {exc.strerror or exc} ({exc.filename}).") from exc
     staging = config.models_dir() / PARTIAL_DIR / f"import-{name}"
     shutil.rmtree(staging, ignore_errors=True)
     try:
         files = {}
-        for relative in dict.fromkeys(wanted):
+        for relative, origin in origins.items():
             dst = staging / relative
             dst.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(source / relative, dst)
+            digest, size = copy_model_file(origin, dst, caps[relative])
             if "/" not in relative:
-                files[relative] = FileRecord(sha256_file(dst), dst.stat().st_size, relative, "import")
+                files[relative] = FileRecord(digest, size, relative, "import")
         check_external_data(staging / MODEL_FILE)
         write_record(staging, InstallRecord(name=name, kind=kind, source="import", files=files,
                                             origin=str(source), safety_checked=True))

@@ -3,7 +3,9 @@
 ``HEAD/GET /{owner}/{repo}/resolve/{revision}/{path}`` answer with the headers huggingface_hub
 reads (``X-Repo-Commit``, ``ETag``/``X-Linked-Etag``, ``X-Linked-Size``, ``Content-Length``)
 and honour ``Range: bytes=N-``. Faults can be injected: a file served with other bytes than its
-checksum says, a connection dropped part-way, a delay per chunk.
+checksum says, a connection dropped part-way, a delay per chunk, and a lying server: one that
+announces a smaller size than it sends (``declared``), or sends without any Content-Length,
+its body ending only when it closes the connection (``no_length``).
 """
 
 from __future__ import annotations
@@ -39,6 +41,8 @@ class FakeHub:
     # repo path -> (bytes, times): the next ``times`` responses close the connection after ``bytes``
     drops: dict[str, tuple[int, int]] = field(default_factory=dict)
     chunk_delay: float = 0.0
+    declared: dict[str, int] = field(default_factory=dict)  # repo path -> size announced by HEAD
+    no_length: set[str] = field(default_factory=set)  # repo paths answered without any size header
     server: ThreadingHTTPServer | None = None
 
     def add_repo(self, repo: str, files: dict[str, bytes], commit: str | None = None) -> str:
@@ -95,15 +99,19 @@ class FakeHub:
                         return None
                 self.send_response(206 if start else 200)
                 self.send_header("X-Repo-Commit", repo.commit)
+                sized = file_path not in hub.no_length
+                announced = hub.declared.get(file_path) if not body else None
                 if file_path.endswith(".onnx") or len(data) > 100_000:  # stored in LFS
                     self.send_header("ETag", f'"{hashlib.sha256(data).hexdigest()}"')
                     self.send_header("X-Linked-Etag", f'"{hashlib.sha256(data).hexdigest()}"')
-                    self.send_header("X-Linked-Size", str(len(data)))
+                    if sized:
+                        self.send_header("X-Linked-Size", str(hub.declared.get(file_path, len(data))))
                 else:
                     blob = hashlib.sha1(f"blob {len(data)}\0".encode() + data).hexdigest()
                     self.send_header("ETag", f'"{blob}"')
                 self.send_header("Accept-Ranges", "bytes")
-                self.send_header("Content-Length", str(len(served) - start))
+                if sized:  # else HTTP/1.0 ends the body by closing the connection
+                    self.send_header("Content-Length", str(announced if announced is not None else len(served) - start))
                 if start:
                     self.send_header("Content-Range", f"bytes {start}-{len(served) - 1}/{len(served)}")
                 self.end_headers()
