@@ -11,7 +11,7 @@ import contextlib
 import os
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import replace
 from functools import partial
 from pathlib import Path
@@ -20,7 +20,7 @@ import apsw
 import numpy as np
 
 from .config import Settings, default_library_path
-from .errors import LibraryError, MemexError
+from .errors import IndexingCancelled, LibraryError, MemexError
 from .extract.worker import ExtractionWorker
 from .indexer import Indexer, IndexOptions, Unit
 from .memory import release_free_heap
@@ -43,10 +43,13 @@ from .search.hybrid import Searcher, rerank_hits
 from .store import documents as docs
 from .store import migrate, open_connection, read_snapshot, schema_version, write_transaction
 from .store.chunks import document_chunks
-from .store.connection import LibraryRecovered, recover_damaged
+from .store.connection import LibraryRecovered
+from .store.migrations import pending_migrations
 from .store.open_marks import clear_mark, clear_stale_marks, mark_open, stale_marks
+from .store.ownership import library_path, prepare_library_file
 from .store.vector_index import forget_cached
 from .store.vectors import VectorSpace, active_space, ensure_space
+from .store.writer_lock import WriterLock
 from .types import (
     Check,
     Document,
@@ -71,6 +74,8 @@ class Library:
 
     #: Set by :meth:`open` when a damaged library was moved aside and replaced (show it once).
     recovered: LibraryRecovered | None = None
+    #: Set by :meth:`open` when Memex may not write the file (read-only disk, file or folder).
+    readonly: bool = False
 
     def __init__(self, path: Path, settings: Settings, embedder: object = None,
                  reranker: object = None) -> None:
@@ -107,31 +112,39 @@ class Library:
         else the header, schema and small tables; see ``library_damage``). A damaged one is
         moved aside as ``<name>.corrupt-<timestamp>`` with its -wal/-shm, never deleted; a new library takes
         its place with the old one's sources (indexed again by the next full :meth:`index`),
-        and :attr:`recovered` holds the notice to show the user. A ``path`` given explicitly
-        that holds something other than an SQLite file is refused instead (it may be a
-        document chosen by mistake)."""
+        and :attr:`recovered` holds the notice to show the user.
+
+        Memex writes, migrates or sets aside only files it can prove it made (see
+        ``store.ownership``): anything else (a document, another program's database, an empty
+        file) is refused with a LibraryError and left exactly as it was. A library on a
+        read-only disk, or in a read-only file or folder, opens read-only (:attr:`readonly`):
+        search and status work, writes are refused. Every failure leaves nothing behind."""
         settings = settings or Settings.load()
-        target = Path(path or settings.library or default_library_path()).expanduser().resolve()
-        if target.is_dir():
-            raise LibraryError(f"{target} is a folder; give the path of a library file.")
-        target.parent.mkdir(parents=True, exist_ok=True)
+        default = default_library_path()
+        target = library_path(path if path is not None else settings.library, default)
         unclean = bool(stale_marks(target))  # a process had it open and never closed it
-        recovered = recover_damaged(target, ours=path is None, thorough=unclean)
-        clear_stale_marks(target)
+        readonly, recovered = prepare_library_file(target, default=target == default.resolve(), thorough=unclean)
         lib = cls(target, settings, embedder, reranker)
-        lib._open_mark = mark_open(target)
-        conn = lib._conn()
+        lib.readonly = readonly
         try:
-            migrate(conn)
+            if not readonly:
+                clear_stale_marks(target)
+                lib._open_mark = mark_open(target)
+            conn = lib._conn()
+            if readonly:
+                if pending_migrations(conn):
+                    raise LibraryError(f"The library {target} is read-only and was made by an earlier "
+                                       "Memex; open it once where it can be written to bring it up to date.")
+            else:
+                migrate(conn)
             if recovered is not None:
                 with write_transaction(conn):
                     for source_path, kind in recovered.sources:
                         docs.add_source(conn, source_path, kind)
-        except apsw.Error as exc:
+        except BaseException as exc:
             lib.close()
-            raise LibraryError(f"Cannot prepare the library {target}: {exc}") from exc
-        except MemexError:
-            lib.close()
+            if isinstance(exc, apsw.Error):
+                raise LibraryError(f"Cannot prepare the library {target}: {exc}") from exc
             raise
         lib.recovered = recovered
         return lib
@@ -162,7 +175,7 @@ class Library:
         if conn is None:
             if self._closed:
                 raise LibraryError("The library is closed.")
-            conn = open_connection(self.path)
+            conn = open_connection(self.path, readonly=self.readonly, create=False)
             with self._lock:
                 self._connections.append(conn)
             self._local.conn = conn
@@ -357,16 +370,48 @@ class Library:
         if not self._write_lock.acquire(blocking=False):
             raise LibraryError("Indexing is already running for this library.")
         try:
-            conn = self._conn()
-            space, emb = self._space_for_writing(conn)
-            indexer = Indexer(
-                conn, emb.tokenizer, self._extraction_worker(), self._index_options(),
-                embed=partial(emb.embed_documents, batch_size=EMBED_BATCH_SIZE), space=space,
-                progress=progress,
-                cancel=cancel, pause=pause)
-            return indexer.run(units, full_sources)
+            with self._writing(progress, cancel) as lock:
+                if lock is None:
+                    return IndexReport(cancelled=True)
+                conn = self._conn()
+                # Sources may have been removed while this run waited for the lock.
+                alive = {s.id for s in docs.list_sources(conn)}
+                units = [u for u in units if u.source_id is None or u.source_id in alive]
+
+                def follow_switch() -> tuple[VectorSpace, Callable[[Sequence[str]], np.ndarray]]:
+                    space, emb = self._space_for_writing(conn)
+                    return space, partial(emb.embed_documents, batch_size=EMBED_BATCH_SIZE)
+
+                space, emb = self._space_for_writing(conn)
+                indexer = Indexer(
+                    conn, emb.tokenizer, self._extraction_worker(), self._index_options(),
+                    embed=partial(emb.embed_documents, batch_size=EMBED_BATCH_SIZE), space=space,
+                    progress=progress, cancel=cancel, pause=pause,
+                    guard=lock.check_in_place, respace=follow_switch)
+                return indexer.run(units, [sid for sid in full_sources if sid in alive])
         finally:
             self._write_lock.release()
+
+    @contextlib.contextmanager
+    def _writing(self, progress: Callable[[IndexProgress], None] | None,
+                 cancel: threading.Event | None) -> Iterator[WriterLock | None]:
+        """Hold the library's cross-process writer lock (``store.writer_lock``): a second
+        writer — another process, or another Library on the same file — waits here, saying
+        so once through ``progress``; None when ``cancel`` is set while waiting."""
+        def waiting() -> None:
+            if progress is not None:
+                progress(IndexProgress(phase="waiting"))
+
+        lock = WriterLock(self.path)
+        if not lock.acquire(cancel=cancel, on_wait=waiting):
+            if progress is not None:
+                progress(IndexProgress(phase="cancelled"))
+            yield None
+            return
+        try:
+            yield lock
+        finally:
+            lock.release()
 
     def _index_options(self) -> IndexOptions:
         s = self.settings
@@ -396,39 +441,52 @@ class Library:
                 self._preview = PreviewWorker()
             return self._preview
 
-    def remove(self, path: str | os.PathLike[str]) -> int:
+    def remove(self, path: str | os.PathLike[str], *,
+               progress: Callable[[IndexProgress], None] | None = None,
+               cancel: threading.Event | None = None) -> int:
         """Forget a source (folder or file) and every document only it covered; returns how
-        many documents were removed. The files on disk are never touched."""
+        many documents were removed. The files on disk are never touched. Waits while another
+        process indexes the library (its run would write the source's files back); ``cancel``
+        set meanwhile raises IndexingCancelled with nothing removed."""
         target = str(Path(path).expanduser().resolve())
         conn = self._conn()
-        with self._write_lock, write_transaction(conn):
-            row = conn.execute("SELECT id FROM sources WHERE path = ?", (target,)).fetchone()
-            if row is None:
-                covering = docs.source_for(conn, target)
-                if covering is not None:
-                    src = conn.execute("SELECT path FROM sources WHERE id = ?", (covering,)).fetchone()
-                    raise LibraryError(
-                        f"{target} is inside {src[0]}, which Memex keeps in sync; remove that "
-                        "folder, or add an ignore pattern for this one.")
-                orphan = docs.find_by_path(conn, target)
-                if orphan is None:
-                    raise LibraryError(f"{target} is not in the library.")
-                docs.delete_documents(conn, [orphan.id])
-                return 1
-            source_id = int(row[0])
-            docs.delete_source(conn, target)
-            doomed: list[int] = []
-            for doc_id, doc_path in conn.execute(
-                    "SELECT id, path FROM documents WHERE source_id IS NULL OR source_id = ?",
-                    (source_id,)).fetchall():
-                new_source = docs.source_for(conn, doc_path)
-                if new_source is None:
-                    doomed.append(doc_id)
-                else:
-                    conn.execute("UPDATE documents SET source_id = ? WHERE id = ?",
-                                 (new_source, doc_id))
-            docs.delete_documents(conn, doomed)
-            return len(doomed)
+        with self._write_lock, self._writing(progress, cancel) as lock:
+            if lock is None:
+                raise IndexingCancelled(f"Nothing was removed: {target} is still in the library.")
+            with write_transaction(conn):
+                removed = self._remove_source(conn, target)
+            lock.check_in_place()
+            return removed
+
+    def _remove_source(self, conn: apsw.Connection, target: str) -> int:
+        """Forget ``target`` inside the caller's write transaction (see :meth:`remove`)."""
+        row = conn.execute("SELECT id FROM sources WHERE path = ?", (target,)).fetchone()
+        if row is None:
+            covering = docs.source_for(conn, target)
+            if covering is not None:
+                src = conn.execute("SELECT path FROM sources WHERE id = ?", (covering,)).fetchone()
+                raise LibraryError(
+                    f"{target} is inside {src[0]}, which Memex keeps in sync; remove that "
+                    "folder, or add an ignore pattern for this one.")
+            orphan = docs.find_by_path(conn, target)
+            if orphan is None:
+                raise LibraryError(f"{target} is not in the library.")
+            docs.delete_documents(conn, [orphan.id])
+            return 1
+        source_id = int(row[0])
+        docs.delete_source(conn, target)
+        doomed: list[int] = []
+        for doc_id, doc_path in conn.execute(
+                "SELECT id, path FROM documents WHERE source_id IS NULL OR source_id = ?",
+                (source_id,)).fetchall():
+            new_source = docs.source_for(conn, doc_path)
+            if new_source is None:
+                doomed.append(doc_id)
+            else:
+                conn.execute("UPDATE documents SET source_id = ? WHERE id = ?",
+                             (new_source, doc_id))
+        docs.delete_documents(conn, doomed)
+        return len(doomed)
 
     # -- switching the embedding model (see model_switch) ---------------------------------
     def estimate_embedder_switch(self, spec: str | os.PathLike[str] | None) -> SwitchEstimate:
