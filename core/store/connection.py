@@ -26,15 +26,26 @@ _SIDECARS = ("-wal", "-shm", "-journal")
 _SMALL_TABLES = frozenset({"migrations", "meta", "sources", "documents", "vector_spaces", "vector_index_state"})
 
 
-def open_connection(path: Path | str, *, readonly: bool = False) -> apsw.Connection:
-    """Open (creating if needed) the library at ``path`` with sqlite-vec loaded and checked."""
-    flags = apsw.SQLITE_OPEN_READONLY if readonly else apsw.SQLITE_OPEN_READWRITE | apsw.SQLITE_OPEN_CREATE
+# Stamped in the header (offset 68) of every library Memex makes: the proof that a file is
+# Memex's to write, move aside or migrate ("MEMX"). See ownership.py.
+MEMEX_APPLICATION_ID = 0x4D454D58
+
+
+def open_connection(path: Path | str, *, readonly: bool = False, create: bool = True) -> apsw.Connection:
+    """Open the library at ``path`` with sqlite-vec loaded and checked (``create``: make the
+    file when missing). ``readonly`` never writes anything: not the file, not a -wal/-shm
+    beside it (see :func:`readonly_uri`), so it also reads libraries on read-only disks."""
+    if readonly:
+        uri, flags = readonly_uri(Path(path)), apsw.SQLITE_OPEN_READONLY | apsw.SQLITE_OPEN_URI
+    else:
+        uri, flags = str(path), apsw.SQLITE_OPEN_READWRITE | (apsw.SQLITE_OPEN_CREATE if create else 0)
     try:
-        conn = apsw.Connection(str(path), flags=flags)
+        conn = apsw.Connection(uri, flags=flags)
     except apsw.Error as exc:
         raise LibraryError(f"Cannot open the library {path}: {exc}") from exc
     try:
         conn.setbusytimeout(BUSY_TIMEOUT_MS)  # first: loading sqlite-vec already reads the file
+        conn.execute("SELECT count(*) FROM sqlite_schema").fetchall()  # reads the header (and -wal)
         load_vec(conn)
         if not readonly:
             conn.execute("PRAGMA journal_mode=WAL")
@@ -46,10 +57,35 @@ def open_connection(path: Path | str, *, readonly: bool = False) -> apsw.Connect
     except apsw.NotADBError as exc:
         conn.close()
         raise LibraryError(f"{path} is not a Memex library (not an SQLite database).") from exc
+    except apsw.CantOpenError as exc:
+        conn.close()
+        if readonly:
+            raise LibraryError(
+                f"The library {path} is read-only and its latest changes (in {Path(path).name}-wal) "
+                f"cannot be read without {Path(path).name}-shm: open it once where it can be written.") from exc
+        raise LibraryError(f"Cannot use the library {path}: {exc}") from exc
     except apsw.Error as exc:
         conn.close()
         raise LibraryError(f"Cannot use the library {path}: {exc}") from exc
     return conn
+
+
+def readonly_uri(path: Path) -> str:
+    """How to read ``path`` without writing a byte. With no WAL content beside it the file is
+    opened ``immutable`` (no locks, no -shm: the only way SQLite reads a WAL-mode file in a
+    folder it cannot write); otherwise ``mode=ro``, which reads the -wal through its -shm."""
+    wal = Path(f"{path}-wal")
+    try:
+        has_wal = wal.stat().st_size > 0
+    except OSError:
+        has_wal = False
+    return f"{Path(path).absolute().as_uri()}?{'mode=ro' if has_wal else 'immutable=1'}"
+
+
+def writable(path: Path) -> bool:
+    """Whether Memex may write the library at ``path``: the file and its folder (for the -wal,
+    -shm and open marks). False on a read-only disk, or for a read-only file or folder."""
+    return os.access(path, os.W_OK) and os.access(path.parent, os.W_OK)
 
 
 def load_vec(conn: apsw.Connection) -> str:
@@ -74,6 +110,10 @@ def has_fts5(conn: apsw.Connection) -> bool:
 def write_transaction(conn: apsw.Connection) -> Iterator[apsw.Connection]:
     """``BEGIN IMMEDIATE`` … ``COMMIT``: take the write lock up front so a reader never upgrades
     into a deadlock, and roll back on any error (or cancellation) inside the block."""
+    if conn.readonly("main"):
+        raise LibraryError(
+            f"The library {conn.filename} is read-only: Memex can search it but cannot change it. "
+            "Make the file and its folder writable to index or remove folders.")
     conn.execute("BEGIN IMMEDIATE")
     try:
         yield conn
@@ -154,7 +194,7 @@ def library_damage(path: Path, *, thorough: bool = True) -> str | None:
     except FileNotFoundError:
         return None
     try:  # read-only: closing it must not checkpoint the WAL into a damaged file
-        conn = apsw.Connection(str(path), flags=apsw.SQLITE_OPEN_READONLY)
+        conn = apsw.Connection(readonly_uri(path), flags=apsw.SQLITE_OPEN_READONLY | apsw.SQLITE_OPEN_URI)
     except apsw.CantOpenError:
         return None  # permissions and the like: the normal open says what is wrong
     try:
@@ -164,8 +204,8 @@ def library_damage(path: Path, *, thorough: bool = True) -> str | None:
         problems = _check_tables(conn, thorough)
     except (apsw.NotADBError, apsw.CorruptError) as exc:
         return _first_line(exc)
-    except apsw.BusyError:
-        return None  # another process holds the file: it is in use, so not ours to judge
+    except (apsw.BusyError, apsw.CantOpenError):
+        return None  # in use by another process, or unreadable: the normal open says what is wrong
     finally:
         conn.close()
     return "; ".join(problems[:3]) if problems else None
@@ -203,7 +243,7 @@ def read_sources(path: Path) -> list[tuple[str, str]] | None:
     """(path, kind) of every source recorded in a (possibly damaged) library, or None when
     they cannot be read. Opens the file read-only, so it is left exactly as it is."""
     try:
-        conn = apsw.Connection(str(path), flags=apsw.SQLITE_OPEN_READONLY)
+        conn = apsw.Connection(readonly_uri(path), flags=apsw.SQLITE_OPEN_READONLY | apsw.SQLITE_OPEN_URI)
     except apsw.Error:
         return None
     try:

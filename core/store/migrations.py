@@ -8,7 +8,7 @@ from collections.abc import Callable
 import apsw
 
 from . import vector_index
-from .connection import write_transaction
+from .connection import MEMEX_APPLICATION_ID, write_transaction
 from .vectors import VectorSpace
 
 
@@ -140,25 +140,52 @@ def schema_version(conn: apsw.Connection) -> int:
     return int(conn.execute("PRAGMA user_version").fetchone()[0])
 
 
+def application_id(conn: apsw.Connection) -> int:
+    return int(conn.execute("PRAGMA application_id").fetchone()[0])
+
+
+def pending_migrations(conn: apsw.Connection) -> list[str]:
+    """Names of the migrations this library has not had yet (read only)."""
+    _refuse_newer(conn)
+    if conn.execute("SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = 'migrations'").fetchone() is None:
+        return [name for name, _ in MIGRATIONS]
+    applied = {row[0] for row in conn.execute("SELECT name FROM migrations")}
+    return [name for name, _ in MIGRATIONS if name not in applied]
+
+
 def migrate(conn: apsw.Connection) -> list[str]:
-    """Apply every migration not yet applied, each in its own transaction; returns their names."""
-    conn.execute(
-        "CREATE TABLE IF NOT EXISTS migrations(name TEXT PRIMARY KEY, applied_at REAL NOT NULL)"
-    )
+    """Make the file a Memex library of this version: stamp Memex's application id and apply
+    every migration not yet applied, each in its own transaction; returns their names.
+
+    Only for files Memex has proven its own (see ownership.py). Any number of processes may
+    run this at once on the same new file: what is applied is read again inside each write
+    transaction, so a step another process has just committed is skipped, not repeated.
+    A library already up to date is only read (no write lock taken)."""
+    if not pending_migrations(conn) and application_id(conn) == MEMEX_APPLICATION_ID:
+        return []
+    with write_transaction(conn):
+        conn.execute(
+            "CREATE TABLE IF NOT EXISTS migrations(name TEXT PRIMARY KEY, applied_at REAL NOT NULL)"
+        )
+        if application_id(conn) != MEMEX_APPLICATION_ID:
+            conn.execute(f"PRAGMA application_id = {MEMEX_APPLICATION_ID}")
+    done: list[str] = []
+    for number, (name, step) in enumerate(MIGRATIONS, start=1):
+        with write_transaction(conn):
+            _refuse_newer(conn)
+            if conn.execute("SELECT 1 FROM migrations WHERE name = ?", (name,)).fetchone() is not None:
+                continue
+            step(conn)
+            conn.execute("INSERT INTO migrations VALUES (?, ?)", (name, time.time()))
+            conn.execute(f"PRAGMA user_version = {number}")
+        done.append(name)
+    return done
+
+
+def _refuse_newer(conn: apsw.Connection) -> None:
     if schema_version(conn) > len(MIGRATIONS):
         from ..errors import LibraryError
 
         raise LibraryError(
             "This library was written by a newer version of Memex; update Memex to open it."
         )
-    applied = {row[0] for row in conn.execute("SELECT name FROM migrations")}
-    done: list[str] = []
-    for number, (name, step) in enumerate(MIGRATIONS, start=1):
-        if name in applied:
-            continue
-        with write_transaction(conn):
-            step(conn)
-            conn.execute("INSERT INTO migrations VALUES (?, ?)", (name, time.time()))
-            conn.execute(f"PRAGMA user_version = {number}")
-        done.append(name)
-    return done

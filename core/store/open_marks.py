@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import secrets
 import sys
 from pathlib import Path
 
 _INFIX = ".open-"
+_MARK_TAIL = re.compile(r"(\d+)-[0-9a-f]{8}")  # what follows the infix in a mark's name
 
 
 def mark_open(path: Path) -> Path | None:
@@ -44,8 +46,8 @@ def stale_marks(path: Path) -> list[Path]:
         return []
     stale = []
     for name in names:
-        pid_text = name[len(prefix):].partition("-")[0]
-        if pid_text.isdigit() and not _running(int(pid_text)):
+        tail = _MARK_TAIL.fullmatch(name[len(prefix):])  # only Memex's own marks, nothing else
+        if tail is not None and not running(int(tail.group(1))):
             stale.append(path.with_name(name))
     return stale
 
@@ -56,7 +58,8 @@ def clear_stale_marks(path: Path) -> None:
         clear_mark(mark)
 
 
-def _running(pid: int) -> bool:
+def running(pid: int) -> bool:
+    """Whether a process with this id is running (this one included)."""
     if pid == os.getpid():
         return True
     if sys.platform == "win32":

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 from memex.core.bench.robustness import run_kill_rounds
-from memex.core.config import Settings
+from memex.core.config import Settings, default_library_path
 from memex.core.errors import LibraryError
 from memex.core.indexer import MAX_ATTEMPTS
 from memex.core.library import Library
@@ -45,7 +45,8 @@ def test_sound_library_opens_without_a_notice(make_library) -> None:
 
 
 def test_garbage_library_is_set_aside_with_its_sidecars_and_replaced(tmp_path: Path, make_library) -> None:
-    db = tmp_path / "library.db"
+    """The default library, in Memex's own folder, is Memex's whatever it now holds."""
+    db = default_library_path()
     db.write_bytes(os.urandom(8192))
     Path(f"{db}-wal").write_bytes(b"stale wal " * 100)
     Path(f"{db}-shm").write_bytes(b"\0" * 32768)
@@ -57,7 +58,7 @@ def test_garbage_library_is_set_aside_with_its_sidecars_and_replaced(tmp_path: P
     assert notice is not None and notice.lost_sources and notice.sources == ()
     assert "not a database" in notice.damaged
     assert "add your folders again" in notice.message
-    moved = _set_aside(tmp_path)
+    moved = _set_aside(db.parent)
     assert {p.name for p in moved} == {notice.moved_to.name, notice.moved_to.name + "-wal",
                                        notice.moved_to.name + "-shm"}
     assert _sha(notice.moved_to) == original  # set aside untouched, never deleted
@@ -109,13 +110,25 @@ def test_damaged_library_keeps_its_sources_and_is_reindexed_from_disk(tmp_path: 
         conn.close()
 
 
-def test_the_configured_library_is_recovered_even_without_an_sqlite_header(tmp_path: Path, hash_embedder) -> None:
-    """The library the settings name is Memex's own, whatever its first page now says."""
-    db = tmp_path / "library.db"
+def test_the_default_library_is_recovered_even_without_an_sqlite_header(hash_embedder) -> None:
+    """The library in Memex's own folder is Memex's, whatever its first page now says."""
+    db = default_library_path()
     db.write_bytes(b"\0" * 4096 + os.urandom(4096))
-    with Library.open(settings=Settings(library=str(db)), embedder=hash_embedder, reranker=False) as lib:
+    with Library.open(settings=Settings(), embedder=hash_embedder, reranker=False) as lib:
         assert lib.recovered is not None and lib.recovered.lost_sources
         assert lib.recovered.moved_to.exists() and lib.status().documents == 0
+        assert "add your folders again" in lib.recovered.message
+
+
+def test_a_configured_library_without_an_sqlite_header_is_refused_not_moved(tmp_path: Path,
+                                                                              hash_embedder) -> None:
+    """A path named in the settings may be anything: without proof that Memex made it, it stays."""
+    db = tmp_path / "library.db"
+    db.write_bytes(b"\0" * 4096 + os.urandom(4096))
+    before = _sha(db)
+    with pytest.raises(LibraryError, match="not a Memex library"):
+        Library.open(settings=Settings(library=str(db)), embedder=hash_embedder, reranker=False)
+    assert _sha(db) == before and sorted(p.name for p in tmp_path.iterdir()) == ["library.db"]
 
 
 def test_a_file_that_is_not_a_library_is_refused_not_moved(tmp_path: Path, make_library) -> None:
@@ -130,7 +143,7 @@ def test_a_file_that_is_not_a_library_is_refused_not_moved(tmp_path: Path, make_
 
 _INDEX_WITH_TARGET = """
 import sys
-from memex.core.config import Settings
+from memex.core.config import Settings, default_library_path
 from memex.core.extract.worker import ExtractionWorker
 from memex.core.library import Library
 sys.path.insert(0, sys.argv[3])

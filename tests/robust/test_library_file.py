@@ -1,0 +1,343 @@
+"""Memex writes, moves aside or migrates only library files it can prove it made: anything else
+is refused with one line and left byte for byte as it was. Libraries on read-only disks are
+searched read-only; brand-new libraries may be opened by many processes at once; every failed
+open leaves nothing behind; a recovered library is announced."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import apsw
+import pytest
+from memex.core.config import Settings, default_library_path
+from memex.core.errors import LibraryError
+from memex.core.library import Library
+from memex.core.store import migrate, open_connection
+from memex.core.store.connection import MEMEX_APPLICATION_ID
+
+HERE = Path(__file__).parent
+
+
+# --- foreign files -----------------------------------------------------------------------------
+
+
+def _foreign_sqlite(path: Path, *, wal: bool) -> Path:
+    conn = apsw.Connection(str(path))
+    if wal:
+        conn.execute("PRAGMA journal_mode=WAL").fetchall()
+    conn.execute("CREATE TABLE invoices(id INTEGER PRIMARY KEY, total REAL); INSERT INTO invoices VALUES (1, 9.5)")
+    conn.close()
+    return path
+
+
+def foreign_files(folder: Path) -> list[Path]:
+    """Files a person might pick as a library by mistake (none made by Memex)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    text = folder / "thesis.txt"
+    text.write_text("Chapter one. Not a database at all, and precious.")
+    pdf = folder / "paper.pdf"
+    pdf.write_bytes(b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\n%%EOF\n")
+    settings = folder / "config.json"
+    settings.write_text(json.dumps({"library": "x"}))
+    empty = folder / "empty.db"
+    empty.write_bytes(b"")
+    lookalike = _foreign_sqlite(folder / "lookalike.db", wal=False)
+    # Another program's database that happens to use table names Memex uses.
+    conn = apsw.Connection(str(lookalike))
+    conn.execute("CREATE TABLE migrations(name TEXT); CREATE TABLE sources(path TEXT); "
+                 "INSERT INTO migrations VALUES ('x')")
+    conn.close()
+    claimed = _foreign_sqlite(folder / "claimed.db", wal=False)
+    conn = apsw.Connection(str(claimed))
+    conn.execute("PRAGMA application_id = 1234")
+    conn.close()
+    return [text, pdf, settings, empty, _foreign_sqlite(folder / "rollback.db", wal=False),
+            _foreign_sqlite(folder / "wal.db", wal=True), lookalike, claimed]
+
+
+def snapshot(folder: Path) -> dict[str, tuple[str, int, int]]:
+    """Every file in ``folder`` with its sha256, size and mtime (ns)."""
+    out = {}
+    for p in sorted(folder.iterdir()):
+        st = p.stat()
+        out[p.name] = (hashlib.sha256(p.read_bytes()).hexdigest(), st.st_size, st.st_mtime_ns)
+    return out
+
+
+def test_foreign_files_are_refused_and_left_byte_identical(tmp_path: Path, hash_embedder) -> None:
+    folder = tmp_path / "mine"
+    files = foreign_files(folder)
+    before = snapshot(folder)
+    for path in files:
+        for how in ("argument", "settings"):
+            with pytest.raises(LibraryError) as caught:
+                if how == "argument":
+                    Library.open(path, settings=Settings(), embedder=hash_embedder, reranker=False)
+                else:
+                    Library.open(settings=Settings(library=str(path)), embedder=hash_embedder, reranker=False)
+            message = str(caught.value)
+            assert "\n" not in message and str(path) in message, message
+            assert snapshot(folder) == before, (path, how)  # no tables, no WAL, no sidecar, no mark, no rename
+
+
+def test_a_foreign_file_named_in_settings_is_refused_by_the_cli(tmp_path: Path, isolated_home: Path) -> None:
+    folder = tmp_path / "mine"
+    folder.mkdir()
+    wal_db = _foreign_sqlite(folder / "wal.db", wal=True)
+    (isolated_home / "settings.json").write_text(json.dumps({"library": str(wal_db)}))
+    before = snapshot(folder)
+    run = _cli("status", home=isolated_home)
+    assert run.returncode == 1, run.stderr
+    assert run.stderr.startswith("memex: ") and "not a Memex library" in run.stderr
+    assert len(run.stderr.strip().splitlines()) == 1 and "unexpected" not in run.stderr
+    assert snapshot(folder) == before
+
+
+def test_an_empty_file_is_a_new_library_only_in_memex_own_folder(tmp_path: Path, hash_embedder) -> None:
+    default = default_library_path()
+    default.write_bytes(b"")
+    with Library.open(settings=Settings(), embedder=hash_embedder, reranker=False) as lib:
+        assert lib.status().schema_version > 0
+    assert _application_id(default) == MEMEX_APPLICATION_ID
+
+
+def test_a_library_made_before_the_application_id_opens_and_is_stamped(tmp_path: Path, make_library) -> None:
+    db = tmp_path / "early.db"
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    (folder / "a.txt").write_text("the pelican in the harbour")
+    lib = make_library(db)
+    lib.index([folder])
+    lib.close()
+    conn = open_connection(db)
+    conn.execute("PRAGMA application_id = 0")  # what earlier versions wrote
+    conn.close()
+    assert _application_id(db) == 0
+
+    lib = make_library(db)
+
+    assert [Path(h.path).name for h in lib.search("pelican", mode="bm25")] == ["a.txt"]
+    lib.close()
+    assert _application_id(db) == MEMEX_APPLICATION_ID
+
+
+def test_a_new_library_carries_memex_application_id(tmp_path: Path, make_library) -> None:
+    db = tmp_path / "sub" / "new.db"
+    make_library(db).close()
+    assert _application_id(db) == MEMEX_APPLICATION_ID
+    assert sorted(p.name for p in db.parent.iterdir()) == ["new.db"]  # no draft left beside it
+
+
+def _application_id(path: Path) -> int:
+    with open(path, "rb") as fh:
+        return int.from_bytes(fh.read(100)[68:72], "big")
+
+
+# --- failures leave nothing behind -------------------------------------------------------------
+
+
+def test_a_path_that_is_not_valid_utf8_is_refused_leaving_nothing(tmp_path: Path, hash_embedder) -> None:
+    bad = os.fsdecode(os.fsencode(str(tmp_path)) + b"/lib\xff.db")
+    with pytest.raises(LibraryError, match="not valid UTF-8"):
+        Library.open(bad, settings=Settings(), embedder=hash_embedder, reranker=False)
+    with pytest.raises(LibraryError, match="NUL"):
+        Library.open(settings=Settings(library=f"{tmp_path}/a\0b.db"), embedder=hash_embedder, reranker=False)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_path_that_is_not_valid_utf8_is_refused_by_the_cli(tmp_path: Path, isolated_home: Path) -> None:
+    run = subprocess.run([sys.executable, "-m", "memex.core", "status", "--library",
+                          os.fsencode(str(tmp_path)) + b"/lib\xff.db"],
+                         capture_output=True, text=True, timeout=120, env=_env(isolated_home))
+    assert run.returncode in (1, 2) and "unexpected" not in run.stderr, run.stderr
+    assert len(run.stderr.strip().splitlines()) == 1 and "UTF-8" in run.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_library_from_a_newer_memex_is_refused_leaving_no_mark(tmp_path: Path, make_library) -> None:
+    db = tmp_path / "library.db"
+    make_library(db).close()
+    conn = open_connection(db)
+    conn.execute("PRAGMA user_version = 999")
+    conn.close()
+    before = snapshot(tmp_path)
+    with pytest.raises(LibraryError, match="newer version"):
+        make_library(db)
+    assert snapshot(tmp_path) == before
+
+
+# --- read-only ---------------------------------------------------------------------------------
+
+_READONLY_MOUNT = 'mount --bind "$1" "$1" && mount -o remount,ro,bind "$1" "$1" && shift && exec "$@"'
+
+
+def _readonly(folder: Path, argv: list[str], home: Path) -> subprocess.CompletedProcess:
+    """Run ``argv`` while ``folder`` is read-only: a read-only bind mount in a private mount
+    namespace when root (root writes through file modes), else the folder's modes."""
+    if os.geteuid() == 0:
+        if shutil.which("unshare") is None or subprocess.run(["unshare", "-m", "true"]).returncode != 0:
+            pytest.skip("needs unshare to make a read-only mount")
+        cmd = ["unshare", "-m", "sh", "-c", _READONLY_MOUNT, "sh", str(folder), *argv]
+        return subprocess.run(cmd, capture_output=True, text=True, timeout=180, env=_env(home))
+    modes = {p: p.stat().st_mode for p in [folder, *folder.iterdir()]}
+    try:
+        for p in modes:
+            p.chmod(0o555 if p.is_dir() else 0o444)
+        return subprocess.run(argv, capture_output=True, text=True, timeout=180, env=_env(home))
+    finally:
+        for p, mode in modes.items():
+            p.chmod(mode)
+
+
+_INDEX_AND_DIE = """
+import os, signal, sys
+sys.path.insert(0, sys.argv[3])
+from hostile_files import HashEmbedder
+from memex.core.config import Settings
+from memex.core.library import Library
+lib = Library.open(sys.argv[1], settings=Settings(), embedder=HashEmbedder(), reranker=False)
+lib.index([sys.argv[2]])
+os.kill(os.getpid(), signal.SIGKILL)
+"""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="read-only mounts and SIGKILL")
+@pytest.mark.parametrize("checkpointed", [True, False], ids=["checkpointed", "with-wal"])
+def test_a_read_only_library_is_searched_and_refuses_writes(tmp_path: Path, isolated_home: Path,
+                                                            make_library, checkpointed: bool) -> None:
+    shelf = tmp_path / "shelf"
+    shelf.mkdir()
+    db = shelf / "library.db"
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "bird.txt").write_text("the pelican waits in the harbour")
+    if checkpointed:
+        lib = make_library(db)
+        lib.index([docs])
+        lib.close()  # the last connection folds the WAL into the file and removes -wal/-shm
+    else:  # a process indexed and was killed: the changes sit in library.db-wal (and -shm)
+        run = subprocess.run([sys.executable, "-c", _INDEX_AND_DIE, str(db), str(docs), str(HERE)],
+                             capture_output=True, text=True, timeout=120, env=_env(isolated_home))
+        assert run.returncode == -signal.SIGKILL, run.stderr
+        assert Path(f"{db}-wal").stat().st_size > 0 and Path(f"{db}-shm").exists()
+    for mark in shelf.glob("library.db.open-*"):
+        mark.unlink()  # the mark a killed process leaves: not what this test is about
+    before = snapshot(shelf)
+
+    cli = [sys.executable, "-m", "memex.core"]
+    status = _readonly(shelf, [*cli, "status", "--json", "--library", str(db)], isolated_home)
+    search = _readonly(shelf, [*cli, "search", "pelican", "--mode", "bm25", "--no-rerank", "--json",
+                               "--library", str(db)], isolated_home)
+    index = _readonly(shelf, [*cli, "index", str(docs), "--library", str(db)], isolated_home)
+
+    assert status.returncode == 0, status.stderr
+    assert json.loads(status.stdout)["documents"] == 1
+    assert search.returncode == 0, search.stderr
+    assert [Path(h["path"]).name for h in json.loads(search.stdout)] == ["bird.txt"]
+    assert index.returncode == 1 and "is read-only" in index.stderr, index.stderr
+    assert len(index.stderr.strip().splitlines()) == 1
+    assert snapshot(shelf) == before
+
+
+# --- many first opens at once ------------------------------------------------------------------
+
+_OPEN_AFTER_BARRIER = """
+import sys
+from memex.core.config import Settings
+from memex.core.library import Library
+print("ready", flush=True)
+sys.stdin.read()  # the barrier: every process starts opening when the parent closes the pipe
+lib = Library.open(sys.argv[1] if sys.argv[1] != "-" else None, settings=Settings(), reranker=False)
+print("opened", lib.status().schema_version, flush=True)
+lib.close()
+"""
+
+
+def _open_together(path: str, count: int, home: Path) -> list[tuple[int, str, str]]:
+    procs = [subprocess.Popen([sys.executable, "-c", _OPEN_AFTER_BARRIER, path], stdin=subprocess.PIPE,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=_env(home))
+             for _ in range(count)]
+    for p in procs:
+        assert p.stdout is not None and p.stdout.readline().strip() == "ready"
+    for p in procs:
+        assert p.stdin is not None
+        p.stdin.close()
+        p.stdin = None  # closed: communicate() has nothing to send
+    results = []
+    for p in procs:
+        out, err = p.communicate(timeout=180)
+        results.append((p.returncode, out, err))
+    return results
+
+
+@pytest.mark.parametrize("where", ["new-path", "empty-default"])
+def test_many_processes_open_a_brand_new_library_at_once(tmp_path: Path, isolated_home: Path, where: str) -> None:
+    for round_ in range(3):
+        if where == "new-path":
+            path = tmp_path / f"round{round_}" / "library.db"
+            arg = str(path)
+        else:  # the default library, found empty: filled by whichever process gets there first
+            path = default_library_path()
+            for leftover in path.parent.glob("library.db*"):
+                leftover.unlink()
+            path.write_bytes(b"")
+            arg = "-"
+        results = _open_together(arg, 6, isolated_home)
+        assert [(code, err) for code, _, err in results] == [(0, "")] * 6, results
+        assert all(out.split()[-1] == str(len(_migration_names())) for _, out, _ in results)
+        assert _application_id(path) == MEMEX_APPLICATION_ID
+        assert sorted(p.name for p in path.parent.glob("library.db*")) == ["library.db"]
+
+
+def _migration_names() -> list[str]:
+    from memex.core.store.migrations import MIGRATIONS
+
+    return [name for name, _ in MIGRATIONS]
+
+
+def test_migrate_run_twice_at_once_on_one_file_applies_each_step_once(tmp_path: Path) -> None:
+    """Two connections that both saw an empty file: the second finds the work done."""
+    db = tmp_path / "library.db"
+    first, second = open_connection(db), open_connection(db)
+    try:
+        assert migrate(first) == _migration_names()
+        assert migrate(second) == []
+        assert second.execute("SELECT count(*) FROM migrations").fetchone()[0] == len(_migration_names())
+    finally:
+        first.close()
+        second.close()
+
+
+# --- the notice of a recovered library ---------------------------------------------------------
+
+
+def test_the_cli_tells_once_that_a_damaged_library_was_set_aside(isolated_home: Path) -> None:
+    db = default_library_path()
+    db.write_bytes(b"\0" * 4096 + os.urandom(4096))  # truncated over: no longer looks like SQLite
+    first = _cli("status", home=isolated_home)
+    second = _cli("status", home=isolated_home)
+    assert first.returncode == 0, first.stderr
+    notices = [line for line in first.stderr.splitlines() if "set it aside" in line]
+    assert len(notices) == 1 and notices[0].startswith("memex: The library was damaged")
+    assert "add your folders again" in notices[0]
+    assert second.returncode == 0 and "set it aside" not in second.stderr
+    assert len(list(db.parent.glob("library.db.corrupt-*"))) == 1
+
+
+# --- helpers -----------------------------------------------------------------------------------
+
+
+def _env(home: Path) -> dict[str, str]:
+    return {**os.environ, "MEMEX_HOME": str(home)}
+
+
+def _cli(*args: str, home: Path) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "memex.core", *args], capture_output=True, text=True,
+                          timeout=180, env=_env(home))
