@@ -76,8 +76,6 @@ class Library:
     recovered: LibraryRecovered | None = None
     #: Set by :meth:`open` when Memex may not write the file (read-only disk, file or folder).
     readonly: bool = False
-    #: Set by :meth:`open` when Memex may not write the file (read-only disk, file or folder).
-    readonly: bool = False
 
     def __init__(self, path: Path, settings: Settings, embedder: object = None,
                  reranker: object = None) -> None:
