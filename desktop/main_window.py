@@ -21,6 +21,7 @@ from . import fmt, qtcompat, style
 from .folders import FailuresDialog, FoldersPanel
 from .indexing import IndexController, WriteJob
 from .install_desktop_entry import set_start_at_login, start_at_login_enabled
+from .library_notice import show_library_notices
 from .memory_release import AFTER_INDEXING_MS, IdleMemoryRelease
 from .menus import build_menus
 from .model_switch import ModelSwitchController, model_label, show_progress
@@ -166,7 +167,7 @@ class MainWindow(QMainWindow):
         self.status.cancel_clicked.connect(self.indexer.cancel)
         self._connect_model_switch(library)
         watch, debounce, polling = self._watch_opts
-        if watch:
+        if watch and not library.readonly:  # a read-only library cannot take what the watcher sees
             from .watch import WatchController
 
             self.watch = WatchController(self.tasks, library.settings, debounce_s=debounce,
@@ -175,7 +176,8 @@ class MainWindow(QMainWindow):
             self.watch.notice.connect(lambda m: self.status.show_message(m, sticky=True))
         self.refresh_info()
         self.tasks.run(lambda: library.embedder, lane="search")  # load the model before the first query
-        if self._reconcile:
+        self.library_notice = show_library_notices(self, self.status, library)  # told once, here
+        if self._reconcile and not library.readonly:
             self.indexer.index(None, quiet=True)  # catch up with changes made while Memex was closed
         if self._waiting_paths:
             self.add_paths(self._waiting_paths)
