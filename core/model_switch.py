@@ -16,14 +16,13 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Protocol
 
 import apsw
 import numpy as np
 
 from .errors import LibraryError
-from .models import get_spec
+from .models import model_folder
 from .store.connection import read_snapshot, write_transaction
 from .store.vectors import (
     VectorSpace,
@@ -131,20 +130,17 @@ class _SwappedElsewhere(Exception):
 
 
 def setting_for(spec: str | os.PathLike[str] | None) -> str | None:
-    """The value ``Settings.embedder`` takes for ``spec``: None for the default, a catalogue
-    name as it is, a model folder as an absolute path (so it still works from anywhere)."""
+    """The value a model setting (``Settings.embedder``, ``Settings.reranker``) takes for
+    ``spec``: None for the default, a model's name as it is (catalogue or imported), a model
+    folder as an absolute path (so it still works from anywhere). ``models.model_folder``
+    tells names from folders."""
     if spec is None:
         return None
     text = os.fspath(spec).strip()
     if text in ("", "default"):
         return None
-    looks_like_path = any(ch in text for ch in ("/", "\\", os.sep)) or text.startswith(("~", "."))
-    if not looks_like_path and get_spec(text) is not None:
-        return text
-    path = Path(text).expanduser()
-    if path.is_file() and path.suffix == ".onnx":
-        path = path.parent
-    return str(path.resolve())
+    folder = model_folder(text)
+    return text if folder is None else str(folder.resolve())
 
 
 def _sample_texts(conn: apsw.Connection, count: int) -> list[str]:

@@ -23,6 +23,7 @@ from . import config
 from .errors import ChecksumMismatch, ModelError
 from .model_lock import LOCK_FILE, FileRecord, InstallRecord, read_record, write_record
 from .model_safety import SETTINGS_MAX, check_external_data, check_model_folder, read_bounded
+from .model_spec_file import check_local_spec
 
 DEFAULT_EMBEDDER = "all-MiniLM-L6-v2-int8"
 MODEL_FILE = "model.onnx"
@@ -342,11 +343,13 @@ def _resolve_imported(folder: Path, record: InstallRecord, kind: str) -> Resolve
                          spec, digest)
 
 
-def _read_json(path: Path) -> dict[str, Any]:
+def _read_json(path: Path, *, require_object: bool = False) -> dict[str, Any]:
     try:
         raw = json.loads(read_bounded(path, SETTINGS_MAX).decode("utf-8"))
     except (OSError, ValueError) as exc:
         raise ModelError(f"{path} could not be read as JSON: {exc}") from exc
+    if require_object and not isinstance(raw, dict):
+        raise ModelError(f"{path} must hold a JSON object {{...}}, not {type(raw).__name__}.")
     return raw if isinstance(raw, dict) else {}
 
 
@@ -379,9 +382,7 @@ def _folder_settings(folder: Path) -> dict[str, Any]:
             values["dim"] = raw["word_embedding_dimension"]
     local = folder / LOCAL_SPEC_FILE
     if local.is_file():
-        values.update(_read_json(local))
-    if values.get("pooling") not in (None, "mean", "cls"):
-        raise ModelError(f'{local}: pooling must be "mean" or "cls".')
+        values.update(check_local_spec(local, _read_json(local, require_object=True)))
     return values
 
 
@@ -407,24 +408,45 @@ def _resolve_folder(folder: Path, kind: str) -> ResolvedModel:
     return ResolvedModel(model_id, onnx_path, tokenizer_path, spec, digest)
 
 
+def model_folder(setting: str | os.PathLike[str]) -> Path | None:
+    """The folder a model setting names, or None when the setting is a model's name.
+
+    Names are names: only text that looks like a path (it holds a path separator, starts with
+    "." or "~", or is absolute) is a folder, so "X" never turns into a folder X in whatever
+    folder Memex happens to run in. A path to a .onnx file means its folder. The one place
+    this is decided, for the command line, the window and the library alike."""
+    text = os.fspath(setting).strip()
+    separators = {"/", "\\", os.sep, os.altsep or "/"}
+    if not (any(sep in text for sep in separators) or text.startswith(("~", ".")) or os.path.isabs(text)):
+        return None
+    path = Path(text).expanduser()
+    return path.parent if path.suffix == ".onnx" and path.is_file() else path
+
+
 def _resolve(spec: str, kind: str) -> ResolvedModel:
     text = spec.strip()
-    looks_like_path = any(ch in text for ch in ("/", "\\", os.sep)) or text.startswith(("~", "."))
-    entry = None if looks_like_path else get_spec(text)
+    folder = model_folder(text)
+    if folder is not None:
+        if folder.exists():
+            return _resolve_folder(folder, kind)
+        hint = ""
+        if (installed_folder(folder.name) / MODEL_FILE).is_file() and model_folder(folder.name) is None:
+            hint = f"; to use the installed model {folder.name}, choose it by its name"
+        raise ModelError(f"There is no folder at {folder.absolute()}{hint}.")
+    entry = get_spec(text)
     if entry is not None:
         if entry.kind != kind:
             article = "an" if entry.kind == "embedder" else "a"
             raise ModelError(f"{entry.name} is {article} {entry.kind}, not a {kind}.")
         return _resolve_catalogue(entry)
-    if not looks_like_path and text and not text.startswith("."):
+    if text:
         imported = installed_folder(text)
         record = read_record(imported) if (imported / MODEL_FILE).is_file() else None
         if record is not None:
             return _resolve_imported(imported, record, kind)
-    folder = Path(text).expanduser()
-    if folder.exists():
-        return _resolve_folder(folder, kind)
-    raise ModelError(f"No {kind} named {text!r} is in the model catalogue, and there is no folder at {folder}.")
+    hint = f"; to use the folder {text} here, write ./{text}" if text and Path(text).is_dir() else ""
+    raise ModelError(f"No {kind} named {text!r} is in the model catalogue or installed "
+                     f"(see: memex models list){hint}.")
 
 
 def resolve_embedder(spec: str | None = None) -> ResolvedModel:

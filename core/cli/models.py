@@ -15,6 +15,7 @@ from .. import config
 from ..errors import MemexError, ModelError
 from . import output
 from .models_use import add_use_arguments, run_use
+from .output import say
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 COPIED_EXTRAS = ("config.json", "sentence_bert_config.json", "special_tokens_map.json", "tokenizer_config.json",
@@ -130,10 +131,10 @@ def cmd_list(args: argparse.Namespace) -> int:
     if args.json:
         print(output.to_json(rows))
         return 0
-    print(f"{'NAME':<26} {'KIND':<9} {'SIZE':>7}  {'INSTALLED':<14} {'IN USE':<17} LICENCE")
+    say(f"{'NAME':<26} {'KIND':<9} {'SIZE':>7}  {'INSTALLED':<14} {'IN USE':<17} LICENCE")
     for r in rows:
         state = "yes" if r["installed"] else f"partly ({_mb(r['partial'])})" if r["partial"] else "no"
-        print(f"{r['name']:<26} {r['kind']:<9} {_mb(r['size']):>7}  {state:<14} "
+        say(f"{r['name']:<26} {r['kind']:<9} {_mb(r['size']):>7}  {state:<14} "
               f"{', '.join(r['in_use']) or '-':<17} {r['license'] or '-'}")
     return 0
 
@@ -159,13 +160,11 @@ class ProgressLine:
         if p.total:
             filled = int(width * p.done / p.total)
             bar = "[" + "#" * filled + "." * (width - filled) + "] "
-        self.stream.write(f"\r\033[K{bar}{p.done / 1e6:.1f}{total}{percent}  {p.model}: {p.file}")
-        self.stream.flush()
+        output.progress_line(f"{bar}{p.done / 1e6:.1f}{total}{percent}  {p.model}: {p.file}", self.stream)
 
     def clear(self) -> None:
         if self.show:
-            self.stream.write("\r\033[K")
-            self.stream.flush()
+            output.clear_progress(self.stream)
 
 
 def download(name: str, *, force: bool = False, quiet: bool = False):
@@ -204,14 +203,14 @@ def cmd_download(args: argparse.Namespace) -> int:
     try:
         record = download(args.name, force=args.force, quiet=args.json)
     except KeyboardInterrupt:
-        print(f"memex: download of {args.name} cancelled; run the same command again to continue.", file=sys.stderr)
+        say(f"memex: download of {args.name} cancelled; run the same command again to continue.", err=True)
         return 130
     if args.json:
         print(output.to_json({"name": record.name, "commit": record.commit, "size": record.size,
                               "files": {k: v.sha256 for k, v in record.files.items()}}))
     else:
-        print(f"Installed {record.name} ({_mb(record.size)}"
-              + (f", commit {record.commit[:12]}" if record.commit else "") + ").")
+        say(f"Installed {record.name} ({_mb(record.size)}"
+            + (f", commit {record.commit[:12]}" if record.commit else "") + ").")
     return 0
 
 
@@ -241,7 +240,10 @@ def cmd_remove(args: argparse.Namespace) -> int:
         shutil.rmtree(folder)
     elif not freed:
         raise ModelError(f"{name} is not installed.")
-    print(output.to_json({"removed": name, "bytes": freed}) if args.json else f"Removed {name} ({_mb(freed)} freed).")
+    if args.json:
+        print(output.to_json({"removed": name, "bytes": freed}))
+    else:
+        say(f"Removed {name} ({_mb(freed)} freed).")
     return 0
 
 
@@ -309,8 +311,10 @@ def cmd_import(args: argparse.Namespace) -> int:
     folder = Path(args.folder)
     name = (args.name or folder.expanduser().resolve().name).strip()
     target = import_model(folder, name, args.kind)
-    print(output.to_json({"imported": name, "kind": args.kind, "path": str(target)}) if args.json
-          else f"Imported {name} ({args.kind}) into {target}.")
+    if args.json:
+        print(output.to_json({"imported": name, "kind": args.kind, "path": str(target)}))
+    else:
+        say(f"Imported {name} ({args.kind}) into {target}; choose it with: memex models use {name}")
     return 0
 
 
@@ -333,14 +337,17 @@ def _confirm(question: str) -> bool:
     if not sys.stdin.isatty():
         return False
     try:
-        return input(f"{question} [y/N] ").strip().lower() in ("y", "yes")
+        return input(f"{output.safe(question)} [y/N] ").strip().lower() in ("y", "yes")
     except EOFError:
         return False
 
 
 def cmd_use(args: argparse.Namespace) -> int:
+    from ..model_switch import setting_for
+    from ..models import model_folder
+
     name = args.name.strip()
-    folder = Path(name).expanduser().is_dir()  # a model folder of one's own: an embedder unless --kind says
+    folder = model_folder(name) is not None  # a model folder of one's own: an embedder unless --kind says
     kind = args.kind or ("reranker" if name.lower() == "none" else "embedder" if folder else _kind_of(name))
     if kind is None:
         raise ModelError(f"No model named {name!r} is in the catalogue or installed (see: memex models list).")
@@ -350,7 +357,10 @@ def cmd_use(args: argparse.Namespace) -> int:
     if name.lower() == "none":
         settings.reranker = None
         settings.save()
-        print(output.to_json({"reranker": None}) if args.json else "Reranking is off.")
+        if args.json:
+            print(output.to_json({"reranker": None}))
+        else:
+            say("Reranking is off.")
         return 0
     if not folder and _kind_of(name) != "reranker":
         raise ModelError(f"{name} is not a reranker.")
@@ -364,10 +374,13 @@ def cmd_use(args: argparse.Namespace) -> int:
         try:
             download(name, quiet=args.json)
         except KeyboardInterrupt:
-            print(f"memex: download of {name} cancelled; the reranker was not changed.", file=sys.stderr)
+            say(f"memex: download of {name} cancelled; the reranker was not changed.", err=True)
             return 130
     resolve_reranker(name)  # verified before it is chosen
-    settings.reranker = name
+    settings.reranker = setting_for(name)
     settings.save()
-    print(output.to_json({"reranker": name}) if args.json else f"Reranker set to {name}.")
+    if args.json:
+        print(output.to_json({"reranker": settings.reranker}))
+    else:
+        say(f"Reranker set to {name}.")
     return 0

@@ -15,6 +15,7 @@ from ..errors import MemexError
 from ..humanize import duration
 from ..model_switch import SwitchEstimate, SwitchProgress, SwitchResult
 from . import output
+from .output import say, say_lines
 
 BAR_WIDTH = 28
 
@@ -38,23 +39,23 @@ def run_use(args: argparse.Namespace) -> int:
         with Library.open(args.library, reranker=False) as lib:
             estimate = lib.estimate_embedder_switch(args.name)
             if not args.json:
-                print(describe_estimate(estimate), file=sys.stderr)
+                say_lines(describe_estimate(estimate), err=True)
             if estimate.needed and estimate.chunks_to_embed and not args.yes and not _confirm():
                 return 1
             result = _run_switch(lib, args.name, show=not args.json and sys.stderr.isatty())
     except MemexError as exc:
-        print(f"memex: {exc}", file=sys.stderr)
+        say(f"memex: {exc}", err=True)
         return 1
     if args.json:
         print(output.to_json({"estimate": estimate, "result": result}))
     else:
-        print(describe_result(result))
+        say(describe_result(result))
     return 130 if result.cancelled else 0
 
 
 def _confirm() -> bool:
     if not sys.stdin or not sys.stdin.isatty():
-        print("memex: not switching without confirmation; add --yes to switch from a script.", file=sys.stderr)
+        say("memex: not switching without confirmation; add --yes to switch from a script.", err=True)
         return False
     try:
         answer = input("Switch now? [y/N] ")
@@ -71,8 +72,7 @@ def _run_switch(lib: Any, name: str, show: bool) -> SwitchResult:
 
     def progress(p: SwitchProgress) -> None:
         if show:
-            sys.stderr.write("\r\033[K" + format_progress(p))
-            sys.stderr.flush()
+            output.progress_line(format_progress(p))
 
     def work() -> None:
         try:
@@ -89,22 +89,22 @@ def _run_switch(lib: Any, name: str, show: bool) -> SwitchResult:
         except KeyboardInterrupt:
             cancel.set()
             if show:
-                sys.stderr.write("\r\033[K")
-            print("Stopping after the current batch…", file=sys.stderr)
+                output.clear_progress()
+            say("Stopping after the current batch…", err=True)
     if show:
-        sys.stderr.write("\r\033[K")
-        sys.stderr.flush()
+        output.clear_progress()
     if "error" in outcome:
         raise outcome["error"]
     return outcome["result"]
 
 
-def describe_estimate(e: SwitchEstimate) -> str:
+def describe_estimate(e: SwitchEstimate) -> list[str]:
+    """What the switch costs, as lines (print them with ``say_lines``)."""
     if not e.needed:
-        return f"This library already uses {e.model_id}."
+        return [f"This library already uses {e.model_id}."]
     head = f"Switching from {e.current_model_id or 'no model yet'} to {e.model_id} ({e.dim} dimensions)."
     if e.chunks_to_embed == 0:
-        return head + " Nothing is embedded yet, so there is nothing to redo."
+        return [head + " Nothing is embedded yet, so there is nothing to redo."]
     lines = [head]
     resumed = f" ({e.chunks_done:,} already done)" if e.chunks_done else ""
     lines.append(f"{e.chunks_to_embed:,} of {e.chunks_total:,} passages to embed{resumed}.")
@@ -114,7 +114,7 @@ def describe_estimate(e: SwitchEstimate) -> str:
     if e.discards_pending:
         lines.append(f"The unfinished switch to {e.discards_pending} will be discarded.")
     lines.append("Search keeps using the current model until the switch completes.")
-    return "\n".join(lines)
+    return lines
 
 
 def format_progress(p: SwitchProgress) -> str:
