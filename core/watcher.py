@@ -24,7 +24,7 @@ from watchdog.observers.api import BaseObserver, ObservedWatch
 from watchdog.observers.polling import PollingObserver, PollingObserverVFS
 
 from .extract import detect_kind
-from .scan import IgnoreRules, first_link
+from .scan import IgnoreRules, judge_path
 
 logger = logging.getLogger(__name__)
 
@@ -340,7 +340,7 @@ class FolderWatcher:
                 if path == root:
                     return path  # a file the user added by name: the library decides
             elif (path == root or path.startswith(prefix)) and not self._rules.ignored_path(path, root):
-                link = first_link(path, root)
+                link = judge_path(path, root).link
                 if link is not None:
                     return link
                 break
