@@ -136,7 +136,9 @@ class MainWindow(QMainWindow):
         self.status.problems_clicked.connect(self.show_failures)
 
     def _open_library(self, path) -> None:
-        settings = self._settings or Settings.load()
+        settings, problems = (self._settings, []) if self._settings else Settings.load_checked()
+        if problems:  # a bad key took its default; say so once, naming the file and the key
+            self.show_error(" ".join(problems))
         self.tasks.run(lambda: Library.open(path, settings=settings), self._on_opened,
                        failure=self._open_failed, lane="write")
 
