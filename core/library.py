@@ -20,7 +20,7 @@ import apsw
 import numpy as np
 
 from .config import Settings, default_library_path
-from .errors import IndexingCancelled, LibraryError, MemexError
+from .errors import ExtractionError, IndexingCancelled, LibraryError, MemexError
 from .extract.worker import ExtractionWorker
 from .indexer import Indexer, IndexOptions, Unit
 from .memory import release_free_heap
@@ -38,7 +38,7 @@ from .model_switch import (
 )
 from .preview import RenderedPage
 from .preview_worker import PreviewWorker
-from .scan import name_error
+from .scan import OUTSIDE_LINK, OUTSIDE_LINK_MESSAGE, judge_path, name_error
 from .search.hybrid import Searcher, rerank_hits
 from .store import documents as docs
 from .store import migrate, open_connection, read_snapshot, schema_version, write_transaction
@@ -430,8 +430,22 @@ class Library:
                     crop_margins: bool = False) -> RenderedPage:
         """A page of ``path`` drawn as PNG with ``terms`` highlighted, by a separate process
         (started on first use, stopped by :meth:`close`); see :meth:`PreviewWorker.render`.
-        A file that hangs or crashes the renderer raises an ``ExtractionError`` saying so."""
-        return self._preview_worker().render(path, page_number, terms, width_px, crop_margins)
+        A file that hangs or crashes the renderer raises an ``ExtractionError`` saying so; so
+        does a path that leads out of its folder through a link (reason "outside-link")."""
+        worker = self._preview_worker()
+        return worker.render(self._readable(path), page_number, terms, width_px, crop_margins)
+
+    def _readable(self, path: str | os.PathLike[str]) -> str:
+        """Where ``path`` may be read, as the scan's link judge says (``scan.judge_path``)."""
+        target = os.path.abspath(os.fspath(path))
+        roots = {s.id: s.path for s in docs.list_sources(self._conn())}
+        source_id = docs.source_for(self._conn(), target)
+        if source_id is None:
+            return target
+        verdict = judge_path(target, roots[source_id])
+        if verdict.real is None:
+            raise ExtractionError(OUTSIDE_LINK_MESSAGE, OUTSIDE_LINK)
+        return verdict.real
 
     def _preview_worker(self) -> PreviewWorker:
         with self._lock:

@@ -32,7 +32,7 @@ REASONS = {
     "encrypted": "Password-protected", "no-text": "Scanned pages without text", "empty": "Empty",
     "binary": "Not text", "corrupt": "Damaged", "timeout": "Took too long", "crashed": "Made the reader crash",
     "unsupported": "Unsupported type", "unreadable": "Cannot be read", "missing": "Not found",
-    "truncated": "Only partly indexed", "too-large": "Too large",
+    "truncated": "Only partly indexed", "too-large": "Too large", "outside-link": "Link outside the folder",
 }
 
 

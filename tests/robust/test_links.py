@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 from memex.core import scan
 from memex.core.config import DEFAULT_IGNORE
+from memex.core.errors import ExtractionError
 from memex.core.scan import IgnoreRules
 from memex.core.watcher import FolderWatcher
 
@@ -296,3 +297,29 @@ def test_memex_index_and_status_list_the_links(tmp_path):
                             capture_output=True, text=True, timeout=300, env=env)
     assert search.returncode == 0, search.stderr
     assert search.stdout.startswith("No matches"), search.stdout
+
+
+def _pdf(path: Path, text: str) -> Path:
+    import pymupdf
+
+    doc = pymupdf.open()
+    doc.new_page().insert_text((72, 72), text)
+    doc.save(path)
+    doc.close()
+    return path
+
+
+def test_the_preview_of_a_document_swapped_for_a_link_out_is_refused(tmp_path, make_library):
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    (tmp_path / "outside").mkdir()
+    secret = _pdf(tmp_path / "outside" / "secret.pdf", f"{SECRET_WORD} on a page")
+    paper = _pdf(folder / "paper.pdf", f"The {GOOD_WORD} on a page")
+    lib = make_library()
+    lib.index([folder])
+    assert lib.render_page(paper, 1, [GOOD_WORD], 200).png  # the preview works for the real file
+    paper.unlink()
+    os.symlink(secret, paper)
+    with pytest.raises(ExtractionError, match="outside the folder") as caught:
+        lib.render_page(paper, 1, [SECRET_WORD], 200)
+    assert caught.value.reason == "outside-link"
