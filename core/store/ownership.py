@@ -126,25 +126,32 @@ def create_library(path: Path) -> None:
     """Make a new, empty library at ``path`` unless one appears there first (then that one is
     used). Built beside ``path`` under a temporary name and linked into place in one step."""
     folder = path.parent
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise LibraryError(f"Cannot create the library {path}: {exc.strerror or exc}.") from exc
-    if not os.access(folder, os.W_OK):
-        raise LibraryError(f"Cannot create the library {path}: the folder {folder} is read-only.")
-    _clear_stale_drafts(path)
+    made = [p for p in (folder, *folder.parents) if not p.exists()]  # folders to remove on failure
     draft = path.with_name(f"{path.name}{_NEW_INFIX}{os.getpid()}-{secrets.token_hex(4)}")
     try:
+        folder.mkdir(parents=True, exist_ok=True)
+        if not os.access(folder, os.W_OK):
+            raise LibraryError(f"Cannot create the library {path}: the folder {folder} is read-only.")
+        _clear_stale_drafts(path)
         conn = open_connection(draft)
         try:
             migrate(conn)
         finally:
             conn.close()  # the last connection folds its WAL in and removes the -wal/-shm
         _publish(draft, path)
-    except OSError as exc:
-        raise LibraryError(f"Cannot create the library {path}: {exc.strerror or exc}.") from exc
-    finally:
+    except BaseException as exc:
         _remove_with_sidecars(draft)
+        if not path.exists():
+            for empty in made:  # deepest first
+                with contextlib.suppress(OSError):
+                    empty.rmdir()
+        if isinstance(exc, OSError):
+            raise LibraryError(f"Cannot create the library {path}: {exc.strerror or exc}.") from exc
+        if isinstance(exc, LibraryError) and str(draft) in str(exc):  # say it of the library, not the draft
+            reason = str(exc.__cause__ or exc).replace(str(draft), "its draft")
+            raise LibraryError(f"Cannot create the library {path}: {reason}.") from exc
+        raise
+    _remove_with_sidecars(draft)
 
 
 def _publish(draft: Path, path: Path) -> None:

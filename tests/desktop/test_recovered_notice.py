@@ -24,7 +24,7 @@ def test_the_window_shows_that_a_damaged_library_was_set_aside(qtbot) -> None:
     with qtbot.waitSignal(window.library_ready, timeout=60_000):
         window.show()
     try:
-        box = window.library_notice
+        box = getattr(window, "library_notice", None)
         assert isinstance(box, QMessageBox) and box.isVisible()
         assert "set it aside" in box.text() and "add your folders again" in box.text()
         assert window.library.recovered.moved_to.name in box.informativeText()

@@ -20,9 +20,9 @@ from memex.core.config import Settings, default_library_path
 from memex.core.errors import LibraryError
 from memex.core.library import Library
 from memex.core.store import migrate, open_connection
-from memex.core.store.connection import MEMEX_APPLICATION_ID
 
 HERE = Path(__file__).parent
+MEMEX_APPLICATION_ID = 0x4D454D58  # "MEMX", in the header of every library Memex makes
 
 
 # --- foreign files -----------------------------------------------------------------------------
@@ -341,3 +341,12 @@ def _env(home: Path) -> dict[str, str]:
 def _cli(*args: str, home: Path) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "memex.core", *args], capture_output=True, text=True,
                           timeout=180, env=_env(home))
+
+
+def test_a_library_that_cannot_be_created_leaves_no_folders_or_drafts(tmp_path: Path, hash_embedder) -> None:
+    # A name the disk takes, but whose draft name beside it is too long: creation fails midway.
+    target = tmp_path / "new" / "deeper" / ("x" * 240 + ".db")
+    with pytest.raises(LibraryError, match="Cannot create the library") as caught:
+        Library.open(target, settings=Settings(), embedder=hash_embedder, reranker=False)
+    assert "\n" not in str(caught.value)
+    assert list(tmp_path.iterdir()) == []  # the folders it made are gone again
