@@ -11,6 +11,10 @@ import multiprocessing
 import os
 import sys
 
+# Before anything else, in the program and in every child it spawns: memex.core's __init__ switches
+# ONNX Runtime's telemetry off (core/onnx_privacy.py), which works only before ONNX Runtime loads.
+import memex.core  # noqa: F401
+
 
 def _program_name() -> str:
     name = os.path.basename(sys.executable if getattr(sys, "frozen", False) else sys.argv[0])

@@ -103,6 +103,25 @@ def test_meaning_search_uses_the_bundled_model(app_dir, home, library):
     assert hits and Path(hits[0]["path"]).name == "report.pdf", hits
 
 
+def test_onnx_runtime_leaves_no_telemetry_under_home(app_dir, home, documents, tmp_path):
+    """Indexing and a hybrid search by the frozen programs leave no ONNX Runtime telemetry folder
+    (device id, event queue) under HOME. CI variables are removed: ONNX Runtime hides itself when
+    it sees them, so they would let the fault through."""
+    from memex.core.bench.network_trace import CI_VARIABLES, ORT_OPT_OUT, telemetry_folders
+
+    user = tmp_path / "user"
+    user.mkdir()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTHON", "VIRTUAL_ENV", "QT_PLUGIN"))
+           and k not in (*CI_VARIABLES, *ORT_OPT_OUT)}
+    env.update(MEMEX_HOME=str(home), HOME=str(user), XDG_CACHE_HOME=str(user / ".cache"), NO_COLOR="1")
+    library = str(tmp_path / "library.db")
+    for args in (["index", "--library", library, str(documents)],
+                 ["search", "--json", "--mode", "hybrid", "--library", library, "quokka"]):
+        ok(subprocess.run([str(app_dir / "memex"), *args], capture_output=True, text=True, timeout=TIMEOUT_S,
+                          env=env, cwd=user))
+    assert telemetry_folders(user) == []
+
+
 def test_window_starts(app_dir, home, library):
     proc = ok(run(app_dir, "memex-gui", "--smoke-test", "--library", str(library), home=home))
     assert "the window started" in proc.stdout
