@@ -19,7 +19,6 @@ from pathlib import Path
 
 import apsw
 import pytest
-from dbprobe import count as count_rows
 from memex.core.cli.models_use import add_use_arguments, run_use
 from memex.core.config import Settings
 from memex.core.errors import LibraryError, ModelError
@@ -343,16 +342,36 @@ def _wait_for(proc: subprocess.Popen, ready, timeout: float = 120) -> None:
     assert proc.poll() is None, "the switch ended before it could be interrupted: " + proc.communicate()[1]
 
 
-_SWITCH_SLOWLY = """
-import sys, time
+# A switch that stops for good after its third batch (and says so in the file argv[3]): the
+# kill always lands mid-switch, however slow or fast the machine is.
+_SWITCH_THEN_HANG = """
+import sys, threading
+from pathlib import Path
 from memex.core.library import Library
 lib = Library.open(sys.argv[1], reranker=False)
-lib.switch_embedder(sys.argv[2], batch_size=2, progress=lambda p: time.sleep(0.2))
+def progress(p):
+    if p.phase == "embedding" and p.done >= 6:
+        Path(sys.argv[3]).touch()
+        threading.Event().wait()
+lib.switch_embedder(sys.argv[2], batch_size=2, progress=progress)
 """
 
+# ``memex models use``; with MEMEX_TEST_HOLD set, the switch stops after its first batch (and
+# touches that file) until Ctrl-C asks it to stop, so the interrupt always lands mid-switch.
 _CLI_USE = """
-import argparse, sys
+import argparse, os, sys
+from pathlib import Path
+from memex.core import model_switch
 from memex.core.cli.models_use import add_use_arguments, run_use
+hold = os.environ.get("MEMEX_TEST_HOLD")
+if hold:
+    emit = model_switch.ModelSwitch._emit
+    def held_emit(self, phase):
+        emit(self, phase)
+        if phase == "embedding":
+            Path(hold).touch()
+            self.cancel.wait()
+    model_switch.ModelSwitch._emit = held_emit
 parser = argparse.ArgumentParser()
 add_use_arguments(parser)
 sys.exit(run_use(parser.parse_args(sys.argv[1:])))
@@ -371,9 +390,10 @@ def bigger(tmp_path, open_library):
 def test_sigkill_during_a_switch_leaves_the_old_index_and_a_rerun_completes(bigger, fp32_embedder_dir):
     lib = bigger
     before = _signature(lib)
-    proc = subprocess.Popen([sys.executable, "-c", _SWITCH_SLOWLY, str(lib.path), str(fp32_embedder_dir)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    _wait_for(proc, lambda: count_rows(lib.path, "SELECT count(*) FROM vec_i8_2") >= 6)
+    held = lib.path.with_name("switch-held")
+    proc = subprocess.Popen([sys.executable, "-c", _SWITCH_THEN_HANG, str(lib.path), str(fp32_embedder_dir),
+                             str(held)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    _wait_for(proc, held.exists)
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
 
@@ -398,9 +418,11 @@ def test_ctrl_c_in_the_cli_cancels_and_the_same_command_resumes(bigger, fp32_emb
     lib = bigger
     total = lib.status().chunks
     argv = [sys.executable, "-c", _CLI_USE, str(fp32_embedder_dir), "--library", str(lib.path), "--yes"]
-    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    # The pending space exists once the switch runs; the interrupt lands in its first batch.
-    _wait_for(proc, lambda: count_rows(lib.path, "SELECT count(*) FROM vector_spaces WHERE active = 0") == 1)
+    held = lib.path.with_name("switch-held")
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env={**os.environ, "MEMEX_TEST_HOLD": str(held)})
+    # The switch has written its first batch and waits for the interrupt (see _CLI_USE).
+    _wait_for(proc, held.exists)
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=120)
     assert proc.returncode == 130, err
