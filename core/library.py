@@ -47,6 +47,7 @@ from .store.connection import LibraryRecovered
 from .store.migrations import pending_migrations
 from .store.open_marks import clear_mark, clear_stale_marks, mark_open, stale_marks
 from .store.ownership import library_path, prepare_library_file
+from .store.source_record import current_sources, remember_sources
 from .store.vector_index import forget_cached
 from .store.vectors import VectorSpace, active_space, ensure_space
 from .store.writer_lock import WriterLock
@@ -76,6 +77,7 @@ class Library:
     recovered: LibraryRecovered | None = None
     #: Set by :meth:`open` when Memex may not write the file (read-only disk, file or folder).
     readonly: bool = False
+    _keep_sources = False  # whether open succeeded on a writable library (see _remember_sources)
 
     def __init__(self, path: Path, settings: Settings, embedder: object = None,
                  reranker: object = None) -> None:
@@ -147,6 +149,8 @@ class Library:
                 raise LibraryError(f"Cannot prepare the library {target}: {exc}") from exc
             raise
         lib.recovered = recovered
+        lib._keep_sources = not readonly
+        lib._remember_sources()
         return lib
 
     def close(self) -> None:
@@ -157,12 +161,21 @@ class Library:
             if self._preview is not None:
                 self._preview.close()
                 self._preview = None
+            self._remember_sources()
             clear_mark(self._open_mark)
             self._open_mark = None
             for conn in self._connections:
                 conn.close()
             self._connections.clear()
             self._closed = True
+
+    def _remember_sources(self) -> None:
+        """Refresh Memex's own copy of the source list (see ``source_record``): what a new
+        library takes if this one is ever damaged past reading. Best effort."""
+        if not self._keep_sources or not self._connections:
+            return
+        with contextlib.suppress(apsw.Error, OSError):  # a connection busy in another thread, say
+            remember_sources(self.path, current_sources(self._connections[0]))
 
     def __enter__(self) -> Library:
         return self

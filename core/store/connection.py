@@ -155,12 +155,14 @@ class LibraryRecovered:
     """Told to the user once, after a damaged library was moved aside and a new one made.
 
     ``sources`` ((path, kind) pairs) are re-added to the new library, whose next full index
-    reads them from disk; ``lost_sources`` is True when the old file could not tell them."""
+    reads them from disk; ``lost_sources`` is True when neither the old file nor Memex's own
+    copy of its list (``source_record``) could tell them; ``from_record`` when that copy did."""
 
     damaged: str  # what was wrong, in SQLite's words
     moved_to: Path
     sources: tuple[tuple[str, str], ...]
     lost_sources: bool
+    from_record: bool = False
 
     @property
     def message(self) -> str:
@@ -168,6 +170,8 @@ class LibraryRecovered:
                 f"{self.moved_to.name} and started a new one.")
         if self.lost_sources:
             return head + " Its list of folders could not be read: add your folders again."
+        if self.from_record:
+            head += " Its list of folders was taken from Memex's own copy."
         if not self.sources:
             return head + " It held no folders."
         count = len(self.sources)

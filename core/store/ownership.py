@@ -23,6 +23,7 @@ import os
 import secrets
 import shutil
 import stat
+from dataclasses import replace
 from enum import Enum
 from pathlib import Path
 
@@ -40,6 +41,7 @@ from .connection import (
 )
 from .migrations import migrate
 from .open_marks import running
+from .source_record import recall_sources
 
 # Tables every Memex library has had since its first migration.
 _MEMEX_TABLES = frozenset({"migrations", "meta", "sources", "documents", "chunks", "vector_spaces"})
@@ -235,5 +237,8 @@ def prepare_library_file(path: Path, *, default: bool, thorough: bool) -> tuple[
         return True, None
     recovered = recover_damaged(path, ours=True, thorough=thorough)
     if recovered is not None:
+        kept = recall_sources(path) if recovered.lost_sources else None
+        if kept is not None:
+            recovered = replace(recovered, sources=tuple(kept), lost_sources=False, from_record=True)
         create_library(path)
     return False, recovered

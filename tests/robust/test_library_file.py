@@ -331,6 +331,28 @@ def test_the_cli_tells_once_that_a_damaged_library_was_set_aside(isolated_home: 
     assert len(list(db.parent.glob("library.db.corrupt-*"))) == 1
 
 
+def test_a_library_damaged_past_reading_gets_its_folders_back_from_memex_own_copy(tmp_path: Path,
+                                                                                 make_library) -> None:
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "bird.txt").write_text("the pelican waits in the harbour")
+    db = default_library_path()
+    lib = make_library(db)
+    lib.index([docs])
+    lib.close()
+    with open(db, "r+b") as fh:  # the header and schema written over: nothing in the file says the folders
+        fh.write(b"\0" * 8192)
+
+    lib = make_library(db)
+
+    notice = lib.recovered
+    assert notice is not None and not notice.lost_sources and notice.from_record
+    assert notice.sources == ((str(docs), "folder"),)
+    assert "Memex's own copy" in notice.message and "will be indexed again" in notice.message
+    assert [s.path for s in lib.sources()] == [str(docs)]
+    assert lib.index().added == 1
+
+
 # --- helpers -----------------------------------------------------------------------------------
 
 
