@@ -215,8 +215,7 @@ class FolderWatcher:
     # -- watches --------------------------------------------------------------------------
     def _new_observer(self) -> BaseObserver:
         if self._polling:
-            # Polling never follows a link (watchdog's own poller would walk into `ln -s /`
-            # and loop on `ln -s . self`); a link is reported as itself.
+            # lstat: never walk into `ln -s /` or around `ln -s . self`; a link is reported as itself.
             return PollingObserverVFS(os.lstat, os.scandir, polling_interval=self.poll_interval_s)
         observer = _ReportingObserver(self._report_trouble) if _INOTIFY else Observer()
         self._polling = isinstance(observer, PollingObserver)  # no native API on this system
@@ -329,10 +328,8 @@ class FolderWatcher:
             self._add(accepted)
 
     def _wanted(self, path: str, is_dir: bool) -> str | None:
-        """The path to deliver for an event on ``path``, or None. A path through a link (a
-        link itself, or a file seen through a folder link) is delivered as that link, and
-        nothing behind a link is read to decide: the library judges links, the same way on
-        every path (see :func:`memex.core.scan.judge_path`)."""
+        """The path to deliver for an event on ``path``, or None. A path through a link is
+        delivered as that link, unread: the library judges it (``scan.judge_path``)."""
         if not path:
             return None
         for root, prefix, is_file in self._filter:
