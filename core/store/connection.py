@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import os
 import time
+import urllib.parse
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -79,7 +80,16 @@ def readonly_uri(path: Path) -> str:
         has_wal = wal.stat().st_size > 0
     except OSError:
         has_wal = False
-    return f"{Path(path).absolute().as_uri()}?{'mode=ro' if has_wal else 'immutable=1'}"
+    return f"{file_uri(path)}?{'mode=ro' if has_wal else 'immutable=1'}"
+
+
+def file_uri(path: Path) -> str:
+    """An SQLite ``file:`` URI for ``path``, with an empty authority (which SQLite requires) even
+    for a Windows share (``file:////server/share/…``); ``?``, ``#`` and ``%`` are escaped."""
+    text = Path(path).absolute().as_posix()
+    if not text.startswith("/"):
+        text = "/" + text  # C:/… → /C:/…
+    return "file://" + urllib.parse.quote(text, safe="/:")
 
 
 def writable(path: Path) -> bool:

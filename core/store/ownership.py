@@ -34,6 +34,7 @@ from .connection import (
     MEMEX_APPLICATION_ID,
     SQLITE_MAGIC,
     LibraryRecovered,
+    file_uri,
     library_damage,
     open_connection,
     recover_damaged,
@@ -105,7 +106,7 @@ def _not_an_early_library(path: Path) -> str | None:
     """None when ``path`` holds the tables and first migration of a library made before Memex
     stamped its application id; else what it holds instead. An ``immutable`` read: no lock,
     no sidecar, nothing written."""
-    uri = f"{path.absolute().as_uri()}?immutable=1"
+    uri = f"{file_uri(path)}?immutable=1"
     try:
         conn = apsw.Connection(uri, flags=apsw.SQLITE_OPEN_READONLY | apsw.SQLITE_OPEN_URI)
     except apsw.Error:

@@ -109,7 +109,8 @@ def test_an_empty_file_is_a_new_library_only_in_memex_own_folder(tmp_path: Path,
 
 
 def test_a_library_made_before_the_application_id_opens_and_is_stamped(tmp_path: Path, make_library) -> None:
-    db = tmp_path / "early.db"
+    db = tmp_path / "odd #1? 100%" / "early ?#%.db"  # the read-only checks address it as a URI
+    db.parent.mkdir()
     folder = tmp_path / "docs"
     folder.mkdir()
     (folder / "a.txt").write_text("the pelican in the harbour")
