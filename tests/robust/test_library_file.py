@@ -247,6 +247,27 @@ def test_a_read_only_library_is_searched_and_refuses_writes(tmp_path: Path, isol
     assert snapshot(shelf) == before
 
 
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="read-only mounts and SIGKILL")
+def test_a_read_only_library_whose_wal_cannot_be_read_says_so(tmp_path: Path, isolated_home: Path) -> None:
+    shelf = tmp_path / "shelf"
+    shelf.mkdir()
+    db = shelf / "library.db"
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "bird.txt").write_text("the pelican waits in the harbour")
+    run = subprocess.run([sys.executable, "-c", _INDEX_AND_DIE, str(db), str(docs), str(HERE)],
+                         capture_output=True, text=True, timeout=120, env=_env(isolated_home))
+    assert run.returncode == -signal.SIGKILL, run.stderr
+    Path(f"{db}-shm").unlink()  # SQLite reads a WAL only through its -shm, which cannot be made here
+    before = snapshot(shelf)
+
+    status = _readonly(shelf, [sys.executable, "-m", "memex.core", "status", "--library", str(db)], isolated_home)
+
+    assert status.returncode == 1 and "unexpected" not in status.stderr, status.stderr
+    assert len(status.stderr.strip().splitlines()) == 1 and "is read-only" in status.stderr
+    assert snapshot(shelf) == before
+
+
 # --- many first opens at once ------------------------------------------------------------------
 
 _OPEN_AFTER_BARRIER = """
