@@ -21,22 +21,12 @@ from pathlib import Path
 
 import apsw
 
+from . import scan
 from .chunking import TokenizerLike, chunk_pages
 from .errors import ExtractionError, IndexingCancelled
 from .extract import detect_kind
 from .extract.worker import ExtractionWorker
-from .scan import (
-    OUTSIDE_LINK,
-    OUTSIDE_LINK_MESSAGE,
-    DiskFile,
-    IgnoreRules,
-    Verdict,
-    checked_hash,
-    judge_path,
-    outside_entry,
-    stat_file,
-    walk_files,
-)
+from .scan import DiskFile, IgnoreRules, stat_file, walk_files
 from .store import documents as docs
 from .store.chunks import count_pending, existing_ids, insert_chunks, mark_embedded, pending_chunks
 from .store.connection import checkpoint, write_transaction
@@ -171,7 +161,7 @@ class Indexer:
         path = unit.path
         if unit.root != path and self.rules.ignored_path(path, unit.root):
             return [], docs.known_files(self.conn, path, os.path.isdir(path) or unit.kind == "gone")
-        verdict = judge_path(path, unit.root)
+        verdict = scan.judge_path(path, unit.root)
         if verdict.link is not None:
             # A link, or a path seen through one (the watcher reports either): judged as the
             # link, exactly as the full scan judges it, so the two never disagree.
@@ -179,7 +169,7 @@ class Indexer:
             known = {**docs.known_files(self.conn, link, is_folder=False),
                      **docs.known_files(self.conn, link, is_folder=True)}
             if verdict.kind == "outside-link":
-                return [outside_entry(link, unit.root)], known
+                return [scan.outside_entry(link, unit.root)], known
             return [], known  # inside: indexed at its real place (and not twice)
         if os.path.isdir(path):
             return (list(walk_files(path, self.rules, self._error, source_root=unit.root)),
@@ -215,7 +205,7 @@ class Indexer:
         moved_ids: set[int] = set()
         for path, (f, source_id) in disk.items():
             k = known.get(path)
-            listed_outside = k is not None and k.error_reason == OUTSIDE_LINK
+            listed_outside = k is not None and k.error_reason == scan.OUTSIDE_LINK
             if f.outside and listed_outside:
                 plan.unchanged += 1  # still a link out: nothing to read, nothing new to say
                 continue
@@ -250,14 +240,14 @@ class Indexer:
         self._emit("indexing")
         known = docs.find_by_path(self.conn, f.path)
         # Judged again at the read: the path may have become a link since the scan.
-        verdict = judge_path(f.path, f.root) if f.root else None
+        verdict = scan.judge_path(f.path, f.root) if f.root else None
         if f.outside or (verdict is not None and verdict.kind == "outside-link"):
-            return self._record_failure(f, source_id, "", OUTSIDE_LINK, OUTSIDE_LINK_MESSAGE, known)
+            return self._record_failure(f, source_id, "", scan.OUTSIDE_LINK, scan.OUTSIDE_LINK_MESSAGE, known)
         if verdict is not None and verdict.kind == "inside-link":
             return "unchanged"  # now a link inside the source: its target is indexed instead
         real = verdict.real if verdict is not None and verdict.real else f.path
         try:
-            digest = checked_hash(real)
+            digest = scan.checked_hash(real)
         except OSError as exc:
             return self._record_failure(f, source_id, "", "unreadable",
                                         f"Cannot read file: {exc.strerror or exc}", known)
@@ -276,10 +266,16 @@ class Indexer:
             self.conn.execute("INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)",
                               (_IN_FLIGHT + f.path, f"{attempts + 1} {digest}"))
         try:
-            extraction = self.worker.extract(Path(real), self.options.max_chars)
-        except ExtractionError as exc:
-            return self._record_failure(f, source_id, digest, exc.reason, str(exc), known)
-        after = judge_path(f.path, f.root) if f.root else None
+            pin = scan.PinnedFile(real)  # the very file judged, even if swapped meanwhile
+        except OSError as exc:
+            return self._record_failure(f, source_id, digest, "unreadable",
+                                        f"Cannot read file: {exc.strerror or exc}", known)
+        with pin:
+            try:
+                extraction = self.worker.extract(Path(pin.path), self.options.max_chars)
+            except ExtractionError as exc:
+                return self._record_failure(f, source_id, digest, exc.reason, str(exc), known)
+        after = scan.judge_path(f.path, f.root) if f.root else None
         if after is not None and (after.kind != "direct" or after.real != real):
             return self._discard_swapped(f, source_id, after, known)
         spans = chunk_pages(extraction.pages, self.tokenizer, self.options.chunk_tokens,
@@ -302,7 +298,7 @@ class Indexer:
     def _record_failure(self, f: DiskFile, source_id: int | None, digest: str, reason: str,
                         message: str, known: docs.KnownFile | None) -> str:
         self._error(FileError(f.path, reason, message))
-        kind = "link" if reason == OUTSIDE_LINK else detect_kind_safe(f.path) or "unknown"
+        kind = "link" if reason == scan.OUTSIDE_LINK else detect_kind_safe(f.path) or "unknown"
         record = docs.DocumentRecord(
             path=f.path, kind=kind, size=f.size,
             mtime_ns=f.mtime_ns, content_hash=digest, source_id=source_id, status="error",
@@ -314,11 +310,11 @@ class Indexer:
             self._pending = count_pending(self.conn)
         return "failed"
 
-    def _discard_swapped(self, f: DiskFile, source_id: int | None, verdict: Verdict,
+    def _discard_swapped(self, f: DiskFile, source_id: int | None, verdict: scan.Verdict,
                          known: docs.KnownFile | None) -> str:
         """The path became a link while the file was read: keep none of the text read."""
         if verdict.kind == "outside-link":
-            return self._record_failure(f, source_id, "", OUTSIDE_LINK, OUTSIDE_LINK_MESSAGE, known)
+            return self._record_failure(f, source_id, "", scan.OUTSIDE_LINK, scan.OUTSIDE_LINK_MESSAGE, known)
         with write_transaction(self.conn):
             self.conn.execute("DELETE FROM meta WHERE key = ?", (_IN_FLIGHT + f.path,))
         return "unchanged"
@@ -381,11 +377,11 @@ class Indexer:
         return int(count) if count.isdigit() and noted_hash == digest else 0
 
     def _hash_or_none(self, f: DiskFile) -> str | None:
-        verdict = judge_path(f.path, f.root) if f.root else None
+        verdict = scan.judge_path(f.path, f.root) if f.root else None
         if verdict is not None and verdict.kind != "direct":
             return None
         try:
-            return checked_hash(verdict.real if verdict is not None and verdict.real else f.path)
+            return scan.checked_hash(verdict.real if verdict is not None and verdict.real else f.path)
         except OSError:
             return None
 

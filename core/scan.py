@@ -12,7 +12,9 @@ import errno
 import fnmatch
 import hashlib
 import os
+import shutil
 import stat as stat_mod
+import tempfile
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -225,15 +227,62 @@ def file_hash(path: str) -> str:
 
 
 def checked_hash(real: str) -> str:
-    """:func:`file_hash` of ``real`` (a path :func:`judge_path` resolved), opened without
-    following a link in its last part and refused (ELOOP) when the file actually opened is
-    not at ``real`` (a folder on the way swapped for a link since the judge looked)."""
+    """:func:`file_hash` of ``real`` (a path :func:`judge_path` resolved), opened by
+    :func:`_open_judged` (never through a link swapped in since the judge looked)."""
+    with open(_open_judged(real), "rb", buffering=0) as fh:
+        return _hash_open(fh, real)
+
+
+class PinnedFile:
+    """The file found at ``real`` now, held open for another process (the extraction worker)
+    to read whatever is swapped in at ``real`` meanwhile. ``path`` is, on Linux, a link in a
+    private temporary folder, named like the file, to ``/proc/<this process>/fd/<n>`` of the
+    file opened by :func:`_open_judged`; elsewhere ``real`` itself (the indexer judges the
+    path again after the read). Raises OSError when the file cannot be opened as judged."""
+
+    def __init__(self, real: str) -> None:
+        self.fd = _open_judged(real)
+        self.path = real
+        self._folder: str | None = None
+        try:
+            if _fd_path(self.fd) is not None:
+                self._folder = tempfile.mkdtemp(prefix="memex-read-")
+                self.path = os.path.join(self._folder, os.path.basename(real))
+                os.symlink(f"/proc/{os.getpid()}/fd/{self.fd}", self.path)
+        except BaseException:
+            self.close()
+            raise
+
+    def close(self) -> None:
+        if self._folder is not None:
+            shutil.rmtree(self._folder, ignore_errors=True)
+            self._folder = None
+        if self.fd >= 0:
+            os.close(self.fd)
+            self.fd = -1
+
+    def __enter__(self) -> PinnedFile:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _open_judged(real: str) -> int:
+    """A read-only descriptor of the regular file at ``real``, opened without following a link
+    in its last part, and refused (ELOOP) when the file opened is not at ``real`` (a folder on
+    the way swapped for a link since the judge looked)."""
     fd = os.open(real, _READ_FLAGS | getattr(os, "O_NOFOLLOW", 0))
-    with open(fd, "rb", buffering=0) as fh:
+    try:
         opened = _fd_path(fd)
         if opened is not None and opened != real:
             raise OSError(errno.ELOOP, "The file was replaced by a link while it was read", real)
-        return _hash_open(fh, real)
+        if not stat_mod.S_ISREG(os.fstat(fd).st_mode):
+            raise OSError(errno.EINVAL, "Not a regular file", real)
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
 
 
 _READ_FLAGS = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)

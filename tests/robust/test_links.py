@@ -323,3 +323,39 @@ def test_the_preview_of_a_document_swapped_for_a_link_out_is_refused(tmp_path, m
     with pytest.raises(ExtractionError, match="outside the folder") as caught:
         lib.render_page(paper, 1, [SECRET_WORD], 200)
     assert caught.value.reason == "outside-link"
+
+
+def swap_then_extract(path: Path, max_chars: int):
+    """Extraction target (runs in the worker): while the file is read, it is swapped for a link
+    to the secret, read, and put back; the swap a hostile folder would time to the read."""
+    from memex.core.extract import extract_file
+
+    original, secret = os.environ["MEMEX_TEST_SWAP"], os.environ["MEMEX_TEST_SECRET"]
+    if Path(path).name != Path(original).name:
+        return extract_file(path, max_chars)
+    os.rename(original, original + ".kept")
+    os.symlink(secret, original)
+    try:
+        return extract_file(path, max_chars)
+    finally:
+        os.unlink(original)
+        os.rename(original + ".kept", original)
+
+
+def test_a_swap_during_the_read_reads_the_file_judged(tmp_path, make_library, monkeypatch):
+    """Swapped for a link and back while the worker reads: the worker still reads the file
+    that was judged (held open by the indexer), never the secret."""
+    secret = tmp_path / "secret.txt"
+    secret.write_text(f"{SECRET_WORD}\n")
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    paper = folder / "paper.txt"
+    paper.write_text(f"The {GOOD_WORD} in the real file.\n")
+    monkeypatch.setenv("MEMEX_TEST_SWAP", str(paper))
+    monkeypatch.setenv("MEMEX_TEST_SECRET", str(secret))
+    lib = make_library(target="test_links:swap_then_extract")
+    report = lib.index([folder])
+    assert report.added == 1, report.errors
+    assert not paper.is_symlink()  # put back by the target
+    assert lib.search(SECRET_WORD, k=5, mode="bm25") == []
+    assert [h.path for h in lib.search(GOOD_WORD, mode="bm25")] == [str(paper)]
