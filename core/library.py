@@ -125,7 +125,9 @@ class Library:
         default = default_library_path()
         target = library_path(path if path is not None else settings.library, default)
         unclean = bool(stale_marks(target))  # a process had it open and never closed it
-        readonly, recovered = prepare_library_file(target, default=target == default.resolve(), thorough=unclean)
+        # Memex's own file: the default path itself, not a link placed there to some other file.
+        own = target == default.resolve() and not default.is_symlink()
+        readonly, recovered = prepare_library_file(target, default=own, thorough=unclean)
         lib = cls(target, settings, embedder, reranker)
         lib.readonly = readonly
         try:

@@ -108,6 +108,16 @@ def test_an_empty_file_is_a_new_library_only_in_memex_own_folder(tmp_path: Path,
     assert _application_id(default) == MEMEX_APPLICATION_ID
 
 
+def test_a_link_at_the_default_path_does_not_make_its_target_memex_own(tmp_path: Path, hash_embedder) -> None:
+    thesis = tmp_path / "thesis.txt"
+    thesis.write_text("Chapter one, precious.")
+    default_library_path().symlink_to(thesis)
+    before = snapshot(tmp_path)
+    with pytest.raises(LibraryError, match="not a Memex library"):
+        Library.open(settings=Settings(), embedder=hash_embedder, reranker=False)
+    assert snapshot(tmp_path) == before and default_library_path().is_symlink()
+
+
 def test_a_library_made_before_the_application_id_opens_and_is_stamped(tmp_path: Path, make_library) -> None:
     db = tmp_path / "odd #1? 100%" / "early ?#%.db"  # the read-only checks address it as a URI
     db.parent.mkdir()
