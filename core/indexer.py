@@ -162,15 +162,11 @@ class Indexer:
         if unit.root != path and self.rules.ignored_path(path, unit.root):
             return [], docs.known_files(self.conn, path, os.path.isdir(path) or unit.kind == "gone")
         verdict = scan.judge_path(path, unit.root)
-        if verdict.link is not None:
-            # A link, or a path seen through one (the watcher reports either): judged as the
-            # link, exactly as the full scan judges it, so the two never disagree.
-            link = verdict.link
-            known = {**docs.known_files(self.conn, link, is_folder=False),
-                     **docs.known_files(self.conn, link, is_folder=True)}
-            if verdict.kind == "outside-link":
-                return [scan.outside_entry(link, unit.root)], known
-            return [], known  # inside: indexed at its real place (and not twice)
+        if verdict.link is not None:  # a link or a path through one: judged as the full scan does
+            known = {**docs.known_files(self.conn, verdict.link, is_folder=False),
+                     **docs.known_files(self.conn, verdict.link, is_folder=True)}
+            out = verdict.kind == "outside-link"  # else its target is indexed at its real place
+            return ([scan.outside_entry(verdict.link, unit.root)] if out else []), known
         if os.path.isdir(path):
             return (list(walk_files(path, self.rules, self._error, source_root=unit.root)),
                     docs.known_files(self.conn, path, is_folder=True))
@@ -239,13 +235,10 @@ class Indexer:
         self._current = f.path
         self._emit("indexing")
         known = docs.find_by_path(self.conn, f.path)
-        # Judged again at the read: the path may have become a link since the scan.
-        verdict = scan.judge_path(f.path, f.root) if f.root else None
-        if f.outside or (verdict is not None and verdict.kind == "outside-link"):
-            return self._record_failure(f, source_id, "", scan.OUTSIDE_LINK, scan.OUTSIDE_LINK_MESSAGE, known)
-        if verdict is not None and verdict.kind == "inside-link":
-            return "unchanged"  # now a link inside the source: its target is indexed instead
-        real = verdict.real if verdict is not None and verdict.real else f.path
+        verdict = scan.judge_file(f)  # again at the read: it may have become a link since the scan
+        if verdict.real is None or verdict.kind != "direct":
+            return self._link_instead(f, source_id, verdict, known)
+        real = verdict.real
         try:
             digest = scan.checked_hash(real)
         except OSError as exc:
@@ -275,9 +268,9 @@ class Indexer:
                 extraction = self.worker.extract(Path(pin.path), self.options.max_chars)
             except ExtractionError as exc:
                 return self._record_failure(f, source_id, digest, exc.reason, str(exc), known)
-        after = scan.judge_path(f.path, f.root) if f.root else None
-        if after is not None and (after.kind != "direct" or after.real != real):
-            return self._discard_swapped(f, source_id, after, known)
+        after = scan.judge_file(f)
+        if after.real != real or after.kind != "direct":  # became a link during the read
+            return self._link_instead(f, source_id, after, known)
         spans = chunk_pages(extraction.pages, self.tokenizer, self.options.chunk_tokens,
                             self.options.chunk_overlap)
         record = docs.DocumentRecord(
@@ -310,9 +303,9 @@ class Indexer:
             self._pending = count_pending(self.conn)
         return "failed"
 
-    def _discard_swapped(self, f: DiskFile, source_id: int | None, verdict: scan.Verdict,
+    def _link_instead(self, f: DiskFile, source_id: int | None, verdict: scan.Verdict,
                          known: docs.KnownFile | None) -> str:
-        """The path became a link while the file was read: keep none of the text read."""
+        """A link, not a file: listed when it leads out; else its target is indexed instead."""
         if verdict.kind == "outside-link":
             return self._record_failure(f, source_id, "", scan.OUTSIDE_LINK, scan.OUTSIDE_LINK_MESSAGE, known)
         with write_transaction(self.conn):
@@ -377,11 +370,9 @@ class Indexer:
         return int(count) if count.isdigit() and noted_hash == digest else 0
 
     def _hash_or_none(self, f: DiskFile) -> str | None:
-        verdict = scan.judge_path(f.path, f.root) if f.root else None
-        if verdict is not None and verdict.kind != "direct":
-            return None
+        verdict = scan.judge_file(f)
         try:
-            return scan.checked_hash(verdict.real if verdict is not None and verdict.real else f.path)
+            return scan.checked_hash(verdict.real) if verdict.kind == "direct" and verdict.real else None
         except OSError:
             return None
 

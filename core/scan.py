@@ -101,6 +101,13 @@ def judge_path(path: str, source_root: str) -> Verdict:
     return Verdict("inside-link", real, link)
 
 
+def judge_file(f: DiskFile) -> Verdict:
+    """:func:`judge_path` for a file found by the scan (an ``outside`` entry stays outside)."""
+    if f.outside:
+        return Verdict("outside-link", None, f.path)
+    return judge_path(f.path, f.root) if f.root else Verdict("direct", f.path)
+
+
 def outside_entry(link: str, root: str) -> DiskFile:
     """The scan's record of a link that leads out of its source: the link's own stat only."""
     try:
