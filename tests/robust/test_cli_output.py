@@ -99,7 +99,9 @@ def test_index_search_status_remove_print_no_control_bytes(tmp_path: Path) -> No
     assert runs["remove"].returncode == 0 and "\\u202e.txt" in runs["remove"].stdout
     assert runs["remove missing"].returncode == 1 and runs["remove missing"].stderr.count("\n") == 1
 
-    found = json.loads(memex("search", WORD, "--mode", "bm25", "--k", "50", "--json", cwd=tmp_path).stdout)
+    raw = memex("search", WORD, "--mode", "bm25", "--k", "50", "--json", cwd=tmp_path).stdout
+    assert not re.search("[\x00-\x09\x0b-\x1f]", raw)  # JSON escapes C0 itself (\u001b), even with ensure_ascii off
+    found = json.loads(raw)
     assert sorted(Path(h["path"]).name for h in found) == sorted(NAMES)  # --json: the names as they are
     status = json.loads(memex("status", "--json", cwd=tmp_path).stdout)
     assert [s["path"] for s in status["sources"]] == [str(folder)]
