@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import sys
 import threading
@@ -317,6 +318,27 @@ def _tolerant_streams() -> None:
             stream.reconfigure(errors="backslashreplace")
 
 
+class _SafeLogLines(logging.Handler):
+    """Warnings logged by the library reach stderr as safe ``memex: …`` lines (Python's
+    fallback handler would print them raw, file names and all)."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            text = record.getMessage()
+            if record.exc_info and record.exc_info[1] is not None:
+                text += f" ({type(record.exc_info[1]).__name__}: {record.exc_info[1]})"
+            say(f"memex: {text}", err=True)
+        except Exception:  # noqa: BLE001 - logging must never end the command
+            self.handleError(record)
+
+
+def _safe_logging() -> None:
+    root = logging.getLogger()
+    if not root.handlers:
+        handler = _SafeLogLines(logging.WARNING)
+        root.addHandler(handler)
+
+
 def _quiet_stdout() -> None:
     """The reader of stdout went away (``memex search … | head``): stop writing to it, as the
     Python docs advise for SIGPIPE, so the exit flush cannot fail again."""
@@ -331,6 +353,7 @@ def _quiet_stdout() -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     _tolerant_streams()
+    _safe_logging()
     parser = build_parser()
     args = parser.parse_args(argv)
     try:

@@ -117,3 +117,15 @@ def test_on_a_terminal_only_bold_and_the_progress_line_are_written(tmp_path: Pat
     assert code == 0 and f"\x1b[1m{WORD}\x1b[0m" in shown  # colour on, and safe
     assert not unmeant(shown, terminal=True)
     assert shown.count("\x1b[1m") == shown.count("\x1b[0m") == 2 * len(NAMES)  # none forged by a name or text
+
+
+def test_library_warnings_reach_stderr_as_safe_lines(capsys: pytest.CaptureFixture[str]) -> None:
+    import importlib
+    import logging
+
+    cli_main = importlib.import_module("memex.core.cli.main")
+    record = logging.LogRecord("memex.core.derived_models", logging.WARNING, __file__, 1,
+                               "The optimised %s in %s is damaged; rebuilding it", ("model", "/m/\x1b]52;c;eA==\x07\nx"),
+                               None)
+    cli_main._SafeLogLines().emit(record)
+    assert capsys.readouterr().err == "memex: The optimised model in /m/\\x1b]52;c;eA==\\x07\\nx is damaged; rebuilding it\n"
