@@ -100,12 +100,17 @@ def _stderr_lines(proc: subprocess.Popen, lines: list[str]) -> threading.Thread:
 @pytest.mark.parametrize("writers", [3])
 def test_concurrent_index_runs_leave_every_chunk_embedded_and_index_each_file_once(
         tmp_path: Path, make_library, writers: int) -> None:
-    folder, db, home = _corpus(tmp_path / "docs", 30, 1), tmp_path / "library.db", tmp_path / "home"
+    """Each run indexes a folder they all share and one of its own (the window's folders and
+    the one named on a command line); a few chunks per file, so each run's backlog outgrows
+    one embedding batch."""
+    shared, db, home = _corpus(tmp_path / "shared", 10, 1, 300), tmp_path / "library.db", tmp_path / "home"
+    own = [_corpus(tmp_path / f"own-{i}", 10, 10 + i, 300) for i in range(writers)]
+    files = 10 * (writers + 1)
     make_library(db).close()  # made first, with the default model's space still to come
     go = tmp_path / "go"
     procs = [subprocess.Popen(
         [sys.executable, "-c", _ON_BARRIER, str(tmp_path / f"ready-{i}"), str(go),
-         "index", "--json", "--library", str(db), str(folder)],
+         "index", "--json", "--library", str(db), str(shared), str(own[i])],
         env=_env(home), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for i in range(writers)]
     for i, proc in enumerate(procs):
         _wait_until(proc, (tmp_path / f"ready-{i}").exists, "the barrier")
@@ -114,11 +119,11 @@ def test_concurrent_index_runs_leave_every_chunk_embedded_and_index_each_file_on
     for proc, (_, err) in zip(procs, results, strict=True):
         assert proc.returncode == 0, err
     reports = [json.loads(out) for out, _ in results]
-    assert sum(r["added"] for r in reports) == 30  # each file indexed by exactly one run
+    assert sum(r["added"] for r in reports) == files  # each file indexed by exactly one run
     assert sum(r["updated"] for r in reports) == 0
     chunks = _one(db, "SELECT count(*) FROM chunks")
     assert sum(r["embedded"] for r in reports) == chunks  # the reports tell the truth
-    assert _one(db, "SELECT count(*) FROM documents WHERE status = 'ok'") == 30
+    assert _one(db, "SELECT count(*) FROM documents WHERE status = 'ok'") == files
     assert _one(db, "SELECT count(*) FROM chunks WHERE embedded = 0") == 0
     assert _vectors(db) == chunks
 
