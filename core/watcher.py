@@ -81,9 +81,9 @@ def _reason(exc: BaseException) -> str:
 
 
 def _signature(path: str) -> tuple[int, int] | None:
-    """(size, mtime_ns) of a regular file, else None."""
+    """(size, mtime_ns) of a regular file, else None (a link too: nothing behind it is looked at)."""
     try:
-        st = os.stat(path)
+        st = os.lstat(path)
     except OSError:
         return None
     return (st.st_size, st.st_mtime_ns) if stat_mod.S_ISREG(st.st_mode) else None
