@@ -13,6 +13,7 @@ the full scan changed after the watcher (none: the two agree).
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -117,7 +118,9 @@ def measure(workdir: Path, *, progress: Callable[[str], None] | None = None) -> 
         for word in _system_words():
             leaked += conn.execute("SELECT count(*) FROM chunks WHERE text LIKE ?", (f"%{word}%",)).fetchone()[0]
         listed = {f.path for f in lib.failures() if f.reason == "outside-link"}
-        status_failed = lib.status().failed
+    status = subprocess.run([*cli[:3], "status", "--json", "--library", str(library)], env=env,
+                            capture_output=True, text=True, timeout=300)
+    status_failed = json.loads(status.stdout).get("failed", -1) if status.returncode == 0 else -1
     through_links = [p for p, (status, _) in rows.items()
                      if status == "ok" and judge_path(p, str(folder)).kind != "direct"]
     behind = [p for p in rows if any(p.startswith(f"{link}{os.sep}") for link in map(str, planted_out))]
