@@ -50,7 +50,7 @@ from .store.ownership import library_path, prepare_library_file
 from .store.source_record import current_sources, remember_sources
 from .store.vector_index import forget_cached
 from .store.vectors import VectorSpace, active_space, ensure_space
-from .store.writer_lock import WriterLock
+from .store.writer_lock import LibraryPlace, WriterLock
 from .types import (
     Check,
     Document,
@@ -540,9 +540,10 @@ class Library:
         try:
             target = self._load_switch_target(spec)
             setting = setting_for(spec)
+            place = LibraryPlace(self.path, "switching its model")
             result = ModelSwitch(self._conn(), target, setting, batch_size=batch_size,
                                  embed_batch=EMBED_BATCH_SIZE, progress=progress, cancel=cancel,
-                                 pause=pause).run()
+                                 pause=pause, guard=place.check).run()
             if result.cancelled:
                 return result
             return replace(result, settings_saved=self._adopt_embedder(target, setting))

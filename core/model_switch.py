@@ -7,6 +7,12 @@ indexing adds meanwhile get their old-model vectors from the indexer and are cau
 before the swap. The swap itself is one write transaction: it embeds the last few stragglers,
 makes the new space active and drops the old one (readers that began before it keep their
 snapshot, so nothing needs the old tables afterwards).
+
+A switch takes no writer lock (``store.writer_lock``): it may take an hour, and indexing goes
+on meanwhile. Each of its writes is one transaction that checks the space is still pending;
+an indexing run that finds the space swapped continues with the new model (``Indexer``), two
+switches to one model share the work, and a switch to another model ends the first with a
+clear message. A library deleted or moved mid-switch stops it with an error (``guard``).
 """
 
 from __future__ import annotations
@@ -213,7 +219,8 @@ class ModelSwitch:
     def __init__(self, conn: apsw.Connection, embedder: EmbedderLike, spec: str | None, *,
                  batch_size: int = SWITCH_BATCH, embed_batch: int = 8,
                  progress: Callable[[SwitchProgress], None] | None = None,
-                 cancel: threading.Event | None = None, pause: threading.Event | None = None) -> None:
+                 cancel: threading.Event | None = None, pause: threading.Event | None = None,
+                 guard: Callable[[], None] | None = None) -> None:
         if batch_size < 1:
             raise LibraryError("The switch batch size must be at least 1.")
         self.conn = conn
@@ -224,6 +231,7 @@ class ModelSwitch:
         self.progress_cb = progress
         self.cancel = cancel or threading.Event()
         self.pause = pause or threading.Event()
+        self.guard = guard or (lambda: None)  # raises when the library file is gone
         self.done = 0
         self.total = 0
         self.embedded = 0
@@ -244,6 +252,7 @@ class ModelSwitch:
                 self._fill(space)
                 self._emit("swapping")
                 if self._try_swap(space):
+                    self.guard()
                     break
         except _Stopped:
             self._emit("cancelled")
@@ -287,6 +296,7 @@ class ModelSwitch:
             with write_transaction(self.conn):
                 self._still_pending(space)
                 self._insert(space, ids, vectors)
+            self.guard()
             self._count_total()
             self._emit("embedding")
 

@@ -161,7 +161,7 @@ class IndexController(QObject):
 
         def run():
             if job.kind == "remove":
-                return library.remove(job.paths[0])
+                return library.remove(job.paths[0], progress=report, cancel=cancel)
             if job.kind == "refresh":
                 return library.refresh(job.paths, progress=report, cancel=cancel, pause=pause)
             return library.index(job.paths, progress=report, cancel=cancel, pause=pause)

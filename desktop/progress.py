@@ -20,6 +20,7 @@ PHASES = {
     "indexing": "Indexing",
     "embedding": "Analysing passages",
     "paused": "Paused",
+    "waiting": "Waiting for another Memex",  # another process is indexing this library
     "done": "Finishing",
     "cancelled": "Stopping",
 }

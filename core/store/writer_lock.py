@@ -13,7 +13,8 @@ library has been opened (and so checked to be a library), never beside any other
 
 SQLite also keeps writing happily into a library file that was deleted (or whose folder
 was) while it was open: everything written afterwards is lost when the process ends.
-:meth:`WriterLock.check_in_place` notices that (the path is gone or names another file).
+:class:`LibraryPlace` notices that (the path is gone or names another file), for runs
+(``WriterLock.check_in_place``) and for model switches alike.
 """
 
 from __future__ import annotations
@@ -77,6 +78,27 @@ def _identity(path: Path) -> tuple[int, int] | None:
     return st.st_dev, st.st_ino
 
 
+class LibraryPlace:
+    """Which file ``library`` names now; :meth:`check` raises a one-line LibraryError once
+    the path is gone or names another file (deleted, moved, or replaced)."""
+
+    def __init__(self, library: Path, doing: str = "Memex was writing to it") -> None:
+        self.library = Path(library)
+        self.doing = doing
+        self._identity = _identity(self.library)
+        if self._identity is None:
+            self.gone()
+
+    def check(self) -> None:
+        if _identity(self.library) != self._identity:
+            self.gone()
+
+    def gone(self) -> None:
+        raise LibraryError(
+            f"The library file {self.library} was deleted or moved while {self.doing}; nothing "
+            "more was written. Run the command again to build the library anew there.")
+
+
 class WriterLock:
     """The right to write to ``library`` for one run. Use :meth:`acquire` / :meth:`release`
     (or :func:`holding`). Not re-entrant: a second holder in the same process waits too."""
@@ -85,7 +107,7 @@ class WriterLock:
         self.library = Path(library)
         self.path = lock_path(self.library)
         self._fd: int | None = None
-        self._identity: tuple[int, int] | None = None
+        self._place: LibraryPlace | None = None
 
     @property
     def held(self) -> bool:
@@ -115,10 +137,11 @@ class WriterLock:
                 os.close(fd)
             raise
         self._fd = fd
-        self._identity = _identity(self.library)
-        if self._identity is None:
+        try:
+            self._place = LibraryPlace(self.library)
+        except LibraryError:
             self.release()
-            self._gone()
+            raise
         return True
 
     def release(self) -> None:
@@ -131,13 +154,8 @@ class WriterLock:
     def check_in_place(self) -> None:
         """Raise a LibraryError if the library file was deleted or replaced since the lock
         was taken (what is written into a deleted file is lost when the process ends)."""
-        if self._identity is not None and _identity(self.library) != self._identity:
-            self._gone()
-
-    def _gone(self) -> None:
-        raise LibraryError(
-            f"The library file {self.library} was deleted or moved while Memex was writing to it; "
-            "nothing more was written. Run the command again to build the library anew there.")
+        if self._place is not None:
+            self._place.check()
 
     def _open(self) -> int:
         flags = os.O_RDWR | os.O_CREAT | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_NOINHERIT", 0)
@@ -145,7 +163,7 @@ class WriterLock:
             return os.open(self.path, flags, 0o600)
         except OSError as exc:
             if not self.library.exists():
-                self._gone()
+                LibraryPlace(self.library)  # raises: the library itself is gone
             raise LibraryError(
                 f"Cannot create the lock file {self.path} beside the library "
                 f"({exc.strerror or exc}); Memex needs to write in that folder.") from exc

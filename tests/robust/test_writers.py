@@ -265,3 +265,17 @@ def test_a_run_follows_a_model_switch_made_meanwhile(tmp_path: Path, fp32_embedd
         assert status.embedder == switched[0].model_id
         assert status.chunks_pending == 0
         assert _vectors(db) == status.chunks
+
+
+def test_a_library_that_vanishes_mid_switch_is_a_failure(tmp_path: Path, fp32_embedder_dir: Path) -> None:
+    folder, home = _corpus(tmp_path / "docs", 8, 9), tmp_path / "libs"
+    home.mkdir()
+    with Library.open(home / "library.db", reranker=False) as lib:
+        lib.index([folder])
+
+        def progress(p) -> None:
+            if p.phase == "embedding" and home.exists():
+                shutil.rmtree(home)
+
+        with pytest.raises(LibraryError, match="was deleted or moved while switching its model"):
+            lib.switch_embedder(fp32_embedder_dir, batch_size=2, progress=progress)
