@@ -417,6 +417,9 @@ class Library:
             if progress is not None:
                 progress(IndexProgress(phase="waiting"))
 
+        if self.readonly:  # nothing may be written beside it either, not even the lock file
+            raise LibraryError(f"The library {self.path} is read-only (its disk, folder or file); "
+                               "search works, but nothing can be indexed into it or removed from it.")
         lock = WriterLock(self.path)
         if not lock.acquire(cancel=cancel, on_wait=waiting):
             if progress is not None:

@@ -207,7 +207,7 @@ class StatusArea(QWidget):
             return
         self._shown_at = now
         meter = self._meter or RunMeter()
-        meter.pause(p.phase == "paused")
+        meter.pause(p.phase in ("paused", "waiting"))  # neither counts towards the speed
         self.phase.setText(self.phase.fontMetrics().elidedText(PHASES.get(p.phase, p.phase.capitalize()),
                                                                Qt.TextElideMode.ElideRight, self.phase.width()))
         if p.files_total > 0:
