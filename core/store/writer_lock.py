@@ -96,12 +96,12 @@ class LibraryPlace:
     def gone(self) -> None:
         raise LibraryError(
             f"The library file {self.library} was deleted or moved while {self.doing}; nothing "
-            "more was written. Run the command again to build the library anew there.")
+            "more was written. Put it back, or run the command again to start a new library there.")
 
 
 class WriterLock:
-    """The right to write to ``library`` for one run. Use :meth:`acquire` / :meth:`release`
-    (or :func:`holding`). Not re-entrant: a second holder in the same process waits too."""
+    """The right to write to ``library`` for one run: :meth:`acquire`, then :meth:`release`.
+    Not re-entrant: a second holder in the same process (another Library) waits too."""
 
     def __init__(self, library: Path) -> None:
         self.library = Path(library)
@@ -158,7 +158,9 @@ class WriterLock:
             self._place.check()
 
     def _open(self) -> int:
-        flags = os.O_RDWR | os.O_CREAT | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_NOINHERIT", 0)
+        # Never through a link: the lock file is only ever our own empty file.
+        flags = (os.O_RDWR | os.O_CREAT | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_NOINHERIT", 0)
+                 | getattr(os, "O_NOFOLLOW", 0))
         try:
             return os.open(self.path, flags, 0o600)
         except OSError as exc:
@@ -167,17 +169,3 @@ class WriterLock:
             raise LibraryError(
                 f"Cannot create the lock file {self.path} beside the library "
                 f"({exc.strerror or exc}); Memex needs to write in that folder.") from exc
-
-
-@contextlib.contextmanager
-def holding(library: Path, *, cancel: threading.Event | None = None,
-            on_wait: Callable[[], None] | None = None):
-    """``with holding(path) as lock:`` — ``lock`` is None when cancelled while waiting."""
-    lock = WriterLock(library)
-    if not lock.acquire(cancel=cancel, on_wait=on_wait):
-        yield None
-        return
-    try:
-        yield lock
-    finally:
-        lock.release()
