@@ -279,3 +279,16 @@ def test_a_library_that_vanishes_mid_switch_is_a_failure(tmp_path: Path, fp32_em
 
         with pytest.raises(LibraryError, match="was deleted or moved while switching its model"):
             lib.switch_embedder(fp32_embedder_dir, batch_size=2, progress=progress)
+
+
+@pytest.mark.skipif(not hasattr(os, "O_NOFOLLOW"), reason="links are followed where O_NOFOLLOW is missing")
+def test_a_lock_file_that_is_a_link_is_refused_and_its_target_untouched(tmp_path: Path, make_library) -> None:
+    folder = _corpus(tmp_path / "docs", 2, 10)
+    lib = make_library(tmp_path / "library.db")
+    elsewhere = tmp_path / "elsewhere.txt"
+    elsewhere.write_text("not Memex's")
+    (tmp_path / "library.db.lock").symlink_to(elsewhere)
+    with pytest.raises(LibraryError, match="Cannot create the lock file"):
+        lib.index([folder])
+    assert elsewhere.read_text() == "not Memex's"
+    assert lib.status().documents == 0
