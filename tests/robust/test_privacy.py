@@ -5,6 +5,8 @@ the extraction child nor in the command-line tool.
 Two nets: Python's socket API is replaced (here, and through a sitecustomize.py on PYTHONPATH
 in every child Python), and every remote reference in the documents points at a canary HTTP
 server on 127.0.0.1, which would see a fetch made from C code (libxml2, MuPDF) as well.
+Neither sees a native thread that reaches out on its own (ONNX Runtime's telemetry uploader):
+test_network_boundary.py watches the processes from outside with strace.
 """
 
 from __future__ import annotations
