@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -64,6 +65,7 @@ from .types import (
 )
 
 QUERY_CACHE_SIZE = 128
+_SURROGATES = re.compile("[\ud800-\udfff]")
 # Small batches: activations of 32 × 256-token sequences alone take ~800 MB. On the CPU two
 # batches run side by side (see embedding.side_by_side): batches of 4 embed as fast as 8
 # (39-41 against 39 chunks/s at 256 tokens) with half the activations held at once.
@@ -606,7 +608,9 @@ class Library:
                prefix_last: bool = False, lexical_weight: float | None = None,
                fusion: str | None = None) -> list[Hit]:
         """Documents best matching ``query``. Any text is accepted; nothing useful → ``[]``.
-        ``rerank=None`` reranks when a reranker is configured."""
+        ``rerank=None`` reranks when a reranker is configured. Characters no text can hold
+        (lone surrogates, from undecodable bytes) count as spaces."""
+        query = _SURROGATES.sub(" ", query)
         if not query or not query.strip() or k <= 0:
             return []
         conn = self._conn()
@@ -626,7 +630,7 @@ class Library:
         first and reranked ones when they are ready)."""
         if not hits or self.reranker is None:
             return list(hits)
-        return rerank_hits(query, hits, self.reranker)
+        return rerank_hits(_SURROGATES.sub(" ", query), hits, self.reranker)
 
     # -- inspection -----------------------------------------------------------------------
     def sources(self) -> list[Source]:
