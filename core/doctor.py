@@ -74,12 +74,13 @@ def run_checks(library: Library, conn: apsw.Connection) -> list[Check]:
         # On a connection of its own: the caller's cached one may be inside a read transaction
         # whose snapshot predates the last indexing run (the check would judge old data, or
         # fail with SQLITE_BUSY_SNAPSHOT when its write-style command tries to upgrade).
-        fresh = open_connection(library.path)
+        fresh = open_connection(library.path, readonly=library.readonly, create=False)
         try:
             rows = [r[0] for r in fresh.execute("PRAGMA quick_check")]
             if rows != ["ok"]:
                 raise MemexError("quick_check: " + "; ".join(rows[:5]))
-            problem = integrity_check(fresh)
+            # FTS5's check is written as an INSERT, which a read-only library cannot take.
+            problem = None if library.readonly else integrity_check(fresh)
         except apsw.CorruptError as exc:
             raise MemexError(f"quick_check: the library file is damaged ({exc})") from exc
         finally:
@@ -88,7 +89,8 @@ def run_checks(library: Library, conn: apsw.Connection) -> list[Check]:
             raise MemexError(f"full-text index: {problem}")
         status = library.status()
         return (f"{status.path}: {status.documents} documents, {status.chunks} chunks "
-                f"({status.chunks_pending} waiting for vectors), {status.failed} failed files")
+                f"({status.chunks_pending} waiting for vectors), {status.failed} failed files"
+                + ("; read-only, so the full-text index was not checked" if library.readonly else ""))
 
     return [
         _check("sqlite", sqlite),

@@ -247,8 +247,11 @@ def test_a_read_only_library_is_searched_and_refuses_writes(tmp_path: Path, isol
     search = _readonly(shelf, [*cli, "search", "pelican", "--mode", "bm25", "--no-rerank", "--json",
                                "--library", str(db)], isolated_home)
     index = _readonly(shelf, [*cli, "index", str(docs), "--library", str(db)], isolated_home)
+    doctor = _readonly(shelf, [*cli, "doctor", "--json", "--library", str(db)], isolated_home)
 
     assert status.returncode == 0, status.stderr
+    library_check = next(c for c in json.loads(doctor.stdout) if c["name"] == "library")
+    assert library_check["ok"] and "read-only" in library_check["detail"], library_check
     assert json.loads(status.stdout)["documents"] == 1
     assert search.returncode == 0, search.stderr
     assert [Path(h["path"]).name for h in json.loads(search.stdout)] == ["bird.txt"]
