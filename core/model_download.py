@@ -33,6 +33,7 @@ from urllib.parse import urlsplit
 
 from . import config
 from .errors import ChecksumMismatch, ModelError
+from .model_hub import DownloadCancelled, DownloadError, HubClient, OfflineError
 from .model_lock import FileRecord, InstallRecord, is_sha256, read_record, write_record
 from .model_safety import SETTINGS_MAX, check_external_data, describe_size, read_bounded, size_cap
 from .models import MODEL_FILE, ModelSpec, get_spec, installed_folder, sha256_file, verify_installed
@@ -44,18 +45,6 @@ _GIT_SHA1 = re.compile(r"^[0-9a-f]{40}$")
 _TRUE = {"1", "on", "yes", "true"}
 _busy: set[str] = set()
 _busy_lock = threading.Lock()
-
-
-class DownloadError(ModelError):
-    """A model could not be downloaded; the message says why and what to do."""
-
-
-class DownloadCancelled(DownloadError):
-    """The caller cancelled the download; what arrived so far is kept for the next attempt."""
-
-
-class OfflineError(DownloadError):
-    """Offline mode is on, so nothing is downloaded."""
 
 
 @dataclass(frozen=True)
@@ -129,7 +118,7 @@ def download_model(model: str | ModelSpec, *, progress: ProgressFn | None = None
         raise OfflineError(f"Memex is in offline mode ({_offline_reason()}), so it did not download {spec.name}; "
                            "unset it to download, or add model files by hand with: memex models import FOLDER")
     with _exclusive(spec.name):
-        hub = _Hub(endpoint, timeout)
+        hub = HubClient(endpoint, timeout)
         with hub.errors(spec.name):
             return _Download(spec, hub, progress, cancel or threading.Event(), max(1, attempts)).run(force)
 
@@ -153,76 +142,6 @@ def _exclusive(name: str) -> Iterator[None]:
             _busy.discard(name)
 
 
-class _Hub:
-    """The few huggingface_hub calls used here, and their errors turned into sentences."""
-
-    def __init__(self, endpoint: str | None, timeout: float) -> None:
-        from huggingface_hub import constants
-
-        self.endpoint = (endpoint or os.environ.get("HF_ENDPOINT") or constants.ENDPOINT).rstrip("/")
-        self.timeout = timeout
-
-    def url(self, repo: str, path: str, revision: str) -> str:
-        from huggingface_hub import hf_hub_url
-
-        return hf_hub_url(repo, path, revision=revision, endpoint=self.endpoint)
-
-    def metadata(self, url: str):
-        from huggingface_hub import get_hf_file_metadata
-
-        return get_hf_file_metadata(url, token=False, timeout=self.timeout, endpoint=self.endpoint)
-
-    @contextlib.contextmanager
-    def stream(self, url: str, start: int) -> Iterator[object]:
-        from huggingface_hub.utils import build_hf_headers, get_session, hf_raise_for_status
-
-        headers = build_hf_headers(token=False)
-        headers["Accept-Encoding"] = "identity"
-        if start:
-            headers["Range"] = f"bytes={start}-"
-        with get_session().stream("GET", url, headers=headers, timeout=self.timeout, follow_redirects=True) as r:
-            if r.status_code != 416:
-                hf_raise_for_status(r)
-            yield r
-
-    @contextlib.contextmanager
-    def errors(self, name: str) -> Iterator[None]:
-        import httpx2
-        from huggingface_hub.errors import HfHubHTTPError, OfflineModeIsEnabled
-
-        host = urlsplit(self.endpoint).netloc or self.endpoint
-        try:
-            yield
-        except OfflineModeIsEnabled as exc:
-            raise OfflineError(f"Memex is in offline mode (HF_HUB_OFFLINE is set), so it did not download {name}.") \
-                from exc
-        except httpx2.ConnectError as exc:
-            raise DownloadError(f"Memex could not connect to {host} to download {name} ({_reason(exc)}); check the "
-                                "internet connection, or add the model files by hand with: memex models import "
-                                "FOLDER") from exc
-        except httpx2.TimeoutException as exc:
-            raise DownloadError(f"{host} did not answer in time while downloading {name}; try again later "
-                                "(what has arrived is kept).") from exc
-        except httpx2.TransportError as exc:
-            raise DownloadError(f"The connection to {host} failed while downloading {name} ({_reason(exc)}); run "
-                                "the download again to continue where it stopped.") from exc
-        except HfHubHTTPError as exc:
-            status = exc.response.status_code if exc.response is not None else None
-            what = {401: "refused access to it", 403: "refused access to it", 404: "does not have it"}.get(
-                status or 0, f"answered with HTTP {status}")
-            raise DownloadError(f"Could not download {name}: {host} {what}.") from exc
-        except OSError as exc:
-            if isinstance(exc, ModelError):
-                raise
-            where = f" {exc.filename}" if exc.filename else ""
-            raise DownloadError(f"Could not write{where} while downloading {name}: {exc.strerror or exc}.") from exc
-
-
-def _reason(exc: BaseException) -> str:
-    text = str(exc).strip() or type(exc).__name__
-    return text.splitlines()[0][:120]
-
-
 @dataclass
 class _Planned:
     local: str
@@ -237,7 +156,7 @@ class _Planned:
 
 
 class _Download:
-    def __init__(self, spec: ModelSpec, hub: _Hub, progress: ProgressFn | None, cancel: threading.Event,
+    def __init__(self, spec: ModelSpec, hub: HubClient, progress: ProgressFn | None, cancel: threading.Event,
                  attempts: int) -> None:
         self.spec, self.hub, self.progress, self.cancel, self.attempts = spec, hub, progress, cancel, attempts
         self.staging = partial_folder(spec.name)

@@ -41,8 +41,8 @@ def padded_tokenizer(source: Path, target: Path, size: int) -> Path:
     tokenizer = json.loads(source.read_text(encoding="utf-8"))
     vocab = tokenizer["model"]["vocab"]
     first = len(vocab)
-    entry = len(json.dumps({"##pad000000000x": 1000000})) - 1  # ~ bytes per added entry
-    for i in range((size - source.stat().st_size) // entry):
+    per_entry = len(f'"##pad{0:09d}x": {first}, ')
+    for i in range((size - len(json.dumps(tokenizer))) // per_entry):
         vocab[f"##pad{i:09d}x"] = first + i
     target.write_text(json.dumps(tokenizer), encoding="utf-8")
     return target

@@ -42,7 +42,8 @@ class FakeHub:
     drops: dict[str, tuple[int, int]] = field(default_factory=dict)
     chunk_delay: float = 0.0
     declared: dict[str, int] = field(default_factory=dict)  # repo path -> size announced by HEAD
-    no_length: set[str] = field(default_factory=set)  # repo paths answered without any size header
+    # repo paths whose GET has no Content-Length (and whose HEAD has no size unless ``declared``)
+    no_length: set[str] = field(default_factory=set)
     server: ThreadingHTTPServer | None = None
 
     def add_repo(self, repo: str, files: dict[str, bytes], commit: str | None = None) -> str:
@@ -99,8 +100,8 @@ class FakeHub:
                         return None
                 self.send_response(206 if start else 200)
                 self.send_header("X-Repo-Commit", repo.commit)
-                sized = file_path not in hub.no_length
                 announced = hub.declared.get(file_path) if not body else None
+                sized = file_path not in hub.no_length or announced is not None
                 if file_path.endswith(".onnx") or len(data) > 100_000:  # stored in LFS
                     self.send_header("ETag", f'"{hashlib.sha256(data).hexdigest()}"')
                     self.send_header("X-Linked-Etag", f'"{hashlib.sha256(data).hexdigest()}"')
