@@ -9,7 +9,6 @@ import os
 import stat
 import subprocess
 import sys
-import threading
 from pathlib import Path
 
 import pytest
@@ -213,24 +212,14 @@ def test_a_fifo_in_place_of_a_tokenizer_is_refused_without_hanging(tmp_path: Pat
     os.mkfifo(folder / "tokenizer.json")
     with pytest.raises(ModelError):
         resolve_embedder(str(folder))
-    outcome: list[BaseException | None] = []
-
-    def load() -> None:
-        try:
-            load_tokenizer(folder / "tokenizer.json")
-            outcome.append(None)
-        except BaseException as exc:  # noqa: BLE001 - checked below
-            outcome.append(exc)
-
-    worker = threading.Thread(target=load, daemon=True)
-    worker.start()
-    worker.join(30)  # a guard only: refusing takes microseconds
-    if worker.is_alive():  # blocked opening the FIFO: give it a writer so the thread ends
-        with open(folder / "tokenizer.json", "wb"):
-            pass
-        worker.join()
+    # In a child process: opening a FIFO to read blocks (holding the interpreter) until a writer comes.
+    code = "import sys; from memex.core.embedding import load_tokenizer; load_tokenizer(sys.argv[1])"
+    try:
+        done = subprocess.run([sys.executable, "-c", code, str(folder / "tokenizer.json")], capture_output=True,
+                              text=True, timeout=60)
+    except subprocess.TimeoutExpired:
         pytest.fail("loading a FIFO as a tokenizer blocked waiting for a writer")
-    assert isinstance(outcome[0], ModelError) and "not a regular file" in str(outcome[0])
+    assert done.returncode != 0 and "is not a regular file" in done.stderr
 
 
 def test_an_oversized_install_record_is_refused(tmp_path: Path) -> None:
