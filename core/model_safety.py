@@ -86,9 +86,10 @@ def checked_file(folder: Path, relative: str, *, cap: int | None = None) -> Path
     """Where ``folder/relative`` really is, once it is known to be a regular file inside the folder
     (links between its own files are fine) and no bigger than ``cap`` (default: ``size_cap``).
     Raises :class:`UnsafeModel`; FileNotFoundError when it is missing."""
-    root = Path(folder).resolve()
-    path = root / relative
+    folder_root = Path(folder).resolve()
+    path = folder_root / relative
     target = path.resolve()
+    root = hub_cache_repo(folder_root) or folder_root
     if target != root and root not in target.parents:
         raise UnsafeModel(f"{path} is a link outside the folder (to {target}); Memex does not read model files "
                           "through such links: copy the file into the folder instead.")
@@ -99,6 +100,16 @@ def checked_file(folder: Path, relative: str, *, cap: int | None = None) -> Path
     if info.st_size > limit:
         raise too_large(str(path), info.st_size, limit)
     return target
+
+
+def hub_cache_repo(folder: Path) -> Path | None:
+    """The repository folder (``models--ORG--NAME``) when ``folder`` lies in a snapshot of a
+    Hugging Face cache (``models--ORG--NAME/snapshots/REVISION[/…]``), else None. A snapshot's
+    files are links into the repository's own ``blobs/``: they stay inside what was given."""
+    for here in (folder, *folder.parents):
+        if here.parent.name == "snapshots" and here.parent.parent.name.startswith("models--"):
+            return here.parent.parent
+    return None
 
 
 def check_model_folder(folder: Path, names: Iterable[str]) -> None:

@@ -255,6 +255,28 @@ def test_links_inside_the_folder_are_fine(tmp_path: Path) -> None:
     assert not (target / "tokenizer.json").is_symlink()
 
 
+
+def test_a_hugging_face_cache_snapshot_is_read_but_not_beyond_its_repository(tmp_path: Path) -> None:
+    """A snapshot's files are links into the repository's ``blobs/``: inside what was given.
+    A link from the snapshot to another repository, or out of the cache, is still refused."""
+    repo = tmp_path / "hub" / "models--org--minilm"
+    snapshot = repo / "snapshots" / "0123abcd"
+    (repo / "blobs").mkdir(parents=True)
+    snapshot.mkdir(parents=True)
+    for name, data in (("model.onnx", MODEL), ("tokenizer.json", _bert_tokenizer())):
+        blob = repo / "blobs" / name.replace(".", "-")
+        blob.write_bytes(data)
+        (snapshot / name).symlink_to(os.path.relpath(blob, snapshot))
+    assert resolve_embedder(str(snapshot)).tokenizer_path.resolve().parent == repo / "blobs"
+
+    other = tmp_path / "hub" / "models--org--other" / "blobs"
+    other.mkdir(parents=True)
+    (other / "tok").write_bytes(_bert_tokenizer())
+    (snapshot / "tokenizer.json").unlink()
+    (snapshot / "tokenizer.json").symlink_to(os.path.relpath(other / "tok", snapshot))
+    with pytest.raises(UnsafeModel, match="link outside the folder"):
+        resolve_embedder(str(snapshot))
+
 # --- import --------------------------------------------------------------------------------------
 
 
