@@ -139,7 +139,7 @@ class FileError:
 class IndexProgress:
     """A snapshot sent to the progress callback; the window renders it as it is."""
 
-    phase: str  # "scanning" | "indexing" | "embedding" | "done" | "cancelled"
+    phase: str  # "waiting" (for another writer) | "scanning" | "indexing" | "embedding" | "done" | "cancelled"
     files_total: int = 0
     files_done: int = 0
     chunks_written: int = 0
