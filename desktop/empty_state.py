@@ -1,5 +1,9 @@
 """A centred message with an icon, a title, a line or two of help and an optional button —
-what the window shows instead of an empty list."""
+what the window shows instead of an empty list.
+
+The title is plain text (it may quote the query); the body is rich text the program writes
+(links, bold keys); outside text for the body — an error naming a file — goes in ``detail``,
+which is escaped."""
 
 from __future__ import annotations
 
@@ -9,6 +13,8 @@ from html import unescape
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QPixmap
 from PySide6.QtWidgets import QLabel, QPushButton, QSizePolicy, QVBoxLayout, QWidget
+
+from .plain import escaped, make_plain
 
 MAX_TEXT_WIDTH = 470
 
@@ -27,6 +33,7 @@ class EmptyState(QWidget):
         self.icon = QLabel(objectName="EmptyIcon", alignment=Qt.AlignmentFlag.AlignCenter)
         self.title = QLabel(objectName="EmptyTitle", alignment=Qt.AlignmentFlag.AlignCenter)
         self.title.setWordWrap(True)
+        make_plain(self.title)
         self.body = QLabel(objectName="EmptyBody", alignment=Qt.AlignmentFlag.AlignCenter)
         self.body.setWordWrap(True)
         self.body.setTextFormat(Qt.TextFormat.RichText)
@@ -51,8 +58,11 @@ class EmptyState(QWidget):
         self.body.setFixedWidth(width)
         self.title.setFixedWidth(width)
 
-    def show_message(self, title: str, body: str = "", *, button: str | None = None,
+    def show_message(self, title: str, body: str = "", *, detail: str = "", button: str | None = None,
                      icon: QPixmap | None = None) -> None:
+        """``title`` and ``detail`` are shown literally; ``body`` is the program's own rich text."""
+        if detail:
+            body = f"{body}<br>{escaped(detail)}" if body else escaped(detail)
         self.title.setText(title)
         self.body.setText(body)
         self.body.setVisible(bool(body))

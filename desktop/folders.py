@@ -3,7 +3,6 @@ the dialog listing files that could not be read."""
 
 from __future__ import annotations
 
-import html
 import os
 
 from memex.core.types import FileError, Source
@@ -27,6 +26,7 @@ from PySide6.QtWidgets import (
 )
 
 from . import fmt
+from .plain import make_plain, plain_label, plain_message_box, set_tooltip
 
 REASONS = {
     "encrypted": "Password-protected", "no-text": "Scanned pages without text", "empty": "Empty",
@@ -52,15 +52,19 @@ class _SourceRow(QWidget):
         layout.setContentsMargins(10, 7, 10, 7)
         layout.setSpacing(1)
         name = os.path.basename(source.path.rstrip(os.sep)) or source.path
-        title = QLabel(f"<b>{html.escape(name)}</b>")
-        path = QLabel(objectName="SourceMeta")
+        title = plain_label(name)  # a folder name is never markup
+        font = title.font()
+        font.setBold(True)
+        title.setFont(font)
+        path = plain_label(objectName="SourceMeta")
         path.setText(path.fontMetrics().elidedText(fmt.folder_label(source.path), Qt.TextElideMode.ElideMiddle, 210))
         self.meta = QLabel(objectName="SourceMeta")
         self.meta.setWordWrap(True)
         self.errors = QLabel(objectName="StatusError")
+        make_plain(self.meta, self.errors)
         for w in (title, path, self.meta, self.errors):
             layout.addWidget(w)
-        self.setToolTip(source.path)
+        set_tooltip(self, source.path)
         self.source: Source | None = None
         self.update_source(source)
 
@@ -161,13 +165,14 @@ class FoldersPanel(QWidget):
         if not path:
             return False
         if self.confirm_remove:
-            answer = QMessageBox.question(
-                self, "Remove folder",
-                f"Stop indexing {path}?\n\nIts documents leave the library; the files on disk are not "
-                "touched. You can add the folder again at any time.",
-                QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel,
-                QMessageBox.StandardButton.Cancel)
-            if answer != QMessageBox.StandardButton.Yes:
+            box = plain_message_box(
+                QMessageBox.Icon.Question, "Remove folder", f"Stop indexing {path}?",
+                "Its documents leave the library; the files on disk are not touched. You can add the "
+                "folder again at any time.",
+                QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel, self)
+            box.setDefaultButton(QMessageBox.StandardButton.Cancel)
+            box.exec()
+            if box.standardButton(box.clickedButton()) != QMessageBox.StandardButton.Yes:
                 return False
         self.remove_requested.emit(path)
         return True
@@ -207,11 +212,11 @@ class FailuresDialog(QDialog):
         self.table.setWordWrap(False)
         for row, f in enumerate(failures):
             name = QTableWidgetItem(os.path.basename(f.path))
-            name.setToolTip(f.path)
+            set_tooltip(name, f.path)
             self.table.setItem(row, 0, name)
             self.table.setItem(row, 1, QTableWidgetItem(REASONS.get(f.reason, f.reason)))
             details = QTableWidgetItem(f.message)
-            details.setToolTip(f"{f.path}\n{f.message}")
+            set_tooltip(details, f"{f.path}\n{f.message}")
             self.table.setItem(row, 2, details)
         header = self.table.horizontalHeader()
         header.setSectionResizeMode(0, QHeaderView.ResizeMode.Interactive)

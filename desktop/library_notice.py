@@ -8,6 +8,8 @@ from memex.core.library import Library
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QMessageBox, QWidget
 
+from .plain import plain_message_box
+
 
 def readonly_message(library: Library) -> str:
     return (f"The library {library.path} is read-only: you can search it, but Memex cannot add, "
@@ -23,9 +25,9 @@ def show_library_notices(parent: QWidget, status, library: Library) -> QMessageB
     if notice is None:
         return None
     status.show_message(notice.message, error=True, sticky=True)
-    box = QMessageBox(QMessageBox.Icon.Warning, "Memex set a damaged library aside", notice.message,
-                      QMessageBox.StandardButton.Ok, parent)
-    box.setInformativeText(f"The damaged file was kept as {notice.moved_to}.")
+    box = plain_message_box(QMessageBox.Icon.Warning, "Memex set a damaged library aside", notice.message,
+                            f"The damaged file was kept as {notice.moved_to}.", QMessageBox.StandardButton.Ok,
+                            parent)  # both name files: shown as they are, never as markup
     box.setWindowModality(Qt.WindowModality.WindowModal)
     box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
     box.open()

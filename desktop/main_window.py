@@ -149,7 +149,7 @@ class MainWindow(QMainWindow):
         self._set_library(library)
 
     def _open_failed(self, exc: BaseException) -> None:
-        self.search.empty.show_message("Memex cannot open its library", describe_error(exc))
+        self.search.empty.show_message("Memex cannot open its library", detail=describe_error(exc))
         self.show_error(describe_error(exc))
 
     def _set_library(self, library: Library) -> None:

@@ -16,6 +16,7 @@ from memex.core.model_download import DownloadCancelled, DownloadProgress, downl
 from PySide6.QtCore import Qt, Signal, Slot
 from PySide6.QtWidgets import QDialog, QDialogButtonBox, QLabel, QProgressBar, QVBoxLayout, QWidget
 
+from .plain import escaped, make_plain
 from .tasks import describe_error
 
 STEPS = 1000  # progress bar resolution
@@ -49,13 +50,14 @@ class ModelDownloadDialog(QDialog):
         self.setWindowTitle(f"Download {name}")
         self.setMinimumWidth(460)
 
-        self.title = QLabel(f"Downloading <b>{name}</b> from the Hugging Face Hub")
+        self.title = QLabel(f"Downloading <b>{escaped(name)}</b> from the Hugging Face Hub")
         self.file = QLabel("Connecting…")
         self.bar = QProgressBar()
         self.bar.setRange(0, 0)  # busy until the size is known
         self.bytes = QLabel("")
         self.message = QLabel("")
         self.message.setWordWrap(True)
+        make_plain(self.file, self.bytes, self.message)  # file names and errors from outside
         self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Cancel)
         self.buttons.rejected.connect(self.reject)
         layout = QVBoxLayout(self)

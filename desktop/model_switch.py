@@ -20,6 +20,7 @@ from PySide6.QtWidgets import QMessageBox, QWidget
 
 from . import fmt
 from .indexing import IndexController
+from .plain import plain_message_box
 from .progress import StatusArea
 from .tasks import TaskManager, describe_error
 
@@ -37,10 +38,7 @@ def model_label(model_id: str | None) -> str:
 
 def ask_to_switch(estimate: SwitchEstimate, parent: QWidget | None = None) -> bool:
     """The confirmation, with the measured cost; True when the user chose to switch."""
-    box = QMessageBox(parent)
-    box.setIcon(QMessageBox.Icon.Question)
-    box.setWindowTitle("Switch the embedding model?")
-    box.setText(f"Analyse {fmt.count(estimate.chunks_to_embed, 'passage')} again with "
+    question = (f"Analyse {fmt.count(estimate.chunks_to_embed, 'passage')} again with "
                 f"{model_label(estimate.model_id)}?")
     details = []
     if estimate.chunks_per_s > 0:
@@ -52,7 +50,9 @@ def ask_to_switch(estimate: SwitchEstimate, parent: QWidget | None = None) -> bo
         details.append(f"The unfinished switch to {model_label(estimate.discards_pending)} is discarded.")
     details.append("Search keeps working with the current model until the switch is complete. You can "
                    "cancel at any time; choosing this model again continues where it stopped.")
-    box.setInformativeText(" ".join(details))
+    # A model's name comes from its folder: shown as it is, never as markup.
+    box = plain_message_box(QMessageBox.Icon.Question, "Switch the embedding model?", question,
+                            " ".join(details), QMessageBox.StandardButton.NoButton, parent)
     switch = box.addButton("Switch model", QMessageBox.ButtonRole.AcceptRole)
     box.addButton("Keep current model", QMessageBox.ButtonRole.RejectRole)
     box.setDefaultButton(switch)

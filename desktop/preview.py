@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
 
 from . import fmt, style
 from .empty_state import EmptyState
+from .plain import make_plain, set_tooltip
 from .tasks import TaskManager, describe_error
 
 RERENDER_MS = 250
@@ -96,6 +97,7 @@ class PreviewPanel(QWidget):
         self.title.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.meta = QLabel(objectName="PreviewMeta")
         self.meta.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        make_plain(self.title, self.meta)  # a file or folder name is never markup
         self.open_button = QToolButton(text="Open")
         self.reveal_button = QToolButton(text="Show in folder")
         self.copy_button = QToolButton(text="Copy path")
@@ -132,6 +134,7 @@ class PreviewPanel(QWidget):
         self.page_scroll.setWidget(self.page_label)
         self.page_scroll.viewport().installEventFilter(self)
         self.page_info = QLabel(objectName="PreviewMeta")
+        make_plain(self.page_label, self.page_info)  # the error shown in place of a page quotes paths
         self.zoom_out = QToolButton(text="−", toolTip="Smaller (Ctrl+wheel)", autoRaise=True)
         self.zoom_fit = QToolButton(text="Fit", toolTip="Fit the text to the pane", autoRaise=True)
         self.zoom_in = QToolButton(text="+", toolTip="Larger (Ctrl+wheel)", autoRaise=True)
@@ -189,7 +192,7 @@ class PreviewPanel(QWidget):
             return
         self.stack.setCurrentIndex(1)
         self.title.setText(os.path.basename(hit.path))
-        self.title.setToolTip(hit.path)
+        set_tooltip(self.title, hit.path)
         bits = [fmt.folder_label(os.path.dirname(hit.path))]
         page = fmt.page_label(hit.kind, chunk.page)
         if page:

@@ -13,6 +13,7 @@ from PySide6.QtGui import QColor, QPainter, QPalette
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QToolButton, QWidget
 
 from . import fmt
+from .plain import make_plain, set_tooltip
 from .style import ACCENT
 
 PHASES = {
@@ -156,7 +157,8 @@ class StatusArea(QWidget):
         self.message = _fixed(QLabel(), MESSAGE_WIDTH)
         self.message.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         self.message.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.problems = QLabel()
+        make_plain(self.phase, self.current, self.counts, self.summary, self.message)  # names and paths
+        self.problems = QLabel()  # a link the program writes
         self.problems.linkActivated.connect(lambda _: self.problems_clicked.emit())
         self.dismiss = QToolButton(text="✕")
         self.dismiss.setAutoRaise(True)
@@ -192,7 +194,7 @@ class StatusArea(QWidget):
         self._set_running(True)
         self.phase.setText(self.phase.fontMetrics().elidedText(description, Qt.TextElideMode.ElideRight,
                                                                self.phase.width()))
-        self.phase.setToolTip(description)
+        set_tooltip(self.phase, description)
         self.bar.setRange(0, 0)  # busy until the file count is known
         self.counts.setText("")
         self.current.setText("")
@@ -229,7 +231,7 @@ class StatusArea(QWidget):
         name = os.path.basename(p.current) if p.current else ""
         self.current.setText(self.current.fontMetrics().elidedText(name, Qt.TextElideMode.ElideMiddle,
                                                                    self.current.width()))
-        self.current.setToolTip(p.current or "")
+        set_tooltip(self.current, p.current or "")
 
     def rehearse(self) -> None:
         """Show a made-up run once, off screen (see ResultsView.rehearse)."""
@@ -301,7 +303,8 @@ class StatusArea(QWidget):
         self.message.style().polish(self.message)
         self.message.setText(self.message.fontMetrics().elidedText(text, Qt.TextElideMode.ElideRight,
                                                                    self.message.width()))
-        self.message.setToolTip(text)
+        set_tooltip(self.message, text)
+        self._message_text = text
         self.message.show()
         self.dismiss.setVisible(error)
         if sticky if sticky is not None else error:
@@ -312,8 +315,10 @@ class StatusArea(QWidget):
     def clear_message(self) -> None:
         self.message.setText("")
         self.message.setToolTip("")
+        self._message_text = ""
         self.message.hide()
         self.dismiss.hide()
 
     def message_text(self) -> str:
-        return self.message.toolTip()
+        """The whole message shown (the label may show it shortened)."""
+        return self._message_text

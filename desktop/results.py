@@ -12,6 +12,7 @@ from PySide6.QtGui import QPainter, QPixmap
 from PySide6.QtWidgets import QAbstractItemView, QStyle, QStyleOptionViewItem, QTreeView
 
 from . import fmt, style
+from .plain import tooltip_text
 from .result_delegate import CHUNK_ROLE, HIT_ROLE, HTML_ROLE, ResultDelegate
 
 __all__ = ["CHUNK_ROLE", "HIT_ROLE", "HTML_ROLE", "ResultDelegate", "ResultsModel", "ResultsView"]
@@ -85,7 +86,7 @@ class ResultsModel(QAbstractItemModel):
         if role == Qt.ItemDataRole.DisplayRole:
             return os.path.basename(row.hit.path) if top else f"Page {row.hit.chunks[chunk_no].page}"
         if role == Qt.ItemDataRole.ToolTipRole:
-            return row.hit.path
+            return tooltip_text(row.hit.path)  # a path that looks like HTML is shown as it is
         if role == HIT_ROLE:
             return row.hit
         if role == CHUNK_ROLE:

@@ -29,6 +29,7 @@ from PySide6.QtWidgets import (
 
 from . import fmt, style
 from .empty_state import EmptyState
+from .plain import tooltip_text
 from .results import ResultsView
 from .tasks import TaskManager, describe_error
 
@@ -173,7 +174,8 @@ class SearchPanel(QWidget):
         for s in sources:
             name = os.path.basename(s.path.rstrip(os.sep)) or s.path
             self.folder_filter.addItem(name, s.path)
-            self.folder_filter.setItemData(self.folder_filter.count() - 1, s.path, Qt.ItemDataRole.ToolTipRole)
+            self.folder_filter.setItemData(self.folder_filter.count() - 1, tooltip_text(s.path),
+                                           Qt.ItemDataRole.ToolTipRole)
         found = self.folder_filter.findData(current) if current else 0
         self.folder_filter.setCurrentIndex(max(0, found))
         self.folder_filter.blockSignals(False)
