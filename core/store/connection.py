@@ -49,7 +49,7 @@ def open_connection(path: Path | str, *, readonly: bool = False, create: bool = 
         conn.execute("SELECT count(*) FROM sqlite_schema").fetchall()  # reads the header (and -wal)
         load_vec(conn)
         if not readonly:
-            conn.execute("PRAGMA journal_mode=WAL")
+            _use_wal(conn)
             conn.execute(f"PRAGMA journal_size_limit={JOURNAL_SIZE_LIMIT}")
         conn.execute("PRAGMA synchronous=NORMAL")
         conn.execute("PRAGMA foreign_keys=ON")
@@ -96,6 +96,24 @@ def writable(path: Path) -> bool:
     """Whether Memex may write the library at ``path``: the file and its folder (for the -wal,
     -shm and open marks). False on a read-only disk, or for a read-only file or folder."""
     return os.access(path, os.W_OK) and os.access(path.parent, os.W_OK)
+
+
+def _use_wal(conn: apsw.Connection) -> None:
+    """Switch the file to WAL (once per library; later opens find it so). The switch needs the
+    file to itself, and SQLite answers BUSY at once, without its busy handler, while another
+    process is opening the same new library: so wait for that here, up to the busy timeout."""
+    deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
+    delay = 0.005
+    while True:
+        try:
+            if str(conn.execute("PRAGMA journal_mode").fetchone()[0]).lower() != "wal":
+                conn.execute("PRAGMA journal_mode=WAL").fetchall()
+            return
+        except apsw.BusyError:
+            if time.monotonic() >= deadline:
+                raise
+            time.sleep(delay)
+            delay = min(delay * 2, 0.1)
 
 
 def load_vec(conn: apsw.Connection) -> str:
