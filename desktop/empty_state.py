@@ -26,6 +26,9 @@ class EmptyState(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setAutoFillBackground(False)
+        # Explicit, small: a long message wrapped in a narrow pane must not make the window
+        # taller or wider than the screen (it is cut instead; the window can be made larger).
+        self.setMinimumSize(120, 120)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(40, 40, 40, 40)
         layout.setSpacing(10)

@@ -7,6 +7,7 @@ import os
 
 from memex.core.types import FileError, Source
 from PySide6.QtCore import QPoint, Qt, Signal
+from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QDialog,
@@ -117,7 +118,7 @@ class FoldersPanel(QWidget):
         self.problems.linkActivated.connect(lambda _: self.problems_clicked.emit())
         self.problems.hide()
 
-        buttons = QHBoxLayout()
+        self.buttons = buttons = QHBoxLayout()
         buttons.setSpacing(6)
         buttons.addWidget(self.add_button, 1)
         buttons.addWidget(self.remove_button)
@@ -129,6 +130,16 @@ class FoldersPanel(QWidget):
         layout.addWidget(self.hint)
         layout.addWidget(self.problems)
         layout.addLayout(buttons)
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        # Side by side where they fit, one above the other in a narrow sidebar (not cut off).
+        margins = self.layout().contentsMargins()
+        needed = (self.add_button.sizeHint().width() + self.remove_button.sizeHint().width()
+                  + self.buttons.spacing() + margins.left() + margins.right())
+        direction = QHBoxLayout.Direction.LeftToRight if self.width() >= needed else QHBoxLayout.Direction.TopToBottom
+        if self.buttons.direction() != direction:
+            self.buttons.setDirection(direction)
 
     def set_sources(self, sources: list[Source], failed: int = 0) -> None:
         previous = [s.path for s in self.sources]
@@ -199,7 +210,10 @@ class FailuresDialog(QDialog):
     def __init__(self, failures: list[FileError], parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setWindowTitle("Files Memex could not read")
-        self.resize(820, 420)
+        screen = (parent.screen() if parent is not None else None) or QGuiApplication.primaryScreen()
+        free = screen.availableGeometry() if screen is not None else None
+        self.resize(min(820, int(free.width() * 0.95)) if free else 820,
+                    min(420, int(free.height() * 0.9)) if free else 420)  # small screens: inside them
         intro = QLabel(
             "These files are skipped until they change. Password-protected PDFs and scans without a "
             "text layer are the usual reasons.")

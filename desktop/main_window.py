@@ -78,9 +78,9 @@ class MainWindow(QMainWindow):
         for w, stretch in ((self.folders, 0), (self.search, 3), (self.preview, 2)):
             self.splitter.addWidget(w)
             self.splitter.setStretchFactor(self.splitter.count() - 1, stretch)
-        self.folders.setMinimumWidth(200)
-        self.search.setMinimumWidth(380)
-        self.preview.setMinimumWidth(300)
+        self.folders.setMinimumWidth(200)  # together no wider than an 800-pixel screen
+        self.search.setMinimumWidth(340)
+        self.preview.setMinimumWidth(240)
         self.splitter.setSizes([250, 600, 470])
         central = QWidget()
         layout = QVBoxLayout(central)

@@ -64,16 +64,15 @@ def show_progress(status: StatusArea, p: SwitchProgress) -> None:
     """Render a switch's progress in the status area's bar and labels."""
     phase = {"paused": "Paused", "swapping": "Switching over", "done": "Finishing",
              "cancelled": "Stopping"}.get(p.phase, f"Switching to {model_label(p.model_id)}")
-    status.phase.setText(status.phase.fontMetrics().elidedText(phase, Qt.TextElideMode.ElideRight,
-                                                               status.phase.width()))
+    status.show_text(status.phase, phase)
     status.bar.setRange(0, max(p.total, 1))
     status.bar.setValue(min(p.done, p.total))
     bits = [f"{p.done:,} of {fmt.count(p.total, 'passage')}"]
     left = p.seconds_left
     if p.phase == "embedding" and left is not None:
         bits.append(f"about {fmt.duration(left)} left")
-    status.counts.setText("  ·  ".join(bits))
-    status.current.setText("")
+    status.show_text(status.counts, "  ·  ".join(bits))
+    status.show_text(status.current, "")
 
 
 class ModelSwitchController(QObject):

@@ -98,6 +98,7 @@ class PreviewPanel(QWidget):
         self.meta = QLabel(objectName="PreviewMeta")
         self.meta.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         make_plain(self.title, self.meta)  # a file or folder name is never markup
+        self._header_texts = ("", "", "")  # name, folder, the rest: in full (shown shortened to fit)
         self.open_button = QToolButton(text="Open")
         self.reveal_button = QToolButton(text="Show in folder")
         self.copy_button = QToolButton(text="Copy path")
@@ -191,15 +192,16 @@ class PreviewPanel(QWidget):
             self.stack.setCurrentIndex(0)
             return
         self.stack.setCurrentIndex(1)
-        self.title.setText(os.path.basename(hit.path))
         set_tooltip(self.title, hit.path)
-        bits = [fmt.folder_label(os.path.dirname(hit.path))]
+        bits = []
         page = fmt.page_label(hit.kind, chunk.page)
         if page:
             bits.append(page)
         if hit.mtime:
             bits.append(f"modified {fmt.short_date(hit.mtime)}")
-        self.meta.setText("  ·  ".join(bits))
+        self._header_texts = (os.path.basename(hit.path), fmt.folder_label(os.path.dirname(hit.path)),
+                              "".join(f"  ·  {bit}" for bit in bits))
+        self._fit_header()
         self._load_text(token, hit, chunk, query)
         renderable = hit.kind in RENDERABLE_KINDS
         self.tabs.setTabEnabled(1, renderable)
@@ -298,7 +300,20 @@ class PreviewPanel(QWidget):
 
     def resizeEvent(self, event) -> None:
         super().resizeEvent(event)
+        self._fit_header()
         self._rerender.start()
+
+    def _fit_header(self) -> None:
+        """The name and its folder, shortened to the pane's width (a long name is not cut off)."""
+        width = max(40, self.width() - 32)  # the header's margins
+        title, folder, rest = self._header_texts
+        self.title.ensurePolished()  # the style sheet's font, before measuring with it
+        self.meta.ensurePolished()
+        self.title.setText(self.title.fontMetrics().elidedText(title, Qt.TextElideMode.ElideMiddle, width))
+        metrics = self.meta.fontMetrics()
+        room = max(40, width - metrics.horizontalAdvance(rest))
+        folder = metrics.elidedText(folder, Qt.TextElideMode.ElideMiddle, room)
+        self.meta.setText(metrics.elidedText(folder + rest, Qt.TextElideMode.ElideRight, width))
 
     def _render_if_resized(self) -> None:
         if self.hit is None or self.hit.kind not in RENDERABLE_KINDS or not self._rendered_width:

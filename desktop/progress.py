@@ -26,7 +26,9 @@ PHASES = {
     "cancelled": "Stopping",
 }
 MESSAGE_MS = 8000
-MESSAGE_WIDTH = 560
+MESSAGE_WIDTH = 900  # at most: a long warning shows as much as the line allows
+PHASE_WIDTH, COUNTS_WIDTH, CURRENT_WIDTH = 190, 270, 200  # at most; less in a narrow window
+MIN_WIDTH = 320  # the status line never makes the window wider than this asks
 UPDATE_EVERY_S = 0.2  # progress texts are redrawn at most this often
 
 
@@ -144,10 +146,11 @@ class StatusArea(QWidget):
         self.setAttribute(Qt.WidgetAttribute.WA_StyledBackground, True)
         # Fixed sizes: the texts change with every file, and a label that keeps its size does
         # not make the window lay itself out again each time.
-        self.phase = _fixed(QLabel(), 190)
-        self.current = _fixed(QLabel(objectName="StatusDetail"), 200)
+        self.phase = _fixed(QLabel(), PHASE_WIDTH)
+        self.current = _fixed(QLabel(objectName="StatusDetail"), CURRENT_WIDTH)
         self.bar = SlimBar()
-        self.counts = _fixed(QLabel(objectName="StatusDetail"), 270)
+        self.counts = _fixed(QLabel(objectName="StatusDetail"), COUNTS_WIDTH)
+        self._full: dict[QLabel, tuple[str, Qt.TextElideMode]] = {}  # what each shortened label says in full
         self.pause_button = QPushButton("Pause")
         self.pause_button.setCheckable(True)
         self.pause_button.toggled.connect(self._on_pause)
@@ -177,6 +180,7 @@ class StatusArea(QWidget):
         layout.addWidget(self.problems)
         layout.addWidget(self.pause_button)
         layout.addWidget(self.cancel_button)
+        self.setMinimumWidth(MIN_WIDTH)  # the labels below are fitted to the width there is (see _fit)
 
         self._meter: RunMeter | None = None
         self._last: IndexProgress | None = None
@@ -192,12 +196,11 @@ class StatusArea(QWidget):
         self._meter = RunMeter()
         self._last = None
         self._set_running(True)
-        self.phase.setText(self.phase.fontMetrics().elidedText(description, Qt.TextElideMode.ElideRight,
-                                                               self.phase.width()))
+        self.show_text(self.phase, description)
         set_tooltip(self.phase, description)
         self.bar.setRange(0, 0)  # busy until the file count is known
-        self.counts.setText("")
-        self.current.setText("")
+        self.show_text(self.counts, "")
+        self.show_text(self.current, "")
 
     def update_progress(self, p: IndexProgress) -> None:
         if not self.running:
@@ -210,8 +213,7 @@ class StatusArea(QWidget):
         self._shown_at = now
         meter = self._meter or RunMeter()
         meter.pause(p.phase in ("paused", "waiting"))  # neither counts towards the speed
-        self.phase.setText(self.phase.fontMetrics().elidedText(PHASES.get(p.phase, p.phase.capitalize()),
-                                                               Qt.TextElideMode.ElideRight, self.phase.width()))
+        self.show_text(self.phase, PHASES.get(p.phase, p.phase.capitalize()))
         if p.files_total > 0:
             self.bar.setRange(0, p.files_total)
             self.bar.setValue(min(p.files_done, p.files_total))
@@ -222,15 +224,14 @@ class StatusArea(QWidget):
             eta = meter.eta(p.files_done, p.files_total)
             if eta is not None and p.phase != "paused":
                 bits.append(f"about {fmt.duration(eta)} left")
-            self.counts.setText("  ·  ".join(bits))
+            self.show_text(self.counts, "  ·  ".join(bits))
         elif p.phase == "embedding" and p.chunks_pending:
             self.bar.setRange(0, 0)
-            self.counts.setText(f"{p.chunks_pending:,} passages to go")
+            self.show_text(self.counts, f"{p.chunks_pending:,} passages to go")
         else:
             self.bar.setRange(0, 0)
         name = os.path.basename(p.current) if p.current else ""
-        self.current.setText(self.current.fontMetrics().elidedText(name, Qt.TextElideMode.ElideMiddle,
-                                                                   self.current.width()))
+        self.show_text(self.current, name, Qt.TextElideMode.ElideMiddle)
         set_tooltip(self.current, p.current or "")
 
     def rehearse(self) -> None:
@@ -252,7 +253,7 @@ class StatusArea(QWidget):
         self.pause_button.setText("Resume" if paused else "Pause")
         self.pause_button.blockSignals(False)
         if paused:
-            self.phase.setText(PHASES["paused"])
+            self.show_text(self.phase, PHASES["paused"])
         if self._meter is not None:
             self._meter.pause(paused)
 
@@ -260,25 +261,56 @@ class StatusArea(QWidget):
         self.pause_button.setText("Resume" if checked else "Pause")
         self.pause_toggled.emit(checked)
 
+    def show_text(self, label: QLabel, text: str,
+                  mode: Qt.TextElideMode = Qt.TextElideMode.ElideRight) -> None:
+        """Show ``text`` in one of the fixed-width labels, shortened to its width (again
+        whenever the width changes)."""
+        self._full[label] = (text, mode)
+        label.setText(label.fontMetrics().elidedText(text, mode, label.width()) if text else "")
+
     def resizeEvent(self, event) -> None:
         super().resizeEvent(event)
-        self._fit_message()
+        self._fit()
 
-    def _fit_message(self) -> None:
-        """Give the message what the other parts leave (it has a fixed width, see _fixed)."""
-        others = [self.phase, self.bar, self.counts, self.current, self.pause_button, self.cancel_button] \
-            if self.running else [self.summary, self.problems]
-        used = sum(w.sizeHint().width() if w in (self.summary, self.problems, self.pause_button, self.cancel_button)
-                   else w.width() for w in others if not w.isHidden() or w in (self.phase, self.summary))
-        spare = self.width() - used - 10 * (len(others) + 2) - 28 - self.dismiss.sizeHint().width()
-        self.message.setFixedWidth(max(120, min(MESSAGE_WIDTH, spare)))
+    def _fit(self) -> None:
+        """Share the width among the fixed-width labels (fixed: a label that keeps its size
+        does not lay the window out again with each file). In a narrow window the current
+        file gives way first, then the counts and the message; nothing makes the window wider."""
+        layout = self.layout()
+        margins = layout.contentsMargins()
+        spacing = layout.spacing()
+        room = self.width() - margins.left() - margins.right()
+        message_shown = not self.message.isHidden()
+        if message_shown and not self.dismiss.isHidden():
+            room -= self.dismiss.sizeHint().width() + spacing
+        if self.running:
+            room -= sum(w.sizeHint().width() + spacing for w in (self.pause_button, self.cancel_button))
+            bar = max(60, min(180, room // 8))
+            self.bar.setFixedWidth(bar)
+            room -= bar + 3 * spacing  # bar, phase, counts, current
+            phase = max(60, min(PHASE_WIDTH, room // 2))
+            counts = max(0, min(COUNTS_WIDTH, room - phase))
+            left = room - phase - counts
+            current = max(0, min(CURRENT_WIDTH, left - (120 + spacing if message_shown else 0)))
+            left -= current
+            widths = {self.phase: phase, self.counts: counts, self.current: current}
+        else:
+            room -= sum(w.sizeHint().width() + spacing for w in (self.summary, self.problems)
+                        if not w.isHidden())
+            left, widths = room, {}
+        widths[self.message] = max(0, min(MESSAGE_WIDTH, left - spacing - 10))
+        for label, width in widths.items():
+            if label.width() != width:
+                label.setFixedWidth(width)
+                if label in self._full:
+                    self.show_text(label, *self._full[label])
 
     def _set_running(self, running: bool) -> None:
         self.running = running
         for w in (self.phase, self.bar, self.counts, self.current, self.pause_button, self.cancel_button):
             w.setVisible(running)
         self.summary.setVisible(not running)
-        self._fit_message()
+        self._fit()
         if not running:
             self.set_paused(False)
 
@@ -296,28 +328,30 @@ class StatusArea(QWidget):
             self.problems.show()
         else:
             self.problems.hide()
+        self._fit()
 
     def show_message(self, text: str, error: bool = False, sticky: bool | None = None) -> None:
         self.message.setObjectName("StatusError" if error else "")
         self.message.style().unpolish(self.message)
         self.message.style().polish(self.message)
-        self.message.setText(self.message.fontMetrics().elidedText(text, Qt.TextElideMode.ElideRight,
-                                                                   self.message.width()))
         set_tooltip(self.message, text)
         self._message_text = text
         self.message.show()
         self.dismiss.setVisible(error)
+        self._fit()
+        self.show_text(self.message, text)
         if sticky if sticky is not None else error:
             self._message_timer.stop()
         else:
             self._message_timer.start()
 
     def clear_message(self) -> None:
-        self.message.setText("")
+        self.show_text(self.message, "")
         self.message.setToolTip("")
         self._message_text = ""
         self.message.hide()
         self.dismiss.hide()
+        self._fit()
 
     def message_text(self) -> str:
         """The whole message shown (the label may show it shortened)."""
