@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 
 from memex.core.types import FileError, Source
-from PySide6.QtCore import QPoint, Qt, Signal
+from PySide6.QtCore import QPoint, QSize, Qt, Signal
 from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -53,21 +53,32 @@ class _SourceRow(QWidget):
         layout.setContentsMargins(10, 7, 10, 7)
         layout.setSpacing(1)
         name = os.path.basename(source.path.rstrip(os.sep)) or source.path
-        title = plain_label(name)  # a folder name is never markup
-        font = title.font()
+        self.title = plain_label(name)  # a folder name is never markup
+        font = self.title.font()
         font.setBold(True)
-        title.setFont(font)
-        path = plain_label(objectName="SourceMeta")
-        path.setText(path.fontMetrics().elidedText(fmt.folder_label(source.path), Qt.TextElideMode.ElideMiddle, 210))
+        self.title.setFont(font)
+        self.path = plain_label(objectName="SourceMeta")
+        self._texts = (name, fmt.folder_label(source.path))  # in full; shown shortened to the row's width
         self.meta = QLabel(objectName="SourceMeta")
-        self.meta.setWordWrap(True)
         self.errors = QLabel(objectName="StatusError")
         make_plain(self.meta, self.errors)
-        for w in (title, path, self.meta, self.errors):
+        for w in (self.title, self.path, self.meta, self.errors):
             layout.addWidget(w)
+        self._fit(230)
         set_tooltip(self, source.path)
         self.source: Source | None = None
         self.update_source(source)
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        self._fit(self.width())
+
+    def _fit(self, width: int) -> None:
+        room = max(40, width - 20)  # the row's margins
+        for label, text, mode in ((self.title, self._texts[0], Qt.TextElideMode.ElideRight),
+                                  (self.path, self._texts[1], Qt.TextElideMode.ElideMiddle)):
+            label.ensurePolished()
+            label.setText(label.fontMetrics().elidedText(text, mode, room))
 
     def update_source(self, source: Source) -> None:
         """New counts for the same folder (cheap: only the texts that changed are set)."""
@@ -103,6 +114,7 @@ class FoldersPanel(QWidget):
         self.list.customContextMenuRequested.connect(self._menu)
         self.list.itemSelectionChanged.connect(self._on_selection)
         self.list.setVerticalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
+        self.list.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)  # rows fit the width
         self.hint = QLabel("Folders you add are watched: new and changed files are indexed on their own.",
                            objectName="SourceMeta")
         self.hint.setWordWrap(True)
@@ -156,7 +168,7 @@ class FoldersPanel(QWidget):
                 item = QListWidgetItem()
                 item.setData(Qt.ItemDataRole.UserRole, s.path)
                 row = _SourceRow(s)
-                item.setSizeHint(row.sizeHint())
+                item.setSizeHint(QSize(1, row.sizeHint().height()))  # as wide as the list (names shortened)
                 self.list.addItem(item)
                 self.list.setItemWidget(item, row)
                 if s.path == selected:
