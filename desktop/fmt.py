@@ -8,6 +8,7 @@ import time
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 
+from memex.core.display_text import safe
 from memex.core.humanize import duration
 
 KIND_NAMES = {
@@ -88,11 +89,19 @@ def count(n: int, word: str, plural: str | None = None) -> str:
 
 
 def folder_label(path: str, home: str | None = None) -> str:
-    """A folder path with the home folder shown as ``~``."""
+    """A folder path with the home folder shown as ``~`` (control and bidi characters shown
+    as escapes, see :func:`file_name`)."""
     home = home if home is not None else os.path.expanduser("~")
     if home and home != os.sep and (path == home or path.startswith(home.rstrip(os.sep) + os.sep)):
-        return "~" + path[len(home.rstrip(os.sep)):]
-    return path
+        return safe("~" + path[len(home.rstrip(os.sep)):])
+    return safe(path)
+
+
+def file_name(path: str) -> str:
+    """The last part of ``path`` as the window shows it: a control character, bidi override or
+    invisible character in it is shown as an escape (``\\u202e``), so ``invoice\\u202efdp.exe``
+    cannot pass for ``invoiceexe.pdf`` — the same rule as the command line's."""
+    return safe(os.path.basename(path.rstrip(os.sep)) or path)
 
 
 def human_bytes(n: int) -> str:

@@ -3,8 +3,6 @@ the dialog listing files that could not be read."""
 
 from __future__ import annotations
 
-import os
-
 from memex.core.types import FileError, Source
 from PySide6.QtCore import QPoint, QSize, Qt, Signal
 from PySide6.QtGui import QGuiApplication
@@ -52,7 +50,7 @@ class _SourceRow(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(10, 7, 10, 7)
         layout.setSpacing(1)
-        name = os.path.basename(source.path.rstrip(os.sep)) or source.path
+        name = fmt.file_name(source.path)
         self.title = plain_label(name)  # a folder name is never markup
         font = self.title.font()
         font.setBold(True)
@@ -237,7 +235,7 @@ class FailuresDialog(QDialog):
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.setWordWrap(False)
         for row, f in enumerate(failures):
-            name = QTableWidgetItem(os.path.basename(f.path))
+            name = QTableWidgetItem(fmt.file_name(f.path))
             set_tooltip(name, f.path)
             self.table.setItem(row, 0, name)
             self.table.setItem(row, 1, QTableWidgetItem(REASONS.get(f.reason, f.reason)))

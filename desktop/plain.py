@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import html
 
+from memex.core.display_text import safe
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QLabel, QMessageBox, QWidget
 
@@ -32,8 +33,10 @@ def make_plain(*labels: QLabel) -> None:
 
 
 def escaped(text: str) -> str:
-    """``text`` to be quoted inside rich text the program composes (line breaks kept)."""
-    return html.escape(text, quote=False).replace("\n", "<br>")
+    """``text`` to be quoted inside rich text the program composes: markup escaped, control and
+    bidi characters shown as escapes (see ``memex.core.display_text``), line breaks kept."""
+    lines = "\n".join(safe(line) for line in text.split("\n"))
+    return html.escape(lines, quote=False).replace("\n", "<br>")
 
 
 def tooltip_text(text: str) -> str:

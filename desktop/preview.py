@@ -199,7 +199,7 @@ class PreviewPanel(QWidget):
             bits.append(page)
         if hit.mtime:
             bits.append(f"modified {fmt.short_date(hit.mtime)}")
-        self._header_texts = (os.path.basename(hit.path), fmt.folder_label(os.path.dirname(hit.path)),
+        self._header_texts = (fmt.file_name(hit.path), fmt.folder_label(os.path.dirname(hit.path)),
                               "".join(f"  ·  {bit}" for bit in bits))
         self._fit_header()
         self._load_text(token, hit, chunk, query)

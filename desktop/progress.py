@@ -4,9 +4,9 @@ notices or errors as readable sentences."""
 
 from __future__ import annotations
 
-import os
 import time
 
+from memex.core.display_text import safe
 from memex.core.types import IndexProgress
 from PySide6.QtCore import QRectF, Qt, QTimer, Signal
 from PySide6.QtGui import QColor, QPainter, QPalette
@@ -230,7 +230,7 @@ class StatusArea(QWidget):
             self.show_text(self.counts, f"{p.chunks_pending:,} passages to go")
         else:
             self.bar.setRange(0, 0)
-        name = os.path.basename(p.current) if p.current else ""
+        name = fmt.file_name(p.current) if p.current else ""
         self.show_text(self.current, name, Qt.TextElideMode.ElideMiddle)
         set_tooltip(self.current, p.current or "")
 
@@ -264,7 +264,8 @@ class StatusArea(QWidget):
     def show_text(self, label: QLabel, text: str,
                   mode: Qt.TextElideMode = Qt.TextElideMode.ElideRight) -> None:
         """Show ``text`` in one of the fixed-width labels, shortened to its width (again
-        whenever the width changes)."""
+        whenever the width changes), control and bidi characters shown as escapes."""
+        text = safe(text)
         self._full[label] = (text, mode)
         label.setText(label.fontMetrics().elidedText(text, mode, label.width()) if text else "")
 

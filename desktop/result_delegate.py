@@ -164,7 +164,7 @@ class ResultDelegate(QStyledItemDelegate):
                              Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter, date)
             painter.setFont(title_font)
             painter.setPen(pal.color(QPalette.ColorRole.Text))
-            name = tfm.elidedText(os.path.basename(hit.path), Qt.TextElideMode.ElideMiddle,
+            name = tfm.elidedText(fmt.file_name(hit.path), Qt.TextElideMode.ElideMiddle,
                                   max(20, right - x - date_w - 12))
             painter.drawText(QRect(x, y, right - x, tfm.height()), Qt.AlignmentFlag.AlignVCenter, name)
             y += tfm.height() + 2

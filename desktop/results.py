@@ -84,7 +84,7 @@ class ResultsModel(QAbstractItemModel):
         row = self._rows[index.row() if top else index.internalId() - 1]
         chunk_no = 0 if top else index.row() + 1
         if role == Qt.ItemDataRole.DisplayRole:
-            return os.path.basename(row.hit.path) if top else f"Page {row.hit.chunks[chunk_no].page}"
+            return fmt.file_name(row.hit.path) if top else f"Page {row.hit.chunks[chunk_no].page}"
         if role == Qt.ItemDataRole.ToolTipRole:
             return tooltip_text(row.hit.path)  # a path that looks like HTML is shown as it is
         if role == HIT_ROLE:

@@ -9,7 +9,6 @@ is still the same — nobody waits for the reranker.
 from __future__ import annotations
 
 import html
-import os
 import time
 
 from memex.core.errors import ModelError
@@ -172,7 +171,7 @@ class SearchPanel(QWidget):
         self.folder_filter.clear()
         self.folder_filter.addItem("All folders", None)
         for s in sources:
-            name = os.path.basename(s.path.rstrip(os.sep)) or s.path
+            name = fmt.file_name(s.path)
             self.folder_filter.addItem(name, s.path)
             self.folder_filter.setItemData(self.folder_filter.count() - 1, tooltip_text(s.path),
                                            Qt.ItemDataRole.ToolTipRole)

@@ -12,6 +12,7 @@ from datetime import datetime
 from pathlib import Path
 
 from .. import config
+from ..display_text import UNSAFE
 from ..errors import MemexError
 from ..store.writer_lock import WAITING_MESSAGE
 from ..types import SearchFilters
@@ -180,7 +181,7 @@ def cmd_index(args: argparse.Namespace) -> int:
 def search_words(query: str) -> str:
     """The query with control and invisible format characters turned into spaces; refused
     when nothing is left to search for."""
-    words = output.UNSAFE.sub(" ", query).strip()
+    words = UNSAFE.sub(" ", query).strip()
     if not words:
         raise UsageError("The query is empty: type the words to search for, e.g. memex search \"tax return\".")
     return words

@@ -2,7 +2,8 @@
 
 Qt takes a string that merely looks like markup as markup: in a QLabel (AutoText), a
 QMessageBox and every tooltip. Each test builds the real widgets with hostile names and checks
-what a person would read — the text as Qt renders it — against the raw name."""
+what a person would read — the text as Qt renders it — against the raw name, with its control
+and bidi characters shown as escapes (``SEEN_NAME``), as the command line shows them."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from pathlib import Path
 
 from gui_helpers import search_for, wait_idle
 from memex.core.config import Settings, default_library_path
+from memex.core.display_text import safe
 from memex.core.model_switch import SwitchEstimate
 from memex.core.types import FileError, IndexProgress, Source
 from PySide6 import QtGui
@@ -21,6 +23,7 @@ from PySide6.QtWidgets import QApplication, QLabel, QMessageBox, QWidget
 MARKUP = "<img src=x><b>BOLD&amp;"  # a file name cannot hold "/", so no closing tags
 FILE_NAME = f"{MARKUP}\x1b[31m \u202etxt.exe.txt"  # an escape sequence and a right-to-left override
 DIR_NAME = "<a href='file:etc'>dir&lt;"
+SEEN_NAME = f"{MARKUP}\\x1b[31m \\u202etxt.exe.txt"  # what a person reads: nothing reorders or hides
 
 
 def rendered(text: str, text_format: Qt.TextFormat = Qt.TextFormat.AutoText) -> str:
@@ -56,14 +59,14 @@ def test_status_area_shows_file_names_and_errors_as_they_are(qtbot) -> None:
     assert tip(status.phase) == f"Indexing {DIR_NAME}"
     status.update_progress(IndexProgress(phase="indexing", files_total=3, files_done=1, current=path))
     assert shown(status.current) == status.current.fontMetrics().elidedText(
-        FILE_NAME, Qt.TextElideMode.ElideMiddle, status.current.width())
-    assert tip(status.current) == path
+        SEEN_NAME, Qt.TextElideMode.ElideMiddle, status.current.width())
+    assert tip(status.current) == safe(path)
     status.finish_run()
     error = f"Cannot read {path}"
     status.show_message(error, error=True)
-    assert tip(status.message) == error and status.message_text() == error
+    assert tip(status.message) == safe(error) and status.message_text() == error
     assert shown(status.message) == status.message.fontMetrics().elidedText(
-        error, Qt.TextElideMode.ElideRight, status.message.width())
+        safe(error), Qt.TextElideMode.ElideRight, status.message.width())
 
 
 def test_folders_and_failures_show_paths_as_they_are(qtbot) -> None:
@@ -82,8 +85,8 @@ def test_folders_and_failures_show_paths_as_they_are(qtbot) -> None:
     failed = f"{folder}/{FILE_NAME}"
     dialog = FailuresDialog([FileError(failed, "outside-link", f"{failed} points outside the folder")])
     qtbot.addWidget(dialog)
-    assert dialog.table.item(0, 0).text() == FILE_NAME and tip(dialog.table.item(0, 0)) == failed
-    assert tip(dialog.table.item(0, 2)) == f"{failed}\n{failed} points outside the folder"
+    assert dialog.table.item(0, 0).text() == SEEN_NAME and tip(dialog.table.item(0, 0)) == safe(failed)
+    assert tip(dialog.table.item(0, 2)) == f"{safe(failed)}\n{safe(failed)} points outside the folder"
     assert dialog.table.item(0, 1).text() == "Link outside the folder"
 
 
@@ -155,8 +158,8 @@ def test_a_library_that_cannot_open_is_named_as_it_is(qtbot, tmp_path) -> None:
     try:
         qtbot.waitUntil(lambda: "cannot open" in window.search.empty.title.text(), timeout=30_000)
         body = shown(window.search.empty.body)
-        assert str(target) in body, body
-        assert str(target) in window.status.message_text() and str(target) in tip(window.status.message)
+        assert safe(target) in body, body
+        assert str(target) in window.status.message_text() and safe(target) in tip(window.status.message)
     finally:
         window.shutdown()
         window.close()
@@ -175,13 +178,13 @@ def test_window_shows_hostile_file_names_as_they_are(qtbot, make_window, tmp_pat
     hits = search_for(qtbot, window, "zephyrine")
     assert [h.path for h in hits] == [str(doc)]
     results = window.search.view.results
-    assert rendered(results.data(results.index(0, 0), Qt.ItemDataRole.ToolTipRole)) == str(doc)
-    assert results.data(results.index(0, 0), Qt.ItemDataRole.DisplayRole) == FILE_NAME  # painted as plain text
+    assert rendered(results.data(results.index(0, 0), Qt.ItemDataRole.ToolTipRole)) == safe(doc)
+    assert results.data(results.index(0, 0), Qt.ItemDataRole.DisplayRole) == SEEN_NAME  # painted as plain text
     qtbot.waitUntil(lambda: window.preview.hit is not None and window.preview.hit.path == str(doc))
     preview = window.preview
-    assert shown(preview.title) == preview.title.text() and tip(preview.title) == str(doc)
+    assert shown(preview.title) == preview.title.text() and tip(preview.title) == safe(doc)
     assert preview.title.text() == preview.title.fontMetrics().elidedText(  # shortened to the pane, if at all
-        FILE_NAME, Qt.TextElideMode.ElideMiddle, preview.width() - 32)
+        SEEN_NAME, Qt.TextElideMode.ElideMiddle, preview.width() - 32)
     assert shown(preview.meta) == preview.meta.text() and "&lt;  ·  modified" in preview.meta.text()
     qtbot.waitUntil(lambda: "zephyrine" in preview.text.toPlainText())
     assert "every <b>storm</b> &amp; every ship." in preview.text.toPlainText()  # document text, as written

@@ -131,6 +131,6 @@ def test_index_and_search_reach_no_other_machine(tmp_path: Path, reranker_dir: P
     assert folders == [], f"telemetry folders under HOME: {folders}"
     for name in ("index", "search"):  # strace ran the command and followed its threads and children
         traced = (tmp_path / f"{name}.trace").read_text()
-        assert re.search(r"^\d+ \+\+\+ exited with 0 \+\+\+$", traced, re.MULTILINE), name
-    index_pids = set(re.findall(r"^(\d+) ", (tmp_path / "index.trace").read_text(), re.MULTILINE))
+        assert re.search(r"^\d+\s+\+\+\+ exited with 0 \+\+\+$", traced, re.MULTILINE), name
+    index_pids = set(re.findall(r"^(\d+)\s", (tmp_path / "index.trace").read_text(), re.MULTILINE))
     assert len(index_pids) >= 2  # the extraction child was watched too
