@@ -33,7 +33,7 @@ WRITERS = (2, 3)
 ROUNDS = 2
 _WORDS = "river stone lantern harbor violet copper meadow thunder falcon ember glacier orchard".split()
 
-_ON_BARRIER = """
+ON_BARRIER = """
 import sys, time
 from pathlib import Path
 import memex.core.embedding, memex.core.library
@@ -44,7 +44,7 @@ while not Path(sys.argv[2]).exists():
 sys.exit(main(sys.argv[3:]))
 """
 
-_DELETE_MIDWAY = """
+DELETE_MIDWAY = """
 import shutil, sys
 from memex.core import indexer
 from memex.core.cli.main import main
@@ -97,7 +97,7 @@ def _round(folder: Path, work: Path, writers: int) -> dict[str, int]:
     for i in range(writers):
         _corpus(work / f"own-{i}", FILES, 10 + i)
     procs = [subprocess.Popen(
-        [sys.executable, "-c", _ON_BARRIER, str(work / f"ready-{i}"), str(go),
+        [sys.executable, "-c", ON_BARRIER, str(work / f"ready-{i}"), str(go),
          "index", "--json", "--library", str(db), str(folder), str(work / f"own-{i}")],
         env=_env(work / "home"), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         for i in range(writers)]
@@ -124,7 +124,7 @@ def _vanished(folder: Path, work: Path) -> tuple[bool, str]:
     shutil.rmtree(work, ignore_errors=True)
     libs.mkdir(parents=True)
     db = libs / "library.db"
-    proc = subprocess.run([sys.executable, "-c", _DELETE_MIDWAY, str(libs), "index", "--library", str(db),
+    proc = subprocess.run([sys.executable, "-c", DELETE_MIDWAY, str(libs), "index", "--library", str(db),
                            str(folder)], env=_env(work / "home"), capture_output=True, text=True, timeout=600)
     last = (proc.stderr.strip().splitlines() or [""])[-1]
     loud = proc.returncode != 0 and "deleted or moved" in last and "added" not in proc.stdout

@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from memex.core.bench.promise_models import padded_tokenizer
 from memex.core.cli.main import main
 from memex.core.cli.models import import_model
 from memex.core.embedding import load_tokenizer
@@ -150,18 +151,6 @@ def _bert_tokenizer() -> bytes:
     return BUNDLED_TOKENIZER.read_bytes()
 
 
-def _padded_tokenizer(source: Path, target: Path, size: int) -> Path:
-    """A real tokenizer.json grown to ``size`` bytes with extra vocabulary entries."""
-    tokenizer = json.loads(source.read_text(encoding="utf-8"))
-    vocab = tokenizer["model"]["vocab"]
-    first = len(vocab)
-    per_entry = len(f'"##pad{0:09d}x": {first}, ')
-    for i in range((size - len(json.dumps(tokenizer))) // per_entry):
-        vocab[f"##pad{i:09d}x"] = first + i
-    target.write_text(json.dumps(tokenizer), encoding="utf-8")
-    return target
-
-
 def _sparse(path: Path, size: int) -> Path:
     path.unlink(missing_ok=True)
     with open(path, "wb") as fh:
@@ -183,7 +172,7 @@ def test_an_oversized_file_in_a_model_folder_is_refused_unread(tmp_path: Path, n
 
 
 def test_a_real_40_mb_tokenizer_is_refused_fast_and_without_memory(tmp_path: Path, shared_dir: Path) -> None:
-    big = _padded_tokenizer(shared_dir / "models" / "all-MiniLM-L6-v2" / "tokenizer.json",
+    big = padded_tokenizer(shared_dir / "models" / "all-MiniLM-L6-v2" / "tokenizer.json",
                             tmp_path / "tokenizer.json", 40_000_000)
     assert 38_000_000 < big.stat().st_size < 42_000_000
     done = subprocess.run([sys.executable, "-c", LOAD_TOKENIZER, str(big)], capture_output=True, text=True,

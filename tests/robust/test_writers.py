@@ -17,6 +17,7 @@ from pathlib import Path
 
 import apsw
 import pytest
+from memex.core.bench.promise_writers import DELETE_MIDWAY, ON_BARRIER
 from memex.core.errors import LibraryError
 from memex.core.library import Library
 from memex.core.store.writer_lock import WAITING_MESSAGE, WriterLock
@@ -24,33 +25,6 @@ from memex.core.types import IndexProgress
 
 WORDS = "river stone lantern harbor violet copper meadow thunder falcon ember glacier orchard".split()
 
-# A `memex` command line that starts on a barrier: it imports everything, says it is ready,
-# and runs only once the test creates the "go" file, so the runs really start together.
-_ON_BARRIER = """
-import sys, time
-from pathlib import Path
-import memex.core.embedding, memex.core.library
-from memex.core.cli.main import main
-Path(sys.argv[1]).touch()
-while not Path(sys.argv[2]).exists():
-    time.sleep(0.005)
-sys.exit(main(sys.argv[3:]))
-"""
-
-# `memex index` whose library folder disappears after the fifth file.
-_DELETE_MIDWAY = """
-import shutil, sys
-from memex.core import indexer
-from memex.core.cli.main import main
-original, seen = indexer.Indexer._index_file, []
-def index_file(self, f, source_id):
-    seen.append(f.path)
-    if len(seen) == 6:
-        shutil.rmtree(sys.argv[1])
-    return original(self, f, source_id)
-indexer.Indexer._index_file = index_file
-sys.exit(main(sys.argv[2:]))
-"""
 
 
 def _corpus(folder: Path, count: int, seed: int, words: int = 60) -> Path:
@@ -109,7 +83,7 @@ def test_concurrent_index_runs_leave_every_chunk_embedded_and_index_each_file_on
     make_library(db).close()  # made first, with the default model's space still to come
     go = tmp_path / "go"
     procs = [subprocess.Popen(
-        [sys.executable, "-c", _ON_BARRIER, str(tmp_path / f"ready-{i}"), str(go),
+        [sys.executable, "-c", ON_BARRIER, str(tmp_path / f"ready-{i}"), str(go),
          "index", "--json", "--library", str(db), str(shared), str(own[i])],
         env=_env(home), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for i in range(writers)]
     for i, proc in enumerate(procs):
@@ -236,7 +210,7 @@ def test_memex_index_fails_loudly_when_its_library_folder_is_deleted(tmp_path: P
     folder, libs = _corpus(tmp_path / "docs", 12, 7), tmp_path / "libs"
     libs.mkdir()
     db = libs / "library.db"
-    proc = subprocess.run([sys.executable, "-c", _DELETE_MIDWAY, str(libs), "index", "--library", str(db),
+    proc = subprocess.run([sys.executable, "-c", DELETE_MIDWAY, str(libs), "index", "--library", str(db),
                            str(folder)], env=_env(tmp_path / "home"), capture_output=True, text=True,
                           timeout=300)
     assert proc.returncode == 1, proc.stdout
