@@ -23,6 +23,8 @@ from pathlib import Path
 from .network_trace import NetworkAttempt, index_and_search, network_namespace_available, strace_path
 from .robustness import _row
 
+PART = "promise: network"
+
 
 def _shared_reranker() -> Path | None:
     shared = Path(os.environ.get("MEMEX_SHARED") or Path(__file__).resolve().parents[3] / "shared")
@@ -48,13 +50,13 @@ def measure(workdir: Path, *, progress: Callable[[str], None] | None = None, run
             attempts += [attempt for run in found for attempt in run.attempts]
             folders += left
     except (RuntimeError, OSError, subprocess.SubprocessError) as exc:
-        return [_row("network", metric, "not measured", "0", False, str(exc)[:300]),
-                _row("network", "Microsoft folders under HOME", "not measured", "0", False, "")]
+        return [_row(PART, metric, "not measured", "0", False, str(exc)[:300]),
+                _row(PART, "Microsoft folders under HOME", "not measured", "0", False, "")]
     how = (f"strace -f{', in a network namespace' if netns else ''}; last search lingered {linger_s:g} s; "
            f"{'reranker loaded' if reranker else 'no reranker (shared models not found)'}")
     first = f"; first: {attempts[0]}" if attempts else ""
     return [
-        _row("network", metric, len(attempts), "0", not attempts, how + first),
-        _row("network", "Microsoft folders under HOME", len(folders), "0", not folders,
+        _row(PART, metric, len(attempts), "0", not attempts, how + first),
+        _row(PART, "Microsoft folders under HOME", len(folders), "0", not folders,
              ", ".join(str(folder.relative_to(workdir)) for folder in folders[:3])),
     ]
