@@ -7,6 +7,8 @@ from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QAction, QIcon
 from PySide6.QtWidgets import QMenu, QSystemTrayIcon
 
+from .plain import tooltip_text
+
 
 def tray_available() -> bool:
     return QSystemTrayIcon.isSystemTrayAvailable()
@@ -43,7 +45,7 @@ class Tray(QObject):
         self.icon.hide()
 
     def set_state(self, text: str) -> None:
-        self.icon.setToolTip(f"Memex — {text}")
+        self.icon.setToolTip(tooltip_text(f"Memex — {text}"))  # folder names may look like markup
 
     def set_paused(self, paused: bool) -> None:
         self.pause_action.blockSignals(True)

@@ -201,3 +201,13 @@ def test_window_shows_hostile_file_names_as_they_are(qtbot, make_window, tmp_pat
     assert shown(window.search.empty.title) == f"No matches for “{query}”"
     assert [(os.path.basename(f.path), f.reason) for f in window.library.failures()] == [
         (f"{MARKUP}.txt", "outside-link")]  # the link to a file outside the folder is listed, not read
+
+
+def test_the_tray_tooltip_shows_folder_names_as_they_are(qtbot) -> None:
+    from memex.desktop.tray import Tray
+
+    holder = QWidget()
+    qtbot.addWidget(holder)
+    tray = Tray(QtGui.QIcon(), holder)
+    tray.set_state(f"Indexing {DIR_NAME}, {FILE_NAME}")
+    assert tip(tray.icon) == f"Memex — Indexing {DIR_NAME}, {SEEN_NAME}"
