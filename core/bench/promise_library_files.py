@@ -1,7 +1,8 @@
 """Promise: Memex writes only library files it can prove it made.
 
-Files a person might pick as a library by mistake (a text document, a PDF, another program's
-SQLite database in rollback mode and in WAL mode, an empty file Memex did not make, a JSON file)
+Files a person might pick as a library by mistake (a text document, a PDF, other programs'
+SQLite databases: in rollback mode, in WAL mode, with tables named like Memex's, with their own
+application id; an empty file Memex did not make, a JSON file)
 are offered to the real command line (``python -m memex.core``) through ``--library`` and through
 the ``library`` key of settings.json, for ``status``, ``search`` and ``index``. Each file must be
 left exactly as it was (sha256, size, mtime) with nothing new beside it (no -wal/-shm, open
@@ -34,7 +35,7 @@ PARALLEL = 4
 
 
 def foreign_files(folder: Path) -> list[Path]:
-    """The files offered as a library (none made by Memex)."""
+    """Files a person might pick as a library by mistake (none made by Memex)."""
     folder.mkdir(parents=True, exist_ok=True)
     text = folder / "thesis.txt"
     text.write_text("Chapter one. Not a database at all, and precious.\n")
@@ -44,17 +45,24 @@ def foreign_files(folder: Path) -> list[Path]:
     empty.write_bytes(b"")
     settings = folder / "settings.json"
     settings.write_text(json.dumps({"theme": "dark", "recent": ["a", "b"]}))
-    made = [text, pdf, _sqlite(folder / "rollback.db", wal=False), _sqlite(folder / "wal.db", wal=True),
-            empty, settings]
-    return made
+    # Another program's databases: one using table names Memex uses, one with its own application id.
+    lookalike = foreign_sqlite(folder / "lookalike.db", wal=False,
+                               extra="CREATE TABLE migrations(name TEXT); CREATE TABLE sources(path TEXT); "
+                                     "INSERT INTO migrations VALUES ('x');")
+    claimed = foreign_sqlite(folder / "claimed.db", wal=False, extra="PRAGMA application_id = 1234;")
+    return [text, pdf, foreign_sqlite(folder / "rollback.db", wal=False), foreign_sqlite(folder / "wal.db", wal=True),
+            empty, settings, lookalike, claimed]
 
 
-def _sqlite(path: Path, *, wal: bool) -> Path:
+def foreign_sqlite(path: Path, *, wal: bool, extra: str = "") -> Path:
+    """Another program's SQLite database (rollback journal, or WAL), with ``extra`` SQL run in it."""
     conn = sqlite3.connect(path)
     if wal:
         conn.execute("PRAGMA journal_mode=WAL")
     conn.execute("CREATE TABLE invoices(id INTEGER PRIMARY KEY, customer TEXT, total REAL)")
     conn.executemany("INSERT INTO invoices(customer, total) VALUES (?, ?)", [("ada", 9.5), ("bob", 12.0)])
+    if extra:
+        conn.executescript(extra)
     conn.commit()
     conn.close()
     return path
@@ -117,7 +125,8 @@ def measure(workdir: Path, *, progress: Callable[[str], None] | None = None) -> 
             f"{example['stderr'].splitlines()[0] if example['stderr'] else 'no message'}")
     return [
         _row(PART, "foreign files offered as a library — files touched", len(touched), "0",
-             not touched, f"{len(results)} runs (6 files × 2 routes × status/search/index); sha256, size, "
+             not touched, f"{len(results)} runs ({len(results) // len(jobs)} files × 2 routes × status/search/index); "
+                          "sha256, size, "
                           "mtime, no sidecars/marks/renames; " + note),
         _row(PART, "foreign files offered as a library — refused with one line", f"{len(refused)}/{len(results)}",
              "all", len(refused) == len(results), "exit 1, one line on stderr, never 'unexpected error'"),

@@ -5,7 +5,6 @@ open leaves nothing behind; a recovered library is announced."""
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
@@ -14,8 +13,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-import apsw
 import pytest
+from memex.core.bench.promise_library_files import fingerprint as snapshot
+from memex.core.bench.promise_library_files import foreign_files, foreign_sqlite
 from memex.core.config import Settings, default_library_path
 from memex.core.errors import LibraryError
 from memex.core.library import Library
@@ -26,49 +26,6 @@ MEMEX_APPLICATION_ID = 0x4D454D58  # "MEMX", in the header of every library Meme
 
 
 # --- foreign files -----------------------------------------------------------------------------
-
-
-def _foreign_sqlite(path: Path, *, wal: bool) -> Path:
-    conn = apsw.Connection(str(path))
-    if wal:
-        conn.execute("PRAGMA journal_mode=WAL").fetchall()
-    conn.execute("CREATE TABLE invoices(id INTEGER PRIMARY KEY, total REAL); INSERT INTO invoices VALUES (1, 9.5)")
-    conn.close()
-    return path
-
-
-def foreign_files(folder: Path) -> list[Path]:
-    """Files a person might pick as a library by mistake (none made by Memex)."""
-    folder.mkdir(parents=True, exist_ok=True)
-    text = folder / "thesis.txt"
-    text.write_text("Chapter one. Not a database at all, and precious.")
-    pdf = folder / "paper.pdf"
-    pdf.write_bytes(b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\n%%EOF\n")
-    settings = folder / "config.json"
-    settings.write_text(json.dumps({"library": "x"}))
-    empty = folder / "empty.db"
-    empty.write_bytes(b"")
-    lookalike = _foreign_sqlite(folder / "lookalike.db", wal=False)
-    # Another program's database that happens to use table names Memex uses.
-    conn = apsw.Connection(str(lookalike))
-    conn.execute("CREATE TABLE migrations(name TEXT); CREATE TABLE sources(path TEXT); "
-                 "INSERT INTO migrations VALUES ('x')")
-    conn.close()
-    claimed = _foreign_sqlite(folder / "claimed.db", wal=False)
-    conn = apsw.Connection(str(claimed))
-    conn.execute("PRAGMA application_id = 1234")
-    conn.close()
-    return [text, pdf, settings, empty, _foreign_sqlite(folder / "rollback.db", wal=False),
-            _foreign_sqlite(folder / "wal.db", wal=True), lookalike, claimed]
-
-
-def snapshot(folder: Path) -> dict[str, tuple[str, int, int]]:
-    """Every file in ``folder`` with its sha256, size and mtime (ns)."""
-    out = {}
-    for p in sorted(folder.iterdir()):
-        st = p.stat()
-        out[p.name] = (hashlib.sha256(p.read_bytes()).hexdigest(), st.st_size, st.st_mtime_ns)
-    return out
 
 
 def test_foreign_files_are_refused_and_left_byte_identical(tmp_path: Path, hash_embedder) -> None:
@@ -90,7 +47,7 @@ def test_foreign_files_are_refused_and_left_byte_identical(tmp_path: Path, hash_
 def test_a_foreign_file_named_in_settings_is_refused_by_the_cli(tmp_path: Path, isolated_home: Path) -> None:
     folder = tmp_path / "mine"
     folder.mkdir()
-    wal_db = _foreign_sqlite(folder / "wal.db", wal=True)
+    wal_db = foreign_sqlite(folder / "wal.db", wal=True)
     (isolated_home / "settings.json").write_text(json.dumps({"library": str(wal_db)}))
     before = snapshot(folder)
     run = _cli("status", home=isolated_home)
@@ -207,6 +164,16 @@ def _readonly(folder: Path, argv: list[str], home: Path) -> subprocess.Completed
             p.chmod(mode)
 
 
+def _shelf_and_docs(tmp_path: Path) -> tuple[Path, Path, Path]:
+    """A folder for the library (made read-only later), its library path, and a folder to index."""
+    shelf = tmp_path / "shelf"
+    shelf.mkdir()
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "bird.txt").write_text("the pelican waits in the harbour")
+    return shelf, shelf / "library.db", docs
+
+
 _INDEX_AND_DIE = """
 import os, signal, sys
 sys.path.insert(0, sys.argv[3])
@@ -223,12 +190,7 @@ os.kill(os.getpid(), signal.SIGKILL)
 @pytest.mark.parametrize("checkpointed", [True, False], ids=["checkpointed", "with-wal"])
 def test_a_read_only_library_is_searched_and_refuses_writes(tmp_path: Path, isolated_home: Path,
                                                             make_library, checkpointed: bool) -> None:
-    shelf = tmp_path / "shelf"
-    shelf.mkdir()
-    db = shelf / "library.db"
-    docs = tmp_path / "docs"
-    docs.mkdir()
-    (docs / "bird.txt").write_text("the pelican waits in the harbour")
+    shelf, db, docs = _shelf_and_docs(tmp_path)
     if checkpointed:
         lib = make_library(db)
         lib.index([docs])
@@ -262,12 +224,7 @@ def test_a_read_only_library_is_searched_and_refuses_writes(tmp_path: Path, isol
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="read-only mounts and SIGKILL")
 def test_a_read_only_library_whose_wal_cannot_be_read_says_so(tmp_path: Path, isolated_home: Path) -> None:
-    shelf = tmp_path / "shelf"
-    shelf.mkdir()
-    db = shelf / "library.db"
-    docs = tmp_path / "docs"
-    docs.mkdir()
-    (docs / "bird.txt").write_text("the pelican waits in the harbour")
+    shelf, db, docs = _shelf_and_docs(tmp_path)
     run = subprocess.run([sys.executable, "-c", _INDEX_AND_DIE, str(db), str(docs), str(HERE)],
                          capture_output=True, text=True, timeout=120, env=_env(isolated_home))
     assert run.returncode == -signal.SIGKILL, run.stderr

@@ -5,6 +5,7 @@ meanwhile; and a library deleted or moved mid-run is a loud failure, never "done
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import random
@@ -13,6 +14,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import apsw
@@ -102,21 +104,30 @@ def test_concurrent_index_runs_leave_every_chunk_embedded_and_index_each_file_on
     assert _vectors(db) == chunks
 
 
-def test_a_second_writer_waits_says_so_once_and_then_finishes(tmp_path: Path, make_library) -> None:
-    folder, db = _corpus(tmp_path / "docs", 6, 2), tmp_path / "library.db"
-    make_library(db).close()
+@contextlib.contextmanager
+def _behind_another_writer(db: Path, args: list[str], home: Path) -> Iterator[
+        tuple[subprocess.Popen, list[str], threading.Thread]]:
+    """Start ``memex ARGS --library DB`` while this test holds the writer lock (another writer,
+    as far as the command can tell); yields once the command says it waits, and lets it go on
+    (releases the lock) when the block ends."""
     lock = WriterLock(db)
-    assert lock.acquire()  # another writer, as far as the run can tell
-    proc = subprocess.Popen([sys.executable, "-m", "memex.core", "index", "--library", str(db), str(folder)],
-                            env=_env(tmp_path / "home"), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True)
+    assert lock.acquire()
+    proc = subprocess.Popen([sys.executable, "-m", "memex.core", *args[:1], "--library", str(db), *args[1:]],
+                            env=_env(home), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     lines: list[str] = []
     reader = _stderr_lines(proc, lines)
     try:
         _wait_until(proc, lambda: any(WAITING_MESSAGE in line for line in lines), "the waiting line")
-        assert _one(db, "SELECT count(*) FROM documents") == 0  # nothing written while it waits
+        yield proc, lines, reader
     finally:
         lock.release()
+
+
+def test_a_second_writer_waits_says_so_once_and_then_finishes(tmp_path: Path, make_library) -> None:
+    folder, db = _corpus(tmp_path / "docs", 6, 2), tmp_path / "library.db"
+    make_library(db).close()
+    with _behind_another_writer(db, ["index", str(folder)], tmp_path / "home") as (proc, lines, reader):
+        assert _one(db, "SELECT count(*) FROM documents") == 0  # nothing written while it waits
     out = proc.stdout.read()
     assert proc.wait(timeout=300) == 0, lines
     reader.join(timeout=10)
@@ -170,18 +181,8 @@ def test_remove_waits_for_a_running_index(tmp_path: Path, make_library) -> None:
     folder, db = _corpus(tmp_path / "docs", 3, 5), tmp_path / "library.db"
     lib = make_library(db)
     lib.index([folder])
-    lock = WriterLock(db)
-    assert lock.acquire()
-    proc = subprocess.Popen([sys.executable, "-m", "memex.core", "remove", "--library", str(db), str(folder)],
-                            env=_env(tmp_path / "home"), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True)
-    lines: list[str] = []
-    reader = _stderr_lines(proc, lines)
-    try:
-        _wait_until(proc, lambda: any(WAITING_MESSAGE in line for line in lines), "the waiting line")
+    with _behind_another_writer(db, ["remove", str(folder)], tmp_path / "home") as (proc, lines, reader):
         assert _one(db, "SELECT count(*) FROM documents") == 3
-    finally:
-        lock.release()
     assert proc.wait(timeout=120) == 0, lines
     reader.join(timeout=10)
     assert _one(db, "SELECT count(*) FROM documents") == 0
