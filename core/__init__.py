@@ -1,6 +1,6 @@
 """Memex core: extraction, indexing and search over one SQLite file. No Qt here."""
 
-from .onnx_privacy import keep_onnxruntime_offline
+from .models.onnx_privacy import keep_onnxruntime_offline
 
 # First, before anything loads ONNX Runtime (see onnx_privacy): no telemetry, in any process.
 keep_onnxruntime_offline()

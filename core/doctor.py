@@ -43,7 +43,7 @@ def run_checks(library: Library, conn: apsw.Connection) -> list[Check]:
             probe.close()
 
     def providers() -> str:
-        from .onnx_session import installed_runtimes, ort
+        from .models.onnx_session import installed_runtimes, ort
 
         runtimes = installed_runtimes()
         text = (f"onnxruntime {ort.__version__} ({', '.join(runtimes) or 'package not identified'}): "

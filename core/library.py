@@ -23,9 +23,10 @@ import numpy as np
 from .config import Settings, default_library_path
 from .errors import ExtractionError, IndexingCancelled, LibraryError, MemexError
 from .extract.worker import ExtractionWorker
-from .indexer import Indexer, IndexOptions, Unit
+from .indexing.indexer import Indexer, IndexOptions, Unit
+from .indexing.scan import OUTSIDE_LINK, OUTSIDE_LINK_MESSAGE, judge_path, name_error
 from .memory import release_free_heap
-from .model_switch import (
+from .models.switch import (
     SWITCH_BATCH,
     ModelSwitch,
     PendingSwitch,
@@ -37,9 +38,8 @@ from .model_switch import (
     pending_switch,
     setting_for,
 )
-from .preview import RenderedPage
-from .preview_worker import PreviewWorker
-from .scan import OUTSIDE_LINK, OUTSIDE_LINK_MESSAGE, judge_path, name_error
+from .preview.pages import RenderedPage
+from .preview.worker import PreviewWorker
 from .search.hybrid import Searcher, rerank_hits
 from .store import documents as docs
 from .store import migrate, open_connection, read_snapshot, schema_version, write_transaction
@@ -206,7 +206,7 @@ class Library:
             if self._embedder is None:
                 arg = self._embedder_arg
                 if arg is None or isinstance(arg, str | os.PathLike):
-                    from .embedding import load_embedder
+                    from .models.embedding import load_embedder
 
                     spec = str(arg) if arg is not None else self.settings.embedder
                     self._embedder = load_embedder(
@@ -226,7 +226,7 @@ class Library:
                 elif arg is None or isinstance(arg, str | os.PathLike):
                     spec = str(arg) if arg is not None else self.settings.reranker
                     if spec:
-                        from .rerank import load_reranker
+                        from .models.rerank import load_reranker
 
                         self._reranker = load_reranker(
                             spec, threads=self.settings.effective_threads(),
@@ -288,7 +288,7 @@ class Library:
             configured = None
         if configured is not None and configured.model_id == space.model_id:
             return configured
-        from .embedding import load_embedder
+        from .models.embedding import load_embedder
 
         try:
             loaded = load_embedder(space.spec or space.model_id, threads=self.settings.effective_threads(),
@@ -570,8 +570,8 @@ class Library:
         return pending_switch(self._conn())
 
     def _load_switch_target(self, spec: str | os.PathLike[str] | None):
-        from .embedding import load_embedder
-        from .models import resolve_embedder
+        from .models.catalogue import resolve_embedder
+        from .models.embedding import load_embedder
 
         text = None if spec is None else os.fspath(spec)
         model_id = resolve_embedder(text).model_id  # a bad name or folder fails here, clearly

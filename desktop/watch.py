@@ -8,7 +8,7 @@ from __future__ import annotations
 import logging
 
 from memex.core.config import Settings
-from memex.core.scan import IgnoreRules
+from memex.core.indexing.scan import IgnoreRules
 from PySide6.QtCore import QObject, Qt, Signal, Slot
 
 from .tasks import TaskManager
@@ -77,7 +77,7 @@ class WatchController(QObject):
         def run():
             watcher = self._watcher
             if watcher is None:
-                from memex.core.watcher import FolderWatcher
+                from memex.core.indexing.watcher import FolderWatcher
 
                 rules = IgnoreRules(self.settings.ignore, self.settings.index_hidden)
                 watcher = FolderWatcher(

@@ -12,7 +12,7 @@ import os
 import sys
 
 # Before anything else, in the program and in every child it spawns: memex.core's __init__ switches
-# ONNX Runtime's telemetry off (core/onnx_privacy.py), which works only before ONNX Runtime loads.
+# ONNX Runtime's telemetry off (core/models/onnx_privacy.py), which works only before ONNX Runtime loads.
 import memex.core  # noqa: F401
 
 

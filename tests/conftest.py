@@ -56,7 +56,7 @@ def isolated_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.
 def embedder(tmp_path_factory: pytest.TempPathFactory, optimized_models_cache: Path):
     """The default (bundled, offline) embedder, loaded once per test session (its checksum
     cache goes to a session folder, never to the real user cache)."""
-    from memex.core.embedding import load_embedder
+    from memex.core.models.embedding import load_embedder
 
     home = tmp_path_factory.mktemp("session-home")
     (home / "cache").mkdir()

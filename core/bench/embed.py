@@ -83,11 +83,11 @@ def run(texts_source: Path | None = None, reference_dir: Path | None = None, sec
         chunk_tokens: int = CHUNK_TOKENS, batch_size: int = BATCH) -> list[dict[str, Any]]:
     """One row per model: chunks/s (median), speed-up over fp32, and min/mean cosine to fp32."""
     from .. import config
-    from ..embedding import Embedder
     from ..library import EMBED_BATCH_SIZE as APP_BATCH
-    from ..model_optimize import optimized_default_model
-    from ..models import resolve_embedder
-    from ..onnx_session import create_session, default_threads
+    from ..models.catalogue import resolve_embedder
+    from ..models.embedding import Embedder
+    from ..models.onnx_session import create_session, default_threads
+    from ..models.optimize import optimized_default_model
 
     threads = threads if threads is not None else config.Settings.load().threads
     threads = threads if threads > 0 else default_threads()

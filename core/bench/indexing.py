@@ -110,7 +110,7 @@ def idle_library_path(workdir: Path) -> Path:
     """A synthetic library of IDLE_LIBRARY_CHUNKS chunks whose vectors claim the default
     embedder, so the app opens it, loads that model and searches it as it would a real one
     (built once, a minute or two; the vectors' values do not change the memory it takes)."""
-    from ..models import resolve_embedder
+    from ..models.catalogue import resolve_embedder
     from .latency import build_library
 
     return build_library(workdir, IDLE_LIBRARY_CHUNKS, model_id=resolve_embedder(None).model_id).path

@@ -59,9 +59,9 @@ def plant_links(folder: Path, outside: Path) -> tuple[list[Path], list[Path]]:
 
 def measure(workdir: Path, *, progress: Callable[[str], None] | None = None) -> list[dict]:
     from ..config import DEFAULT_IGNORE, Settings
+    from ..indexing.scan import OUTSIDE_LINK, OUTSIDE_LINK_MESSAGE, IgnoreRules, judge_path
+    from ..indexing.watcher import FolderWatcher
     from ..library import Library
-    from ..scan import OUTSIDE_LINK, OUTSIDE_LINK_MESSAGE, IgnoreRules, judge_path
-    from ..watcher import FolderWatcher
 
     say = progress or (lambda message: None)
     workdir = Path(workdir)

@@ -91,8 +91,8 @@ def _serve(body: bytes, declared: int | None) -> ThreadingHTTPServer:
 
 def _child_download(sent: int, declared: int | None) -> dict:
     from memex.core.errors import MemexError
-    from memex.core.model_download import download_model, partial_folder
-    from memex.core.models import HubFile, ModelSpec
+    from memex.core.models.catalogue import HubFile, ModelSpec
+    from memex.core.models.download import download_model, partial_folder
 
     server = _serve(os.urandom(1 << 16) * (sent >> 16), declared)
     spec = ModelSpec(name="lying-server", kind="reranker", source="hub", repo=REPO, revision=COMMIT,
@@ -116,8 +116,8 @@ def _child_download(sent: int, declared: int | None) -> dict:
 def _child_tokenizer(path: str, unbounded: bool) -> dict:
     import resource
 
-    from memex.core.embedding import load_tokenizer
     from memex.core.errors import MemexError
+    from memex.core.models.embedding import load_tokenizer
 
     before = _reset_peak()
     start = time.perf_counter()

@@ -36,7 +36,7 @@ _WORDS = "river stone lantern harbor violet copper meadow thunder falcon ember g
 ON_BARRIER = """
 import sys, time
 from pathlib import Path
-import memex.core.embedding, memex.core.library
+import memex.core.models.embedding, memex.core.library
 from memex.core.cli.main import main
 Path(sys.argv[1]).touch()
 while not Path(sys.argv[2]).exists():
@@ -46,7 +46,7 @@ sys.exit(main(sys.argv[3:]))
 
 DELETE_MIDWAY = """
 import shutil, sys
-from memex.core import indexer
+from memex.core.indexing import indexer
 from memex.core.cli.main import main
 original, seen = indexer.Indexer._index_file, []
 def index_file(self, f, source_id):

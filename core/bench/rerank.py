@@ -94,10 +94,11 @@ def _lexical_top(docs: list[str], queries: list[str], k: int) -> list[list[int]]
 
 
 def run(reranker_spec: str, queries: int = 20, threads: int = 2) -> list[Row]:
-    from .. import config, rerank_optimize
-    from ..models import resolve_reranker
-    from ..onnx_session import create_session
-    from ..rerank import Reranker
+    from .. import config
+    from ..models import rerank_optimize
+    from ..models.catalogue import resolve_reranker
+    from ..models.onnx_session import create_session
+    from ..models.rerank import Reranker
 
     model = resolve_reranker(reranker_spec)
     load = [os.getloadavg()[0]] if hasattr(os, "getloadavg") else []
@@ -151,7 +152,7 @@ def _measure(variants: list[_Variant], work: list[tuple[str, list[str], list[str
 
 
 def _rows(variants: list[_Variant], load: list[float]) -> list[Row]:
-    from ..rerank_optimize import agreement
+    from ..models.rerank_optimize import agreement
 
     reference = variants[0]
     base = statistics.median(reference.times)

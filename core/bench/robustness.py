@@ -448,7 +448,7 @@ def _bench_env(home: Path) -> dict[str, str]:
 
 def _disk_state(folder: Path) -> dict[str, tuple[int, int]]:
     """path -> (size, mtime_ns) of the indexable regular files under ``folder``."""
-    from memex.core.scan import IgnoreRules, walk_files
+    from memex.core.indexing.scan import IgnoreRules, walk_files
 
     rules = IgnoreRules(_default_ignore())
     return {f.path: (f.size, f.mtime_ns) for f in walk_files(str(folder), rules, lambda e: None)}
@@ -863,9 +863,9 @@ def _tree_changes(before: dict[str, tuple[int, int, int]], after: dict[str, tupl
 def event_storm(workdir: Path, *, embedder: Any, operations: int = 10_000, seed: int = 2,
                 settle_limit_s: float = 600.0, progress: Progress | None = None) -> list[Row]:
     """``operations`` creates, atomic saves, deletes and renames through the real watcher."""
+    from memex.core.indexing.scan import IgnoreRules
+    from memex.core.indexing.watcher import FolderWatcher
     from memex.core.library import Library
-    from memex.core.scan import IgnoreRules
-    from memex.core.watcher import FolderWatcher
 
     rng = random.Random(seed)
     shutil.rmtree(workdir, ignore_errors=True)
@@ -893,7 +893,7 @@ def storm(folder: Path, db: Path, embedder: Any, operations: int, rng: random.Ra
           debounce_s: float = 1.0, max_delay_s: float = 2.0) -> dict[str, Any]:
     """The storm itself (shared with the tests): returns the counts of what went wrong.
     A file counts as missed when the library lacks it or holds other content (by hash)."""
-    from memex.core.scan import file_hash
+    from memex.core.indexing.scan import file_hash
 
     lib = library_cls.open(db, embedder=embedder, reranker=False)
     try:
@@ -1081,7 +1081,7 @@ def _latencies(lib: Any, queries: list[str], rounds: int) -> list[float]:
 def run(workdir: Path, kill_rounds: int = 200, *, storm_operations: int = 10_000,
         progress: Progress | None = None) -> list[dict]:
     """Run every part in ``workdir`` (emptied first) and return the table's rows."""
-    from memex.core.embedding import load_embedder
+    from memex.core.models.embedding import load_embedder
 
     workdir = Path(workdir)
     workdir.mkdir(parents=True, exist_ok=True)

@@ -91,7 +91,7 @@ def library_models(path: Path) -> frozenset[str]:
 
 
 def usage(args: argparse.Namespace) -> Usage:
-    from ..models import DEFAULT_EMBEDDER
+    from ..models.catalogue import DEFAULT_EMBEDDER
 
     settings = config.Settings.load()
     path = Path(args.library or settings.library or config.default_library_path()).expanduser()
@@ -101,8 +101,8 @@ def usage(args: argparse.Namespace) -> Usage:
 
 # -- list ---------------------------------------------------------------------------------
 def model_rows(args: argparse.Namespace) -> list[dict]:
-    from ..model_download import partial_bytes
-    from ..models import catalogue, imported_models, installed_folder, is_installed
+    from ..models.catalogue import catalogue, imported_models, installed_folder, is_installed
+    from ..models.download import partial_bytes
 
     used = usage(args)
     rows = []
@@ -169,7 +169,7 @@ class ProgressLine:
 
 def download(name: str, *, force: bool = False, quiet: bool = False):
     """Download on a worker thread so Ctrl-C can cancel it cleanly (partial files are kept)."""
-    from ..model_download import download_model
+    from ..models.download import download_model
 
     line = ProgressLine()
     if quiet:
@@ -216,9 +216,9 @@ def cmd_download(args: argparse.Namespace) -> int:
 
 # -- remove -------------------------------------------------------------------------------
 def cmd_remove(args: argparse.Namespace) -> int:
-    from ..model_download import discard_partial, partial_bytes
-    from ..model_lock import read_record
-    from ..models import get_spec, installed_folder
+    from ..models.catalogue import get_spec, installed_folder
+    from ..models.download import discard_partial, partial_bytes
+    from ..models.lock import read_record
 
     name = args.name.strip()
     spec = get_spec(name)
@@ -257,10 +257,10 @@ def import_model(folder: Path, name: str, kind: str) -> Path:
     permissions than their source."""
     import os
 
-    from ..model_download import PARTIAL_DIR
-    from ..model_lock import FileRecord, InstallRecord, write_record
-    from ..model_safety import EXTERNAL_DATA_MAX, check_external_data, checked_file, copy_model_file, size_cap
-    from ..models import MODEL_FILE, TOKENIZER_FILE, get_spec, installed_folder
+    from ..models.catalogue import MODEL_FILE, TOKENIZER_FILE, get_spec, installed_folder
+    from ..models.download import PARTIAL_DIR
+    from ..models.lock import FileRecord, InstallRecord, write_record
+    from ..models.safety import EXTERNAL_DATA_MAX, check_external_data, checked_file, copy_model_file, size_cap
 
     source = folder.expanduser().resolve()
     if not source.is_dir():
@@ -320,8 +320,8 @@ def cmd_import(args: argparse.Namespace) -> int:
 
 # -- use ----------------------------------------------------------------------------------
 def _kind_of(name: str) -> str | None:
-    from ..model_lock import read_record
-    from ..models import get_spec, installed_folder
+    from ..models.catalogue import get_spec, installed_folder
+    from ..models.lock import read_record
 
     spec = get_spec(name)
     if spec is not None:
@@ -343,8 +343,8 @@ def _confirm(question: str) -> bool:
 
 
 def cmd_use(args: argparse.Namespace) -> int:
-    from ..model_switch import setting_for
-    from ..models import model_folder
+    from ..models.catalogue import model_folder
+    from ..models.switch import setting_for
 
     name = args.name.strip()
     folder = model_folder(name) is not None  # a model folder of one's own: an embedder unless --kind says
@@ -364,7 +364,7 @@ def cmd_use(args: argparse.Namespace) -> int:
         return 0
     if not folder and _kind_of(name) != "reranker":
         raise ModelError(f"{name} is not a reranker.")
-    from ..models import get_spec, is_installed, resolve_reranker
+    from ..models.catalogue import get_spec, is_installed, resolve_reranker
 
     spec = get_spec(name)
     if spec is not None and not is_installed(spec):

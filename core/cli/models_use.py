@@ -13,7 +13,7 @@ from typing import Any
 
 from ..errors import MemexError
 from ..humanize import duration
-from ..model_switch import SwitchEstimate, SwitchProgress, SwitchResult
+from ..models.switch import SwitchEstimate, SwitchProgress, SwitchResult
 from . import output
 from .output import say, say_lines
 

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 import pytest
-from memex.core.chunking import chunk_pages
+from memex.core.indexing.chunking import chunk_pages
 from memex.core.types import Page
 from tokenizers import Tokenizer
 

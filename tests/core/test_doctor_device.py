@@ -9,7 +9,7 @@ import onnxruntime as ort
 import pytest
 from memex.core.cli.main import main
 from memex.core.config import Settings
-from memex.core.onnx_session import installed_runtimes
+from memex.core.models.onnx_session import installed_runtimes
 
 pytestmark = pytest.mark.skipif("CUDAExecutionProvider" in ort.get_available_providers(),
                                 reason="CUDA is available here, so a request for it does not fall back")

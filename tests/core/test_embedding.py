@@ -10,9 +10,8 @@ import numpy as np
 import onnxruntime as ort
 import pytest
 from memex.core import config
-from memex.core.embedding import Embedder, load_embedder
 from memex.core.errors import ChecksumMismatch, ModelError
-from memex.core.models import (
+from memex.core.models.catalogue import (
     DEFAULT_EMBEDDER,
     catalogue,
     get_spec,
@@ -21,7 +20,8 @@ from memex.core.models import (
     sha256_file,
     verify_sha256,
 )
-from memex.core.onnx_session import available_devices, create_session
+from memex.core.models.embedding import Embedder, load_embedder
+from memex.core.models.onnx_session import available_devices, create_session
 
 DEFAULT_SHA = "8199be6f699a395f99f89df973f9dc5285fbcfcdb2ae1a4e1201dab014f3d2a6"
 FP32_SHA = "6960c6b2980e83a814c09638b4c12e5ac1e8b0f9340729784ea2ccdd0e999c45"

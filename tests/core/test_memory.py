@@ -90,7 +90,7 @@ def test_embedder_gives_back_its_run_buffers_and_embeds_the_same(embedder):
 
 
 def test_reranker_gives_back_its_run_buffers_and_scores_the_same(reranker_dir: Path):
-    from memex.core.rerank import load_reranker
+    from memex.core.models.rerank import load_reranker
 
     reranker = load_reranker(str(reranker_dir))
     passages = [f"passage {i} about supersonic flow over a flat plate " * 8 for i in range(12)]

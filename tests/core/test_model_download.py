@@ -16,18 +16,8 @@ import numpy as np
 import pytest
 from memex.core import config
 from memex.core.cli.main import main
-from memex.core.embedding import load_embedder
 from memex.core.errors import ChecksumMismatch, ModelError
-from memex.core.model_download import (
-    DownloadCancelled,
-    DownloadError,
-    OfflineError,
-    download_model,
-    partial_folder,
-)
-from memex.core.model_lock import LOCK_FILE, read_record
-from memex.core.model_safety import UnsafeModel
-from memex.core.models import (
+from memex.core.models.catalogue import (
     MODEL_FILE,
     catalogue,
     get_spec,
@@ -36,7 +26,17 @@ from memex.core.models import (
     resolve_embedder,
     resolve_reranker,
 )
-from memex.core.rerank import load_reranker
+from memex.core.models.download import (
+    DownloadCancelled,
+    DownloadError,
+    OfflineError,
+    download_model,
+    partial_folder,
+)
+from memex.core.models.embedding import load_embedder
+from memex.core.models.lock import LOCK_FILE, read_record
+from memex.core.models.rerank import load_reranker
+from memex.core.models.safety import UnsafeModel
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from hubserver import FakeHub  # noqa: E402

@@ -8,11 +8,11 @@ import logging
 from pathlib import Path
 
 import pytest
-from memex.core.embedding import Embedder, load_embedder
 from memex.core.library import EMBED_BATCH_SIZE
-from memex.core.model_optimize import optimized_default_model
-from memex.core.models import resolve_embedder
-from memex.core.onnx_session import runs_on_cpu
+from memex.core.models.catalogue import resolve_embedder
+from memex.core.models.embedding import Embedder, load_embedder
+from memex.core.models.onnx_session import runs_on_cpu
+from memex.core.models.optimize import optimized_default_model
 
 TEXTS = [
     "a",

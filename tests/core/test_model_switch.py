@@ -361,7 +361,7 @@ lib.switch_embedder(sys.argv[2], batch_size=2, progress=progress)
 _CLI_USE = """
 import argparse, os, sys
 from pathlib import Path
-from memex.core import model_switch
+from memex.core.models import switch as model_switch
 from memex.core.cli.models_use import add_use_arguments, run_use
 hold = os.environ.get("MEMEX_TEST_HOLD")
 if hold:

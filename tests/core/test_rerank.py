@@ -13,11 +13,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from memex.core import config, rerank_optimize
+from memex.core import config
 from memex.core.bench.rerank import workload
 from memex.core.errors import ChecksumMismatch, ModelError
-from memex.core.models import installed_models, resolve_reranker, sha256_file
-from memex.core.rerank import Reranker, load_reranker
+from memex.core.models import rerank_optimize
+from memex.core.models.catalogue import installed_models, resolve_reranker, sha256_file
+from memex.core.models.rerank import Reranker, load_reranker
 
 RANDOM_SHA = "7d1792defda144ba7402fa0d6b7529b4af49f7c4e421345eb3b314b63d7efada"
 QUERY = "when is the invoice due"

@@ -13,11 +13,11 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import pytest
-from memex.core import watcher as watcher_mod
 from memex.core.config import DEFAULT_IGNORE
+from memex.core.indexing import watcher as watcher_mod
+from memex.core.indexing.scan import IgnoreRules
+from memex.core.indexing.watcher import FolderWatcher
 from memex.core.library import Library
-from memex.core.scan import IgnoreRules
-from memex.core.watcher import FolderWatcher
 
 DEBOUNCE = 0.2
 POLL = 0.3
@@ -284,7 +284,7 @@ def test_failing_handler_does_not_stop_later_deliveries(make_watcher, folder, ca
             raise RuntimeError("database is locked")
 
     make_watcher([folder], on_changes)
-    with caplog.at_level(logging.ERROR, logger="memex.core.watcher"):
+    with caplog.at_level(logging.ERROR, logger="memex.core.indexing.watcher"):
         (folder / "first.txt").write_text("1")
         batches.wait(folder / "first.txt")
         (folder / "second.txt").write_text("2")

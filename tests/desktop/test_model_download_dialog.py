@@ -8,8 +8,8 @@ import socket
 import pytest
 from hubserver import FakeHub
 from memex.core.config import Settings
-from memex.core.model_download import partial_folder
-from memex.core.models import MODEL_FILE, get_spec, installed_folder, is_installed
+from memex.core.models.catalogue import MODEL_FILE, get_spec, installed_folder, is_installed
+from memex.core.models.download import partial_folder
 from memex.desktop.model_download_dialog import STEPS, ModelDownloadDialog
 from memex.desktop.settings_dialog import NOT_DOWNLOADED, SettingsDialog
 from PySide6.QtCore import Qt

@@ -13,7 +13,7 @@ from pathlib import Path
 from gui_helpers import search_for, wait_idle
 from memex.core.config import Settings, default_library_path
 from memex.core.display_text import safe
-from memex.core.model_switch import SwitchEstimate
+from memex.core.models.switch import SwitchEstimate
 from memex.core.types import FileError, IndexProgress, Source
 from PySide6 import QtGui
 from PySide6.QtCore import Qt, QTimer

@@ -11,8 +11,8 @@ import pytest
 from docgen import make_encrypted_pdf, make_pdf
 from gui_helpers import search_for, wait_idle
 from memex.core.errors import CorruptFile, EncryptedFile, ExtractionError, UnsupportedFile
-from memex.core.preview import match_spans
-from memex.core.preview_worker import PreviewWorker
+from memex.core.preview.pages import match_spans
+from memex.core.preview.worker import PreviewWorker
 from PySide6.QtGui import QColor, QImage
 
 ROBUST_TESTS = Path(__file__).resolve().parents[1] / "robust"  # hostile_pages: a renderer that hangs on request
@@ -123,7 +123,7 @@ def _is_yellowish(colour: QColor) -> bool:
     return colour.red() > 200 and colour.green() > 160 and colour.blue() < 140
 
 
-# -- the renderer (core/preview_worker.py, core/preview_render.py) ------------------------
+# -- the renderer (core/preview/worker.py, core/preview/render.py) ------------------------
 
 @pytest.fixture(scope="module")
 def renderer():

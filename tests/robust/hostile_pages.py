@@ -13,6 +13,6 @@ TARGET = "hostile_pages:misbehaving_handle"
 
 def misbehaving_handle(op: str, args: tuple[Any, ...]) -> Any:
     misbehave_by_name(args[0])
-    from memex.core.preview_render import handle
+    from memex.core.preview.render import handle
 
     return handle(op, args)

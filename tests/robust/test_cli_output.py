@@ -124,7 +124,7 @@ def test_library_warnings_reach_stderr_as_safe_lines(capsys: pytest.CaptureFixtu
     import logging
 
     cli_main = importlib.import_module("memex.core.cli.main")
-    record = logging.LogRecord("memex.core.derived_models", logging.WARNING, __file__, 1,
+    record = logging.LogRecord("memex.core.models.derived", logging.WARNING, __file__, 1,
                                "The optimised %s in %s is damaged; rebuilding it",
                                ("model", "/m/\x1b]52;c;eA==\x07\nx"), None)
     cli_main._SafeLogLines().emit(record)

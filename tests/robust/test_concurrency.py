@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 import apsw
-from memex.core import indexer as indexer_module
+from memex.core.indexing import indexer as indexer_module
 from memex.core.store.connection import JOURNAL_SIZE_LIMIT, read_snapshot
 
 WORDS = "river stone lantern harbor violet copper meadow thunder falcon ember glacier orchard".split()

@@ -14,7 +14,7 @@ import pytest
 from memex.core.bench.robustness import run_kill_rounds
 from memex.core.config import Settings, default_library_path
 from memex.core.errors import LibraryError
-from memex.core.indexer import MAX_ATTEMPTS
+from memex.core.indexing.indexer import MAX_ATTEMPTS
 from memex.core.library import Library
 from memex.core.store import open_connection
 

@@ -12,11 +12,11 @@ import threading
 from pathlib import Path
 
 import pytest
-from memex.core import scan
 from memex.core.config import DEFAULT_IGNORE
 from memex.core.errors import ExtractionError
-from memex.core.scan import IgnoreRules
-from memex.core.watcher import FolderWatcher
+from memex.core.indexing import scan
+from memex.core.indexing.scan import IgnoreRules
+from memex.core.indexing.watcher import FolderWatcher
 
 SECRET_WORD = "quixoticmarmalade"
 GOOD_WORD = "pelicanharbour"

@@ -15,12 +15,12 @@ import pytest
 from memex.core.bench.promise_models import padded_tokenizer
 from memex.core.cli.main import main
 from memex.core.cli.models import import_model
-from memex.core.embedding import load_tokenizer
 from memex.core.errors import ModelError
-from memex.core.model_download import DownloadError, download_model, partial_folder
-from memex.core.model_lock import LOCK_FILE, read_record
-from memex.core.model_safety import UnsafeModel
-from memex.core.models import HubFile, ModelSpec, installed_folder, resolve_embedder, resolve_reranker
+from memex.core.models.catalogue import HubFile, ModelSpec, installed_folder, resolve_embedder, resolve_reranker
+from memex.core.models.download import DownloadError, download_model, partial_folder
+from memex.core.models.embedding import load_tokenizer
+from memex.core.models.lock import LOCK_FILE, read_record
+from memex.core.models.safety import UnsafeModel
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "core"))
 from hubserver import FakeHub  # noqa: E402
@@ -34,7 +34,7 @@ BUNDLED_TOKENIZER = Path(__file__).resolve().parents[2] / "resources" / "models"
 # Loads a tokenizer in a fresh process; prints the error, seconds and how far peak memory grew (MiB).
 LOAD_TOKENIZER = """
 import json, pathlib, sys, time
-from memex.core.embedding import load_tokenizer
+from memex.core.models.embedding import load_tokenizer
 status = pathlib.Path("/proc/self/status")
 def kib(field):
     return next(int(line.split()[1]) for line in status.read_text().splitlines() if line.startswith(field + ":"))
@@ -183,7 +183,7 @@ def test_a_real_40_mb_tokenizer_is_refused_fast_and_without_memory(tmp_path: Pat
 
 
 def test_files_growing_past_their_cap_while_read_are_cut_off(tmp_path: Path) -> None:
-    from memex.core.model_safety import read_bounded
+    from memex.core.models.safety import read_bounded
 
     path = tmp_path / "config.json"
     path.write_bytes(b"{}" + b" " * 100)
@@ -202,7 +202,7 @@ def test_a_fifo_in_place_of_a_tokenizer_is_refused_without_hanging(tmp_path: Pat
     with pytest.raises(ModelError):
         resolve_embedder(str(folder))
     # In a child process: opening a FIFO to read blocks (holding the interpreter) until a writer comes.
-    code = "import sys; from memex.core.embedding import load_tokenizer; load_tokenizer(sys.argv[1])"
+    code = "import sys; from memex.core.models.embedding import load_tokenizer; load_tokenizer(sys.argv[1])"
     try:
         done = subprocess.run([sys.executable, "-c", code, str(folder / "tokenizer.json")], capture_output=True,
                               text=True, timeout=60)

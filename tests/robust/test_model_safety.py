@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 from memex.core.errors import ModelError
-from memex.core.model_safety import UnsafeModel, check_external_data, scan_bytes
+from memex.core.models.safety import UnsafeModel, check_external_data, scan_bytes
 
 HAVE_ONNX = importlib.util.find_spec("onnx") is not None
 MODES = [False, None] + ([True] if HAVE_ONNX else [])
@@ -111,7 +111,7 @@ def test_damaged_or_hostile_protobuf_is_refused_not_crashed(tmp_path: Path) -> N
 
 
 def test_the_bundled_embedder_passes(tmp_path: Path) -> None:
-    from memex.core.models import resolve_embedder
+    from memex.core.models.catalogue import resolve_embedder
 
     model = resolve_embedder(None)
     assert check_external_data(model.onnx_path) == []
@@ -140,7 +140,7 @@ def _onnx_add_model(folder: Path, location: str) -> Path:
 
 def test_create_session_refuses_a_model_that_reads_files_outside_its_folder(tmp_path: Path) -> None:
     import numpy as np
-    from memex.core.onnx_session import create_session
+    from memex.core.models.onnx_session import create_session
 
     x = np.zeros(4, dtype=np.float32)
     good = _onnx_add_model(tmp_path / "good", "w.bin")
@@ -165,8 +165,8 @@ def test_create_session_refuses_a_model_that_reads_files_outside_its_folder(tmp_
 def test_loading_a_model_folder_with_outside_external_data_is_refused(tmp_path: Path, kind: str) -> None:
     import shutil
 
-    from memex.core.embedding import load_embedder
-    from memex.core.rerank import load_reranker
+    from memex.core.models.embedding import load_embedder
+    from memex.core.models.rerank import load_reranker
 
     (tmp_path / "secret.bin").write_bytes(b"\0" * 16)
     folder = tmp_path / "downloaded-model"

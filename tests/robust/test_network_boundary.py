@@ -36,7 +36,7 @@ def _load_checker():
 
 nt = _load_checker()
 
-# A direct import of ONNX Runtime anywhere but core/onnx_session.py (the one owner).
+# A direct import of ONNX Runtime anywhere but core/models/onnx_session.py (the one owner).
 _ORT_IMPORT = re.compile(r"^\s*(?:import\s+onnxruntime\b|from\s+onnxruntime\b)"
                          r"|import_module\(\s*[\"']onnxruntime|__import__\(\s*[\"']onnxruntime", re.MULTILINE)
 
@@ -53,17 +53,18 @@ def test_only_onnx_session_imports_onnxruntime() -> None:
     sources = [*core.rglob("*.py"), *(REPO / "desktop").rglob("*.py"), *(REPO / "packaging").rglob("*.py"),
                *(REPO / "packaging").glob("*.spec")]
     offenders = [f"{path}:{text[:match.start()].count(chr(10)) + 1}"
-                 for path in sources if path != core / "onnx_session.py"
+                 for path in sources if path != core / "models" / "onnx_session.py"
                  for text in [path.read_text(encoding="utf-8")] for match in _ORT_IMPORT.finditer(text)]
     assert len(sources) > 50
-    assert offenders == [], "import ONNX Runtime through memex.core.onnx_session: " + ", ".join(offenders)
+    assert offenders == [], "import ONNX Runtime through memex.core.models.onnx_session: " + ", ".join(offenders)
 
 
 # Every way Memex code loads ONNX Runtime: the session owner, the models, and PyMuPDF's layout
 # add-on (imported with pymupdf when installed) through the PDF extractor and on its own.
 LOADERS = {
-    "session owner": "import memex.core.onnx_session",
-    "embedder and reranker": "import memex.core.embedding, memex.core.rerank, memex.core.rerank_optimize",
+    "session owner": "import memex.core.models.onnx_session",
+    "embedder and reranker": ("import memex.core.models.embedding, memex.core.models.rerank, "
+                              "memex.core.models.rerank_optimize"),
     "pdf extractor": "import memex.core.extract.pdf",
     "pymupdf after memex.core": "import memex.core, pymupdf",
 }

@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 from hostile_pages import TARGET
 from memex.core.errors import ExtractionError, ExtractionTimeout, ExtractorCrashed, LibraryError
-from memex.core.preview_render import MAX_PIXELS
-from memex.core.preview_worker import PreviewWorker
+from memex.core.preview.render import MAX_PIXELS
+from memex.core.preview.worker import PreviewWorker
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "core"))  # docgen
 from docgen import make_pdf  # noqa: E402

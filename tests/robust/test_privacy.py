@@ -110,7 +110,7 @@ def test_indexing_and_search_make_no_connection(tmp_path: Path, monkeypatch, can
     monkeypatch.setattr(socket, "create_connection", refuse("create_connection"))
     monkeypatch.setattr(socket, "getaddrinfo", refuse("getaddrinfo"))
 
-    from memex.core.embedding import load_embedder
+    from memex.core.models.embedding import load_embedder
 
     embedder = load_embedder(None, threads=2)  # loading the model is covered too
     lib = make_library(tmp_path / "library.db", embedder=embedder)

@@ -31,12 +31,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from . import config
-from .errors import ChecksumMismatch, ModelError
-from .model_hub import DownloadCancelled, DownloadError, HubClient, OfflineError
-from .model_lock import FileRecord, InstallRecord, is_sha256, read_record, write_record
-from .model_safety import SETTINGS_MAX, check_external_data, describe_size, read_bounded, size_cap
-from .models import MODEL_FILE, ModelSpec, get_spec, installed_folder, sha256_file, verify_installed
+from .. import config
+from ..errors import ChecksumMismatch, ModelError
+from .catalogue import MODEL_FILE, ModelSpec, get_spec, installed_folder, sha256_file, verify_installed
+from .hub import DownloadCancelled, DownloadError, HubClient, OfflineError
+from .lock import FileRecord, InstallRecord, is_sha256, read_record, write_record
+from .safety import SETTINGS_MAX, check_external_data, describe_size, read_bounded, size_cap
 
 PARTIAL_DIR = ".partial"
 STATE_FILE = "download.json"

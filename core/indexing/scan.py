@@ -20,8 +20,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
-from .extract import detect_kind
-from .types import FileError
+from ..extract import detect_kind
+from ..types import FileError
 
 HASH_BLOCK = 1 << 20
 # Files above this size are recognised by a sample (size, head, middle, tail), not by reading

@@ -27,10 +27,9 @@ from typing import Protocol
 import apsw
 import numpy as np
 
-from .errors import LibraryError
-from .models import model_folder
-from .store.connection import read_snapshot, write_transaction
-from .store.vectors import (
+from ..errors import LibraryError
+from ..store.connection import read_snapshot, write_transaction
+from ..store.vectors import (
     VectorSpace,
     activate_space,
     active_space,
@@ -44,6 +43,7 @@ from .store.vectors import (
     space_state,
     without_vectors,
 )
+from .catalogue import model_folder
 
 SWITCH_BATCH = 32  # chunks per write transaction (and per progress report)
 SAMPLE_SIZE = 24  # chunks timed for an estimate

@@ -7,7 +7,7 @@ import os
 from collections.abc import Iterator
 from urllib.parse import urlsplit
 
-from .errors import ModelError
+from ..errors import ModelError
 
 
 class DownloadError(ModelError):

@@ -24,8 +24,8 @@ from typing import Any
 
 import numpy as np
 
-from . import derived_models
-from .models import sha256_file
+from . import derived as derived_models
+from .catalogue import sha256_file
 from .onnx_session import ort
 
 log = logging.getLogger(__name__)

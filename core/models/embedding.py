@@ -10,10 +10,10 @@ from pathlib import Path
 import numpy as np
 from tokenizers import Encoding, Tokenizer
 
-from .errors import ModelError
-from .model_safety import TOKENIZER_MAX, read_bounded
-from .models import ResolvedModel, resolve_embedder
+from ..errors import ModelError
+from .catalogue import ResolvedModel, resolve_embedder
 from .onnx_session import create_session, default_threads, ort, runs_on_cpu, shrink_arena
+from .safety import TOKENIZER_MAX, read_bounded
 
 _ONNX_INT_TYPES = {"tensor(int64)": np.int64, "tensor(int32)": np.int32}
 
@@ -194,7 +194,8 @@ def _fastest_file(model: ResolvedModel, device: str) -> Path:
     """The default model's optimised copy when it runs on the CPU (built on first use); else its own file.
 
     ``MEMEX_OPTIMIZE_MODELS=0`` turns the copy off."""
-    from . import config, model_optimize
+    from .. import config
+    from . import optimize as model_optimize
 
     if (model.spec.source != "pypi" or os.environ.get("MEMEX_OPTIMIZE_MODELS", "1") == "0"
             or not runs_on_cpu(device)):

@@ -33,7 +33,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath, PureWindowsPath
 
-from .errors import ModelError
+from ..errors import ModelError
 
 MAX_DEPTH = 64  # subgraphs nest (If/Loop bodies); a file nesting deeper than this is refused
 MIB = 1 << 20

@@ -11,7 +11,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from .search.query import fold, query_terms
+from ..search.query import fold, query_terms
 
 RENDERABLE_KINDS = frozenset({"pdf", "xps", "epub", "fb2", "mobi", "cbz"})
 MAX_WIDTH_PX = 4000

@@ -1,7 +1,7 @@
 """Drawing document pages with PyMuPDF — run only inside the preview process.
 
 The main process never imports this module: a damaged or hostile file may hang, crash or
-exhaust MuPDF, so :class:`~memex.core.preview_worker.PreviewWorker` calls :func:`handle` in a
+exhaust MuPDF, so :class:`~memex.core.preview.worker.PreviewWorker` calls :func:`handle` in a
 child process with a deadline and a memory cap.
 """
 
@@ -10,9 +10,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from .errors import CorruptFile, EncryptedFile, ExtractionError, UnsupportedFile
-from .preview import MAX_WIDTH_PX, RENDERABLE_KINDS, RenderedPage, word_matches
-from .search.query import fold
+from ..errors import CorruptFile, EncryptedFile, ExtractionError, UnsupportedFile
+from ..search.query import fold
+from .pages import MAX_WIDTH_PX, RENDERABLE_KINDS, RenderedPage, word_matches
 
 # An extremely tall page (a 3 × 14400 pt strip drawn 4000 px wide) would need gigabytes of
 # pixels; the zoom is lowered so no image holds more than this.

@@ -21,17 +21,17 @@ from pathlib import Path
 
 import apsw
 
+from ..errors import ExtractionError, IndexingCancelled
+from ..extract import detect_kind
+from ..extract.worker import ExtractionWorker
+from ..store import documents as docs
+from ..store.chunks import count_pending, existing_ids, insert_chunks, mark_embedded, pending_chunks
+from ..store.connection import checkpoint, write_transaction
+from ..store.vectors import VectorSpace, insert_vectors, space_state
+from ..types import FileError, IndexProgress, IndexReport
 from . import scan
 from .chunking import TokenizerLike, chunk_pages
-from .errors import ExtractionError, IndexingCancelled
-from .extract import detect_kind
-from .extract.worker import ExtractionWorker
 from .scan import DiskFile, IgnoreRules, stat_file, walk_files
-from .store import documents as docs
-from .store.chunks import count_pending, existing_ids, insert_chunks, mark_embedded, pending_chunks
-from .store.connection import checkpoint, write_transaction
-from .store.vectors import VectorSpace, insert_vectors, space_state
-from .types import FileError, IndexProgress, IndexReport
 
 EMBED_BATCH = 64
 PROGRESS_INTERVAL_S = 0.1

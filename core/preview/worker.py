@@ -3,7 +3,7 @@
 Like extraction, through :mod:`memex.core.child_process`: each request has a deadline, the child
 runs under an address-space cap, and a child that hangs, crashes or runs out of memory is
 replaced by a fresh one for the next request. Pages come back as PNG bytes plus the highlighted
-boxes (:class:`~memex.core.preview.RenderedPage`).
+boxes (:class:`~memex.core.preview.pages.RenderedPage`).
 """
 
 from __future__ import annotations
@@ -12,10 +12,10 @@ import os
 from collections.abc import Sequence
 from pathlib import Path
 
-from .child_process import PYMUPDF_ADDONS, ChildSpec, IsolatedWorker
-from .preview import RenderedPage
+from ..child_process import PYMUPDF_ADDONS, ChildSpec, IsolatedWorker
+from .pages import RenderedPage
 
-DEFAULT_TARGET = "memex.core.preview_render:handle"
+DEFAULT_TARGET = "memex.core.preview.render:handle"
 DEFAULT_TIMEOUT_S = 10.0
 DEFAULT_MEMORY_MB = 1024  # a 4000 px page is ~70 MB of pixels; PyMuPDF itself needs ~100 MB
 
@@ -34,7 +34,7 @@ class PreviewWorker(IsolatedWorker):
         crashed="The page preview process crashed while drawing {name} ({detail}); the file may be damaged.",
         not_started="The page preview process did not start.",
         closed="The page preview was closed before the page was drawn.",
-        warm_up="memex.core.preview_render:warm_up", skip_modules=PYMUPDF_ADDONS)
+        warm_up="memex.core.preview.render:warm_up", skip_modules=PYMUPDF_ADDONS)
     default_timeout_s = DEFAULT_TIMEOUT_S
     default_memory_mb = DEFAULT_MEMORY_MB
     close_wait_s = 0.2

@@ -16,7 +16,7 @@ from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
-from .models import sha256_file
+from .catalogue import sha256_file
 
 log = logging.getLogger(__name__)
 

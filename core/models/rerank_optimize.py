@@ -28,9 +28,9 @@ from typing import Any
 
 import numpy as np
 
-from . import derived_models
+from . import derived as derived_models
+from .catalogue import sha256_file
 from .embedding import BatchFeeder, load_tokenizer, pad_token_id
-from .models import sha256_file
 from .onnx_session import onnxruntime_module, ort
 
 log = logging.getLogger(__name__)

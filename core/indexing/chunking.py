@@ -11,7 +11,7 @@ import re
 from collections.abc import Iterable, Sequence
 from typing import Protocol
 
-from .types import ChunkSpan, Page
+from ..types import ChunkSpan, Page
 
 BLOCK_CHARS = 20_000  # tokenise long pages in blocks so memory stays flat
 _PARA = re.compile(r"\n[ \t]*\n")

@@ -23,7 +23,7 @@ from watchdog.observers import Observer
 from watchdog.observers.api import BaseObserver, ObservedWatch
 from watchdog.observers.polling import PollingObserver, PollingObserverVFS
 
-from .extract import detect_kind
+from ..extract import detect_kind
 from .scan import IgnoreRules, judge_path
 
 logger = logging.getLogger(__name__)

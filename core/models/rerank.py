@@ -8,10 +8,11 @@ from pathlib import Path
 
 import numpy as np
 
-from . import config, rerank_optimize
+from .. import config
+from ..errors import ModelError
+from . import rerank_optimize
+from .catalogue import ResolvedModel, resolve_reranker
 from .embedding import BatchFeeder, length_sorted_batches, load_tokenizer, pad_token_id, run_batches, side_by_side
-from .errors import ModelError
-from .models import ResolvedModel, resolve_reranker
 from .onnx_session import create_session, default_threads, ort, runs_on_cpu, shrink_arena
 
 log = logging.getLogger(__name__)

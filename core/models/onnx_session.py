@@ -18,8 +18,8 @@ from types import ModuleType
 # the variable ONNX Runtime reads when it loads (see onnx_privacy).
 import onnxruntime as ort
 
-from .errors import ModelError
-from .model_safety import check_external_data
+from ..errors import ModelError
+from .safety import check_external_data
 
 # Also mute session events, for builds that do not read the variable (Windows sends ETW events).
 ort.disable_telemetry_events()

@@ -15,8 +15,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .errors import ModelError
-from .model_safety import SETTINGS_MAX, checked_file, read_bounded
+from ..errors import ModelError
+from .safety import SETTINGS_MAX, checked_file, read_bounded
 
 LOCK_FILE = "memex-lock.json"
 FORMAT = 1

@@ -19,11 +19,11 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from . import config
-from .errors import ChecksumMismatch, ModelError
-from .model_lock import LOCK_FILE, FileRecord, InstallRecord, read_record, write_record
-from .model_safety import SETTINGS_MAX, check_external_data, check_model_folder, read_bounded
-from .model_spec_file import check_local_spec
+from .. import config
+from ..errors import ChecksumMismatch, ModelError
+from .lock import LOCK_FILE, FileRecord, InstallRecord, read_record, write_record
+from .safety import SETTINGS_MAX, check_external_data, check_model_folder, read_bounded
+from .spec_file import check_local_spec
 
 DEFAULT_EMBEDDER = "all-MiniLM-L6-v2-int8"
 MODEL_FILE = "model.onnx"

@@ -1,0 +1,1 @@
+"""Indexing: scanning folders, chunking, the indexing pipeline and the folder watcher."""

@@ -1,0 +1,1 @@
+"""Models: the catalogue, downloads, checks, ONNX sessions, embedders, rerankers, switching."""

@@ -1,0 +1,1 @@
+"""Page previews: page text, the renderer process and its worker."""
