@@ -181,7 +181,11 @@ def load_embedder(spec: str | None = None, *, threads: int = 0, device: str = "c
     ``threads`` 0 means min(4, cores): on the CPU, that many single-threaded batches run side by
     side (see ``side_by_side``). Device fallbacks are listed in ``Embedder.warnings``.
     """
-    model = resolve_embedder(spec)
+    return open_embedder(resolve_embedder(spec), threads=threads, device=device)
+
+
+def open_embedder(model: ResolvedModel, *, threads: int = 0, device: str = "cpu") -> Embedder:
+    """Open a model ``resolve_embedder`` found and verified (see :func:`load_embedder`)."""
     path = _fastest_file(model, device)
     if runs_on_cpu(device):
         session, warnings = create_session(path, threads=1, device=device)
