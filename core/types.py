@@ -150,7 +150,38 @@ class IndexProgress:
 
 
 @dataclass(frozen=True)
+class Changes:
+    """What a write changed, so a window asks again only for that (Anki's ``OpChanges``).
+
+    Each flag names what may now read differently; all False means nothing did, and nothing
+    needs asking again. Combine with ``|``."""
+
+    sources: bool = False  # the source list, or a source's details (added, removed, last checked)
+    documents: bool = False  # documents, passages or failed files: the counts and per-source counts
+    search_results: bool = False  # what a query returns: text, paths or vectors
+    settings: bool = False  # the saved settings
+    model: bool = False  # the embedding model the library searches with
+
+    @property
+    def any(self) -> bool:
+        return self.sources or self.documents or self.search_results or self.settings or self.model
+
+    def __or__(self, other: Changes) -> Changes:
+        return Changes(*(a or b for a, b in zip(_flags(self), _flags(other), strict=True)))
+
+
+def _flags(changes: Changes) -> tuple[bool, ...]:
+    return (changes.sources, changes.documents, changes.search_results, changes.settings, changes.model)
+
+
+NO_CHANGES = Changes()
+ALL_CHANGES = Changes(sources=True, documents=True, search_results=True, settings=True, model=True)
+
+
+@dataclass(frozen=True)
 class IndexReport:
+    """What one write did: an indexing run, a refresh, or a removal (``Library.remove``)."""
+
     added: int = 0
     updated: int = 0
     moved: int = 0
@@ -162,6 +193,16 @@ class IndexReport:
     seconds: float = 0.0
     cancelled: bool = False
     errors: tuple[FileError, ...] = field(default_factory=tuple)
+    sources_added: int = 0
+    sources_removed: int = 0
+    sources_checked: int = 0  # sources scanned completely (their "last checked" time moved)
+
+    @property
+    def changes(self) -> Changes:
+        written = bool(self.added or self.updated or self.moved or self.removed or self.failed
+                       or self.chunks or self.embedded)
+        return Changes(sources=bool(self.sources_added or self.sources_removed or self.sources_checked),
+                       documents=written, search_results=written)
 
 
 @dataclass(frozen=True)

@@ -11,13 +11,6 @@ from datetime import datetime
 from memex.core.display_text import safe
 from memex.core.humanize import duration
 
-KIND_NAMES = {
-    "pdf": "PDF", "epub": "EPUB", "xps": "XPS", "fb2": "FB2", "mobi": "MOBI", "cbz": "CBZ",
-    "text": "Text", "markdown": "Markdown", "code": "Code", "html": "HTML", "csv": "CSV",
-    "json": "JSON", "xml": "XML", "yaml": "YAML", "docx": "Word", "pptx": "PowerPoint",
-    "xlsx": "Excel", "odt": "Writer", "ods": "Calc", "odp": "Impress",
-}
-
 # The type filter's choices: label → kinds.
 TYPE_FILTERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("Any type", ()),

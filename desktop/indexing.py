@@ -47,10 +47,9 @@ class IndexController(QObject):
 
     started = Signal(object)  # WriteJob
     progress = Signal(object, object)  # WriteJob, IndexProgress
-    finished = Signal(object, object)  # WriteJob, IndexReport | int (remove) | None (failed)
+    finished = Signal(object, object)  # WriteJob, IndexReport (its .changes: what to ask again) | None (failed)
     failed = Signal(str)
     idle = Signal()
-    sources_changed = Signal()
     paused_changed = Signal(bool)
     _progress_from_worker = Signal(object, object)
 
@@ -173,17 +172,13 @@ class IndexController(QObject):
         if job is self.current and not self._closed:
             self.progress.emit(job, p)
 
-    def _done(self, job: WriteJob, result: IndexReport | int) -> None:
+    def _done(self, job: WriteJob, result: IndexReport) -> None:
         self.current = None
         self.finished.emit(job, result)
-        if job.kind in ("remove", "index") and job.paths is not None:
-            self.sources_changed.emit()
         self._start_next()
 
     def _error(self, job: WriteJob, exc: BaseException) -> None:
         self.current = None
         self.failed.emit(describe_error(exc))
-        self.finished.emit(job, None)
-        if job.kind == "index" and job.paths is not None:
-            self.sources_changed.emit()  # some of the paths may have been added
+        self.finished.emit(job, None)  # what it did before failing is unknown: ask again for all
         self._start_next()

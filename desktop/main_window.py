@@ -12,7 +12,7 @@ from pathlib import Path
 
 from memex.core.config import Settings
 from memex.core.library import Library
-from memex.core.types import IndexReport
+from memex.core.types import ALL_CHANGES, NO_CHANGES, Changes, IndexReport, LibraryStatus, Source
 from PySide6.QtCore import QEvent, Qt, QTimer, Signal
 from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import QFileDialog, QLabel, QMainWindow, QSplitter, QVBoxLayout, QWidget
@@ -34,7 +34,8 @@ from .settings_dialog import RESTART_FIELDS, SettingsDialog
 from .tasks import TaskManager, describe_error
 from .tray import Tray, tray_available
 
-INFO_EVERY_S = 1.5  # while indexing: refresh counts and the current results this often
+INFO_EVERY_S = 1.5  # while indexing: refresh counts and the current results this often (when written to)
+WRITTEN = Changes(documents=True, search_results=True)  # what a run that wrote something changed
 
 qtcompat.apply()
 
@@ -63,6 +64,11 @@ class MainWindow(QMainWindow):
         self._reconcile = reconcile
         self._waiting_paths: list[str] = [os.path.abspath(p) for p in paths]
         self._last_info = 0.0
+        self._status: LibraryStatus | None = None  # the last answers, kept for what did not change
+        self._sources: list[Source] | None = None
+        self._info_wanted = NO_CHANGES  # asked for, not yet answered (a newer ask replaces an older one)
+        self._info_asked = 0
+        self._written_seen: tuple[int, int, int] = (0, 0, 0)  # what the running job had written
         self._closing = False
 
         self.tasks = TaskManager(self)
@@ -163,7 +169,6 @@ class MainWindow(QMainWindow):
         self.indexer.finished.connect(self._on_run_finished)
         self.indexer.idle.connect(self._on_idle)
         self.indexer.failed.connect(self.show_error)
-        self.indexer.sources_changed.connect(self.refresh_info)
         self.indexer.paused_changed.connect(self._on_paused)
         self.status.pause_toggled.connect(self.indexer.set_paused)
         self.status.cancel_clicked.connect(self.indexer.cancel)
@@ -187,15 +192,34 @@ class MainWindow(QMainWindow):
         self.library_ready.emit(library)
 
     # -- library information --------------------------------------------------------------
-    def refresh_info(self) -> None:
+    def refresh_info(self, changes: Changes = ALL_CHANGES) -> None:
+        """Ask the library again for what ``changes`` says may read differently: its counts
+        (``status``) after documents or the model changed, the sources after they or their
+        documents did. Nothing changed: nothing is asked."""
         library = self.library
         if library is None:
             return
+        wanted = self._info_wanted = self._info_wanted | changes
+        want_status = wanted.documents or wanted.model or self._status is None
+        want_sources = wanted.sources or wanted.documents or self._sources is None
+        if not (want_status or want_sources):
+            return
         self._last_info = time.monotonic()
-        self.tasks.run(lambda: (library.status(), library.sources()), self._on_info, lane="read", key="info")
+        self._info_asked += 1
+        asked = self._info_asked
 
-    def _on_info(self, result) -> None:
-        status, sources = result
+        def read() -> tuple[LibraryStatus | None, list[Source] | None]:
+            return (library.status() if want_status else None, library.sources() if want_sources else None)
+
+        self.tasks.run(read, lambda result: self._on_info(asked, result), lane="read", key="info")
+
+    def _on_info(self, asked: int, result: tuple[LibraryStatus | None, list[Source] | None]) -> None:
+        if asked == self._info_asked:
+            self._info_wanted = NO_CHANGES
+        status = self._status = result[0] or self._status
+        sources = self._sources = result[1] if result[1] is not None else self._sources
+        if status is None or sources is None:
+            return  # the first answer is still on its way
         indexing = self.indexer is not None and self.indexer.busy
         self.search.set_library_state(status.documents, indexing)
         self.search.set_sources(sources)
@@ -237,6 +261,7 @@ class MainWindow(QMainWindow):
 
     def _on_run_started(self, job: WriteJob) -> None:
         self.status.start_run(job.describe)
+        self._written_seen = (0, 0, 0)
         self.search.set_library_state(self.search.documents, True)
         if self.tray is not None:
             self.tray.set_state(job.describe)
@@ -245,21 +270,26 @@ class MainWindow(QMainWindow):
         self.status.update_progress(p)
         if self.tray is not None and p.files_total:
             self.tray.set_state(f"indexing {p.files_done:,} of {fmt.count(p.files_total, 'file')}")
-        if p.files_done and time.monotonic() - self._last_info >= INFO_EVERY_S:
-            self.refresh_info()
+        written = (p.chunks_written, p.chunks_embedded, len(p.errors))
+        if written != self._written_seen and time.monotonic() - self._last_info >= INFO_EVERY_S:
+            self._written_seen = written
+            self.refresh_info(WRITTEN)
             self.search.refresh()
 
-    def _on_run_finished(self, job: WriteJob, result) -> None:
-        if isinstance(result, IndexReport):
+    def _on_run_finished(self, job: WriteJob, result: IndexReport | None) -> None:
+        """Say what the job did and ask again for what it changed (all of it after a failure)."""
+        if result is not None and job.kind == "remove":
+            self.status.show_message(f"Removed {job.paths[0]} from the library "
+                                     f"({fmt.count(result.removed, 'document')}; files on disk untouched)")
+        elif result is not None:
             changed = result.added + result.updated + result.moved + result.removed + result.failed
             if changed or not job.quiet:
                 self.status.show_message(fmt.report_sentence(result),
                                          error=bool(result.failed) and job.kind != "refresh")
-        elif isinstance(result, int) and job.kind == "remove":
-            self.status.show_message(f"Removed {job.paths[0]} from the library "
-                                     f"({fmt.count(result, 'document')}; files on disk untouched)")
-        self.refresh_info()
-        self.search.refresh()
+        changes = result.changes if result is not None else ALL_CHANGES
+        self.refresh_info(changes)
+        if changes.search_results:
+            self.search.refresh()
 
     def _on_idle(self) -> None:
         self.memory.poke(AFTER_INDEXING_MS)  # what indexing grew goes back once the window settles
@@ -315,8 +345,8 @@ class MainWindow(QMainWindow):
                 restart_needed=[r for r in result.restart_needed if r != RESTART_FIELDS["embedder"]])
         ignore_changed = (result.settings.ignore != settings.ignore
                           or result.settings.index_hidden != settings.index_hidden)
-        for f in dataclasses.fields(Settings):
-            setattr(settings, f.name, getattr(result.settings, f.name))
+        settings = result.settings
+        self.library.update_settings(settings)  # a run under way keeps the value it started with
         self.tasks.run(settings.save, lambda _: self.status.show_message(result.summary(), sticky=True),
                        lane="read")
         try:
@@ -368,8 +398,9 @@ class MainWindow(QMainWindow):
             text = (f"Now searching by meaning with {model_label(result.model_id)} "
                     f"({fmt.count(result.total, 'passage')} analysed again).")
         self.status.show_message(text, sticky=True)
-        self.refresh_info()
-        self.search.refresh()
+        self.refresh_info(result.changes)
+        if result.changes.search_results:
+            self.search.refresh()
 
     def _on_switch_cancelled(self, result) -> None:
         self.status.finish_run()

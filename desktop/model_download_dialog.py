@@ -12,7 +12,7 @@ import contextlib
 import threading
 import time
 
-from memex.core.models.download import DownloadCancelled, DownloadProgress, download_model
+from memex.core.api import DownloadCancelled, DownloadProgress, download_model
 from PySide6.QtCore import Qt, Signal, Slot
 from PySide6.QtWidgets import QDialog, QDialogButtonBox, QLabel, QProgressBar, QVBoxLayout, QWidget
 

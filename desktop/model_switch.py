@@ -13,8 +13,8 @@ import threading
 import time
 from collections.abc import Callable
 
+from memex.core.api import SwitchEstimate, SwitchProgress, SwitchResult
 from memex.core.library import Library
-from memex.core.models.switch import SwitchEstimate, SwitchProgress, SwitchResult
 from PySide6.QtCore import QObject, Qt, Signal, Slot
 from PySide6.QtWidgets import QMessageBox, QWidget
 

@@ -6,9 +6,8 @@ from __future__ import annotations
 
 import os
 
+from memex.core.api import RENDERABLE_KINDS, RenderedPage, match_spans, query_terms
 from memex.core.library import Library
-from memex.core.preview.pages import RENDERABLE_KINDS, RenderedPage, match_spans
-from memex.core.search.query import query_terms
 from memex.core.types import ChunkHit, Hit
 from PySide6.QtCore import QEvent, Qt, QTimer, Signal
 from PySide6.QtGui import QColor, QPainter, QPixmap

@@ -70,7 +70,7 @@ class _Choice:
 def _choices(kind: str) -> list[_Choice]:
     """Catalogue models of ``kind`` (the built-in default left out) and imported ones."""
     try:
-        from memex.core.models.catalogue import catalogue, imported_models, is_installed
+        from memex.core.api import catalogue, imported_models, is_installed
     except ImportError:
         return []
     try:

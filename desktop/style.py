@@ -166,8 +166,3 @@ def app_icon() -> QIcon:
             if pix.loadFromData(item.read_bytes(), "PNG"):
                 icon.addPixmap(pix)
     return icon
-
-
-def icon_png(size: int = 256) -> bytes | None:
-    item = resources.files("memex.resources") / "icons" / f"memex-{size}.png"
-    return item.read_bytes() if item.is_file() else None

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import logging
 
+from memex.core.api import folder_watcher
 from memex.core.config import Settings
-from memex.core.indexing.scan import IgnoreRules
 from PySide6.QtCore import QObject, Qt, Signal, Slot
 
 from .tasks import TaskManager
@@ -77,11 +77,8 @@ class WatchController(QObject):
         def run():
             watcher = self._watcher
             if watcher is None:
-                from memex.core.indexing.watcher import FolderWatcher
-
-                rules = IgnoreRules(self.settings.ignore, self.settings.index_hidden)
-                watcher = FolderWatcher(
-                    self._changes_from_watcher.emit, rules=rules, debounce_s=self.debounce_s,
+                watcher = folder_watcher(
+                    self._changes_from_watcher.emit, self.settings, debounce_s=self.debounce_s,
                     max_delay_s=max(10.0, self.debounce_s), on_notice=self._notice_from_watcher.emit,
                     force_polling=self.force_polling)
                 watcher.set_roots(roots)
