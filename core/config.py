@@ -6,13 +6,16 @@ import json
 import math
 import os
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import platformdirs
 
 from .errors import MemexError
+
+if TYPE_CHECKING:
+    from .indexing.scan import IgnoreRules
 
 APP_NAME = "Memex"
 HOME_ENV = "MEMEX_HOME"  # one folder for data, cache and settings (tests, portable installs)
@@ -96,7 +99,7 @@ CHECKS: dict[str, tuple[Callable[[Any], bool], str]] = {
     "threads": (_whole(0, 256), "a whole number from 0 (automatic) to 256"),
     "chunk_tokens": (_whole(16, 4096), "a whole number from 16 to 4096"),
     "chunk_overlap": (_whole(0, 2048), "a whole number from 0 to 2048"),
-    "ignore": (lambda v: isinstance(v, list) and all(_text(p) for p in v), "a list of file name patterns"),
+    "ignore": (lambda v: isinstance(v, list | tuple) and all(_text(p) for p in v), "a list of file name patterns"),
     "index_hidden": (lambda v: isinstance(v, bool), "true or false"),
     "lexical_weight": (_number(0.0, 1.0), "a number from 0 to 1"),
     "fusion": (lambda v: v in FUSIONS, " or ".join(f'"{f}"' for f in FUSIONS)),
@@ -121,10 +124,19 @@ def problems_in(values: dict[str, Any]) -> list[tuple[str, str]]:
     return found
 
 
-@dataclass
+def automatic_threads() -> int:
+    """Threads for model inference when the setting says 0 (automatic): up to four cores,
+    so the rest of the machine (and the window) stays responsive."""
+    return max(1, min(4, os.cpu_count() or 1))
+
+
+@dataclass(frozen=True)
 class Settings:
-    """User settings. Unknown keys in the file are ignored; missing keys take defaults; a key
-    whose value cannot be used takes its default, with a warning (see ``load_checked``)."""
+    """User settings: a value, never changed in place (threads may be reading it); make a
+    changed copy with :meth:`with_changes` and hand it to ``Library.update_settings``.
+
+    Unknown keys in the file are ignored; missing keys take defaults; a key whose value
+    cannot be used takes its default, with a warning (see ``load_checked``)."""
 
     library: str | None = None
     embedder: str | None = None  # None: the bundled default; else a catalogue name or a folder
@@ -133,13 +145,21 @@ class Settings:
     threads: int = 0  # 0: min(4, cores)
     chunk_tokens: int = 200
     chunk_overlap: int = 40
-    ignore: list[str] = field(default_factory=lambda: list(DEFAULT_IGNORE))
+    ignore: tuple[str, ...] = DEFAULT_IGNORE  # any sequence given is kept as a tuple
     index_hidden: bool = False
     lexical_weight: float = 0.4  # hybrid fusion: share of the BM25 side (0 = dense only); see search.fusion
     fusion: str = "convex"  # "convex" (normalised scores) or "rrf" (reciprocal rank fusion)
     semantic_floor: float = 0.3  # hybrid: cosine below which a meaning-only match is not shown
     max_chars_per_file: int = 5_000_000
     extract_timeout_s: float = 60.0
+
+    def __post_init__(self) -> None:
+        if isinstance(self.ignore, list):  # from the file or the dialog: keep an unchangeable copy
+            object.__setattr__(self, "ignore", tuple(self.ignore))
+
+    def with_changes(self, **changes: Any) -> Settings:
+        """A copy with these fields changed (this one stays as it is)."""
+        return replace(self, **changes)
 
     @classmethod
     def path(cls) -> Path:
@@ -174,7 +194,7 @@ class Settings:
         for key, problem in problems_in(values):
             del values[key]
             default = getattr(cls(), key)
-            shown = "the built-in list" if isinstance(default, list) else _shown(default)
+            shown = "the built-in list" if isinstance(default, tuple) else _shown(default)
             warnings.append(f"{path}: {problem}; using the default ({shown}).")
         return cls(**values), warnings
 
@@ -193,6 +213,12 @@ class Settings:
         os.replace(tmp, path)
 
     def effective_threads(self) -> int:
-        if self.threads > 0:
-            return self.threads
-        return max(1, min(4, os.cpu_count() or 1))
+        """Threads for model inference: the setting, or :func:`automatic_threads` for 0."""
+        return self.threads if self.threads > 0 else automatic_threads()
+
+    def ignore_rules(self) -> IgnoreRules:
+        """The names the scan and the watcher skip: the ignore patterns, and hidden entries
+        unless ``index_hidden``."""
+        from .indexing.scan import IgnoreRules  # here: loading settings needs no extractors
+
+        return IgnoreRules(self.ignore, self.index_hidden)

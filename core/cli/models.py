@@ -355,8 +355,7 @@ def cmd_use(args: argparse.Namespace) -> int:
         return int(run_use(args))
     settings = config.Settings.load()
     if name.lower() == "none":
-        settings.reranker = None
-        settings.save()
+        settings.with_changes(reranker=None).save()
         if args.json:
             print(output.to_json({"reranker": None}))
         else:
@@ -377,7 +376,7 @@ def cmd_use(args: argparse.Namespace) -> int:
             say(f"memex: download of {name} cancelled; the reranker was not changed.", err=True)
             return 130
     resolve_reranker(name)  # verified before it is chosen
-    settings.reranker = setting_for(name)
+    settings = settings.with_changes(reranker=setting_for(name))
     settings.save()
     if args.json:
         print(output.to_json({"reranker": settings.reranker}))

@@ -8,7 +8,6 @@ CPU and the caller gets a warning sentence to show.
 from __future__ import annotations
 
 import importlib
-import os
 from importlib import metadata
 from pathlib import Path
 from types import ModuleType
@@ -18,6 +17,7 @@ from types import ModuleType
 # the variable ONNX Runtime reads when it loads (see onnx_privacy).
 import onnxruntime as ort
 
+from ..config import automatic_threads
 from ..errors import ModelError
 from .safety import check_external_data
 
@@ -44,7 +44,8 @@ def onnxruntime_module(name: str) -> ModuleType:
 
 
 def default_threads() -> int:
-    return max(1, min(4, os.cpu_count() or 1))
+    """Threads when none are asked for (0): the settings' own rule."""
+    return automatic_threads()
 
 
 def installed_runtimes() -> list[str]:

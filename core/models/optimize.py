@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import logging
 import multiprocessing
-import os
 import re
 from concurrent.futures import ProcessPoolExecutor
 from importlib import resources
@@ -26,7 +25,7 @@ import numpy as np
 
 from . import derived as derived_models
 from .catalogue import sha256_file
-from .onnx_session import ort
+from .onnx_session import default_threads, ort
 
 log = logging.getLogger(__name__)
 
@@ -286,7 +285,7 @@ def _feeds(tokenizer: Path | None) -> list[dict[str, np.ndarray]]:
 
 def _session(model: bytes | str) -> ort.InferenceSession:
     options = ort.SessionOptions()
-    options.intra_op_num_threads = min(4, os.cpu_count() or 1)
+    options.intra_op_num_threads = default_threads()
     options.log_severity_level = 3
     return ort.InferenceSession(model, sess_options=options, providers=["CPUExecutionProvider"])
 

@@ -31,7 +31,7 @@ import numpy as np
 from . import derived as derived_models
 from .catalogue import sha256_file
 from .embedding import BatchFeeder, load_tokenizer, pad_token_id
-from .onnx_session import onnxruntime_module, ort
+from .onnx_session import default_threads, onnxruntime_module, ort
 
 log = logging.getLogger(__name__)
 
@@ -296,7 +296,7 @@ def score_pairs(session: ort.InferenceSession, tokenizer: Path, groups: Sequence
 
 def _session(model: bytes | str) -> ort.InferenceSession:
     options = ort.SessionOptions()
-    options.intra_op_num_threads = min(4, os.cpu_count() or 1)
+    options.intra_op_num_threads = default_threads()
     options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     options.log_severity_level = 3
     return ort.InferenceSession(model, sess_options=options, providers=["CPUExecutionProvider"])

@@ -73,6 +73,7 @@ def _nothing_installed(name: str = RERANKER) -> bool:
     return not installed_folder(name).exists() and not is_installed(get_spec(name))
 
 
+@pytest.mark.slow
 def test_download_installs_a_verified_model_that_loads_and_scores(hub, served) -> None:
     events = []
     record = download_model(RERANKER, endpoint=hub.url, progress=events.append)
@@ -361,12 +362,10 @@ def test_cli_import_records_checksums_and_the_model_loads(tmp_path, capsys, embe
         resolve_reranker("my-minilm")
 
     settings = config.Settings.load()
-    settings.embedder = "my-minilm"
-    settings.save()
+    settings.with_changes(embedder="my-minilm").save()
     code, _, err = _run(capsys, "models", "remove", "my-minilm")
     assert code == 1 and "in use (embedder setting)" in err
-    settings.embedder = None
-    settings.save()
+    settings.with_changes(embedder=None).save()
     assert _run(capsys, "models", "remove", "my-minilm")[0] == 0 and not folder.exists()
 
 

@@ -93,7 +93,7 @@ def test_settings_dialog_reports_what_needs_a_restart(qtbot, reranker_dir):
     dialog.reranker.insertItem(1, str(reranker_dir), str(reranker_dir))
     dialog.reranker.setCurrentIndex(1)
     result = dialog.result_settings()
-    assert result.settings.chunk_tokens == 300 and result.settings.ignore == ["node_modules", "*.bak"]
+    assert result.settings.chunk_tokens == 300 and result.settings.ignore == ("node_modules", "*.bak")
     assert result.settings.reranker == str(reranker_dir) and result.settings.device == "auto"
     assert set(result.restart_needed) == {"reranker", "CPU/GPU"}
     assert set(result.next_scan) == {"passage size", "ignore patterns"}
