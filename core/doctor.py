@@ -6,11 +6,9 @@ import platform
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-import apsw
-
 from .errors import MemexError
-from .store.connection import has_fts5, load_vec, open_connection
-from .store.fts import integrity_check
+from .store.connection import has_fts5
+from .store.health import file_problems, sqlite_versions, vec_version
 from .types import Check
 
 if TYPE_CHECKING:
@@ -26,21 +24,17 @@ def _check(name: str, probe: Callable[[], str]) -> Check:
         return Check(name, False, f"{type(exc).__name__}: {exc}")
 
 
-def run_checks(library: Library, conn: apsw.Connection) -> list[Check]:
+def run_checks(library: Library) -> list[Check]:
     def sqlite() -> str:
-        return f"SQLite {apsw.sqlite_lib_version()} (apsw {apsw.apsw_version()}), Python {platform.python_version()}"
+        return f"{sqlite_versions()}, Python {platform.python_version()}"
 
     def fts5() -> str:
-        if not has_fts5(conn):
+        if not has_fts5(library.store.connection()):
             raise MemexError("this SQLite has no FTS5")
         return "FTS5 available"
 
     def vec() -> str:
-        probe = apsw.Connection(":memory:")
-        try:
-            return f"sqlite-vec {load_vec(probe)}"
-        finally:
-            probe.close()
+        return f"sqlite-vec {vec_version()}"
 
     def providers() -> str:
         from .models.onnx_session import installed_runtimes, ort
@@ -71,22 +65,9 @@ def run_checks(library: Library, conn: apsw.Connection) -> list[Check]:
         return text
 
     def integrity() -> str:
-        # On a connection of its own: the caller's cached one may be inside a read transaction
-        # whose snapshot predates the last indexing run (the check would judge old data, or
-        # fail with SQLITE_BUSY_SNAPSHOT when its write-style command tries to upgrade).
-        fresh = open_connection(library.path, readonly=library.readonly, create=False)
-        try:
-            rows = [r[0] for r in fresh.execute("PRAGMA quick_check")]
-            if rows != ["ok"]:
-                raise MemexError("quick_check: " + "; ".join(rows[:5]))
-            # FTS5's check is written as an INSERT, which a read-only library cannot take.
-            problem = None if library.readonly else integrity_check(fresh)
-        except apsw.CorruptError as exc:
-            raise MemexError(f"quick_check: the library file is damaged ({exc})") from exc
-        finally:
-            fresh.close()
-        if problem:
-            raise MemexError(f"full-text index: {problem}")
+        problems = file_problems(library.path, readonly=library.readonly)
+        if problems:
+            raise MemexError(problems[0])
         status = library.status()
         return (f"{status.path}: {status.documents} documents, {status.chunks} chunks "
                 f"({status.chunks_pending} waiting for vectors), {status.failed} failed files"

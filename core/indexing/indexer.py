@@ -24,7 +24,9 @@ import apsw
 from ..errors import ExtractionError, IndexingCancelled
 from ..extract import detect_kind
 from ..extract.worker import ExtractionWorker
+from ..jobs import JobControl
 from ..store import documents as docs
+from ..store import in_flight
 from ..store.chunks import count_pending, existing_ids, insert_chunks, mark_embedded, pending_chunks
 from ..store.connection import checkpoint, write_transaction
 from ..store.vectors import VectorSpace, insert_vectors, space_state
@@ -34,19 +36,18 @@ from .chunking import TokenizerLike, chunk_pages
 from .scan import DiskFile, IgnoreRules, stat_file, walk_files
 
 EMBED_BATCH = 64
-PROGRESS_INTERVAL_S = 0.1
 CHECKPOINT_EVERY = 200  # files between PASSIVE WAL checkpoints (and one at the end of a run)
 MAX_ATTEMPTS = 3  # runs that may end while reading one version of a file before it is skipped
-_IN_FLIGHT = "extracting:"  # meta key prefix: path -> "attempts content_hash"
 
 
-@dataclass
+@dataclass(frozen=True)
 class IndexOptions:
+    """What one run takes from the settings when it starts: a settings change applies from the next run."""
+
     chunk_tokens: int = 200
     chunk_overlap: int = 40
     max_chars: int = 5_000_000
-    ignore: Sequence[str] = ()
-    include_hidden: bool = False
+    rules: IgnoreRules = field(default_factory=lambda: IgnoreRules(()))
 
 
 @dataclass(frozen=True)
@@ -67,7 +68,6 @@ class _Plan:
     process: list[tuple[DiskFile, int | None]] = field(default_factory=list)
     moves: list[tuple[int, DiskFile, int | None]] = field(default_factory=list)
     deletions: list[int] = field(default_factory=list)
-    touches: list[tuple[int, DiskFile]] = field(default_factory=list)
     unchanged: int = 0
 
 
@@ -98,11 +98,12 @@ class Indexer:
         self.embed = embed
         self.space = space
         self.progress_cb = progress
-        self.cancel = cancel or threading.Event()
-        self.pause = pause or threading.Event()  # set: wait before the next file or batch
+        # Stops and pauses land before the next file or embedding batch.
+        self.job = JobControl(cancel, pause, stopped=lambda: IndexingCancelled("Indexing was cancelled"),
+                              on_pause=lambda: self._emit("paused", force=True))
         self.guard = guard or (lambda: None)
         self.respace = respace
-        self.rules = IgnoreRules(options.ignore, options.include_hidden)
+        self.rules = options.rules
         self.errors: list[FileError] = []
         self._files_total = 0
         self._files_done = 0
@@ -110,7 +111,6 @@ class Indexer:
         self._chunks_embedded = 0
         self._pending = 0
         self._current: str | None = None
-        self._last_progress = 0.0
 
     # -- public ---------------------------------------------------------------------------
     def run(self, units: Sequence[Unit], full_sources: Sequence[int] = ()) -> IndexReport:
@@ -128,7 +128,7 @@ class Indexer:
             self.guard()
             self._files_total = len(plan.process)
             for disk, source_id in plan.process:
-                self._check_cancel()
+                self.job.checkpoint()
                 outcome = self._index_file(disk, source_id)
                 counts[outcome] = counts.get(outcome, 0) + 1
                 self._files_done += 1
@@ -140,9 +140,7 @@ class Indexer:
             self._embed_backlog(final=True)
             if full_sources:
                 with write_transaction(self.conn):
-                    for sid in full_sources:
-                        self.conn.execute("UPDATE sources SET last_indexed_at = ? WHERE id = ?",
-                                          (time.time(), sid))
+                    docs.mark_sources_indexed(self.conn, full_sources)
             self.guard()
         except IndexingCancelled:
             cancelled = True
@@ -182,14 +180,15 @@ class Indexer:
             if os.path.exists(path):
                 self._error(FileError(path, "unsupported", "Not a regular file"))
             return [], known
-        return ([replace(single, root=unit.root)] if detect_kind_safe(path) else []), known
+        kind = detect_kind_safe(path)
+        return ([replace(single, root=unit.root, kind=kind)] if kind else []), known
 
     def _plan(self, units: Sequence[Unit]) -> _Plan:
         plan = _Plan()
         disk: dict[str, tuple[DiskFile, int]] = {}
         known: dict[str, docs.KnownFile] = {}
         for unit in sorted(units, key=lambda u: len(u.root)):
-            self._check_cancel()
+            self.job.checkpoint()
             files, unit_known = self._scan_unit(unit)
             for f in files:
                 disk[f.path] = (f, unit.source_id)  # longer (more specific) sources win
@@ -217,6 +216,7 @@ class Indexer:
                     moved_ids.add(origin.id)
                     plan.moves.append((origin.id, f, source_id))
                     continue
+                f = replace(f, content_hash=digest)  # read once: the read reuses it
             plan.process.append((f, source_id))
         plan.deletions = [k.id for k in missing.values() if k.id not in moved_ids]
         return plan
@@ -240,7 +240,8 @@ class Indexer:
             return self._link_instead(f, source_id, verdict, known)
         real = verdict.real
         try:
-            digest = scan.checked_hash(real)
+            digest = (f.content_hash if f.content_hash and scan.as_scanned(real, f)
+                      else scan.checked_hash(real))
         except OSError as exc:
             return self._record_failure(f, source_id, "", "unreadable",
                                         f"Cannot read file: {exc.strerror or exc}", known)
@@ -248,16 +249,15 @@ class Indexer:
             with write_transaction(self.conn):
                 docs.touch_document(self.conn, known.id, f.size, f.mtime_ns)
             return "unchanged"
-        kind = detect_kind_safe(f.path) or "unknown"
-        attempts = self._attempts(f.path, digest)
+        kind = f.kind or detect_kind_safe(f.path)  # the scan's, for a file the scan found
+        attempts = in_flight.reading_attempts(self.conn, f.path, digest)
         if attempts >= MAX_ATTEMPTS:
             return self._record_failure(
                 f, source_id, digest, "crashed",
                 f"Memex stopped {attempts} times while reading this file; it is skipped until it changes",
                 known)
         with write_transaction(self.conn):
-            self.conn.execute("INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)",
-                              (_IN_FLIGHT + f.path, f"{attempts + 1} {digest}"))
+            in_flight.note_reading(self.conn, f.path, attempts + 1, digest)
         try:
             pin = scan.PinnedFile(real)  # the very file judged, even if swapped meanwhile
         except OSError as exc:
@@ -265,7 +265,7 @@ class Indexer:
                                         f"Cannot read file: {exc.strerror or exc}", known)
         with pin:
             try:
-                extraction = self.worker.extract(Path(pin.path), self.options.max_chars)
+                extraction = self.worker.extract(Path(pin.path), self.options.max_chars, kind)
             except ExtractionError as exc:
                 return self._record_failure(f, source_id, digest, exc.reason, str(exc), known)
         after = scan.judge_file(f)
@@ -274,13 +274,13 @@ class Indexer:
         spans = chunk_pages(extraction.pages, self.tokenizer, self.options.chunk_tokens,
                             self.options.chunk_overlap)
         record = docs.DocumentRecord(
-            path=f.path, kind=extraction.kind or kind, size=f.size, mtime_ns=f.mtime_ns,
+            path=f.path, kind=extraction.kind or kind or "unknown", size=f.size, mtime_ns=f.mtime_ns,
             content_hash=digest, source_id=source_id, title=extraction.title,
             pages=len(extraction.pages), truncated=extraction.truncated)
         with write_transaction(self.conn):
             doc_id = docs.write_document(self.conn, record)
             insert_chunks(self.conn, doc_id, spans)
-            self.conn.execute("DELETE FROM meta WHERE key = ?", (_IN_FLIGHT + f.path,))
+            in_flight.done_reading(self.conn, f.path)
         self._chunks_written += len(spans)
         self._pending += len(spans)
         if extraction.truncated:
@@ -291,14 +291,14 @@ class Indexer:
     def _record_failure(self, f: DiskFile, source_id: int | None, digest: str, reason: str,
                         message: str, known: docs.KnownFile | None) -> str:
         self._error(FileError(f.path, reason, message))
-        kind = "link" if reason == scan.OUTSIDE_LINK else detect_kind_safe(f.path) or "unknown"
+        kind = "link" if reason == scan.OUTSIDE_LINK else f.kind or detect_kind_safe(f.path) or "unknown"
         record = docs.DocumentRecord(
             path=f.path, kind=kind, size=f.size,
             mtime_ns=f.mtime_ns, content_hash=digest, source_id=source_id, status="error",
             error_reason=reason, error=message)
         with write_transaction(self.conn):
             docs.write_document(self.conn, record)
-            self.conn.execute("DELETE FROM meta WHERE key = ?", (_IN_FLIGHT + f.path,))
+            in_flight.done_reading(self.conn, f.path)
         if known is not None:  # its old chunks went with the old version
             self._pending = count_pending(self.conn)
         return "failed"
@@ -309,7 +309,7 @@ class Indexer:
         if verdict.kind == "outside-link":
             return self._record_failure(f, source_id, "", scan.OUTSIDE_LINK, scan.OUTSIDE_LINK_MESSAGE, known)
         with write_transaction(self.conn):
-            self.conn.execute("DELETE FROM meta WHERE key = ?", (_IN_FLIGHT + f.path,))
+            in_flight.done_reading(self.conn, f.path)
         return "unchanged"
 
     # -- embedding backlog ----------------------------------------------------------------
@@ -323,7 +323,7 @@ class Indexer:
             return
         batches = 0
         while final or (batches < 1 and self._pending >= EMBED_BATCH):
-            self._check_cancel()
+            self.job.checkpoint()
             batch = pending_chunks(self.conn, EMBED_BATCH)
             if not batch:
                 self._pending = 0
@@ -361,14 +361,6 @@ class Indexer:
         return True
 
     # -- helpers --------------------------------------------------------------------------
-    def _attempts(self, path: str, digest: str) -> int:
-        """How many runs already started on this version of ``path`` and never finished it."""
-        row = self.conn.execute("SELECT value FROM meta WHERE key = ?", (_IN_FLIGHT + path,)).fetchone()
-        if row is None:
-            return 0
-        count, _, noted_hash = str(row[0]).partition(" ")
-        return int(count) if count.isdigit() and noted_hash == digest else 0
-
     def _hash_or_none(self, f: DiskFile) -> str | None:
         verdict = scan.judge_file(f)
         try:
@@ -376,24 +368,12 @@ class Indexer:
         except OSError:
             return None
 
-    def _check_cancel(self) -> None:
-        if self.pause.is_set():
-            self._emit("paused", force=True)
-            while self.pause.is_set() and not self.cancel.is_set():
-                time.sleep(0.05)
-        if self.cancel.is_set():
-            raise IndexingCancelled("Indexing was cancelled")
-
     def _error(self, err: FileError) -> None:
         self.errors.append(err)
 
     def _emit(self, phase: str, force: bool = False) -> None:
-        if self.progress_cb is None:
+        if self.progress_cb is None or not self.job.report_due(force):
             return
-        now = time.monotonic()
-        if not force and now - self._last_progress < PROGRESS_INTERVAL_S:
-            return
-        self._last_progress = now
         self.progress_cb(IndexProgress(
             phase=phase, files_total=self._files_total, files_done=self._files_done,
             chunks_written=self._chunks_written, chunks_embedded=self._chunks_embedded,

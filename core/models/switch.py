@@ -20,15 +20,17 @@ from __future__ import annotations
 import os
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Protocol
 
 import apsw
 import numpy as np
 
 from ..errors import LibraryError
+from ..jobs import JobControl
+from ..store.chunks import sample_texts
 from ..store.connection import read_snapshot, write_transaction
+from ..store.counts import chunk_count
 from ..store.vectors import (
     VectorSpace,
     activate_space,
@@ -43,19 +45,14 @@ from ..store.vectors import (
     space_state,
     without_vectors,
 )
+from ..types import Changes
 from .catalogue import model_folder
+from .protocols import Embedder
 
 SWITCH_BATCH = 32  # chunks per write transaction (and per progress report)
 SAMPLE_SIZE = 24  # chunks timed for an estimate
 SWAP_INLINE_MAX = 64  # stragglers embedded inside the swap transaction; more: catch up first
 TOTAL_EVERY_S = 2.0  # recount the library's chunks (indexing may add some) this often
-
-
-class EmbedderLike(Protocol):
-    model_id: str
-    dim: int
-
-    def embed_documents(self, texts: Sequence[str], batch_size: int = 32) -> np.ndarray: ...
 
 
 @dataclass(frozen=True)
@@ -116,6 +113,12 @@ class SwitchResult:
     def already_active(self) -> bool:
         return not self.switched and not self.cancelled
 
+    @property
+    def changes(self) -> Changes:
+        """A swap changes the model, what queries find and the status; nothing else does."""
+        return Changes(documents=self.switched, search_results=self.switched, model=self.switched,
+                       settings=self.settings_saved)
+
 
 @dataclass(frozen=True)
 class PendingSwitch:
@@ -149,23 +152,7 @@ def setting_for(spec: str | os.PathLike[str] | None) -> str | None:
     return text if folder is None else str(folder.resolve())
 
 
-def _sample_texts(conn: apsw.Connection, count: int) -> list[str]:
-    """Up to ``count`` chunk texts spread evenly over the library (by id)."""
-    low, high = conn.execute("SELECT min(id), max(id) FROM chunks").fetchone()
-    if low is None or count <= 0:
-        return []
-    step = max(1, (high - low) // max(1, count - 1))
-    seen: dict[int, str] = {}
-    for target in range(low, high + 1, step):
-        row = conn.execute("SELECT id, text FROM chunks WHERE id >= ? ORDER BY id LIMIT 1", (target,)).fetchone()
-        if row is not None:
-            seen.setdefault(int(row[0]), row[1])
-        if len(seen) >= count:
-            break
-    return list(seen.values())
-
-
-def _measure(embedder: EmbedderLike, texts: list[str], batch_size: int) -> float:
+def _measure(embedder: Embedder, texts: list[str], batch_size: int) -> float:
     """Chunks per second for ``texts`` (after a one-chunk warm-up run)."""
     if not texts:
         return 0.0
@@ -175,17 +162,17 @@ def _measure(embedder: EmbedderLike, texts: list[str], batch_size: int) -> float
     return len(texts) / max(time.perf_counter() - started, 1e-6)
 
 
-def estimate_switch(conn: apsw.Connection, embedder: EmbedderLike, *, embed_batch: int,
+def estimate_switch(conn: apsw.Connection, embedder: Embedder, *, embed_batch: int,
                     sample_size: int = SAMPLE_SIZE) -> SwitchEstimate:
     with read_snapshot(conn):
         active, pending = active_space(conn), pending_space(conn)
-        total = int(conn.execute("SELECT count(*) FROM chunks").fetchone()[0])
+        total = chunk_count(conn)
         resumable = pending if pending is not None and pending.model_id == embedder.model_id else None
         done = count_indexed(conn, resumable) if resumable else 0
         to_embed = count_missing(conn, resumable) if resumable else total
         if active is None or active.model_id == embedder.model_id:
             to_embed = 0  # nothing to embed: an empty library, or already this model
-        texts = _sample_texts(conn, sample_size) if to_embed else []
+        texts = sample_texts(conn, sample_size) if to_embed else []
     discards = pending.model_id if pending is not None and resumable is None else None
     rate = _measure(embedder, texts, embed_batch)
     return SwitchEstimate(
@@ -199,7 +186,7 @@ def pending_switch(conn: apsw.Connection) -> PendingSwitch | None:
         space = pending_space(conn)
         if space is None:
             return None
-        total = int(conn.execute("SELECT count(*) FROM chunks").fetchone()[0])
+        total = chunk_count(conn)
         return PendingSwitch(space.model_id, space.spec, count_indexed(conn, space), total)
 
 
@@ -216,7 +203,7 @@ def discard_pending(conn: apsw.Connection) -> str | None:
 class ModelSwitch:
     """One run of a switch to ``embedder``'s model: fill the pending space, then swap it in."""
 
-    def __init__(self, conn: apsw.Connection, embedder: EmbedderLike, spec: str | None, *,
+    def __init__(self, conn: apsw.Connection, embedder: Embedder, spec: str | None, *,
                  batch_size: int = SWITCH_BATCH, embed_batch: int = 8,
                  progress: Callable[[SwitchProgress], None] | None = None,
                  cancel: threading.Event | None = None, pause: threading.Event | None = None,
@@ -229,14 +216,13 @@ class ModelSwitch:
         self.batch_size = batch_size
         self.embed_batch = embed_batch
         self.progress_cb = progress
-        self.cancel = cancel or threading.Event()
-        self.pause = pause or threading.Event()
+        # Checked between batches; every batch is reported (a batch is one transaction: pace enough).
+        self.job = JobControl(cancel, pause, stopped=_Stopped, on_pause=lambda: self._emit("paused"), interval_s=0.0)
         self.guard = guard or (lambda: None)  # raises when the library file is gone
         self.done = 0
         self.total = 0
         self.embedded = 0
         self._started = time.monotonic()
-        self._paused_for = 0.0
         self._counted_at = 0.0
 
     def run(self) -> SwitchResult:
@@ -286,7 +272,7 @@ class ModelSwitch:
         """Embed every chunk that has no vector in ``space`` yet, a batch per transaction."""
         cursor = 0
         while True:
-            self._check()
+            self.job.checkpoint()
             batch = missing_chunks(self.conn, space, cursor, self.batch_size)
             if not batch:
                 return
@@ -333,29 +319,19 @@ class ModelSwitch:
             raise LibraryError(f"The switch to {space.model_id} was cancelled by another Memex process.")
 
     # -- helpers --------------------------------------------------------------------------
-    def _check(self) -> None:
-        if self.pause.is_set() and not self.cancel.is_set():
-            paused_at = time.monotonic()
-            self._emit("paused")
-            while self.pause.is_set() and not self.cancel.is_set():
-                time.sleep(0.05)
-            self._paused_for += time.monotonic() - paused_at
-        if self.cancel.is_set():
-            raise _Stopped
-
     def _count_total(self, force: bool = False) -> None:
         now = time.monotonic()
         if force or now - self._counted_at >= TOTAL_EVERY_S:
-            self.total = int(self.conn.execute("SELECT count(*) FROM chunks").fetchone()[0])
+            self.total = chunk_count(self.conn)
             self._counted_at = now
         self.total = max(self.total, self.done)
 
     def _rate(self) -> float:
-        elapsed = time.monotonic() - self._started - self._paused_for
+        elapsed = time.monotonic() - self._started - self.job.paused_s
         return self.embedded / elapsed if self.embedded and elapsed >= 0.5 else 0.0
 
     def _emit(self, phase: str) -> None:
-        if self.progress_cb is not None:
+        if self.progress_cb is not None and self.job.report_due(force=phase != "embedding"):
             self.progress_cb(SwitchProgress(phase, self.embedder.model_id, self.done, self.total,
                                             self.embedded, self._rate()))
 

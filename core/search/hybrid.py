@@ -8,14 +8,13 @@ from dataclasses import dataclass, replace
 import apsw
 import numpy as np
 
-from ..store.chunks import StoredChunk, chunk_owners, fetch_chunks
-from ..store.filters import filter_sql
+from ..models.protocols import Reranker
+from ..store.chunks import StoredChunk, chunk_owners, chunks_passing, fetch_chunks
 from ..store.fts import bm25_search, ideal_score, name_matches
-from ..store.vector_index import int8_table
-from ..store.vectors import VectorSpace, knn
+from ..store.vectors import VectorSpace, knn, unit_vectors
 from ..types import ChunkHit, Hit, SearchFilters
 from .fusion import LEXICAL_WEIGHT, FusedDocument, fuse_documents
-from .query import fts_match_expression, query_terms
+from .query import ParsedQuery, parse_query
 from .snippets import TermMatcher, make_snippet
 
 MODES = ("bm25", "dense", "hybrid")
@@ -26,10 +25,6 @@ RERANK_WINDOW_CHARS = 400
 # at this weight (their mean has the query's own weight).
 FEEDBACK_DOCS, FEEDBACK_WEIGHT = 3, 1.0
 NAME_MATCHES = 20  # files whose name or title holds every query word, at most
-
-
-class RerankerLike:
-    def score(self, query: str, passages: Sequence[str]) -> np.ndarray: ...
 
 
 @dataclass(frozen=True)
@@ -59,31 +54,27 @@ class Searcher:
         self.embed_query = embed_query
 
     # -- the two retrievers ---------------------------------------------------------------
-    def lexical(self, query: str, depth: int, filters: SearchFilters | None,
-                prefix_last: bool = False) -> list[tuple[int, float]]:
-        match = fts_match_expression(query, prefix_last=prefix_last)
-        if match is None:
+    def lexical(self, query: ParsedQuery, depth: int, filters: SearchFilters | None) -> list[tuple[int, float]]:
+        if query.match_any is None:
             return []
         try:
-            return bm25_search(self.conn, match, depth, filters)
+            return bm25_search(self.conn, query.match_any, depth, filters)
         except apsw.SQLError:
             return []  # a term FTS5 still refuses: no lexical results rather than an error
 
-    def named(self, query: str, filters: SearchFilters | None, prefix_last: bool = False) -> list[int]:
+    def named(self, query: ParsedQuery, filters: SearchFilters | None) -> list[int]:
         """First chunks of the files whose name or title holds every query word, best first."""
-        match = fts_match_expression(query, prefix_last=prefix_last, all_terms=True)
-        if match is None:
+        if query.match_all is None:
             return []
         try:
-            return [chunk for _, chunk in name_matches(self.conn, match, NAME_MATCHES, filters)]
+            return [chunk for _, chunk in name_matches(self.conn, query.match_all, NAME_MATCHES, filters)]
         except apsw.SQLError:
             return []
 
-    def lexical_ideal(self, query: str, prefix_last: bool = False) -> float:
+    def lexical_ideal(self, query: ParsedQuery) -> float:
         """What a chunk matching the whole query would score in BM25 (0 when unknown)."""
-        match = fts_match_expression(query, prefix_last=prefix_last)
         try:
-            return ideal_score(self.conn, match) if match else 0.0
+            return ideal_score(self.conn, query.match_any) if query.match_any else 0.0
         except apsw.SQLError:
             return 0.0
 
@@ -121,36 +112,12 @@ class Searcher:
         return sorted(scored, key=lambda cs: -cs[1])
 
     def _vectors(self, chunk_ids: list[int]) -> dict[int, np.ndarray]:
-        """Unit vectors of ``chunk_ids`` that have one, from the index's int8 copies (a plain
-        table: a row per chunk, where sqlite-vec would read a block of vectors for each), else
-        from the float table."""
+        """Unit vectors of ``chunk_ids`` that have one (see ``store.vectors.unit_vectors``)."""
         assert self.space is not None
-        found: dict[int, np.ndarray] = {}
-        tables = ((int8_table(self.space), "id", "vec", np.int8), (self.space.table, "rowid", "embedding", np.float32))
-        for table, key, column, dtype in tables:
-            missing = [c for c in dict.fromkeys(chunk_ids) if c not in found]
-            for start in range(0, len(missing), 500):
-                part = missing[start:start + 500]
-                rows = self.conn.execute(
-                    f"SELECT {key}, {column} FROM {table} WHERE {key} IN ({','.join('?' * len(part))})", part)
-                for cid, blob in rows:
-                    vector = np.frombuffer(blob, dtype=dtype).astype(np.float32)
-                    found[int(cid)] = vector / max(float(np.linalg.norm(vector)), 1e-12)
-        return found
+        return unit_vectors(self.conn, self.space, chunk_ids)
 
     def _allowed(self, chunk_ids: list[int], filters: SearchFilters) -> set[int]:
-        where, params = filter_sql(filters)
-        allowed: set[int] = set()
-        for start in range(0, len(chunk_ids), 500):
-            part = chunk_ids[start:start + 500]
-            marks = ",".join("?" * len(part))
-            rows = self.conn.execute(
-                f"SELECT c.id FROM chunks c JOIN documents d ON d.id = c.document_id "
-                f"WHERE c.id IN ({marks}){where}",
-                [*part, *params],
-            )
-            allowed.update(r[0] for r in rows)
-        return allowed
+        return chunks_passing(self.conn, chunk_ids, filters)
 
     # -- ranking --------------------------------------------------------------------------
     def search(self, query: str, k: int = 10, filters: SearchFilters | None = None,
@@ -164,19 +131,21 @@ class Searcher:
         (see ``_with_feedback``)."""
         if mode not in MODES:
             raise ValueError(f"unknown search mode {mode!r}; use one of {', '.join(MODES)}")
+        parsed = parse_query(query, prefix_last)  # the one reading of the text, for every path
         depth = candidate_depth(k)
-        lex = self.lexical(query, depth, filters, prefix_last) if mode != "dense" else []
-        named = self.named(query, filters, prefix_last) if mode != "dense" else []
-        if named:  # a name counts as a full lexical match
-            full = max([score for _, score in lex[:1]] + [self.lexical_ideal(query, prefix_last)]) or 1.0
-            lex = _first(named, full, lex)
+        lex = self.lexical(parsed, depth, filters) if mode != "dense" else []
+        named = self.named(parsed, filters) if mode != "dense" else []
         sem = self.semantic(query, depth, filters) if mode != "bm25" else []
+        ideal = self.lexical_ideal(parsed) if named or (lex and sem) else 0.0
+        if named:  # a name counts as a full lexical match
+            full = max([score for _, score in lex[:1]] + [ideal]) or 1.0
+            lex = _first(named, full, lex)
         weight = {"bm25": 1.0, "dense": 0.0}.get(mode, lexical_weight)
         owner = chunk_owners(self.conn, [c for c, _ in lex] + [c for c, _ in sem])
-        ideal = self.lexical_ideal(query, prefix_last) if lex and sem else 0.0
+        ideal = ideal if lex and sem else 0.0
         if mode == "hybrid" and feedback_docs > 0 and lex and sem:
-            first = fuse_documents(lex, _above(sem, semantic_floor), owner, weight, fusion, ideal)
-            sem = self._with_feedback(query, first[:feedback_docs], lex, sem)
+            fused = fuse_documents(lex, _above(sem, semantic_floor), owner, weight, fusion, ideal)
+            sem = self._with_feedback(query, fused[:feedback_docs], lex, sem)
         if mode == "hybrid":
             sem = _above(sem, semantic_floor)
             if named:  # ... and as a full match by meaning: people name files for what they hold
@@ -186,7 +155,7 @@ class Searcher:
         sem_rank = {cid: i for i, (cid, _) in enumerate(sem, start=1)}
         wanted = [cid for doc in ranking for cid, _ in doc.chunks[:CHUNKS_PER_HIT]]
         stored = fetch_chunks(self.conn, wanted)
-        terms = TermMatcher(query_terms(query))
+        terms = TermMatcher(parsed.terms)
         hits = []
         for doc in ranking:
             chunks = [(cid, score) for cid, score in doc.chunks[:CHUNKS_PER_HIT] if cid in stored]
@@ -230,10 +199,11 @@ def rerank_passage(text: str, terms: TermMatcher, window_chars: int = RERANK_WIN
     return window.strip("…")
 
 
-def rerank_hits(query: str, hits: Sequence[Hit], reranker: RerankerLike,
+def rerank_hits(query: str | ParsedQuery, hits: Sequence[Hit], reranker: Reranker,
                 top: int = RERANK_TOP) -> list[Hit]:
     """Re-order the first ``top`` chunks by cross-encoder score; a document takes its best
-    reranked chunk's score. Documents past the window keep their order after them."""
+    reranked chunk's score. Documents past the window keep their order after them. ``query``
+    may be the search's own :class:`ParsedQuery`, so the text is not read again."""
     pairs: list[tuple[int, int]] = []  # (hit index, chunk index), best chunks of all hits first
     for round_ in range(CHUNKS_PER_HIT):
         for hi, hit in enumerate(hits):
@@ -241,8 +211,9 @@ def rerank_hits(query: str, hits: Sequence[Hit], reranker: RerankerLike,
                 pairs.append((hi, round_))
     if not pairs:
         return list(hits)
-    terms = TermMatcher(query_terms(query))
-    scores = reranker.score(query, [rerank_passage(hits[h].chunks[c].text, terms) for h, c in pairs])
+    parsed = query if isinstance(query, ParsedQuery) else parse_query(query)
+    terms = TermMatcher(parsed.terms)
+    scores = reranker.score(parsed.text, [rerank_passage(hits[h].chunks[c].text, terms) for h, c in pairs])
     by_hit: dict[int, dict[int, float]] = {}
     for (h, c), score in zip(pairs, scores, strict=True):
         by_hit.setdefault(h, {})[c] = float(score)

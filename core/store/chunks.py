@@ -7,7 +7,10 @@ from dataclasses import dataclass
 
 import apsw
 
-from ..types import ChunkSpan
+from ..types import ChunkSpan, SearchFilters
+from .counts import library_counts
+from .filters import filter_sql
+from .sql import Row, in_batches, one_row, rows
 
 
 @dataclass(frozen=True)
@@ -39,14 +42,14 @@ def insert_chunks(conn: apsw.Connection, document_id: int, spans: Sequence[Chunk
 
 def pending_chunks(conn: apsw.Connection, limit: int) -> list[tuple[int, str]]:
     """Chunks stored but not yet embedded, oldest first (a restart resumes from here)."""
-    rows = conn.execute(
-        "SELECT id, text FROM chunks WHERE embedded = 0 ORDER BY id LIMIT ?", (limit,)
-    )
-    return [(int(r[0]), r[1]) for r in rows]
+    found = rows(conn, "SELECT id, text FROM chunks WHERE embedded = 0 ORDER BY id LIMIT ?", (limit,))
+    return [(int(r[0]), str(r[1])) for r in found]
 
 
 def count_pending(conn: apsw.Connection) -> int:
-    return int(conn.execute("SELECT count(*) FROM chunks WHERE embedded = 0").fetchone()[0])
+    """Chunks waiting for a vector, from the library's counts (no scan)."""
+    counts = library_counts(conn)
+    return counts.chunks - counts.chunks_embedded
 
 
 def mark_embedded(conn: apsw.Connection, chunk_ids: Iterable[int]) -> None:
@@ -56,46 +59,55 @@ def mark_embedded(conn: apsw.Connection, chunk_ids: Iterable[int]) -> None:
 def existing_ids(conn: apsw.Connection, chunk_ids: Sequence[int]) -> set[int]:
     """Which of ``chunk_ids`` still exist and still wait for a vector (a file may change, or
     another process may embed them, while they are being embedded here)."""
-    found: set[int] = set()
-    for start in range(0, len(chunk_ids), 500):
-        part = chunk_ids[start:start + 500]
-        marks = ",".join("?" * len(part))
-        found.update(r[0] for r in conn.execute(
-            f"SELECT id FROM chunks WHERE embedded = 0 AND id IN ({marks})", part))
-    return found
+    return {int(r[0]) for r in in_batches(conn, "SELECT id FROM chunks WHERE embedded = 0 AND id IN ({ids})",
+                                          chunk_ids)}
 
 
 def chunk_owners(conn: apsw.Connection, chunk_ids: Sequence[int]) -> dict[int, int]:
     """chunk id → document id, for the ids that still exist."""
-    owners: dict[int, int] = {}
-    unique = list(dict.fromkeys(chunk_ids))
-    for start in range(0, len(unique), 500):
-        part = unique[start:start + 500]
-        marks = ",".join("?" * len(part))
-        owners.update((r[0], r[1]) for r in conn.execute(
-            f"SELECT id, document_id FROM chunks WHERE id IN ({marks})", part))
-    return owners
+    return {int(r[0]): int(r[1]) for r in in_batches(conn, "SELECT id, document_id FROM chunks WHERE id IN ({ids})",
+                                                     chunk_ids)}
+
+
+def chunks_passing(conn: apsw.Connection, chunk_ids: Sequence[int], filters: SearchFilters) -> set[int]:
+    """Which of ``chunk_ids`` belong to documents that pass ``filters``."""
+    where, params = filter_sql(filters)
+    sql = f"SELECT c.id FROM chunks c JOIN documents d ON d.id = c.document_id WHERE c.id IN ({{ids}}){where}"
+    return {int(r[0]) for r in in_batches(conn, sql, chunk_ids, params)}
 
 
 def fetch_chunks(conn: apsw.Connection, chunk_ids: Sequence[int]) -> dict[int, StoredChunk]:
-    out: dict[int, StoredChunk] = {}
-    for start in range(0, len(chunk_ids), 500):
-        part = list(chunk_ids[start:start + 500])
-        marks = ",".join("?" * len(part))
-        rows = conn.execute(
-            f"""SELECT c.id, c.document_id, c.ord, c.page, c.char_start, c.char_end, c.text,
-                       d.path, d.title, d.kind, d.mtime_ns
-                FROM chunks c JOIN documents d ON d.id = c.document_id
-                WHERE c.id IN ({marks})""",
-            part,
-        )
-        for r in rows:
-            out[r[0]] = StoredChunk(*r[:10], mtime=r[10] / 1e9)
-    return out
+    sql = """SELECT c.id, c.document_id, c.ord, c.page, c.char_start, c.char_end, c.text,
+                    d.path, d.title, d.kind, d.mtime_ns
+             FROM chunks c JOIN documents d ON d.id = c.document_id
+             WHERE c.id IN ({ids})"""
+    return {int(r[0]): _stored(r) for r in in_batches(conn, sql, chunk_ids)}
+
+
+def _stored(r: Row) -> StoredChunk:
+    return StoredChunk(id=int(r[0]), document_id=int(r[1]), ord=int(r[2]), page=int(r[3]), char_start=int(r[4]),
+                       char_end=int(r[5]), text=str(r[6]), path=str(r[7]), title=r[8], kind=str(r[9]),
+                       mtime=r[10] / 1e9)
 
 
 def document_chunks(conn: apsw.Connection, document_id: int) -> list[StoredChunk]:
-    ids = [r[0] for r in conn.execute(
-        "SELECT id FROM chunks WHERE document_id = ? ORDER BY ord", (document_id,))]
+    ids = [int(r[0]) for r in rows(conn, "SELECT id FROM chunks WHERE document_id = ? ORDER BY ord", (document_id,))]
     found = fetch_chunks(conn, ids)
     return [found[i] for i in ids if i in found]
+
+
+def sample_texts(conn: apsw.Connection, count: int) -> list[str]:
+    """Up to ``count`` chunk texts spread evenly over the library (by id)."""
+    bounds = one_row(conn, "SELECT min(id), max(id) FROM chunks")
+    if bounds is None or bounds[0] is None or count <= 0:
+        return []
+    low, high = int(bounds[0]), int(bounds[1])
+    step = max(1, (high - low) // max(1, count - 1))
+    seen: dict[int, str] = {}
+    for target in range(low, high + 1, step):
+        row = one_row(conn, "SELECT id, text FROM chunks WHERE id >= ? ORDER BY id LIMIT 1", (target,))
+        if row is not None:
+            seen.setdefault(int(row[0]), str(row[1]))
+        if len(seen) >= count:
+            break
+    return list(seen.values())

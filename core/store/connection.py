@@ -15,6 +15,8 @@ import apsw
 import sqlite_vec
 
 from ..errors import LibraryError, StoreSetupError
+from .caches import LibraryConnection, StoreCaches
+from .sql import one_row, rows
 
 BUSY_TIMEOUT_MS = 10_000
 # After a checkpoint has copied everything back, the next writer truncates the WAL to this.
@@ -32,18 +34,21 @@ _SMALL_TABLES = frozenset({"migrations", "meta", "sources", "documents", "vector
 MEMEX_APPLICATION_ID = 0x4D454D58
 
 
-def open_connection(path: Path | str, *, readonly: bool = False, create: bool = True) -> apsw.Connection:
+def open_connection(path: Path | str, *, readonly: bool = False, create: bool = True,
+                    caches: StoreCaches | None = None) -> LibraryConnection:
     """Open the library at ``path`` with sqlite-vec loaded and checked (``create``: make the
     file when missing). ``readonly`` never writes anything: not the file, not a -wal/-shm
-    beside it (see :func:`readonly_uri`), so it also reads libraries on read-only disks."""
+    beside it (see :func:`readonly_uri`), so it also reads libraries on read-only disks.
+    ``caches``: those of the Store the connection serves (else a set of its own)."""
     if readonly:
         uri, flags = readonly_uri(Path(path)), apsw.SQLITE_OPEN_READONLY | apsw.SQLITE_OPEN_URI
     else:
         uri, flags = str(path), apsw.SQLITE_OPEN_READWRITE | (apsw.SQLITE_OPEN_CREATE if create else 0)
     try:
-        conn = apsw.Connection(uri, flags=flags)
+        conn = LibraryConnection(uri, flags=flags)
     except apsw.Error as exc:
         raise LibraryError(f"Cannot open the library {path}: {exc}") from exc
+    conn.caches = caches if caches is not None else StoreCaches()
     try:
         conn.setbusytimeout(BUSY_TIMEOUT_MS)  # first: loading sqlite-vec already reads the file
         conn.execute("SELECT count(*) FROM sqlite_schema").fetchall()  # reads the header (and -wal)
@@ -106,7 +111,8 @@ def _use_wal(conn: apsw.Connection) -> None:
     delay = 0.005
     while True:
         try:
-            if str(conn.execute("PRAGMA journal_mode").fetchone()[0]).lower() != "wal":
+            mode = one_row(conn, "PRAGMA journal_mode")
+            if mode is None or str(mode[0]).lower() != "wal":
                 conn.execute("PRAGMA journal_mode=WAL").fetchall()
             return
         except apsw.BusyError:
@@ -122,7 +128,8 @@ def load_vec(conn: apsw.Connection) -> str:
         conn.enable_load_extension(True)
         conn.load_extension(sqlite_vec.loadable_path())
         conn.enable_load_extension(False)
-        version = conn.execute("SELECT vec_version()").fetchone()[0]
+        row = one_row(conn, "SELECT vec_version()")
+        version = row[0] if row else None
     except (apsw.Error, AttributeError) as exc:
         raise StoreSetupError(f"The sqlite-vec extension could not be loaded: {exc}") from exc
     if not version:
@@ -131,7 +138,8 @@ def load_vec(conn: apsw.Connection) -> str:
 
 
 def has_fts5(conn: apsw.Connection) -> bool:
-    return bool(conn.execute("SELECT sqlite_compileoption_used('ENABLE_FTS5')").fetchone()[0])
+    row = one_row(conn, "SELECT sqlite_compileoption_used('ENABLE_FTS5')")
+    return bool(row and row[0])
 
 
 @contextmanager
@@ -169,7 +177,7 @@ def checkpoint(conn: apsw.Connection) -> tuple[int, int, int]:
     """A PASSIVE checkpoint: copy what it can from the WAL without waiting for readers.
     Returns SQLite's (busy, WAL frames, frames checkpointed); a busy library is not an error."""
     try:
-        row = conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+        row = one_row(conn, "PRAGMA wal_checkpoint(PASSIVE)")
     except apsw.BusyError:
         return (1, -1, -1)
     return (int(row[0]), int(row[1]), int(row[2])) if row else (0, 0, 0)
@@ -279,8 +287,8 @@ def read_sources(path: Path) -> list[tuple[str, str]] | None:
     except apsw.Error:
         return None
     try:
-        rows = conn.execute("SELECT path, kind FROM sources").fetchall()
-        return [(str(p), str(k)) for p, k in rows if k in ("folder", "file")]
+        found = list(rows(conn, "SELECT path, kind FROM sources"))
+        return [(str(p), str(k)) for p, k in found if k in ("folder", "file")]
     except apsw.Error:
         return None
     finally:

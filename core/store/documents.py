@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import apsw
 
+from ..errors import LibraryError
 from ..types import Document, FileError, Source
+from .sql import Row, one_int, one_row, rows
 
 
 def under(root: str) -> tuple[str, str]:
@@ -49,13 +52,13 @@ def add_source(conn: apsw.Connection, path: str, kind: str) -> int:
         "ON CONFLICT(path) DO UPDATE SET kind = excluded.kind",
         (path, kind, time.time()),
     )
-    return int(conn.execute("SELECT id FROM sources WHERE path = ?", (path,)).fetchone()[0])
+    return one_int(conn, "SELECT id FROM sources WHERE path = ?", (path,))
 
 
 def source_for(conn: apsw.Connection, path: str) -> int | None:
     """The id of the source that covers ``path`` (the file itself or the closest folder)."""
     best: tuple[int, int] | None = None
-    for sid, spath, kind in conn.execute("SELECT id, path, kind FROM sources"):
+    for sid, spath, kind in rows(conn, "SELECT id, path, kind FROM sources"):
         covers = spath == path or (kind == "folder" and path.startswith(spath.rstrip(os.sep) + os.sep))
         if covers and (best is None or len(spath) > best[1]):
             best = (sid, len(spath))
@@ -63,7 +66,8 @@ def source_for(conn: apsw.Connection, path: str) -> int | None:
 
 
 def list_sources(conn: apsw.Connection) -> list[Source]:
-    rows = conn.execute(
+    found = rows(
+        conn,
         """
         SELECT s.id, s.path, s.kind, s.added_at, s.last_indexed_at,
                (SELECT count(*) FROM documents d WHERE d.source_id = s.id AND d.status = 'ok'),
@@ -71,17 +75,60 @@ def list_sources(conn: apsw.Connection) -> list[Source]:
                  WHERE d.source_id = s.id),
                (SELECT count(*) FROM documents d WHERE d.source_id = s.id AND d.status = 'error')
         FROM sources s ORDER BY s.path
-        """
-    ).fetchall()
+        """,
+    )
     return [
-        Source(id=r[0], path=r[1], kind=r[2], added_at=r[3], last_indexed_at=r[4],
-               documents=r[5], chunks=r[6], errors=r[7])
-        for r in rows
+        Source(id=int(r[0]), path=str(r[1]), kind=str(r[2]), added_at=float(r[3]), last_indexed_at=r[4],
+               documents=int(r[5]), chunks=int(r[6]), errors=int(r[7]))
+        for r in found
     ]
+
+
+def source_paths(conn: apsw.Connection) -> list[tuple[str, str]]:
+    """(path, kind) of every source."""
+    return [(str(p), str(k)) for p, k in rows(conn, "SELECT path, kind FROM sources")]
 
 
 def delete_source(conn: apsw.Connection, path: str) -> None:
     conn.execute("DELETE FROM sources WHERE path = ?", (path,))
+
+
+def mark_sources_indexed(conn: apsw.Connection, source_ids: Sequence[int]) -> None:
+    """These sources were scanned completely just now (inside the caller's transaction)."""
+    now = time.time()
+    conn.executemany("UPDATE sources SET last_indexed_at = ? WHERE id = ?", [(now, int(s)) for s in source_ids])
+
+
+def remove_path(conn: apsw.Connection, target: str) -> int:
+    """Forget the source at ``target`` and every document only it covered (documents inside a
+    source nested in it move to that one), or a single document left outside every source;
+    returns how many documents went. Call inside the caller's write transaction. A path
+    inside a source, or not in the library, is refused with a LibraryError."""
+    row = one_row(conn, "SELECT id FROM sources WHERE path = ?", (target,))
+    if row is None:
+        covering = source_for(conn, target)
+        if covering is not None:
+            src = one_row(conn, "SELECT path FROM sources WHERE id = ?", (covering,))
+            raise LibraryError(
+                f"{target} is inside {src[0] if src else 'a folder'}, which Memex keeps in sync; remove that "
+                "folder, or add an ignore pattern for this one.")
+        orphan = find_by_path(conn, target)
+        if orphan is None:
+            raise LibraryError(f"{target} is not in the library.")
+        delete_documents(conn, [orphan.id])
+        return 1
+    source_id = int(row[0])
+    delete_source(conn, target)
+    doomed: list[int] = []
+    for doc_id, doc_path in list(rows(conn, "SELECT id, path FROM documents WHERE source_id IS NULL OR source_id = ?",
+                                      (source_id,))):
+        new_source = source_for(conn, doc_path)
+        if new_source is None:
+            doomed.append(int(doc_id))
+        else:
+            conn.execute("UPDATE documents SET source_id = ? WHERE id = ?", (new_source, doc_id))
+    delete_documents(conn, doomed)
+    return len(doomed)
 
 
 def known_files(conn: apsw.Connection, root: str, is_folder: bool) -> dict[str, KnownFile]:
@@ -89,17 +136,15 @@ def known_files(conn: apsw.Connection, root: str, is_folder: bool) -> dict[str, 
     cols = "id, path, size, mtime_ns, content_hash, status, error_reason"
     if is_folder:
         lo, hi = under(root)
-        rows = conn.execute(f"SELECT {cols} FROM documents WHERE path >= ? AND path < ?", (lo, hi))
+        found = rows(conn, f"SELECT {cols} FROM documents WHERE path >= ? AND path < ?", (lo, hi))
     else:
-        rows = conn.execute(f"SELECT {cols} FROM documents WHERE path = ?", (root,))
-    return {r[1]: KnownFile(*r) for r in rows}
+        found = rows(conn, f"SELECT {cols} FROM documents WHERE path = ?", (root,))
+    return {str(r[1]): KnownFile(*r) for r in found}
 
 
 def find_by_path(conn: apsw.Connection, path: str) -> KnownFile | None:
-    row = conn.execute(
-        "SELECT id, path, size, mtime_ns, content_hash, status, error_reason FROM documents WHERE path = ?",
-        (path,),
-    ).fetchone()
+    row = one_row(conn, "SELECT id, path, size, mtime_ns, content_hash, status, error_reason FROM documents "
+                        "WHERE path = ?", (path,))
     return KnownFile(*row) if row else None
 
 
@@ -128,7 +173,7 @@ def write_document(conn: apsw.Connection, rec: DocumentRecord) -> int:
     values = (rec.source_id, folder, name, rec.kind, rec.size, rec.mtime_ns, rec.content_hash,
               rec.status, rec.error_reason, rec.error, rec.title, rec.pages, int(rec.truncated),
               time.time())
-    existing = conn.execute("SELECT id FROM documents WHERE path = ?", (rec.path,)).fetchone()
+    existing = one_row(conn, "SELECT id FROM documents WHERE path = ?", (rec.path,))
     if existing:
         doc_id = int(existing[0])
         conn.execute("DELETE FROM chunks WHERE document_id = ?", (doc_id,))
@@ -175,26 +220,23 @@ _DOC_COLS = """d.id, d.path, d.kind, d.size, d.mtime_ns, d.content_hash, d.statu
     d.title, d.pages, (SELECT count(*) FROM chunks c WHERE c.document_id = d.id), d.indexed_at"""
 
 
-def _document(row: tuple) -> Document:
+def _document(row: Row) -> Document:
     return Document(id=row[0], path=row[1], kind=row[2], size=row[3], mtime=row[4] / 1e9,
                     content_hash=row[5], status=row[6], error=row[7], title=row[8], pages=row[9],
                     chunks=row[10], indexed_at=row[11])
 
 
 def get_document(conn: apsw.Connection, path: str) -> Document | None:
-    row = conn.execute(f"SELECT {_DOC_COLS} FROM documents d WHERE d.path = ?", (path,)).fetchone()
+    row = one_row(conn, f"SELECT {_DOC_COLS} FROM documents d WHERE d.path = ?", (path,))
     return _document(row) if row else None
 
 
 def list_documents(conn: apsw.Connection, limit: int = 1000) -> list[Document]:
-    rows = conn.execute(f"SELECT {_DOC_COLS} FROM documents d ORDER BY d.path LIMIT ?", (limit,))
-    return [_document(r) for r in rows]
+    return [_document(r) for r in rows(conn, f"SELECT {_DOC_COLS} FROM documents d ORDER BY d.path LIMIT ?",
+                                       (limit,))]
 
 
 def failed_files(conn: apsw.Connection, limit: int = 1000) -> list[FileError]:
-    rows = conn.execute(
-        "SELECT path, error_reason, error FROM documents WHERE status = 'error' "
-        "ORDER BY indexed_at DESC LIMIT ?",
-        (limit,),
-    )
-    return [FileError(path=r[0], reason=r[1] or "failed", message=r[2] or "") for r in rows]
+    found = rows(conn, "SELECT path, error_reason, error FROM documents WHERE status = 'error' "
+                       "ORDER BY indexed_at DESC LIMIT ?", (limit,))
+    return [FileError(path=str(r[0]), reason=r[1] or "failed", message=r[2] or "") for r in found]

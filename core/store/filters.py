@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import apsw
+
 from ..types import SearchFilters
 from .documents import under
 
 
-def filter_sql(filters: SearchFilters | None) -> tuple[str, list[object]]:
+def filter_sql(filters: SearchFilters | None) -> tuple[str, list[apsw.SQLiteValue]]:
     """A ``WHERE`` fragment (starting with `` AND``, or empty) and its parameters."""
     if filters is None or not filters.active:
         return "", []
     parts: list[str] = []
-    params: list[object] = []
+    params: list[apsw.SQLiteValue] = []
     if filters.folder:
         lo, hi = under(filters.folder)
         parts.append("(d.path >= ? AND d.path < ?)")

@@ -4,13 +4,14 @@ quotes every user term, so raw input never reaches FTS5's query syntax."""
 from __future__ import annotations
 
 import math
-import threading
-import time
 
 import apsw
 
 from ..types import SearchFilters
+from .caches import caches_of
+from .counts import library_counts
 from .filters import filter_sql
+from .sql import one_int, one_row, rows
 
 # bm25() costs ~1 µs for every row any OR term matches, and counts every row of each term for
 # its IDF, so an OR of common words over a million chunks takes a second or more. Past these
@@ -18,10 +19,6 @@ from .filters import filter_sql
 # to those rows, and the commonest (IDF near 0) are left out; see ``_plan``. None: no budget.
 MAX_SCORED_ROWS: int | None = 20_000
 MAX_WEIGHED_ROWS = 200_000
-COUNT_TTL_S = 60.0  # how long a term's row count is reused (it only steers the plan)
-
-_counts: dict[tuple[str, str, int], tuple[int, float]] = {}
-_counts_lock = threading.Lock()
 
 
 def bm25_search(
@@ -50,7 +47,7 @@ def name_matches(conn: apsw.Connection, match: str, limit: int, filters: SearchF
     sql = ("SELECT d.id, (SELECT c.id FROM chunks c WHERE c.document_id = d.id ORDER BY c.ord LIMIT 1) AS first "
            "FROM documents_fts f JOIN documents d ON d.id = f.rowid "
            f"WHERE documents_fts MATCH ? AND d.status = 'ok'{where} ORDER BY bm25(documents_fts) LIMIT ?")
-    return [(int(doc), int(first)) for doc, first in conn.execute(sql, [match, *params, limit]) if first is not None]
+    return [(int(doc), int(first)) for doc, first in rows(conn, sql, [match, *params, limit]) if first is not None]
 
 
 def _ranked(conn: apsw.Connection, match: str, limit: int, filters: SearchFilters | None,
@@ -63,7 +60,7 @@ def _ranked(conn: apsw.Connection, match: str, limit: int, filters: SearchFilter
         + f"WHERE chunks_fts MATCH ?{window}{where} ORDER BY s LIMIT ?"
     )
     args = [match, *([] if lowest is None else [lowest]), *params, limit]
-    return [(int(r[0]), -float(r[1])) for r in conn.execute(sql, args)]
+    return [(int(r[0]), -float(r[1])) for r in rows(conn, sql, args)]
 
 
 def _plan(conn: apsw.Connection, match: str) -> tuple[str, str | None, int | None]:
@@ -95,10 +92,9 @@ def _plan(conn: apsw.Connection, match: str) -> tuple[str, str | None, int | Non
         ranked, extra = f"({ranked}) AND ({extra})", None
         if _count(conn, ranked, budget + 1) <= budget:
             return ranked, None, None
-    row = conn.execute(  # still over budget: rank the newest rows only
-        "SELECT rowid FROM chunks_fts WHERE chunks_fts MATCH ? ORDER BY rowid DESC LIMIT 1 OFFSET ?",
-        (ranked, budget - 1),
-    ).fetchone()
+    row = one_row(  # still over budget: rank the newest rows only
+        conn, "SELECT rowid FROM chunks_fts WHERE chunks_fts MATCH ? ORDER BY rowid DESC LIMIT 1 OFFSET ?",
+        (ranked, budget - 1))
     return ranked, None, (int(row[0]) if row else None)
 
 
@@ -110,26 +106,13 @@ def ideal_score(conn: apsw.Connection, match: str) -> float:
     phrases = split_or(match)
     if not phrases:
         return 0.0
-    rows = _total_rows(conn)
+    total_rows = library_counts(conn).chunks
     most = max(MAX_SCORED_ROWS or 0, MAX_WEIGHED_ROWS) + 1  # the counts ``_plan`` makes: cached
     total = 0.0
     for phrase in phrases:
-        hits = min(_count(conn, phrase, most), rows)
-        total += max(1e-6, math.log((rows - hits + 0.5) / (hits + 0.5)))
+        hits = min(_count(conn, phrase, most), total_rows)
+        total += max(1e-6, math.log((total_rows - hits + 0.5) / (hits + 0.5)))
     return total
-
-
-def _total_rows(conn: apsw.Connection) -> int:
-    key = (conn.filename, "", -1)
-    now = time.monotonic()
-    with _counts_lock:
-        hit = _counts.get(key)
-    if hit is not None and hit[1] > now:
-        return hit[0]
-    count = int(conn.execute("SELECT count(*) FROM chunks").fetchone()[0])
-    with _counts_lock:
-        _counts[key] = (count, now + COUNT_TTL_S)
-    return count
 
 
 def split_or(match: str) -> list[str]:
@@ -142,19 +125,17 @@ def split_or(match: str) -> list[str]:
 
 def _count(conn: apsw.Connection, phrase: str, most: int) -> int:
     """Rows matching ``phrase``, counting no further than ``most`` (cheap next to scoring);
-    remembered for a while per library file."""
-    key = (conn.filename, phrase, most)
-    now = time.monotonic()
-    with _counts_lock:
-        hit = _counts.get(key)
-    if hit is not None and hit[1] > now:
-        return hit[0]
+    remembered by the Store until a chunk is written (see ``caches``). Inside a write
+    transaction, which may still roll back, nothing is remembered."""
     sql = "SELECT count(*) FROM (SELECT 1 FROM chunks_fts WHERE chunks_fts MATCH ? LIMIT ?)"
-    count = int(conn.execute(sql, (phrase, most)).fetchone()[0])
-    with _counts_lock:
-        if len(_counts) >= 4096:
-            _counts.clear()
-        _counts[key] = (count, now + COUNT_TTL_S)
+    if conn.txn_state("main") == apsw.SQLITE_TXN_WRITE:
+        return one_int(conn, sql, (phrase, most))
+    cache = caches_of(conn).term_counts
+    version = library_counts(conn).chunk_version
+    count = cache.get(version, phrase, most)
+    if count is None:
+        count = one_int(conn, sql, (phrase, most))
+        cache.put(version, phrase, most, count)
     return count
 
 

@@ -14,7 +14,10 @@ import json
 import os
 from pathlib import Path
 
+import apsw
+
 from ..config import user_dir
+from .documents import source_paths
 
 _FOLDER = "library-sources"
 _KINDS = ("folder", "file")
@@ -53,6 +56,6 @@ def recall_sources(library: Path) -> list[tuple[str, str]] | None:
     return pairs
 
 
-def current_sources(conn) -> list[tuple[str, str]]:
+def current_sources(conn: apsw.Connection) -> list[tuple[str, str]]:
     """(path, kind) of every source of the open library ``conn``."""
-    return [(str(p), str(k)) for p, k in conn.execute("SELECT path, kind FROM sources")]
+    return source_paths(conn)

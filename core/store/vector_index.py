@@ -25,12 +25,14 @@ both tables through a trigger; a cache learns about them when their int8 row is 
 from __future__ import annotations
 
 import os
-import threading
 from collections.abc import Sequence
 from typing import Protocol
 
 import apsw
 import numpy as np
+
+from .caches import caches_of
+from .sql import in_batches, one_row, rows
 
 BLOCK = 32_768  # codes per Hamming block: the temporaries stay in the CPU cache
 MAX_DEAD_SHARE = 0.2  # reload a cached copy once this share of it is known deleted
@@ -38,9 +40,16 @@ RESCORE_BATCH = 900  # ids per SELECT … IN (…)
 
 
 class SpaceLike(Protocol):
-    id: int
-    dim: int
-    table: str
+    """What the index needs of a vector space (``vectors.VectorSpace``, a frozen dataclass)."""
+
+    @property
+    def id(self) -> int: ...
+
+    @property
+    def dim(self) -> int: ...
+
+    @property
+    def table(self) -> str: ...
 
 
 def bits_table(space: SpaceLike) -> str:
@@ -109,7 +118,7 @@ def fill_from_floats(conn: apsw.Connection, space: SpaceLike, batch: int = 20_00
     done = 0
     ids: list[int] = []
     blobs: list[bytes] = []
-    for rowid, blob in conn.execute(f"SELECT rowid, embedding FROM {space.table}"):
+    for rowid, blob in rows(conn, f"SELECT rowid, embedding FROM {space.table}"):
         ids.append(int(rowid))
         blobs.append(blob)
         if len(ids) == batch:
@@ -130,12 +139,12 @@ def _new_token() -> str:
 
 
 def _state(conn: apsw.Connection, space: SpaceLike) -> tuple[str, int]:
-    row = conn.execute("SELECT token, high FROM vector_index_state WHERE space_id = ?", (space.id,)).fetchone()
+    row = one_row(conn, "SELECT token, high FROM vector_index_state WHERE space_id = ?", (space.id,))
     return (str(row[0]), int(row[1])) if row else ("", 0)
 
 
 # -- the in-memory codes ------------------------------------------------------------------
-class _Codes:
+class Codes:
     """A space's codes as (words, capacity) uint64 planes, so each word is one contiguous scan."""
 
     def __init__(self, token: str, words: int) -> None:
@@ -164,18 +173,14 @@ class _Codes:
         return self.n - len(self.dead)
 
 
-_caches: dict[tuple[str, int], _Codes] = {}
-_lock = threading.Lock()
-
-
-def _load(conn: apsw.Connection, space: SpaceLike, codes: _Codes, above: int) -> None:
+def _load(conn: apsw.Connection, space: SpaceLike, codes: Codes, above: int) -> None:
     """Append the codes of ids above ``above`` (all of them for a fresh copy)."""
     words = codes.planes.shape[0]
     id_parts: list[np.ndarray] = []
     code_parts: list[np.ndarray] = []
     ids: list[int] = []
     blobs: list[bytes] = []
-    for cid, blob in conn.execute(f"SELECT id, code FROM {bits_table(space)} WHERE id > ? ORDER BY id", (above,)):
+    for cid, blob in rows(conn, f"SELECT id, code FROM {bits_table(space)} WHERE id > ? ORDER BY id", (above,)):
         ids.append(cid)
         blobs.append(blob)
         if len(ids) == 100_000:  # bounded lists of Python objects
@@ -187,34 +192,38 @@ def _load(conn: apsw.Connection, space: SpaceLike, codes: _Codes, above: int) ->
     codes.append(np.concatenate(id_parts), np.concatenate(code_parts))
 
 
-def cached_codes(conn: apsw.Connection, space: SpaceLike) -> tuple[_Codes, bool]:
-    """This process's copy of the space's codes, brought up to the connection's snapshot; and
-    whether that snapshot holds every cached id (so a missing int8 row means deleted)."""
+def cached_codes(conn: apsw.Connection, space: SpaceLike) -> tuple[Codes, bool]:
+    """The Store's copy of the space's codes (see ``caches``), brought up to the connection's
+    snapshot; and whether that snapshot holds every cached id (so a missing int8 row means
+    deleted). Only the space asked for is kept: the codes of a space a model switch replaced
+    go at the first search after it."""
     token, high = _state(conn, space)
     words = -(-space.dim // 64)
     if conn.txn_state("main") == apsw.SQLITE_TXN_WRITE:  # may roll back: keep it out of the shared copy
-        private = _Codes(token, words)
+        private = Codes(token, words)
         _load(conn, space, private, 0)
         return private, True
-    key = (conn.filename, space.id)
-    with _lock:
-        codes = _caches.get(key)
+    caches = caches_of(conn)
+    with caches.codes_lock:
+        for other in [k for k in caches.codes if k != space.id]:
+            del caches.codes[other]
+        codes = caches.codes.get(space.id)
         if codes is None or codes.token != token or len(codes.dead) > MAX_DEAD_SHARE * max(codes.n, 1):
-            codes = _Codes(token, words)
+            codes = Codes(token, words)
             _load(conn, space, codes, 0)
             codes.high = high
-            _caches[key] = codes
+            caches.codes[space.id] = codes
         elif high > codes.high:
             _load(conn, space, codes, codes.high)
             codes.high = high
         return codes, high >= codes.high
 
 
-def forget_cached(conn: apsw.Connection | None = None) -> None:
-    """Drop cached codes (all, or those of one library file)."""
-    with _lock:
-        for key in [k for k in _caches if conn is None or k[0] == conn.filename]:
-            del _caches[key]
+def forget_cached(conn: apsw.Connection) -> None:
+    """Drop the codes the Store of ``conn`` holds (after a model switch: free them at once)."""
+    caches = caches_of(conn)
+    with caches.codes_lock:
+        caches.codes.clear()
 
 
 # -- searching ----------------------------------------------------------------------------
@@ -301,7 +310,7 @@ def approximate_knn(conn: apsw.Connection, space: SpaceLike, query: np.ndarray, 
     picked = picked[np.argsort(ids[picked])]  # id order reads the B-tree forward
     found, missing = _rescore(conn, space, ids[picked], query, k)
     if missing.size and may_mark:
-        with _lock:
+        with caches_of(conn).codes_lock:
             codes.dead = np.union1d(codes.dead, picked[missing])
     return found
 
@@ -312,13 +321,10 @@ def _rescore(conn: apsw.Connection, space: SpaceLike, ids: np.ndarray, query: np
     and the positions of the ids that had no row (deleted)."""
     got: list[int] = []
     blobs: list[bytes] = []
-    table = int8_table(space)
-    id_list = ids.tolist()
-    for start in range(0, len(id_list), RESCORE_BATCH):
-        part = id_list[start:start + RESCORE_BATCH]
-        for cid, blob in conn.execute(f"SELECT id, vec FROM {table} WHERE id IN ({','.join('?' * len(part))})", part):
-            got.append(cid)
-            blobs.append(blob)
+    sql = f"SELECT id, vec FROM {int8_table(space)} WHERE id IN ({{ids}})"
+    for cid, blob in in_batches(conn, sql, ids.tolist(), size=RESCORE_BATCH):
+        got.append(cid)
+        blobs.append(blob)
     kept = np.array(got, np.int64)
     missing = np.flatnonzero(~np.isin(ids, kept)) if len(kept) < len(ids) else np.empty(0, np.int64)
     if kept.size == 0:

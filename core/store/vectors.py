@@ -16,6 +16,7 @@ import numpy as np
 
 from ..errors import LibraryError
 from . import vector_index
+from .sql import Row, in_batches, one_int, one_row, rows
 
 EXACT_BELOW = 10_000  # spaces with at most this many vectors are searched exactly
 # Approximate search: the SHORTLIST nearest sign-bit codes by Hamming distance, the CANDIDATES
@@ -35,28 +36,34 @@ class VectorSpace:
     spec: str | None = None  # how to load the model again (catalogue name or folder); None: model_id
 
 
-# A space's spec lives in ``meta`` rather than a new column, so libraries stay readable by
-# versions that predate model switching.
+# A space's spec lives in ``meta`` (it came with model switching, which needed no migration).
+# Versions from before model switching cannot read today's libraries anyway: each migration
+# since (0003, 0004) raised the schema version past what they accept.
 _SPEC_KEY = "space-spec:"
 _SELECT = ("SELECT s.id, s.model_id, s.dim, s.table_name, m.value FROM vector_spaces s "
            f"LEFT JOIN meta m ON m.key = '{_SPEC_KEY}' || s.id")
 
 
+def _space(row: Row | None) -> VectorSpace | None:
+    if row is None:
+        return None
+    space_id, model_id, dim, table, spec = row
+    return VectorSpace(int(space_id), str(model_id), int(dim), str(table), None if spec is None else str(spec))
+
+
 def active_space(conn: apsw.Connection) -> VectorSpace | None:
-    row = conn.execute(f"{_SELECT} WHERE s.active = 1").fetchone()
-    return VectorSpace(*row) if row else None
+    return _space(one_row(conn, f"{_SELECT} WHERE s.active = 1"))
 
 
 def pending_space(conn: apsw.Connection) -> VectorSpace | None:
     """The space being filled for a model switch (inactive until the swap), if any."""
-    row = conn.execute(f"{_SELECT} WHERE s.active = 0 ORDER BY s.id DESC").fetchone()
-    return VectorSpace(*row) if row else None
+    return _space(one_row(conn, f"{_SELECT} WHERE s.active = 0 ORDER BY s.id DESC"))
 
 
 def space_state(conn: apsw.Connection, space: VectorSpace) -> str | None:
     """"active", "pending", or None when the space no longer exists."""
-    row = conn.execute("SELECT active FROM vector_spaces WHERE id = ? AND model_id = ?",
-                       (space.id, space.model_id)).fetchone()
+    row = one_row(conn, "SELECT active FROM vector_spaces WHERE id = ? AND model_id = ?",
+                  (space.id, space.model_id))
     if row is None:
         return None
     return "active" if row[0] else "pending"
@@ -146,30 +153,38 @@ def activate_space(conn: apsw.Connection, new: VectorSpace) -> VectorSpace | Non
 def missing_chunks(conn: apsw.Connection, space: VectorSpace, after_id: int, limit: int) -> list[tuple[int, str]]:
     """Chunks above ``after_id`` with no vector in ``space``, in id order (a switch's backlog:
     the space's own rows are its progress)."""
-    rows = conn.execute(
+    found = rows(
+        conn,
         f"SELECT c.id, c.text FROM chunks c WHERE c.id > ? AND NOT EXISTS "
         f"(SELECT 1 FROM {vector_index.int8_table(space)} v WHERE v.id = c.id) ORDER BY c.id LIMIT ?",
         (after_id, limit),
     )
-    return [(int(r[0]), r[1]) for r in rows]
+    return [(int(r[0]), str(r[1])) for r in found]
 
 
 def count_missing(conn: apsw.Connection, space: VectorSpace) -> int:
-    return int(conn.execute(
-        f"SELECT count(*) FROM chunks c WHERE NOT EXISTS "
-        f"(SELECT 1 FROM {vector_index.int8_table(space)} v WHERE v.id = c.id)").fetchone()[0])
+    return one_int(conn, f"SELECT count(*) FROM chunks c WHERE NOT EXISTS "
+                         f"(SELECT 1 FROM {vector_index.int8_table(space)} v WHERE v.id = c.id)")
 
 
 def without_vectors(conn: apsw.Connection, space: VectorSpace, chunk_ids: Sequence[int]) -> set[int]:
     """Which of ``chunk_ids`` still exist and have no vector in ``space`` yet."""
-    found: set[int] = set()
-    table = vector_index.int8_table(space)
-    for start in range(0, len(chunk_ids), 500):
-        part = [int(i) for i in chunk_ids[start:start + 500]]
-        marks = ",".join("?" * len(part))
-        found.update(int(r[0]) for r in conn.execute(
-            f"SELECT c.id FROM chunks c WHERE c.id IN ({marks}) AND NOT EXISTS "
-            f"(SELECT 1 FROM {table} v WHERE v.id = c.id)", part))
+    sql = (f"SELECT c.id FROM chunks c WHERE c.id IN ({{ids}}) AND NOT EXISTS "
+           f"(SELECT 1 FROM {vector_index.int8_table(space)} v WHERE v.id = c.id)")
+    return {int(r[0]) for r in in_batches(conn, sql, chunk_ids)}
+
+
+def unit_vectors(conn: apsw.Connection, space: VectorSpace, chunk_ids: Sequence[int]) -> dict[int, np.ndarray]:
+    """Unit vectors of ``chunk_ids`` that have one, from the index's int8 copies (a plain
+    table: a row per chunk, where sqlite-vec would read a block of vectors for each), else
+    from the float table."""
+    found: dict[int, np.ndarray] = {}
+    tables = ((vector_index.int8_table(space), "id", "vec", np.int8), (space.table, "rowid", "embedding", np.float32))
+    for table, key, column, dtype in tables:
+        missing = [c for c in chunk_ids if c not in found]
+        for cid, blob in in_batches(conn, f"SELECT {key}, {column} FROM {table} WHERE {key} IN ({{ids}})", missing):
+            vector = np.frombuffer(blob, dtype=dtype).astype(np.float32)
+            found[int(cid)] = vector / max(float(np.linalg.norm(vector)), 1e-12)
     return found
 
 
@@ -206,18 +221,11 @@ def exact_knn(
 ) -> list[tuple[int, float]]:
     """sqlite-vec's exact (brute-force) search over the float vectors."""
     blob = np.ascontiguousarray(query, dtype=np.float32).tobytes()
-    rows = conn.execute(
-        f"SELECT rowid, distance FROM {space.table} WHERE embedding MATCH ? AND k = ? "
-        "ORDER BY distance",
-        (blob, int(k)),
-    )
-    return [(int(r[0]), float(r[1])) for r in rows]
-
-
-def count_vectors(conn: apsw.Connection, space: VectorSpace) -> int:
-    return int(conn.execute(f"SELECT count(*) FROM {space.table}").fetchone()[0])
+    found = rows(conn, f"SELECT rowid, distance FROM {space.table} WHERE embedding MATCH ? AND k = ? "
+                       "ORDER BY distance", (blob, int(k)))
+    return [(int(r[0]), float(r[1])) for r in found]
 
 
 def count_indexed(conn: apsw.Connection, space: VectorSpace) -> int:
     """Vectors in the space, counted on its plain int8 table (cheaper than the vec0 table)."""
-    return int(conn.execute(f"SELECT count(*) FROM {vector_index.int8_table(space)}").fetchone()[0])
+    return one_int(conn, f"SELECT count(*) FROM {vector_index.int8_table(space)}")

@@ -166,7 +166,7 @@ def test_filters_by_folder_type_and_date(tmp_path, library):
 def test_remove_source_forgets_its_documents(tmp_path, library):
     folder = _make_folder(tmp_path)
     library.index([folder])
-    assert library.remove(folder) == 3
+    assert library.remove(folder).removed == 3
     assert library.search("lighthouse", rerank=False) == []
     assert (folder / "report.pdf").exists()
     with pytest.raises(LibraryError, match="not in the library"):
@@ -322,7 +322,7 @@ def test_names_of_a_library_made_before_the_name_index_are_searchable(tmp_path, 
 
     library = open_library("old.db")
     library.index([_named_corpus(tmp_path)])
-    conn = library._conn()
+    conn = library.store.connection()
     conn.execute("DROP TRIGGER documents_fts_ai; DROP TRIGGER documents_fts_ad; DROP TRIGGER documents_fts_au;"
                  "DROP TABLE documents_fts; DELETE FROM migrations WHERE name = '0003_document_names';"
                  "PRAGMA user_version = 2")  # as a library written before the name index

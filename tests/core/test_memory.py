@@ -13,6 +13,8 @@ import numpy as np
 import pytest
 from memex.core.memory import release_free_heap
 
+pytestmark = pytest.mark.slow  # waits for memory to go back; measures the whole process
+
 
 def _rss_mb() -> float:
     with open("/proc/self/status", encoding="ascii") as fh:
@@ -64,7 +66,7 @@ def test_release_skips_a_connection_busy_in_another_thread(open_library):
     started, result = threading.Event(), {}
 
     def long_query() -> None:
-        conn = library._conn()  # this thread's own connection
+        conn = library.store.connection()  # this thread's own connection
         started.set()
         result["n"] = conn.execute("WITH RECURSIVE r(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM r "
                                    "WHERE i < 2000000) SELECT count(*) FROM r").fetchone()[0]

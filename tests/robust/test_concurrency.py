@@ -117,7 +117,7 @@ def test_checkpoints_bound_the_wal_and_never_wait_for_a_reader(tmp_path: Path, m
     monkeypatch.setattr(indexer_module, "checkpoint", spy)
     monkeypatch.setattr(indexer_module, "CHECKPOINT_EVERY", 50)
     lib = make_library(db)
-    conn = lib._conn()
+    conn = lib.store.connection()
     assert conn.execute("PRAGMA journal_size_limit").fetchone()[0] == JOURNAL_SIZE_LIMIT
 
     # A reader holds one snapshot open for the whole run: PASSIVE checkpoints must not wait.
@@ -125,7 +125,7 @@ def test_checkpoints_bound_the_wal_and_never_wait_for_a_reader(tmp_path: Path, m
     release = threading.Event()
 
     def long_reader() -> None:
-        reader = lib._conn()
+        reader = lib.store.connection()
         with read_snapshot(reader):
             reader.execute("SELECT count(*) FROM documents").fetchone()
             holding.set()

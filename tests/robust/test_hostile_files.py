@@ -45,7 +45,7 @@ def test_hostile_folder_is_indexed_bounded_and_reported(tmp_path: Path, make_lib
     took = time.monotonic() - started
 
     assert not report.cancelled
-    conn = lib._conn()
+    conn = lib.store.connection()
     rows = {p: (status, reason) for p, status, reason in
             conn.execute("SELECT path, status, error_reason FROM documents")}
     errors = {e.path: e for e in report.errors}
@@ -112,7 +112,7 @@ with Library.open(sys.argv[1], settings=Settings(), embedder=HashEmbedder(), rer
     report = lib.index([sys.argv[2]])
     for e in report.errors:
         print("ERROR", e.reason, e.path)
-    for p, status, reason in lib._conn().execute("SELECT path, status, error_reason FROM documents"):
+    for p, status, reason in lib.store.connection().execute("SELECT path, status, error_reason FROM documents"):
         print("DOC", status, reason, p)
 """
 
@@ -136,7 +136,7 @@ def test_unreadable_file_and_folder_are_reported_and_the_run_goes_on(tmp_path: P
             assert not os.access(locked_file, os.R_OK)
             lib = make_library()
             report = lib.index([folder])
-            docs = {p: [s, r] for p, s, r in lib._conn().execute(
+            docs = {p: [s, r] for p, s, r in lib.store.connection().execute(
                 "SELECT path, status, error_reason FROM documents")}
             errors = [[e.reason, e.path] for e in report.errors]
         assert docs[str(folder / "fine.txt")][0] == "ok"

@@ -56,7 +56,7 @@ def test_refresh_skips_a_name_that_is_not_utf8_and_keeps_the_rest_of_the_batch(t
 
 def test_moving_a_document_stores_its_new_size_and_mtime(tmp_path: Path, make_library) -> None:
     lib = make_library()
-    conn = lib._conn()
+    conn = lib.store.connection()
     with write_transaction(conn):
         doc_id = docs.write_document(conn, docs.DocumentRecord(
             path=str(tmp_path / "old.txt"), kind="text", size=10, mtime_ns=1, content_hash="abc", source_id=None))
@@ -145,7 +145,7 @@ def test_the_doctor_checks_the_library_beside_a_connection_with_an_old_snapshot(
     (folder / "a.txt").write_text("juniper and thistle on the mesa", encoding="utf-8")
     lib = make_library()
     lib.index([folder])
-    conn = lib._conn()
+    conn = lib.store.connection()
     conn.execute("BEGIN")
     assert conn.execute("SELECT count(*) FROM chunks").fetchone()[0] == 1  # this snapshot stays open
     try:

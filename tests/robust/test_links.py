@@ -74,12 +74,12 @@ def plant(root: Path) -> tuple[Path, list[Path], dict[str, Path]]:
 
 def state(lib) -> dict[str, tuple[str, str | None, str]]:
     """Every document row: path -> (status, reason, content hash)."""
-    rows = lib._conn().execute("SELECT path, status, error_reason, content_hash FROM documents")
+    rows = lib.store.connection().execute("SELECT path, status, error_reason, content_hash FROM documents")
     return {p: (s, r, h) for p, s, r, h in rows}
 
 
 def assert_nothing_leaked(lib) -> None:
-    conn = lib._conn()
+    conn = lib.store.connection()
     assert lib.search(SECRET_WORD, k=5, mode="bm25") == []
     assert conn.execute("SELECT count(*) FROM chunks WHERE text LIKE ?", (f"%{SECRET_WORD}%",)).fetchone()[0] == 0
     for word in _system_words():
@@ -325,18 +325,18 @@ def test_the_preview_of_a_document_swapped_for_a_link_out_is_refused(tmp_path, m
     assert caught.value.reason == "outside-link"
 
 
-def swap_then_extract(path: Path, max_chars: int):
+def swap_then_extract(path: Path, max_chars: int, kind: str | None = None):
     """Extraction target (runs in the worker): while the file is read, it is swapped for a link
     to the secret, read, and put back; the swap a hostile folder would time to the read."""
     from memex.core.extract import extract_file
 
     original, secret = os.environ["MEMEX_TEST_SWAP"], os.environ["MEMEX_TEST_SECRET"]
     if Path(path).name != Path(original).name:
-        return extract_file(path, max_chars)
+        return extract_file(path, max_chars, kind)
     os.rename(original, original + ".kept")
     os.symlink(secret, original)
     try:
-        return extract_file(path, max_chars)
+        return extract_file(path, max_chars, kind)
     finally:
         os.unlink(original)
         os.rename(original + ".kept", original)
