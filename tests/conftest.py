@@ -8,6 +8,22 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
+TESTS = REPO / "tests"
+# Folders whose every test is slow (robustness and end-to-end runs, the packaged app, the
+# benchmarks); slow tests elsewhere carry ``@pytest.mark.slow`` themselves.
+SLOW_FOLDERS = frozenset({"robust", "e2e", "packaging", "bench"})
+
+
+@pytest.hookimpl(tryfirst=True)  # before ``-m`` deselects by mark
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Mark the tests of SLOW_FOLDERS slow, so ``pytest -m "not slow"`` is the fast tier."""
+    for item in items:
+        try:
+            folder = item.path.resolve().relative_to(TESTS).parts[0]
+        except ValueError:  # a test outside tests/ (named on the command line)
+            continue
+        if folder in SLOW_FOLDERS:
+            item.add_marker(pytest.mark.slow)
 
 
 def _shared_dir() -> Path:

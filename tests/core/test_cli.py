@@ -56,6 +56,7 @@ def test_search_human_output_marks_terms(indexed):
     assert "soup.md" in out and "«onions»" in out.lower()
 
 
+@pytest.mark.slow
 def test_search_with_reranker_folder(indexed, reranker_dir):
     library, _, _ = indexed
     proc = memex("search", "--library", str(library), "--json", "--reranker", str(reranker_dir),
@@ -136,6 +137,7 @@ def test_eval_table_compares_modes(tmp_path):
     assert {line.split()[0] for line in out.splitlines()[1:]} == {"bm25", "dense"}
 
 
+@pytest.mark.slow
 def test_models_use_switches_to_a_model_folder(tmp_path, fp32_embedder_dir, reranker_dir):
     folder = tmp_path / "notes"
     folder.mkdir()

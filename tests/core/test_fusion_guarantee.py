@@ -88,7 +88,8 @@ def paraphrase_collection(folder: Path) -> Path:
     return _write(folder, corpus, queries)
 
 
-@pytest.mark.parametrize("build", [identifier_collection, paraphrase_collection])
+@pytest.mark.parametrize("build", [pytest.param(identifier_collection, marks=pytest.mark.slow),
+                                   paraphrase_collection])
 def test_hybrid_stays_within_two_percent_of_the_better_retriever(build, tmp_path: Path) -> None:
     results = evaluate(build(tmp_path / "collection"), MODES, library_path=tmp_path / "eval.db")
     ndcg = {mode: results[mode]["ndcg@10"] for mode in MODES}

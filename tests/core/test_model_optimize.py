@@ -14,6 +14,8 @@ from memex.core.models.embedding import Embedder, load_embedder
 from memex.core.models.onnx_session import runs_on_cpu
 from memex.core.models.optimize import optimized_default_model
 
+pytestmark = pytest.mark.slow  # builds and checks model copies: tens of seconds
+
 TEXTS = [
     "a",
     "How do I reset my router password?",
@@ -103,7 +105,7 @@ def test_it_can_be_turned_off(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_embedding_bench_prints_speed_and_accuracy_against_fp32(shared_dir: Path, tmp_path: Path) -> None:
-    from memex.core.bench import embed
+    from memex_bench import embed
 
     texts = tmp_path / "texts.txt"
     texts.write_text("\n\n".join(_corpus_texts(shared_dir, 60)), encoding="utf-8")

@@ -370,7 +370,7 @@ if hold:
         emit(self, phase)
         if phase == "embedding":
             Path(hold).touch()
-            self.cancel.wait()
+            self.job.cancel.wait()
     model_switch.ModelSwitch._emit = held_emit
 parser = argparse.ArgumentParser()
 add_use_arguments(parser)
@@ -387,6 +387,7 @@ def bigger(tmp_path, open_library):
     return lib
 
 
+@pytest.mark.slow
 def test_sigkill_during_a_switch_leaves_the_old_index_and_a_rerun_completes(bigger, fp32_embedder_dir):
     lib = bigger
     before = _signature(lib)
@@ -414,6 +415,7 @@ def test_sigkill_during_a_switch_leaves_the_old_index_and_a_rerun_completes(bigg
     assert [(sid, active) for sid, _, active in _spaces(lib.path)] == [(2, 1)]
 
 
+@pytest.mark.slow
 def test_ctrl_c_in_the_cli_cancels_and_the_same_command_resumes(bigger, fp32_embedder_dir):
     lib = bigger
     total = lib.status().chunks

@@ -14,11 +14,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 from memex.core import config
-from memex.core.bench.rerank import workload
 from memex.core.errors import ChecksumMismatch, ModelError
 from memex.core.models import rerank_optimize
 from memex.core.models.catalogue import installed_models, resolve_reranker, sha256_file
 from memex.core.models.rerank import Reranker, load_reranker
+from memex_bench.rerank import workload
 
 RANDOM_SHA = "7d1792defda144ba7402fa0d6b7529b4af49f7c4e421345eb3b314b63d7efada"
 QUERY = "when is the invoice due"
@@ -173,6 +173,7 @@ def test_second_load_uses_the_cache(reranker: Reranker, reranker_dir: Path, buil
     np.testing.assert_array_equal(again.score(QUERY, PASSAGES), reranker.score(QUERY, PASSAGES))
 
 
+@pytest.mark.slow
 def test_optimised_copy_keeps_the_ranking(reranker: Reranker, source_reranker: Reranker) -> None:
     """Cranfield queries with their top 30 passages, windowed as search sends them."""
     work = workload(6)
@@ -184,6 +185,7 @@ def test_optimised_copy_keeps_the_ranking(reranker: Reranker, source_reranker: R
     assert unrelated < 0.5  # the measure does tell orders apart
 
 
+@pytest.mark.slow
 def test_damaged_copy_is_rebuilt(reranker: Reranker, reranker_dir: Path, built_home: Path,
                                  monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(config.HOME_ENV, str(built_home))
@@ -198,6 +200,7 @@ def test_damaged_copy_is_rebuilt(reranker: Reranker, reranker_dir: Path, built_h
     np.testing.assert_allclose(rebuilt.score(QUERY, PASSAGES), reranker.score(QUERY, PASSAGES), atol=1e-6)
 
 
+@pytest.mark.slow
 def test_refused_copy_leaves_the_source(reranker_dir: Path, tmp_path: Path) -> None:
     source = reranker_dir / "model.onnx"
     chosen = rerank_optimize.optimized_reranker_model(source, reranker_dir / "tokenizer.json", tmp_path,

@@ -198,6 +198,7 @@ def test_deleted_folder_is_reported_without_its_files(make_watcher, folder):
     assert_no_file_beside_its_folder(batches)
 
 
+@pytest.mark.slow
 def test_root_that_vanishes_is_watched_again_when_back(make_watcher, folder):
     (folder / "a.txt").write_text("a")
     _, batches = make_watcher([folder])

@@ -28,10 +28,14 @@ def _styled_app(qapp):
 
 
 @pytest.fixture
-def library(tmp_path: Path, embedder):
+def library(request: pytest.FixtureRequest, tmp_path: Path, embedder):
+    """The window's library. A test gives ``Library.open`` more keyword arguments with
+    ``@pytest.mark.parametrize("library", [options], indirect=True)``, ``options()`` returning
+    them (called here, so a worker it makes belongs to this test alone)."""
     from memex.core.library import Library
 
-    lib = Library.open(tmp_path / "lib.db", embedder=embedder)
+    options = request.param() if hasattr(request, "param") else {}
+    lib = Library.open(tmp_path / "lib.db", embedder=embedder, **options)
     yield lib
     lib.close()
 

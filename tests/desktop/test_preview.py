@@ -16,6 +16,7 @@ from memex.core.preview.worker import PreviewWorker
 from PySide6.QtGui import QColor, QImage
 
 ROBUST_TESTS = Path(__file__).resolve().parents[1] / "robust"  # hostile_pages: a renderer that hangs on request
+HOSTILE_RENDERER = "hostile_pages:misbehaving_handle"  # hostile_pages.TARGET (imported by the preview process)
 
 
 def test_preview_shows_the_page_text_with_the_passage_and_words_marked(qtbot, make_window, corpus):
@@ -58,12 +59,14 @@ def test_preview_renders_the_pdf_page_with_matches_highlighted(qtbot, make_windo
     assert yellow > 0.3 * (x1 - x0 - 2) * (y1 - y0 - 2)
 
 
+def _renderer_cut_off_after_2_s() -> dict[str, object]:
+    return {"preview_worker": PreviewWorker(timeout_s=2, target=HOSTILE_RENDERER)}
+
+
+@pytest.mark.parametrize("library", [_renderer_cut_off_after_2_s], indirect=True, ids=["hostile-renderer"])
 def test_a_page_that_hangs_the_renderer_shows_an_error_instead(qtbot, make_window, library, tmp_path: Path,
                                                                 monkeypatch):
     monkeypatch.syspath_prepend(str(ROBUST_TESTS))  # the preview process imports the target from here
-    from hostile_pages import TARGET
-
-    library._preview = PreviewWorker(timeout_s=2, target=TARGET)
     folder = tmp_path / "hostile"
     folder.mkdir()
     make_pdf(folder / "hang-survey.pdf", ["Gravel roads lead to the wind turbines on the ridge."])

@@ -6,6 +6,7 @@ import os
 import time
 from pathlib import Path
 
+import pytest
 from gui_helpers import search_for, wait_idle
 from memex.desktop.results import HTML_ROLE
 from PySide6.QtCore import Qt
@@ -122,6 +123,7 @@ def test_keyboard_moves_through_results_and_enter_opens(qtbot, make_window, corp
     qtbot.waitUntil(lambda: "Opened" in window.status.message_text())
 
 
+@pytest.mark.slow
 def test_reranked_results_replace_fused_ones(qtbot, corpus, tmp_path, embedder, reranker_dir):
     from memex.core.library import Library
     from memex.desktop.main_window import MainWindow
@@ -164,6 +166,7 @@ def test_stale_results_are_discarded(qtbot, make_window, corpus):
     assert _names(window.search.view.results.hits())[0] == "bread.txt"
 
 
+@pytest.mark.slow
 def test_window_gives_memory_back_once_searches_go_quiet(qtbot, make_window, corpus):
     window = make_window()
     window.add_paths([str(corpus)])

@@ -11,12 +11,12 @@ import sys
 from pathlib import Path
 
 import pytest
-from memex.core.bench.robustness import run_kill_rounds
 from memex.core.config import Settings, default_library_path
 from memex.core.errors import LibraryError
 from memex.core.indexing.indexer import MAX_ATTEMPTS
 from memex.core.library import Library
 from memex.core.store import open_connection
+from memex_bench.robustness import run_kill_rounds
 
 
 def _sha(path: Path) -> str:
@@ -148,8 +148,9 @@ from memex.core.extract.worker import ExtractionWorker
 from memex.core.library import Library
 sys.path.insert(0, sys.argv[3])
 from hostile_files import HashEmbedder
-with Library.open(sys.argv[1], settings=Settings(), embedder=HashEmbedder(), reranker=False) as lib:
-    lib._worker = ExtractionWorker(timeout_s=30, target="hostile_files:parent_killing_extract")
+killer = ExtractionWorker(timeout_s=30, target="hostile_files:parent_killing_extract")
+with Library.open(sys.argv[1], settings=Settings(), embedder=HashEmbedder(), reranker=False,
+                  extraction_worker=killer) as lib:
     report = lib.index([sys.argv[2]])
     print("FAILED", report.failed, "ADDED", report.added)
 """

@@ -3,6 +3,7 @@ only that child, the main process never imports PyMuPDF, and no child outlives i
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import subprocess
 import sys
@@ -29,6 +30,11 @@ def _alive(pid: int) -> bool:
     except OSError:
         return False
     return stat.rsplit(")", 1)[1].split()[0] not in ("Z", "X")
+
+
+def _preview_children() -> set[int]:
+    """This process's running page preview children (a PreviewWorker names its child)."""
+    return {p.pid for p in multiprocessing.active_children() if p.name == PreviewWorker.SPEC.process_name}
 
 
 def _wait_gone(pid: int, timeout: float = 10.0) -> bool:
@@ -132,11 +138,14 @@ def test_closing_during_a_hanging_page_kills_the_child_at_once(tmp_path: Path, p
 
 @linux_only
 def test_closing_the_library_stops_its_preview_process(make_library, pdf: Path) -> None:
+    before = _preview_children()
     lib = make_library()
-    assert lib._preview is None  # started lazily, by the first page
+    assert _preview_children() == before  # started lazily, by the first page
     assert lib.render_page(pdf, 2, ["transfer"], 400, crop_margins=True).matches
-    pid = lib._preview.pid
-    assert pid is not None and _alive(pid)
+    started = _preview_children() - before
+    assert len(started) == 1
+    pid = started.pop()
+    assert _alive(pid)
     lib.close()
     assert _wait_gone(pid, 2.0)
     with pytest.raises(LibraryError, match="closed"):
@@ -144,14 +153,16 @@ def test_closing_the_library_stops_its_preview_process(make_library, pdf: Path) 
 
 
 _SCRIPT = """
-import os, signal, sys
+import multiprocessing, os, signal, sys
 from memex.core.config import Settings
 from memex.core.library import Library
+from memex.core.preview.worker import PreviewWorker
 
 lib = Library.open(sys.argv[1], settings=Settings(), reranker=False)
 page = lib.render_page(sys.argv[2], 2, ["heat"], 300)
 assert page.matches
-print("pymupdf" in sys.modules, lib._preview.pid, flush=True)
+(pid,) = [p.pid for p in multiprocessing.active_children() if p.name == PreviewWorker.SPEC.process_name]
+print("pymupdf" in sys.modules, pid, flush=True)
 if sys.argv[3] == "close":
     lib.close()
     print("closed", flush=True)

@@ -11,6 +11,7 @@ test_network_boundary.py watches the processes from outside with strace.
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import socket
 import subprocess
@@ -21,7 +22,8 @@ from pathlib import Path
 
 import pytest
 from hostile_files import NETGUARD_ENV, NETGUARD_SITECUSTOMIZE
-from memex.core.bench.robustness import make_docx_xml, make_epub_xml, make_odt_xml
+from memex.core.extract.worker import ExtractionWorker
+from memex_bench.robustness import make_docx_xml, make_epub_xml, make_odt_xml
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "core"))
 import docgen  # noqa: E402
@@ -80,6 +82,11 @@ def _mixed_folder(folder: Path, url: str) -> None:
                   f'<link rel="stylesheet" href="{url}/book.css"/>')
 
 
+def _extraction_children() -> set[int]:
+    """This process's running extraction children (an ExtractionWorker names its child)."""
+    return {p.pid for p in multiprocessing.active_children() if p.name == ExtractionWorker.SPEC.process_name}
+
+
 def _guard_dir(tmp_path: Path) -> Path:
     guard = tmp_path / "netguard"
     guard.mkdir()
@@ -113,12 +120,14 @@ def test_indexing_and_search_make_no_connection(tmp_path: Path, monkeypatch, can
     from memex.core.models.embedding import load_embedder
 
     embedder = load_embedder(None, threads=2)  # loading the model is covered too
-    lib = make_library(tmp_path / "library.db", embedder=embedder)
-    lib._reranker_arg = str(reranker_dir)  # and loading a reranker
+    children_before = _extraction_children()
+    lib = make_library(tmp_path / "library.db", embedder=embedder,
+                       reranker=str(reranker_dir))  # and loading a reranker
     report = lib.index([folder])
     assert report.added + report.failed == len(list(folder.iterdir()))
     hits_found = lib.search("cormorant herring", k=20)
-    worker_pid = lib._worker.pid if lib._worker else None
+    started = _extraction_children() - children_before
+    worker_pid = started.pop() if len(started) == 1 else None
     assert len(hits_found) >= 8
     assert lib.reranker is not None
 
