@@ -20,6 +20,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import apsw
+import numpy as np
 
 from ..errors import ExtractionError, IndexingCancelled
 from ..extract import detect_kind
@@ -80,13 +81,13 @@ class Indexer:
         tokenizer: TokenizerLike,
         worker: ExtractionWorker,
         options: IndexOptions,
-        embed: Callable[[Sequence[str]], object] | None = None,
+        embed: Callable[[Sequence[str]], np.ndarray] | None = None,
         space: VectorSpace | None = None,
         progress: Callable[[IndexProgress], None] | None = None,
         cancel: threading.Event | None = None,
         pause: threading.Event | None = None,
         guard: Callable[[], None] | None = None,
-        respace: Callable[[], tuple[VectorSpace, Callable[[Sequence[str]], object]]] | None = None,
+        respace: Callable[[], tuple[VectorSpace, Callable[[Sequence[str]], np.ndarray]]] | None = None,
     ) -> None:
         """``guard`` is called after every file and embedding batch and raises to stop the run
         (the library file was deleted, say). ``respace`` gives the active space and its embedder
@@ -185,7 +186,7 @@ class Indexer:
 
     def _plan(self, units: Sequence[Unit]) -> _Plan:
         plan = _Plan()
-        disk: dict[str, tuple[DiskFile, int]] = {}
+        disk: dict[str, tuple[DiskFile, int | None]] = {}
         known: dict[str, docs.KnownFile] = {}
         for unit in sorted(units, key=lambda u: len(u.root)):
             self.job.checkpoint()
@@ -195,8 +196,8 @@ class Indexer:
             known.update(unit_known)
         missing = {p: k for p, k in known.items() if p not in disk}
         by_hash: dict[str, list[docs.KnownFile]] = {}
-        for k in missing.values():
-            by_hash.setdefault(k.content_hash, []).append(k)
+        for gone in missing.values():
+            by_hash.setdefault(gone.content_hash, []).append(gone)
         moved_ids: set[int] = set()
         for path, (f, source_id) in disk.items():
             k = known.get(path)
