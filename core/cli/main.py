@@ -6,7 +6,6 @@ import argparse
 import logging
 import os
 import sys
-import threading
 from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
@@ -20,6 +19,7 @@ from . import output
 from .failures import UsageError, describe, undecodable_argument
 from .models import add_models_parser, cmd_models
 from .output import safe, say, say_lines
+from .plugins import add_plugin_commands, plugin_run
 
 MAX_K = 1000  # documents one search may return
 EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE: what a shell reports for a reader that stopped early
@@ -69,26 +69,6 @@ def _share(text: str) -> float:
     return value
 
 
-def _sizes(text: str) -> list[int]:
-    try:
-        sizes = [int(x) for x in text.split(",") if x.strip()]
-    except ValueError:
-        sizes = []
-    if not sizes or min(sizes) < 1:
-        raise argparse.ArgumentTypeError(f"give library sizes as whole numbers, e.g. 100000,1000000, not {safe(text)}")
-    return sizes
-
-
-def _rounds(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"give a whole number of rounds, 1 or more, not {safe(text)}")
-    return value
-
-
 def build_parser() -> argparse.ArgumentParser:
     common = Parser(add_help=False)
     common.add_argument("--library", metavar="PATH", help="library file (default: your user library)")
@@ -127,18 +107,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--lexical-weight", type=_share, metavar="W", help="hybrid: BM25 share, 0..1")
     p.add_argument("--per-query", action="store_true", help="also print each query's figures")
 
-    p = sub.add_parser("bench", parents=[common], help="speed and memory benchmarks, each against a baseline")
-    p.add_argument("suite", choices=["embed", "rerank", "indexing", "latency", "robustness", "all"])
-    p.add_argument("--workdir", metavar="DIR", help="where to build benchmark libraries (default: a temp dir)")
-    p.add_argument("--reranker", metavar="MODEL", help="reranker for the rerank benchmark")
-    p.add_argument("--sizes", type=_sizes, default=[100000, 1000000], help="latency: library sizes in chunks")
-    p.add_argument("--rounds", type=_rounds, default=200, help="robustness: kill -9 rounds")
-
     add_models_parser(sub, common)
 
     p = sub.add_parser("gui", help="open the Memex window")
     p.add_argument("paths", nargs="*", metavar="PATH", help="files or folders to index and watch")
     p.add_argument("--library", metavar="PATH", help="library file (default: your user library)")
+
+    add_plugin_commands(sub, [common], Parser)  # e.g. `memex bench` from memex-bench (tests/bench)
     return parser
 
 
@@ -164,10 +139,9 @@ def cmd_index(args: argparse.Namespace) -> int:
         elif show:
             output.progress_line(output.format_progress(p))
 
-    cancel = threading.Event()
     with _open(args, rerank=False) as lib:
         try:
-            report = lib.index(args.paths or None, progress=progress, cancel=cancel)
+            report = lib.index(args.paths or None, progress=progress)
         finally:
             if show:
                 output.clear_progress()
@@ -220,7 +194,8 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 def cmd_remove(args: argparse.Namespace) -> int:
     with _open(args, rerank=False) as lib:
-        removed = lib.remove(args.path, progress=lambda p: p.phase == "waiting" and say(WAITING_MESSAGE, err=True))
+        removed = lib.remove(args.path,
+                             progress=lambda p: p.phase == "waiting" and say(WAITING_MESSAGE, err=True)).removed
     if args.json:
         print(output.to_json({"removed": removed}))
     else:
@@ -279,27 +254,8 @@ def cmd_gui(args: argparse.Namespace) -> int:
     return int(gui_main([*args.paths, *(["--library", args.library] if args.library else [])]) or 0)
 
 
-def cmd_bench(args: argparse.Namespace) -> int:
-    from ..bench import suites
-    from ..bench.table import format_rows
-
-    workdir = Path(args.workdir) if args.workdir else None
-    names = suites.ORDER if args.suite == "all" else [args.suite]
-    rows = []
-    for name in names:
-        if not args.json:
-            say(f"running {name}…", err=True)
-        rows += suites.run(name, workdir=workdir, reranker=args.reranker,
-                           sizes=args.sizes, rounds=args.rounds)
-    if args.json:
-        print(output.to_json([r.as_dict() for r in rows]))
-    elif rows:  # the robustness suite prints its own table
-        say_lines(format_rows(rows).split("\n"))
-    return 0
-
-
 COMMANDS = {"index": cmd_index, "search": cmd_search, "status": cmd_status, "remove": cmd_remove,
-            "doctor": cmd_doctor, "eval": cmd_eval, "bench": cmd_bench, "gui": cmd_gui,
+            "doctor": cmd_doctor, "eval": cmd_eval, "gui": cmd_gui,
             "models": cmd_models}
 
 
@@ -364,7 +320,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command != "gui":  # the window shows them itself
             for warning in config.Settings.load_checked()[1]:
                 say(f"memex: warning: {warning}", err=True)
-        code = COMMANDS[args.command](args)
+        run = plugin_run(args) or COMMANDS[args.command]
+        code = run(args)
         sys.stdout.flush()
         return code
     except BrokenPipeError:

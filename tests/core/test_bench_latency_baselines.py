@@ -10,11 +10,11 @@ import pytest
 
 pytest.importorskip("bm25s")
 
-from memex.core.bench import latency  # noqa: E402
-from memex.core.bench.bm25s_baseline import Bm25sIndex  # noqa: E402
 from memex.core.search.hybrid import candidate_depth  # noqa: E402
 from memex.core.search.query import query_terms  # noqa: E402
 from memex.core.store import open_connection  # noqa: E402
+from memex_bench import latency  # noqa: E402
+from memex_bench.bm25s_baseline import Bm25sIndex  # noqa: E402
 
 CHUNKS = 400
 

@@ -107,7 +107,7 @@ def test_onnx_runtime_leaves_no_telemetry_under_home(app_dir, home, documents, t
     """Indexing and a hybrid search by the frozen programs leave no ONNX Runtime telemetry folder
     (device id, event queue) under HOME. CI variables are removed: ONNX Runtime hides itself when
     it sees them, so they would let the fault through."""
-    from memex.core.bench.network_trace import CI_VARIABLES, ORT_OPT_OUT, telemetry_folders
+    from memex_bench.network_trace import CI_VARIABLES, ORT_OPT_OUT, telemetry_folders
 
     user = tmp_path / "user"
     user.mkdir()

@@ -1,7 +1,7 @@
 """Helpers for the robustness tests: a fast stand-in embedder, a tree snapshot, extraction
 targets that misbehave, and the socket guard used by the privacy test.
 
-The hostile-file generators themselves live in ``memex.core.bench.robustness`` (the
+The hostile-file generators themselves live in ``memex_bench.robustness`` (the
 benchmark needs them too); they are re-exported here.
 """
 
@@ -16,14 +16,14 @@ from importlib.resources import files
 from pathlib import Path
 
 import numpy as np
-from memex.core.bench.robustness import (  # noqa: F401  (re-exported for the tests)
+from memex.core.types import Extraction
+from memex_bench.robustness import (  # noqa: F401  (re-exported for the tests)
     SECRET,
     HostileCase,
     make_hostile_folder,
     make_unreadable,
     simulated_extract,
 )
-from memex.core.types import Extraction
 from tokenizers import Tokenizer
 
 

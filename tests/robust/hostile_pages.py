@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from memex.core.bench.robustness import misbehave_by_name
+from memex_bench.robustness import misbehave_by_name
 
 TARGET = "hostile_pages:misbehaving_handle"
 

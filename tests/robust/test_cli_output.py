@@ -14,9 +14,9 @@ import sys
 from pathlib import Path
 
 import pytest
-from memex.core.bench.promise_terminal import NAMES, WORD, build_corpus, run_on_pty
 from memex.core.cli import output
 from memex.core.types import ChunkHit, FileError, Highlight, Hit, IndexProgress, IndexReport
+from memex_bench.promise_terminal import NAMES, WORD, build_corpus, run_on_pty
 
 ESC = "\x1b"
 # Everything a terminal obeys or that hides/reorders text, written out here on its own (not

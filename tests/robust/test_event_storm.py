@@ -6,10 +6,10 @@ from __future__ import annotations
 import random
 from pathlib import Path
 
-from memex.core.bench.robustness import _make_corpus, storm
 from memex.core.indexing.scan import IgnoreRules
 from memex.core.indexing.watcher import FolderWatcher
 from memex.core.library import Library
+from memex_bench.robustness import _make_corpus, storm
 
 
 def test_ten_thousand_events_end_in_an_index_that_matches_the_disk(tmp_path: Path, hash_embedder) -> None:

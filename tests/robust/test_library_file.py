@@ -14,12 +14,12 @@ import sys
 from pathlib import Path
 
 import pytest
-from memex.core.bench.promise_library_files import fingerprint as snapshot
-from memex.core.bench.promise_library_files import foreign_files, foreign_sqlite
 from memex.core.config import Settings, default_library_path
 from memex.core.errors import LibraryError
 from memex.core.library import Library
 from memex.core.store import migrate, open_connection
+from memex_bench.promise_library_files import fingerprint as snapshot
+from memex_bench.promise_library_files import foreign_files, foreign_sqlite
 
 HERE = Path(__file__).parent
 MEMEX_APPLICATION_ID = 0x4D454D58  # "MEMX", in the header of every library Memex makes

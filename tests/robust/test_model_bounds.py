@@ -12,7 +12,6 @@ import sys
 from pathlib import Path
 
 import pytest
-from memex.core.bench.promise_models import padded_tokenizer
 from memex.core.cli.main import main
 from memex.core.cli.models import import_model
 from memex.core.errors import ModelError
@@ -21,6 +20,7 @@ from memex.core.models.download import DownloadError, download_model, partial_fo
 from memex.core.models.embedding import load_tokenizer
 from memex.core.models.lock import LOCK_FILE, read_record
 from memex.core.models.safety import UnsafeModel
+from memex_bench.promise_models import padded_tokenizer
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "core"))
 from hubserver import FakeHub  # noqa: E402

@@ -7,8 +7,8 @@ and an event queue under ``~/.cache/Microsoft/DeveloperTools/.onnxruntime`` at o
 ``mobile.events.data.microsoft.com`` from a C++ thread ~10 s later. Python socket guards
 (test_privacy.py) never see that thread; strace does.
 
-The checker (core/bench/network_trace.py, standard library only) is loaded from this tree by
-path, so these tests judge whichever ``memex`` is importable (PYTHONPATH=/tmp/basepkg: the
+The checker (tests/bench/memex_bench/network_trace.py, standard library only) is loaded from this
+tree by path, so these tests judge whichever ``memex`` is importable (PYTHONPATH=/tmp/basepkg: the
 original code) with the same rules.
 """
 
@@ -26,7 +26,8 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 def _load_checker():
-    spec = importlib.util.spec_from_file_location("memex_network_trace", REPO / "core" / "bench" / "network_trace.py")
+    checker = REPO / "tests" / "bench" / "memex_bench" / "network_trace.py"
+    spec = importlib.util.spec_from_file_location("memex_network_trace", checker)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module  # dataclasses look their module up while the file runs

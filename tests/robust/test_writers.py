@@ -19,11 +19,11 @@ from pathlib import Path
 
 import apsw
 import pytest
-from memex.core.bench.promise_writers import DELETE_MIDWAY, ON_BARRIER
 from memex.core.errors import LibraryError
 from memex.core.library import Library
 from memex.core.store.writer_lock import WAITING_MESSAGE, WriterLock
 from memex.core.types import IndexProgress
+from memex_bench.promise_writers import DELETE_MIDWAY, ON_BARRIER
 
 WORDS = "river stone lantern harbor violet copper meadow thunder falcon ember glacier orchard".split()
 

@@ -27,7 +27,7 @@ PART = "promise: network"
 
 
 def _shared_reranker() -> Path | None:
-    shared = Path(os.environ.get("MEMEX_SHARED") or Path(__file__).resolve().parents[3] / "shared")
+    shared = Path(os.environ.get("MEMEX_SHARED") or Path(__file__).resolve().parents[4] / "shared")
     candidate = shared / "models" / "random-cross-encoder-L6-H384"
     return candidate if (candidate / "model.onnx").is_file() else None
 

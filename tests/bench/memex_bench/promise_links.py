@@ -58,10 +58,10 @@ def plant_links(folder: Path, outside: Path) -> tuple[list[Path], list[Path]]:
 
 
 def measure(workdir: Path, *, progress: Callable[[str], None] | None = None) -> list[dict]:
-    from ..config import DEFAULT_IGNORE, Settings
-    from ..indexing.scan import OUTSIDE_LINK, OUTSIDE_LINK_MESSAGE, IgnoreRules, judge_path
-    from ..indexing.watcher import FolderWatcher
-    from ..library import Library
+    from memex.core.config import DEFAULT_IGNORE, Settings
+    from memex.core.indexing.scan import OUTSIDE_LINK, OUTSIDE_LINK_MESSAGE, IgnoreRules, judge_path
+    from memex.core.indexing.watcher import FolderWatcher
+    from memex.core.library import Library
 
     say = progress or (lambda message: None)
     workdir = Path(workdir)

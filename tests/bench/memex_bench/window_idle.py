@@ -1,7 +1,7 @@
 """The window's own memory on a library, for ``memex bench indexing``: right after it opens,
 after typed searches with a result shown, and once it has gone quiet and given memory back.
 
-Run as ``python -m memex.desktop.bench_idle LIBRARY``; prints one JSON line. It opens the real
+Run as ``python -m memex_bench.window_idle LIBRARY``; prints one JSON line. It opens the real
 window (offscreen unless a display is asked for) with the user folder in ``MEMEX_HOME``.
 """
 
@@ -23,11 +23,10 @@ def rss_mb() -> float:
 
 def main(argv: list[str]) -> int:
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    from memex.desktop import style
+    from memex.desktop.main_window import MainWindow
     from PySide6.QtCore import QEventLoop
     from PySide6.QtWidgets import QApplication
-
-    from . import style
-    from .main_window import MainWindow
 
     app = QApplication([sys.argv[0]])
     style.apply_style(app)

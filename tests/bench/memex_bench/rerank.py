@@ -22,10 +22,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+from memex.core.search.hybrid import RERANK_TOP, rerank_passage
+from memex.core.search.query import query_terms
+from memex.core.search.snippets import TermMatcher
 
-from ..search.hybrid import RERANK_TOP, rerank_passage
-from ..search.query import query_terms
-from ..search.snippets import TermMatcher
 from .table import Row
 
 TARGET_MS = 150.0
@@ -54,7 +54,7 @@ class _Variant:
 
 
 def _shared() -> Path:
-    return Path(os.environ.get("MEMEX_SHARED", Path(__file__).resolve().parents[3] / "shared"))
+    return Path(os.environ.get("MEMEX_SHARED", Path(__file__).resolve().parents[4] / "shared"))
 
 
 def workload(queries: int, seed: int = 11) -> list[tuple[str, list[str], list[str]]]:
@@ -94,11 +94,11 @@ def _lexical_top(docs: list[str], queries: list[str], k: int) -> list[list[int]]
 
 
 def run(reranker_spec: str, queries: int = 20, threads: int = 2) -> list[Row]:
-    from .. import config
-    from ..models import rerank_optimize
-    from ..models.catalogue import resolve_reranker
-    from ..models.onnx_session import create_session
-    from ..models.rerank import Reranker
+    from memex.core import config
+    from memex.core.models import rerank_optimize
+    from memex.core.models.catalogue import resolve_reranker
+    from memex.core.models.onnx_session import create_session
+    from memex.core.models.rerank import Reranker
 
     model = resolve_reranker(reranker_spec)
     load = [os.getloadavg()[0]] if hasattr(os, "getloadavg") else []
@@ -152,7 +152,7 @@ def _measure(variants: list[_Variant], work: list[tuple[str, list[str], list[str
 
 
 def _rows(variants: list[_Variant], load: list[float]) -> list[Row]:
-    from ..models.rerank_optimize import agreement
+    from memex.core.models.rerank_optimize import agreement
 
     reference = variants[0]
     base = statistics.median(reference.times)
@@ -180,7 +180,7 @@ def _rows(variants: list[_Variant], load: list[float]) -> list[Row]:
 
 def default_reranker() -> str | None:
     """The configured reranker, else the shared test model (latency only) when present."""
-    from ..config import Settings
+    from memex.core.config import Settings
 
     configured = Settings.load().reranker
     if configured:

@@ -400,12 +400,12 @@ def misbehave_by_name(path: str | Path) -> None:
         del hog
 
 
-def simulated_extract(path: Path, max_chars: int) -> Extraction:
+def simulated_extract(path: Path, max_chars: int, kind: str | None = None) -> Extraction:
     """``extract_file``, except for the files ``misbehave_by_name`` picks."""
     misbehave_by_name(path)
     from memex.core.extract import extract_file
 
-    return extract_file(path, max_chars)
+    return extract_file(path, max_chars, kind)
 
 
 # --- shared helpers ------------------------------------------------------------------------
@@ -747,7 +747,7 @@ def hostile_files(workdir: Path, *, embedder: Any, timeout_s: float = 10.0,
     folder = workdir / "downloads"
     cases = make_hostile_folder(folder, secret_file=secret)
     cases += make_unreadable(folder)
-    target = "memex.core.bench.robustness:simulated_extract"
+    target = "memex_bench.robustness:simulated_extract"
     snapshot = _tree(workdir)
 
     timings: list[tuple[float, str]] = []

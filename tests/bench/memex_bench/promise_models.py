@@ -1,6 +1,6 @@
 """Promise: model downloads and model folders are bounded by what they declare.
 
-Each measurement runs in its own process (``python -m memex.core.bench.promise_models CASE``)
+Each measurement runs in its own process (``python -m memex_bench.promise_models CASE``)
 with its own ``MEMEX_HOME``, so peak memory is that process's alone:
 
 * a lying server announces 100 bytes for tokenizer.json and sends 28 MB without a
@@ -164,7 +164,7 @@ def _child(argv: list[str]) -> None:
 
 def _run_child(home: Path, *argv: str) -> dict:
     env = dict(os.environ, MEMEX_HOME=str(home), HF_HUB_OFFLINE="0", MEMEX_OFFLINE="0")
-    done = subprocess.run([sys.executable, "-m", "memex.core.bench.promise_models", *argv], env=env,
+    done = subprocess.run([sys.executable, "-m", "memex_bench.promise_models", *argv], env=env,
                           capture_output=True, text=True, timeout=120, check=False)
     if done.returncode != 0:
         raise RuntimeError(f"promise_models {argv[0]} failed: {done.stderr.strip()[-300:]}")

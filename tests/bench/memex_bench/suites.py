@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..errors import MemexError
+from memex.core.errors import MemexError
+
 from .table import Row
 
 ORDER = ["embed", "rerank", "latency", "indexing", "robustness"]
@@ -41,7 +42,7 @@ def run(name: str, *, workdir: Path | None, reranker: str | None, sizes: list[in
 
 def _scratch(name: str) -> Path:
     """A folder for benchmark libraries that are worth keeping between runs (they take minutes)."""
-    from ..config import cache_dir
+    from memex.core.config import cache_dir
 
     path = cache_dir() / "bench" / name
     path.mkdir(parents=True, exist_ok=True)

@@ -110,7 +110,8 @@ def idle_library_path(workdir: Path) -> Path:
     """A synthetic library of IDLE_LIBRARY_CHUNKS chunks whose vectors claim the default
     embedder, so the app opens it, loads that model and searches it as it would a real one
     (built once, a minute or two; the vectors' values do not change the memory it takes)."""
-    from ..models.catalogue import resolve_embedder
+    from memex.core.models.catalogue import resolve_embedder
+
     from .latency import build_library
 
     return build_library(workdir, IDLE_LIBRARY_CHUNKS, model_id=resolve_embedder(None).model_id).path
@@ -156,7 +157,7 @@ def _window_rows(library: Path, root: Path, target: str) -> list[Row]:
     """The window process on the same library, when the GUI is installed (offscreen)."""
     if importlib.util.find_spec("PySide6") is None:
         return []
-    from ..config import cache_dir
+    from memex.core.config import cache_dir
 
     home = root / "window-home"
     (home / "cache").mkdir(parents=True)
@@ -164,7 +165,7 @@ def _window_rows(library: Path, root: Path, target: str) -> list[Row]:
     if optimized.is_dir():  # reuse the optimised model copies instead of building them again
         (home / "cache" / "optimized").symlink_to(optimized, target_is_directory=True)
     env = {**os.environ, "MEMEX_HOME": str(home), "QT_QPA_PLATFORM": "offscreen"}
-    proc = subprocess.run([sys.executable, "-m", "memex.desktop.bench_idle", str(library)],
+    proc = subprocess.run([sys.executable, "-m", "memex_bench.window_idle", str(library)],
                           capture_output=True, text=True, timeout=600, env=env)
     if proc.returncode != 0:
         raise RuntimeError(f"window benchmark failed: {proc.stderr.strip()[-500:]}")

@@ -1,6 +1,6 @@
 """bm25s (the ``bm25s`` package: BM25 as a sparse numpy matrix held in RAM) over a library's
 chunk texts, searched with the same query terms as Memex: the lexical baseline of the latency
-benchmark. Optional: ``pip install -e '.[bench]'``."""
+benchmark. memex-bench depends on it (``pip install -e tests/bench``)."""
 
 from __future__ import annotations
 
@@ -10,11 +10,10 @@ import time
 from pathlib import Path
 
 import numpy as np
+from memex.core.errors import MemexError
+from memex.core.store import open_connection
 
-from ..errors import MemexError
-from ..store import open_connection
-
-INSTALL_HINT = "pip install -e '.[bench]'"
+INSTALL_HINT = "pip install -e tests/bench"
 K1, B = 1.2, 0.75  # the constants of FTS5's bm25()
 READ_BATCH = 20_000
 

@@ -29,7 +29,7 @@ _WORDS = ("the a of and to in is was for on with by as at from flow wing pressur
 
 
 def _shared() -> Path:
-    return Path(os.environ.get("MEMEX_SHARED", Path(__file__).resolve().parents[3] / "shared"))
+    return Path(os.environ.get("MEMEX_SHARED", Path(__file__).resolve().parents[4] / "shared"))
 
 
 def default_reference() -> Path | None:
@@ -82,12 +82,12 @@ def run(texts_source: Path | None = None, reference_dir: Path | None = None, sec
         *, threads: int | None = None, max_chunks: int = MAX_CHUNKS,
         chunk_tokens: int = CHUNK_TOKENS, batch_size: int = BATCH) -> list[dict[str, Any]]:
     """One row per model: chunks/s (median), speed-up over fp32, and min/mean cosine to fp32."""
-    from .. import config
-    from ..library import EMBED_BATCH_SIZE as APP_BATCH
-    from ..models.catalogue import resolve_embedder
-    from ..models.embedding import Embedder
-    from ..models.onnx_session import create_session, default_threads
-    from ..models.optimize import optimized_default_model
+    from memex.core import config
+    from memex.core.library import EMBED_BATCH_SIZE as APP_BATCH
+    from memex.core.models.catalogue import resolve_embedder
+    from memex.core.models.embedding import Embedder
+    from memex.core.models.onnx_session import create_session, default_threads
+    from memex.core.models.optimize import optimized_default_model
 
     threads = threads if threads is not None else config.Settings.load().threads
     threads = threads if threads > 0 else default_threads()
@@ -197,7 +197,7 @@ def format_table(rows: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
-if __name__ == "__main__":  # python -m memex.core.bench.embed [SECONDS]
+if __name__ == "__main__":  # python -m memex_bench.embed [SECONDS]
     import sys
 
     print(format_table(run(seconds=float(sys.argv[1]) if len(sys.argv) > 1 else 60.0)))

@@ -1,7 +1,7 @@
 """Query latency at 100k and 1M chunks: synthetic libraries written through the store code
 (Zipfian English-like text, clustered unit vectors — not real embeddings, so a million chunks
 build in minutes), then per-stage p50/p95 against exact-search baselines from the same run, and
-FTS5's BM25 against bm25s on the same text and queries (when the ``bench`` extra is installed)."""
+FTS5's BM25 against bm25s on the same text and queries (bm25s comes with memex-bench)."""
 
 from __future__ import annotations
 
@@ -17,15 +17,15 @@ from pathlib import Path
 
 import apsw
 import numpy as np
+from memex.core.search.hybrid import Searcher, candidate_depth
+from memex.core.search.query import fts_match_expression, query_terms
+from memex.core.store import fts, migrate, open_connection, read_snapshot, write_transaction
+from memex.core.store import vectors as vec
+from memex.core.store.chunks import insert_chunks, mark_embedded
+from memex.core.store.documents import DocumentRecord, write_document
+from memex.core.store.fts import bm25_search
+from memex.core.types import ChunkSpan
 
-from ..search.hybrid import Searcher, candidate_depth
-from ..search.query import fts_match_expression, query_terms
-from ..store import fts, migrate, open_connection, read_snapshot, write_transaction
-from ..store import vectors as vec
-from ..store.chunks import insert_chunks, mark_embedded
-from ..store.documents import DocumentRecord, write_document
-from ..store.fts import bm25_search
-from ..types import ChunkSpan
 from . import bm25s_baseline
 from .bm25s_baseline import Bm25sIndex
 from .table import Row, format_rows
