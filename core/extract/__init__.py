@@ -33,15 +33,17 @@ DEFAULT_MAX_CHARS = 5_000_000
 _MAX_TITLE_CHARS = 300
 
 
-def extract_file(path: Path, max_chars: int = DEFAULT_MAX_CHARS) -> Extraction:
+def extract_file(path: Path, max_chars: int = DEFAULT_MAX_CHARS, kind: str | None = None) -> Extraction:
     """Extract the text of ``path``; raises an ``ExtractionError`` subclass on failure.
 
     At most ``max_chars`` characters come back (``truncated`` says when more were dropped).
+    ``kind`` is the file's kind when the caller has detected it already (the indexer's scan);
+    by default it is detected here.
     """
     path = Path(path)
     if max_chars <= 0:
         raise ValueError("max_chars must be positive")
-    kind = detect_kind(path)
+    kind = kind or detect_kind(path)
     if kind is None:
         suffix = path.suffix.lower() or "no extension"
         raise UnsupportedFile(f"this type of file is not supported ({suffix})")

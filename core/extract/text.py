@@ -56,10 +56,10 @@ def decode_bytes(data: bytes, cut: bool = False) -> str:
 
     head = data[:_HEAD_BYTES]
     if b"\x00" in head:
-        encoding = _guess_utf16(head)
-        if encoding is None:
+        utf16 = _guess_utf16(head)
+        if utf16 is None:
             raise BinaryFile("the file contains binary data, not text")
-        return _decode(data, encoding, cut)
+        return _decode(data, utf16, cut)
 
     try:
         text = codecs.getincrementaldecoder("utf-8")().decode(data, final=not cut)

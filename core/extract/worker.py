@@ -19,8 +19,8 @@ DEFAULT_TARGET = "memex.core.extract:extract_file"
 
 
 class ExtractionWorker(IsolatedWorker):
-    """Runs ``extract_file`` (or ``target``, a "module:function" path taking (path, max_chars))
-    in a child process. Calls are serialised; the worker may be shared between threads."""
+    """Runs ``extract_file`` (or ``target``, a "module:function" path taking (path, max_chars,
+    kind)) in a child process. Calls are serialised; the worker may be shared between threads."""
 
     SPEC = ChildSpec(
         target=DEFAULT_TARGET, process_name="memex-extract", load_failed="the extractor",
@@ -31,8 +31,9 @@ class ExtractionWorker(IsolatedWorker):
         closed="The worker was closed before the request was done.",
         warm_up="memex.core.extract.worker:warm_up", skip_modules=PYMUPDF_ADDONS)
 
-    def extract(self, path: Path, max_chars: int = 5_000_000) -> Extraction:
-        return self._request((Path(os.fspath(path)), max_chars), Path(path).name)
+    def extract(self, path: Path, max_chars: int = 5_000_000, kind: str | None = None) -> Extraction:
+        """The text of ``path``; ``kind``, when the caller knows it, is not detected again."""
+        return self._request((Path(os.fspath(path)), max_chars, kind), Path(path).name)
 
 
 def warm_up() -> None:

@@ -38,13 +38,19 @@ OUTSIDE_LINK_MESSAGE = "Link outside the folder: what it points at is not indexe
 class DiskFile:
     """A file to index: ``path`` as found under its source ``root`` (``""``: not known). When
     ``outside`` is set, ``path`` is a link whose target lies outside ``root``: the stat is the
-    link's own, and nothing behind it is ever read."""
+    link's own, and nothing behind it is ever read.
+
+    What a run learns about the file once travels with it: ``kind``, the extractor kind the
+    scan detected (None: not detected), and ``content_hash``, the hash taken while looking for
+    moved files (None: not taken), which the read reuses while the file is :func:`as_scanned`."""
 
     path: str
     size: int
     mtime_ns: int
     root: str = ""
     outside: bool = False
+    kind: str | None = None
+    content_hash: str | None = None
 
 
 @dataclass(frozen=True)
@@ -140,15 +146,17 @@ def walk_files(
     root: str,
     rules: IgnoreRules,
     on_error: Callable[[FileError], None],
-    is_indexable: Callable[[str], bool] | None = None,
+    kind_of: Callable[[str], str | None] | None = None,
     source_root: str | None = None,
 ) -> Iterator[DiskFile]:
     """Regular, indexable files under ``root`` (a folder inside the source ``source_root``,
-    by default the source itself). Links are judged by :func:`judge_path`: one leading out of
-    the source comes back as an ``outside`` entry (to be listed, never read), one staying
-    inside is skipped (its target is found at its real place: no duplicates, no loops);
-    FIFOs, sockets and devices are skipped; unreadable folders are reported and skipped."""
-    indexable = is_indexable or (lambda p: detect_kind(Path(p)) is not None)
+    by default the source itself), each with its kind (``kind_of``, by default
+    ``detect_kind``; a file of no kind is not indexable). Links are judged by
+    :func:`judge_path`: one leading out of the source comes back as an ``outside`` entry (to
+    be listed, never read), one staying inside is skipped (its target is found at its real
+    place: no duplicates, no loops); FIFOs, sockets and devices are skipped; unreadable
+    folders are reported and skipped."""
+    detect = kind_of or (lambda p: detect_kind(Path(p)))
     source = root if source_root is None else source_root
     start = judge_path(root, source)
     if start.kind == "outside-link" and start.link is not None:
@@ -186,8 +194,9 @@ def walk_files(
             except OSError as exc:
                 on_error(FileError(entry.path, "unreadable", f"Cannot read file: {exc.strerror or exc}"))
                 continue
-            if stat_mod.S_ISREG(st.st_mode) and indexable(entry.path):
-                yield DiskFile(entry.path, st.st_size, st.st_mtime_ns, source)
+            kind = detect(entry.path) if stat_mod.S_ISREG(st.st_mode) else None
+            if kind is not None:
+                yield DiskFile(entry.path, st.st_size, st.st_mtime_ns, source, kind=kind)
 
 
 def stat_file(path: str) -> DiskFile | None:
@@ -231,6 +240,16 @@ def file_hash(path: str) -> str:
     fd = os.open(path, _READ_FLAGS)
     with open(fd, "rb", buffering=0) as fh:
         return _hash_open(fh, path)
+
+
+def as_scanned(real: str, f: DiskFile) -> bool:
+    """Whether the file at ``real`` still has the size and modification time the scan saw
+    (the test the diff trusts for "unchanged"), without following a link."""
+    try:
+        st = os.lstat(real)
+    except OSError:
+        return False
+    return stat_mod.S_ISREG(st.st_mode) and (st.st_size, st.st_mtime_ns) == (f.size, f.mtime_ns)
 
 
 def checked_hash(real: str) -> str:

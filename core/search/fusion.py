@@ -26,9 +26,10 @@ from __future__ import annotations
 
 from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TypeVar
+from typing import Generic, TypeVar
 
-K = TypeVar("K", bound=Hashable)
+K = TypeVar("K", bound=Hashable)  # a chunk (or any ranked key)
+D = TypeVar("D", bound=Hashable)  # the document a chunk belongs to
 
 RRF_K = 60
 LEXICAL_WEIGHT = 0.4
@@ -61,24 +62,24 @@ def max_normalise(scored: Sequence[tuple[K, float]], at_least: float = 0.0) -> d
 
 
 @dataclass
-class FusedDocument:
+class FusedDocument(Generic[K, D]):
     """A document's fused score and its chunks, best first, with their own fused scores."""
 
-    key: Hashable
+    key: D
     score: float
     lexical: float = 0.0
     semantic: float = 0.0
-    chunks: list[tuple[Hashable, float]] = field(default_factory=list)
+    chunks: list[tuple[K, float]] = field(default_factory=list)
 
 
 def fuse_documents(
     lexical: Sequence[tuple[K, float]],
     semantic: Sequence[tuple[K, float]],
-    owner: Mapping[K, Hashable],
+    owner: Mapping[K, D],
     lexical_weight: float = LEXICAL_WEIGHT,
     method: str = "convex",
     lexical_ideal: float = 0.0,
-) -> list[FusedDocument]:
+) -> list[FusedDocument[K, D]]:
     """Chunk results of both retrievers → documents, best first.
 
     ``owner`` maps a chunk to its document; chunks without an owner (deleted meanwhile) are
@@ -89,14 +90,14 @@ def fuse_documents(
         raise ValueError("lexical_weight must be within [0, 1]")
     lex, sem = max_normalise(lexical, lexical_ideal), max_normalise(semantic)
     w = lexical_weight
-    docs: dict[Hashable, FusedDocument] = {}
+    docs: dict[D, FusedDocument[K, D]] = {}
     for chunk in dict.fromkeys([k for k, _ in lexical] + [k for k, _ in semantic]):
         doc_key = owner.get(chunk)
         if doc_key is None:
             continue
         doc = docs.get(doc_key)
         if doc is None:
-            doc = docs[doc_key] = FusedDocument(doc_key, 0.0)
+            doc = docs[doc_key] = FusedDocument[K, D](doc_key, 0.0)
         lc, sc = lex.get(chunk, 0.0), sem.get(chunk, 0.0)
         doc.lexical, doc.semantic = max(doc.lexical, lc), max(doc.semantic, sc)
         doc.chunks.append((chunk, w * lc + (1 - w) * sc))

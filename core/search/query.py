@@ -1,12 +1,14 @@
 """User text → a safe FTS5 MATCH expression and the terms to highlight.
 
 Every term is wrapped in double quotes, so FTS5 operators (AND, NEAR, ``*``, ``:``, ``^``,
-parentheses, stray quotes) in what people type are just text."""
+parentheses, stray quotes) in what people type are just text. A search reads its text once,
+with :func:`parse_query`, and hands the :class:`ParsedQuery` to every path that needs it."""
 
 from __future__ import annotations
 
 import re
 import unicodedata
+from dataclasses import dataclass
 
 MAX_TERMS = 64
 _WORD = re.compile(r"\w+", re.UNICODE)
@@ -43,14 +45,36 @@ def query_terms(text: str) -> list[str]:
     return (content or terms)[:MAX_TERMS]
 
 
+@dataclass(frozen=True)
+class ParsedQuery:
+    """What a search reads from its text, once: the words (for highlighting), and the FTS5
+    MATCH expressions for chunks (``match_any``: an OR) and for file names and titles
+    (``match_all``: an AND); both None when the text has no searchable word. ``prefix_last``
+    is what was asked; the last term of the expressions is a prefix only when the text also
+    ends in a word character (search-as-you-type)."""
+
+    text: str
+    terms: tuple[str, ...]
+    prefix_last: bool
+    match_any: str | None
+    match_all: str | None
+
+
+def parse_query(text: str, prefix_last: bool = False) -> ParsedQuery:
+    """Read ``text`` for searching: its terms and both MATCH expressions."""
+    terms = tuple(query_terms(text))
+    quoted = [f'"{t}"' for t in terms]
+    if quoted and prefix_last and text and not text[-1].isspace() and _WORD.search(text[-1]):
+        quoted[-1] += "*"
+    return ParsedQuery(
+        text=text, terms=terms, prefix_last=prefix_last,
+        match_any=" OR ".join(quoted) if quoted else None,
+        match_all=" AND ".join(quoted) if quoted else None)
+
+
 def fts_match_expression(text: str, prefix_last: bool = False, all_terms: bool = False) -> str | None:
     """An OR of quoted terms (BM25 ranks documents with more and rarer terms first), or None
     when the text has no searchable word. ``prefix_last`` makes the last word a prefix, for
     search-as-you-type; ``all_terms`` asks for every term instead (an AND)."""
-    terms = query_terms(text)
-    if not terms:
-        return None
-    quoted = [f'"{t}"' for t in terms]
-    if prefix_last and text and not text[-1].isspace() and _WORD.search(text[-1]):
-        quoted[-1] += "*"
-    return (" AND " if all_terms else " OR ").join(quoted)
+    parsed = parse_query(text, prefix_last)
+    return parsed.match_all if all_terms else parsed.match_any

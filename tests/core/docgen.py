@@ -300,7 +300,7 @@ def make_zip(path: Path, members: dict[str, bytes]) -> Path:
 # --- worker test target ----------------------------------------------------------------
 
 
-def misbehaving_extract(path: Path, max_chars: int) -> Extraction:
+def misbehaving_extract(path: Path, max_chars: int, kind: str | None = None) -> Extraction:
     """``extract_file``, except for files named hang*, crash* or oom*."""
     name = Path(path).name
     if name.startswith("hang"):
@@ -312,4 +312,4 @@ def misbehaving_extract(path: Path, max_chars: int) -> Extraction:
         del hog
     from memex.core.extract import extract_file
 
-    return extract_file(path, max_chars)
+    return extract_file(path, max_chars, kind)

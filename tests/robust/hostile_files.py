@@ -74,14 +74,14 @@ def tree_snapshot(root: Path) -> dict[bytes, tuple]:
     return out
 
 
-def parent_killing_extract(path: Path, max_chars: int) -> Extraction:
+def parent_killing_extract(path: Path, max_chars: int, kind: str | None = None) -> Extraction:
     """``extract_file``, except that a file named killer* SIGKILLs the process that asked
     for it: a file that takes the whole app down whenever it is read."""
     if Path(path).name.startswith("killer"):
         os.kill(os.getppid(), signal.SIGKILL)
     from memex.core.extract import extract_file
 
-    return extract_file(path, max_chars)
+    return extract_file(path, max_chars, kind)
 
 
 NETGUARD_ENV = "MEMEX_TEST_NETGUARD_LOG"
