@@ -19,7 +19,7 @@ _SENTENCE_END = frozenset(".!?;:。！？")
 
 
 class TokenizerLike(Protocol):
-    def encode_batch(self, inputs: list[str], add_special_tokens: bool = ...) -> list: ...
+    def encode_batch(self, inputs: list[str], /, *, add_special_tokens: bool = ...) -> list: ...
 
 
 def chunk_pages(

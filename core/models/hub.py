@@ -5,9 +5,13 @@ from __future__ import annotations
 import contextlib
 import os
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from ..errors import ModelError
+
+if TYPE_CHECKING:
+    import httpx2
 
 
 class DownloadError(ModelError):
@@ -42,7 +46,7 @@ class HubClient:
         return get_hf_file_metadata(url, token=False, timeout=self.timeout, endpoint=self.endpoint)
 
     @contextlib.contextmanager
-    def stream(self, url: str, start: int) -> Iterator[object]:
+    def stream(self, url: str, start: int) -> Iterator[httpx2.Response]:
         from huggingface_hub.utils import build_hf_headers, get_session, hf_raise_for_status
 
         headers = build_hf_headers(token=False)

@@ -137,8 +137,11 @@ def _read_weights(source: Path) -> dict[str, Any]:
 
 # --- building the graph --------------------------------------------------------------------
 
+# Per layer input ("0.qkv", "0.ffn1" ...): each channel's lowest and highest value on the calibration texts.
+Ranges = dict[str, tuple[np.ndarray, np.ndarray]]
 
-def _graph(w: dict[str, Any], act: dict[str, np.ndarray] | None) -> Any:
+
+def _graph(w: dict[str, Any], act: Ranges | None) -> Any:
     """With ``act`` None, the fp32 encoder with calibration outputs. Otherwise the int8 encoder alone:
     no fp32 copy of the weights is kept (about 90 MB less memory); short texts stay within cosine
     0.998 of fp32 (tests/core/test_model_optimize.py checks every query of a real collection)."""
@@ -186,13 +189,14 @@ def _graph(w: dict[str, Any], act: dict[str, np.ndarray] | None) -> Any:
         inputs = [x, const(name + "_q", q), const(name + "_s", scale), zero, *b]
         return op("DynamicQuantizeMatMul", inputs, out, ms=True)
 
-    def encoder(x: str, int8: bool, tag: str) -> str:
+    def encoder(x: str, act: Ranges | None, tag: str) -> str:
+        """The fp32 encoder (``act`` None) or the int8 one calibrated by ``act``."""
         for i in range(w["layers"]):
             p, n = f"{i}.", f"{tag}{i}"
             qkv = [w[f"{p}attention.self.{k}"] for k in QKV]
             q, scale = np.concatenate([a for a, _ in qkv], 1), np.concatenate([s.reshape(-1) for _, s in qkv])
             bias = const(f"l{i}_qkv_b", np.concatenate([w[f"{p}attention.self.{k}.bias"] for k in QKV]))
-            if not int8:
+            if act is None:
                 outputs.append(x)
                 att = op("Attention", [x, weight(q, scale, f"l{i}_qkv"), bias, "mask"], n + "_att", ms=True,
                          num_heads=HEADS)
@@ -210,7 +214,7 @@ def _graph(w: dict[str, Any], act: dict[str, np.ndarray] | None) -> Any:
             (q1, s1), b1 = w[f"{p}intermediate.dense"], w[f"{p}intermediate.dense.bias"].copy()
             (q2, s2), b2 = w[f"{p}output.dense"], w[f"{p}output.dense.bias"]
             s1, s2, side, x1_in, f1 = s1.reshape(-1), s2.reshape(-1), [], x1, f"l{i}_f1"
-            if not int8:
+            if act is None:
                 outputs.extend([att, x1])
             else:  # outlier FFN channels: fp32 beside the int8 path, zeroed in it
                 glo, ghi = act[f"{i}.ffn2"]
@@ -226,7 +230,7 @@ def _graph(w: dict[str, Any], act: dict[str, np.ndarray] | None) -> Any:
                 x1_in, q1, s1 = smooth(x1, q1, s1, np.maximum(-lo, hi), n + "_f1")
                 f1 = n + "_f1"  # smoothed and zeroed: not the fp32 encoder's weights
             g = op("BiasGelu", [linear(x1_in, q1, s1, None, f1, n + "_h"), const(n + "_b1", b1)], n + "_g", ms=True)
-            if not int8:
+            if act is None:
                 outputs.append(g)
             f2 = linear(g, q2, s2, b2, f"l{i}_f2", n + "_f2")
             x = layer_norm([f2, x1, *side], f"{p}output.LayerNorm.", n + "_x2")
@@ -245,10 +249,10 @@ def _graph(w: dict[str, Any], act: dict[str, np.ndarray] | None) -> Any:
     x = layer_norm([word, types, positions], "emb.LayerNorm.", "emb")
     op("Cast", ["attention_mask"], "mask", to=TensorProto.INT32)
     if act is None:
-        encoder(x, False, "f")
+        encoder(x, None, "f")
         nodes[-1].output[0] = "last_hidden_state"
     else:
-        encoder(x, True, "q")
+        encoder(x, act, "q")
         nodes[-1].output[0] = "last_hidden_state"
         del outputs[1:]
 

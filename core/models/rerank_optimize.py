@@ -155,7 +155,8 @@ def float_weights(model: Any) -> Any:
             users = consumers.get(node.output[0], [])
             cast = users[0] if len(users) == 1 and users[0].op_type == "Cast" else None
             mul = consumers.get(cast.output[0], [None])[0] if cast is not None else None
-            if quant is None or quant.op_type != "DynamicQuantizeLinear" or mul is None or mul.op_type != "Mul":
+            if (quant is None or quant.op_type != "DynamicQuantizeLinear" or cast is None or mul is None
+                    or mul.op_type != "Mul"):
                 continue
             scales = producer.get(mul.input[1] if mul.input[0] == cast.output[0] else mul.input[0])
             w_scale = [i for i in scales.input if i in inits] if scales is not None else []
