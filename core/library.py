@@ -531,10 +531,3 @@ class Library:
         from .doctor import run_checks
 
         return run_checks(self)
-
-
-def errors_summary(errors: Sequence[FileError]) -> dict[str, int]:
-    counts: dict[str, int] = {}
-    for e in errors:
-        counts[e.reason] = counts.get(e.reason, 0) + 1
-    return counts
