@@ -11,7 +11,7 @@ import math
 import statistics
 import tempfile
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote, unquote
@@ -57,7 +57,7 @@ def load_collection(folder: Path) -> Collection:
     queries = {str(r["_id"]): r.get("text") or "" for r in _read_jsonl(folder / "queries.jsonl")}
     qrels: dict[str, dict[str, int]] = {}
     with qrels_path.open(encoding="utf-8", newline="") as fh:
-        reader = csv.reader(fh, delimiter="\t")
+        reader: Iterator[list[str]] = csv.reader(fh, delimiter="\t")
         header = next(reader, None)
         if header and header[0].strip().isdigit() and len(header) >= 3:
             reader = iter([header, *reader])  # no header after all
