@@ -106,7 +106,7 @@ class Library:
         draw files (another target or deadline: tests, benchmarks); when omitted each is made
         on first use, extraction with the settings' deadline. The library closes them.
 
-        The file is checked first (``PRAGMA quick_check``: every table after an unclean end,
+        The file is checked first (SQLite's quick_check: every table after an unclean end,
         else the header, schema and small tables; see ``library_damage``). A damaged one is
         moved aside as ``<name>.corrupt-<timestamp>`` with its -wal/-shm, never deleted; a new library takes
         its place with the old one's sources (indexed again by the next full :meth:`index`),
