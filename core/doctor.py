@@ -7,6 +7,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from .errors import MemexError
+from .models.protocols import RunsOnDevice
 from .store.connection import has_fts5
 from .store.health import file_problems, sqlite_versions, vec_version
 from .types import Check
@@ -49,6 +50,8 @@ def run_checks(library: Library) -> list[Check]:
 
     def embedder() -> str:
         emb = library.embedder
+        if not isinstance(emb, RunsOnDevice):  # a model given to Library.open that is not ONNX
+            return f"{emb.model_id} ({emb.dim} dimensions)"
         text = (f"{emb.model_id} ({emb.dim} dimensions) on {', '.join(emb.providers)} "
                 f"(device setting: {library.settings.device})")
         if emb.warnings:
@@ -59,6 +62,8 @@ def run_checks(library: Library) -> list[Check]:
         rr = library.reranker
         if rr is None:
             return "none configured (results are not reranked)"
+        if not isinstance(rr, RunsOnDevice):
+            return rr.model_id
         text = f"{rr.model_id} on {', '.join(rr.providers)}"
         if rr.warnings:
             raise MemexError(text + " — " + "; ".join(rr.warnings))

@@ -59,3 +59,15 @@ class HoldsMemory(Protocol):
     (the ONNX models do; a stand-in without any need not)."""
 
     def release_memory(self) -> None: ...
+
+
+@runtime_checkable
+class RunsOnDevice(Protocol):
+    """A model run by ONNX Runtime: the providers it got and the fallbacks to tell the user
+    (what ``memex doctor`` reports)."""
+
+    @property
+    def providers(self) -> list[str]: ...
+
+    @property
+    def warnings(self) -> list[str]: ...

@@ -6,12 +6,14 @@ from __future__ import annotations
 
 import sys
 import threading
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 import pytest
 from memex.core.config import Settings
 from memex.core.errors import LibraryError
+from memex.core.library import Library
 from memex.core.memory import release_free_heap
 from memex.core.models.catalogue import resolve_embedder
 from memex.core.models.model_set import QUERY_CACHE_SIZE, ModelSet
@@ -115,6 +117,7 @@ _LONG = [" ".join(f"word{i}{j} boundary layer" for j in range(120)) for i in ran
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc; malloc_trim is glibc's")
 @pytest.mark.parametrize("role", ["configured", "switch target", "space model", "reranker"])
+@pytest.mark.slow
 def test_release_memory_reaches_the_model_in_every_role(role: str, fp32_embedder_dir: Path, reranker_dir: Path,
                                                         embedder, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("MEMEX_RERANK_OPTIMIZE", "0")  # the reranker as downloaded: no copy to build
@@ -158,3 +161,35 @@ def test_reranker_false_turns_reranking_off_whatever_the_settings_say(reranker_d
     assert off.reranker is None
     assert off.reranker_name == str(reranker_dir)  # what the status shows: the configured one
     assert ModelSet(lambda: Settings()).reranker is None  # none configured
+
+
+class _LetterCounts:
+    """A model given to ``Library.open`` that ONNX Runtime does not run: letter counts."""
+
+    model_id = "letter-counts-26"
+    dim = 26
+
+    def __init__(self, tokenizer) -> None:
+        self.tokenizer = tokenizer
+
+    def embed_documents(self, texts: Sequence[str], batch_size: int = 32) -> np.ndarray:
+        out = np.zeros((len(texts), self.dim), np.float32)
+        for row, text in enumerate(texts):
+            for ch in text.lower():
+                if "a" <= ch <= "z":
+                    out[row, ord(ch) - 97] += 1
+        return out / np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-6)
+
+    def embed_query(self, text: str) -> np.ndarray:
+        return self.embed_documents([text])[0]
+
+
+def test_a_model_that_is_not_onnx_indexes_searches_and_passes_the_doctor(tmp_path: Path, embedder) -> None:
+    (tmp_path / "docs").mkdir()
+    (tmp_path / "docs" / "a.txt").write_text("juniper and thistle on the mesa", encoding="utf-8")
+    with Library.open(tmp_path / "library.db", embedder=_LetterCounts(embedder.tokenizer), reranker=False) as lib:
+        assert lib.index([tmp_path / "docs"]).added == 1
+        assert [h.path for h in lib.search("thistle mesa", mode="dense")] == [str(tmp_path / "docs" / "a.txt")]
+        lib.release_memory()  # nothing to give back: no error either
+        checks = {c.name: c for c in lib.doctor()}
+    assert checks["embedder"].ok and checks["embedder"].detail == "letter-counts-26 (26 dimensions)"
