@@ -130,3 +130,39 @@ def _check_stored(lib: Library, folder: Path, kinds: dict[str, str | None]) -> N
         assert doc.kind == kinds[name] == registry.detect_kind(Path(doc.path)), name
         assert doc.content_hash == hashlib.blake2b(Path(doc.path).read_bytes(), digest_size=16).hexdigest(), name
         assert doc.status == ("error" if name == "broken.pdf" else "ok"), name
+
+
+def test_a_file_changed_after_the_plan_hashed_it_is_hashed_again(tmp_path, embedder, monkeypatch):
+    """The plan's hash is reused only while the file is as the scan saw it: one rewritten
+    between the plan and its read is stored with the hash of what was read."""
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    (folder / "gone.txt").write_text("A file that will be deleted, so the plan looks for moves.\n")
+    lib = Library.open(tmp_path / "library.db", embedder=embedder, reranker=False)
+    try:
+        lib.index([folder])
+        (folder / "gone.txt").unlink()
+        (folder / "a_first.txt").write_text("The first new file, read before the other one changes.\n")
+        late = folder / "z_late.txt"
+        late.write_text("The second new file, as the plan hashed it.\n")
+        hashes: Counter[str] = Counter()
+        real_hash = scan._hash_open
+
+        def hash_open(fh, path):
+            hashes[Path(path).name] += 1
+            return real_hash(fh, path)
+
+        monkeypatch.setattr(scan, "_hash_open", hash_open)
+
+        def rewrite_late(progress) -> None:
+            if progress.phase == "indexing" and progress.files_done == 1 and hashes["z_late.txt"] == 1:
+                late.write_text("The second new file, rewritten after the plan hashed it: longer now.\n")
+
+        report = lib.index([folder], progress=rewrite_late)
+        assert (report.added, report.removed) == (2, 1)
+        assert hashes == Counter({"a_first.txt": 1, "z_late.txt": 2})
+        stored = lib.document(late)
+        assert stored is not None and "rewritten" in lib.page_text(stored.id, 1)
+        assert stored.content_hash == hashlib.blake2b(late.read_bytes(), digest_size=16).hexdigest()
+    finally:
+        lib.close()
