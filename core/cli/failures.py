@@ -84,7 +84,7 @@ def _shown_bytes(text: str) -> str:
 def undecodable_argument(parser: argparse.ArgumentParser, args: argparse.Namespace) -> str | None:
     """A sentence for the first argument that is not UTF-8 text (Python hands such bytes over as
     lone surrogates, which no file name in the library, no query and no setting can hold)."""
-    names = {}
+    names: dict[str, str] = {}
     for action in _chosen_actions(parser, args):
         longs = [o for o in action.option_strings if o.startswith("--")] or action.option_strings
         names.setdefault(action.dest, longs[0] if longs else POSITIONAL_NAMES.get(action.dest, action.dest))

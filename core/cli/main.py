@@ -14,7 +14,7 @@ from .. import config
 from ..display_text import UNSAFE
 from ..errors import MemexError
 from ..store.writer_lock import WAITING_MESSAGE
-from ..types import SearchFilters
+from ..types import IndexProgress, SearchFilters
 from . import output
 from .failures import UsageError, describe, undecodable_argument
 from .models import add_models_parser, cmd_models
@@ -192,10 +192,14 @@ def cmd_status(args: argparse.Namespace) -> int:
     return 0
 
 
+def _say_when_waiting(progress: IndexProgress) -> None:
+    if progress.phase == "waiting":  # another writer holds the library: the run is not stuck
+        say(WAITING_MESSAGE, err=True)
+
+
 def cmd_remove(args: argparse.Namespace) -> int:
     with _open(args, rerank=False) as lib:
-        removed = lib.remove(args.path,
-                             progress=lambda p: p.phase == "waiting" and say(WAITING_MESSAGE, err=True)).removed
+        removed = lib.remove(args.path, progress=_say_when_waiting).removed
     if args.json:
         print(output.to_json({"removed": removed}))
     else:

@@ -314,7 +314,7 @@ class FolderWatcher:
         kind = event.event_type
         if kind not in (_DIR_EVENTS if event.is_directory else _FILE_EVENTS):
             return  # opened/closed-without-writing (our own reads!), folder metadata
-        accepted = []
+        accepted: list[tuple[str, tuple[int, int] | None, bool]] = []
         for raw in [event.src_path, event.dest_path] if kind == "moved" else [event.src_path]:
             path = self._wanted(os.fsdecode(raw), event.is_directory)
             if path is None:
