@@ -99,8 +99,8 @@ def judge_path(path: str, source_root: str) -> Verdict:
         return Verdict("outside-link", None, path)  # not under the source at all
     link = first_link(path, source_root)
     if link is None:
-        real = os.path.realpath(source_root)
-        return Verdict("direct", real if rel == os.curdir else os.path.join(real, rel))
+        real_root = os.path.realpath(source_root)
+        return Verdict("direct", real_root if rel == os.curdir else os.path.join(real_root, rel))
     real = inside_source(link, source_root)
     if real is None:
         return Verdict("outside-link", None, link)
