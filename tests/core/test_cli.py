@@ -42,6 +42,7 @@ def test_index_reports_added_and_failed(indexed):
     assert report["errors"][0]["reason"] == "corrupt"
 
 
+@pytest.mark.slow
 def test_search_json_has_page_and_snippet(indexed):
     library, folder, _ = indexed
     proc = memex("search", "--library", str(library), "--json", "--k", "1", "shock waves")
@@ -86,6 +87,7 @@ def test_errors_exit_non_zero_with_one_line(tmp_path):
     assert proc.returncode == 1 and "memex:" in proc.stderr
 
 
+@pytest.mark.slow
 def test_remove_then_search_finds_nothing(tmp_path):
     folder = tmp_path / "f"
     folder.mkdir()
@@ -114,6 +116,7 @@ def _beir(folder: Path) -> Path:
     return folder
 
 
+@pytest.mark.slow
 def test_eval_json_reports_metrics_and_reuses_library(tmp_path):
     collection = _beir(tmp_path / "beir")
     lib = str(tmp_path / "eval.db")

@@ -118,6 +118,7 @@ def test_a_corrupted_download_is_refused_and_nothing_is_installed(hub, served) -
     assert download_model(RERANKER, endpoint=hub.url).files[MODEL_FILE].size == len(served[ONNX_PATH])
 
 
+@pytest.mark.slow
 def test_an_interrupted_download_resumes_on_the_next_call(hub, served) -> None:
     hub.drops[ONNX_PATH] = (5_000_000, 1)  # the server drops the connection once, 5 MB in
     with pytest.raises(DownloadError, match="run the download again to continue") as caught:

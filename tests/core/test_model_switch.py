@@ -115,6 +115,7 @@ def test_bad_model_names_fail_clearly_and_change_nothing(indexed, tmp_path):
     assert [m for _, m, _ in _spaces(lib.path)] == ["all-MiniLM-L6-v2-int8"]
 
 
+@pytest.mark.slow
 def test_searches_use_the_old_space_until_the_swap_then_the_new_model(indexed, fp32_embedder_dir, open_library,
                                                                       tmp_path):
     lib, folder = indexed

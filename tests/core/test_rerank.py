@@ -69,6 +69,7 @@ def test_deterministic(reranker: Reranker) -> None:
     np.testing.assert_array_equal(reranker.score(QUERY, PASSAGES), reranker.score(QUERY, PASSAGES))
 
 
+@pytest.mark.slow
 def test_input_order_is_preserved(reranker: Reranker) -> None:
     for batch_size in (1, 5, 16):
         forward = reranker.score(QUERY, PASSAGES, batch_size=batch_size)
@@ -78,6 +79,7 @@ def test_input_order_is_preserved(reranker: Reranker) -> None:
     np.testing.assert_array_equal(reranker.score(QUERY, PASSAGES, batch_size=1), singles)
 
 
+@pytest.mark.slow
 def test_batch_size_invariance(reranker: Reranker) -> None:
     """Padding must not leak into scores.
 
@@ -250,6 +252,7 @@ def test_optimisation_can_be_turned_off(reranker_dir: Path, monkeypatch: pytest.
     assert not loaded.optimized and loaded.onnx_path == reranker_dir / "model.onnx"
 
 
+@pytest.mark.slow
 def test_batches_running_side_by_side_score_as_one_at_a_time(reranker_dir: Path) -> None:
     side_by_side = load_reranker(str(reranker_dir), threads=2)
     one_at_a_time = load_reranker(str(reranker_dir), threads=1)

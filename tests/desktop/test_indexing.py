@@ -9,6 +9,7 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 from docgen import make_broken_pdf, make_encrypted_pdf
 from gui_helpers import search_for, wait_idle
 from PySide6.QtCore import QMimeData, QPointF, Qt, QTimer, QUrl
@@ -131,6 +132,7 @@ def test_gui_thread_is_never_blocked_while_200_files_are_indexed(qtbot, make_win
     assert "lantern" in window.search.view.results.hits()[0].snippet
 
 
+@pytest.mark.slow
 def test_pause_resume_and_cancel(qtbot, make_window, tmp_path):
     folder = _many_files(tmp_path / "many", 120)
     window = make_window()

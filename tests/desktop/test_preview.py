@@ -64,6 +64,7 @@ def _renderer_cut_off_after_2_s() -> dict[str, object]:
 
 
 @pytest.mark.parametrize("library", [_renderer_cut_off_after_2_s], indirect=True, ids=["hostile-renderer"])
+@pytest.mark.slow
 def test_a_page_that_hangs_the_renderer_shows_an_error_instead(qtbot, make_window, library, tmp_path: Path,
                                                                 monkeypatch):
     monkeypatch.syspath_prepend(str(ROBUST_TESTS))  # the preview process imports the target from here
