@@ -7,23 +7,17 @@ outside ``core`` runs SQL or ONNX, or parses a document.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import re
 import threading
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import replace
-from functools import partial
 from pathlib import Path
 
-import apsw
-import numpy as np
-
 from .config import Settings, default_library_path
-from .errors import ExtractionError, IndexingCancelled, LibraryError
+from .errors import LibraryError
 from .extract.worker import ExtractionWorker
-from .indexing.indexer import Indexer, IndexOptions, Unit
-from .indexing.scan import OUTSIDE_LINK, OUTSIDE_LINK_MESSAGE, judge_path, name_error
+from .indexing.runner import IndexRunner
 from .memory import release_free_heap
 from .models.model_set import EMBED_BATCH_SIZE, EmbedderChoice, ModelSet, RerankerChoice
 from .models.protocols import Embedder, Reranker
@@ -40,20 +34,20 @@ from .models.switch import (
     setting_for,
 )
 from .preview.pages import RenderedPage
+from .preview.previews import PagePreviews
 from .preview.worker import PreviewWorker
 from .search.hybrid import Searcher, rerank_hits
+from .search.query import parse_query
+from .store import Store
 from .store import documents as docs
-from .store import read_snapshot, schema_version, write_transaction
-from .store.chunks import document_chunks
+from .store.chunks import page_text
 from .store.connection import LibraryRecovered
-from .store.counts import library_counts
 from .store.open_marks import clear_mark, clear_stale_marks, mark_open, stale_marks
 from .store.ownership import library_path, prepare_library_file
 from .store.source_record import remember_sources
-from .store.store import Store
 from .store.vector_index import forget_cached
-from .store.vectors import VectorSpace, active_space, ensure_space
-from .store.writer_lock import LibraryPlace, WriterLock
+from .store.vectors import active_space
+from .store.writer_lock import LibraryPlace
 from .types import (
     Check,
     Document,
@@ -70,7 +64,11 @@ _SURROGATES = re.compile("[\ud800-\udfff]")
 
 
 class Library:
-    """Open with :meth:`open`; close with :meth:`close` (or use it as a context manager)."""
+    """Open with :meth:`open`; close with :meth:`close` (or use it as a context manager).
+
+    A thin coordinator over the rooms that do the work: :attr:`store` (the library file: every
+    SQL statement, connections, caches), :attr:`models` (embedders and the reranker), the
+    index runner (writes to documents) and the page previews."""
 
     #: Set by :meth:`open` when a damaged library was moved aside and replaced (show it once).
     recovered: LibraryRecovered | None = None
@@ -79,18 +77,19 @@ class Library:
     _keep_sources = False  # whether open succeeded on a writable library (see _remember_sources)
 
     def __init__(self, path: Path, settings: Settings, embedder: EmbedderChoice = None,
-                 reranker: RerankerChoice = None) -> None:
+                 reranker: RerankerChoice = None, *, readonly: bool = False,
+                 extraction_worker: ExtractionWorker | None = None,
+                 preview_worker: PreviewWorker | None = None) -> None:
         self.path = path
         self.settings = settings
+        self.readonly = readonly
+        self.store = Store(path, readonly=readonly)
         self.models = ModelSet(lambda: self.settings, embedder, reranker)
-        self._lock = threading.RLock()  # guards the connection list and the workers
-        self._write_lock = threading.Lock()  # one indexing run at a time
-        self.store = Store(path, readonly=False)  # replaced by open() once it knows
-        self._worker: ExtractionWorker | None = None
-        self._preview: PreviewWorker | None = None
-        self._open_mark: Path | None = None  # removed by close(): its absence means a clean end
+        self._runner = IndexRunner(self.store, self.models, lambda: self.settings, extraction_worker)
+        self._previews = PagePreviews(self._source_root, preview_worker)
+        self._lock = threading.RLock()  # guards settings swaps and closing
         self._switch_lock = threading.Lock()  # one model switch at a time
-        self._closed = False
+        self._open_mark: Path | None = None  # removed by close(): its absence means a clean end
 
     # -- life cycle -----------------------------------------------------------------------
     @classmethod
@@ -124,10 +123,8 @@ class Library:
         # Memex's own file: the default path itself, not a link placed there to some other file.
         own = target == default.resolve() and not default.is_symlink()
         readonly, recovered = prepare_library_file(target, default=own, thorough=unclean)
-        lib = cls(target, settings, embedder, reranker)
-        lib._worker, lib._preview = extraction_worker, preview_worker
-        lib.readonly = readonly
-        lib.store = Store(target, readonly=readonly)
+        lib = cls(target, settings, embedder, reranker, readonly=readonly,
+                  extraction_worker=extraction_worker, preview_worker=preview_worker)
         try:
             if not readonly:
                 clear_stale_marks(target)
@@ -143,17 +140,12 @@ class Library:
 
     def close(self) -> None:
         with self._lock:
-            if self._worker is not None:
-                self._worker.close()
-                self._worker = None
-            if self._preview is not None:
-                self._preview.close()
-                self._preview = None
+            self._runner.close()
+            self._previews.close()
             self._remember_sources()
             clear_mark(self._open_mark)
             self._open_mark = None
             self.store.close()
-            self._closed = True
 
     def _remember_sources(self) -> None:
         """Refresh Memex's own copy of the source list (see ``source_record``): what a new
@@ -168,9 +160,16 @@ class Library:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def _conn(self) -> apsw.Connection:
-        """This thread's connection to the library file (see :class:`Store`)."""
-        return self.store.connection()
+    # -- settings -------------------------------------------------------------------------
+    def update_settings(self, new: Settings) -> Settings:
+        """Use ``new`` from now on; returns the settings it replaces. Settings are values: a run
+        under way keeps the one it started with, the next run (or search) reads ``new``. Models
+        already loaded stay loaded. Saving the file is the caller's part (``new.save()``)."""
+        if not isinstance(new, Settings):
+            raise TypeError(f"update_settings takes a Settings, not {type(new).__name__}")
+        with self._lock:
+            old, self.settings = self.settings, new
+        return old
 
     # -- models (see models.model_set) ----------------------------------------------------
     @property
@@ -192,213 +191,55 @@ class Library:
         self.store.release_memory()
         release_free_heap()
 
-    def _space_for_writing(self, conn: apsw.Connection) -> tuple[VectorSpace, Embedder]:
-        """The active space and the embedder that writes into it (``ModelSet.keeps_space_model``).
-        A model given to :meth:`open` that differs from the library's gets the clear refusal
-        of ``ensure_space``."""
-        emb = self.embedder
-        with write_transaction(conn):
-            space = active_space(conn)
-            if space is None or not self.models.keeps_space_model(space):
-                return ensure_space(conn, emb.model_id, emb.dim, self.models.configured_spec()), emb
-        return space, self.models.embedder_for(space)
-
-    def _space_for_reading(self, conn: apsw.Connection) -> VectorSpace | None:
-        return active_space(conn)
-
-    # -- indexing -------------------------------------------------------------------------
+    # -- indexing (see indexing.runner) ---------------------------------------------------
     def add_sources(self, paths: Iterable[str | os.PathLike[str]]) -> list[Source]:
         """Remember folders/files to keep in sync (without indexing them yet)."""
-        added = []
-        with self.store.write() as conn:
-            for raw in paths:
-                path = Path(raw).expanduser().resolve()
-                if not path.exists():
-                    raise LibraryError(f"{path} does not exist.")
-                docs.add_source(conn, str(path), "folder" if path.is_dir() else "file")
-                added.append(str(path))
-        return [s for s in docs.list_sources(conn) if s.path in added]
+        return self._runner.add_sources(paths)
 
-    def index(
-        self,
-        paths: Iterable[str | os.PathLike[str]] | None = None,
-        *,
-        progress: Callable[[IndexProgress], None] | None = None,
-        cancel: threading.Event | None = None,
-        pause: threading.Event | None = None,
-    ) -> IndexReport:
+    def index(self, paths: Iterable[str | os.PathLike[str]] | None = None, *,
+              progress: Callable[[IndexProgress], None] | None = None,
+              cancel: threading.Event | None = None, pause: threading.Event | None = None) -> IndexReport:
         """Add ``paths`` as sources (if given) and bring them — or, with no paths, every
-        source — in line with the disk. Blocks; call it from a worker thread in a GUI."""
-        conn = self._conn()
-        if paths is not None:
-            known = {s.path for s in docs.list_sources(conn)}
-            wanted = {s.path for s in self.add_sources(paths)}
-            sources = [s for s in docs.list_sources(conn) if s.path in wanted]
-        else:
-            sources = docs.list_sources(conn)
-            known = {s.path for s in sources}
-        units = [Unit(s.path, s.kind, s.id, s.path) for s in sources]
-        report = self._run_indexer(units, [s.id for s in sources], progress, cancel, pause)
-        return replace(report, sources_added=len({s.path for s in sources} - known),
-                       sources_checked=0 if report.cancelled else len(sources))
+        source — in line with the disk. Blocks; call it from a worker thread in a GUI. The
+        report says what changed (``IndexReport.changes``)."""
+        return self._runner.index(paths, progress, cancel, pause)
 
-    def refresh(
-        self,
-        paths: Iterable[str | os.PathLike[str]],
-        *,
-        progress: Callable[[IndexProgress], None] | None = None,
-        cancel: threading.Event | None = None,
-        pause: threading.Event | None = None,
-    ) -> IndexReport:
+    def refresh(self, paths: Iterable[str | os.PathLike[str] | bytes], *,
+                progress: Callable[[IndexProgress], None] | None = None,
+                cancel: threading.Event | None = None, pause: threading.Event | None = None) -> IndexReport:
         """Sync just these paths (created, changed, moved or deleted files or folders inside
         existing sources) — what the folder watcher calls. Paths outside every source are
         ignored; a path whose name the library cannot hold (not valid UTF-8, given as bytes or
         with surrogates) is skipped and listed in the report's errors as "bad-name"."""
-        conn = self._conn()
-        units: dict[str, Unit] = {}
-        skipped: list[FileError] = []
-        source_paths = {s.id: s.path for s in docs.list_sources(conn)}
-        for raw in paths:
-            path = os.path.abspath(os.fsdecode(raw))
-            bad_name = name_error(path)
-            if bad_name is not None:
-                skipped.append(bad_name)
-                continue
-            source_id = docs.source_for(conn, path)
-            if source_id is None:
-                continue
-            kind = "folder" if os.path.isdir(path) else "file" if os.path.exists(path) else "gone"
-            units[path] = Unit(path, kind, source_id, source_paths[source_id])
-        report = self._run_indexer(list(units.values()), [], progress, cancel, pause)
-        return replace(report, errors=(*skipped, *report.errors)) if skipped else report
+        return self._runner.refresh(paths, progress, cancel, pause)
 
-    def _run_indexer(self, units: list[Unit], full_sources: list[int],
-                     progress: Callable[[IndexProgress], None] | None,
-                     cancel: threading.Event | None, pause: threading.Event | None) -> IndexReport:
-        if not self._write_lock.acquire(blocking=False):
-            raise LibraryError("Indexing is already running for this library.")
-        try:
-            with self._writing(progress, cancel) as lock:
-                if lock is None:
-                    return IndexReport(cancelled=True)
-                conn = self._conn()
-                # Sources may have been removed while this run waited for the lock.
-                alive = {s.id for s in docs.list_sources(conn)}
-                units = [u for u in units if u.source_id is None or u.source_id in alive]
+    def remove(self, path: str | os.PathLike[str], *,
+               progress: Callable[[IndexProgress], None] | None = None,
+               cancel: threading.Event | None = None) -> IndexReport:
+        """Forget a source (folder or file) and every document only it covered; the report
+        says how many documents were removed. The files on disk are never touched. Waits while
+        another process indexes the library (its run would write the source's files back);
+        ``cancel`` set meanwhile raises IndexingCancelled with nothing removed."""
+        return self._runner.remove(path, progress, cancel)
 
-                def follow_switch() -> tuple[VectorSpace, Callable[[Sequence[str]], np.ndarray]]:
-                    space, emb = self._space_for_writing(conn)
-                    return space, partial(emb.embed_documents, batch_size=EMBED_BATCH_SIZE)
-
-                space, emb = self._space_for_writing(conn)
-                indexer = Indexer(
-                    conn, emb.tokenizer, self._extraction_worker(), self._index_options(),
-                    embed=partial(emb.embed_documents, batch_size=EMBED_BATCH_SIZE), space=space,
-                    progress=progress, cancel=cancel, pause=pause,
-                    guard=lock.check_in_place, respace=follow_switch)
-                return indexer.run(units, [sid for sid in full_sources if sid in alive])
-        finally:
-            self._write_lock.release()
-
-    @contextlib.contextmanager
-    def _writing(self, progress: Callable[[IndexProgress], None] | None,
-                 cancel: threading.Event | None) -> Iterator[WriterLock | None]:
-        """Hold the library's cross-process writer lock (``store.writer_lock``): a second
-        writer — another process, or another Library on the same file — waits here, saying
-        so once through ``progress``; None when ``cancel`` is set while waiting."""
-        def waiting() -> None:
-            if progress is not None:
-                progress(IndexProgress(phase="waiting"))
-
-        if self.readonly:  # nothing may be written beside it either, not even the lock file
-            raise LibraryError(f"The library {self.path} is read-only (its disk, folder or file); "
-                               "search works, but nothing can be indexed into it or removed from it.")
-        lock = WriterLock(self.path)
-        if not lock.acquire(cancel=cancel, on_wait=waiting):
-            if progress is not None:
-                progress(IndexProgress(phase="cancelled"))
-            yield None
-            return
-        try:
-            yield lock
-        finally:
-            lock.release()
-
-    # -- settings -------------------------------------------------------------------------
-    def update_settings(self, new: Settings) -> Settings:
-        """Use ``new`` from now on; returns the settings it replaces. Settings are values: a run
-        under way keeps the one it started with, the next run (or search) reads ``new``. Models
-        already loaded stay loaded. Saving the file is the caller's part (``new.save()``)."""
-        if not isinstance(new, Settings):
-            raise TypeError(f"update_settings takes a Settings, not {type(new).__name__}")
-        with self._lock:
-            old, self.settings = self.settings, new
-        return old
-
-    def _index_options(self) -> IndexOptions:
-        s = self.settings  # read once: the whole run uses one value
-        return IndexOptions(chunk_tokens=s.chunk_tokens, chunk_overlap=s.chunk_overlap,
-                            max_chars=s.max_chars_per_file, rules=s.ignore_rules())
-
-    def _extraction_worker(self) -> ExtractionWorker:
-        with self._lock:
-            if self._worker is None:
-                self._worker = ExtractionWorker(timeout_s=self.settings.extract_timeout_s)
-            return self._worker
-
-    # -- previews -------------------------------------------------------------------------
+    # -- previews (see preview.previews) --------------------------------------------------
     def render_page(self, path: str | os.PathLike[str], page_number: int, terms: Sequence[str], width_px: int,
                     crop_margins: bool = False) -> RenderedPage:
         """A page of ``path`` drawn as PNG with ``terms`` highlighted, by a separate process
         (started on first use, stopped by :meth:`close`); see :meth:`PreviewWorker.render`.
         A file that hangs or crashes the renderer raises an ``ExtractionError`` saying so; so
         does a path that leads out of its folder through a link (reason "outside-link")."""
-        worker = self._preview_worker()
-        return worker.render(self._readable(path), page_number, terms, width_px, crop_margins)
+        return self._previews.render(path, page_number, terms, width_px, crop_margins)
 
-    def _readable(self, path: str | os.PathLike[str]) -> str:
-        """Where ``path`` may be read, as the scan's link judge says (``scan.judge_path``)."""
-        target = os.path.abspath(os.fspath(path))
-        conn = self.store.connection()
-        roots = {s.id: s.path for s in docs.list_sources(conn)}
-        source_id = docs.source_for(conn, target)
-        if source_id is None:
-            return target
-        verdict = judge_path(target, roots[source_id])
-        if verdict.real is None:
-            raise ExtractionError(OUTSIDE_LINK_MESSAGE, OUTSIDE_LINK)
-        return verdict.real
+    def _source_root(self, path: str) -> str | None:
+        return docs.source_root(self.store.connection(), path)
 
-    def _preview_worker(self) -> PreviewWorker:
-        with self._lock:
-            if self._closed:
-                raise LibraryError("The library is closed.")
-            if self._preview is None:
-                self._preview = PreviewWorker()
-            return self._preview
-
-    def remove(self, path: str | os.PathLike[str], *,
-               progress: Callable[[IndexProgress], None] | None = None,
-               cancel: threading.Event | None = None) -> IndexReport:
-        """Forget a source (folder or file) and every document only it covered; the report
-        says how many documents were removed. The files on disk are never touched. Waits while another
-        process indexes the library (its run would write the source's files back); ``cancel``
-        set meanwhile raises IndexingCancelled with nothing removed."""
-        target = str(Path(path).expanduser().resolve())
-        with self._write_lock, self._writing(progress, cancel) as lock:
-            if lock is None:
-                raise IndexingCancelled(f"Nothing was removed: {target} is still in the library.")
-            with self.store.write() as conn:
-                was_source = any(s.path == target for s in docs.list_sources(conn))
-                removed = docs.remove_path(conn, target)
-            lock.check_in_place()
-            return IndexReport(removed=removed, sources_removed=int(was_source))
-
-    # -- switching the embedding model (see model_switch) ---------------------------------
+    # -- switching the embedding model (see models.switch) --------------------------------
     def estimate_embedder_switch(self, spec: str | os.PathLike[str] | None) -> SwitchEstimate:
         """What switching to ``spec`` (a model name, folder, or None for the default) would
         cost: chunks to embed and the new model's speed on a sample of this library's chunks."""
-        return estimate_switch(self._conn(), self.models.switch_target(spec), embed_batch=EMBED_BATCH_SIZE)
+        return estimate_switch(self.store.connection(), self.models.switch_target(spec),
+                               embed_batch=EMBED_BATCH_SIZE)
 
     def switch_embedder(
         self,
@@ -418,7 +259,7 @@ class Library:
             target = self.models.switch_target(spec)
             setting = setting_for(spec)
             place = LibraryPlace(self.path, "switching its model")
-            result = ModelSwitch(self._conn(), target, setting, batch_size=batch_size,
+            result = ModelSwitch(self.store.connection(), target, setting, batch_size=batch_size,
                                  embed_batch=EMBED_BATCH_SIZE, progress=progress, cancel=cancel,
                                  pause=pause, guard=place.check).run()
             if result.cancelled:
@@ -433,19 +274,19 @@ class Library:
         if not self._switch_lock.acquire(blocking=False):
             raise LibraryError("A model switch is running; stop it first.")
         try:
-            return discard_pending(self._conn())
+            return discard_pending(self.store.connection())
         finally:
             self._switch_lock.release()
 
     def pending_embedder_switch(self) -> PendingSwitch | None:
         """An unfinished switch (cancelled or interrupted), which a new call resumes."""
-        return pending_switch(self._conn())
+        return pending_switch(self.store.connection())
 
     def _adopt_embedder(self, target: Embedder, setting: str | None) -> bool:
         """After a swap: this library embeds with ``target`` from now on, and the setting says
         so. Returns whether the settings file could be written."""
         self.models.adopt(target)
-        forget_cached(self._conn())
+        forget_cached(self.store.connection())
         with self._lock:  # one read-and-replace: a window's update_settings cannot interleave
             self.settings = self.settings.with_changes(embedder=setting)
         try:
@@ -465,16 +306,17 @@ class Library:
         query = _SURROGATES.sub(" ", query)
         if not query or not query.strip() or k <= 0:
             return []
-        conn = self._conn()
-        with read_snapshot(conn):
-            space = self._space_for_reading(conn) if mode != "bm25" else None
+        parsed = parse_query(query, prefix_last)
+        settings = self.settings  # one value for the whole search
+        with self.store.read() as conn:
+            space = active_space(conn) if mode != "bm25" else None
             embed = self.models.query_embedder(space) if space is not None else None
-            searcher = Searcher(conn, space, embed)
-            weight = self.settings.lexical_weight if lexical_weight is None else lexical_weight
-            hits = searcher.search(query, k, filters, mode, prefix_last, weight,
-                                   fusion or self.settings.fusion, self.settings.semantic_floor)
+            weight = settings.lexical_weight if lexical_weight is None else lexical_weight
+            hits = Searcher(conn, space, embed).search(
+                parsed, k, filters, mode, lexical_weight=weight, fusion=fusion or settings.fusion,
+                semantic_floor=settings.semantic_floor)
         if rerank is not False and hits and self.reranker is not None:
-            hits = rerank_hits(query, hits, self.reranker)
+            hits = rerank_hits(parsed, hits, self.reranker)
         return hits
 
     def rerank(self, query: str, hits: Sequence[Hit]) -> list[Hit]:
@@ -497,18 +339,7 @@ class Library:
     def page_text(self, document_id: int, page: int) -> str:
         """The stored text of one page, rebuilt from its chunks at their offsets (for preview).
         Whitespace between chunks is shown as a line break."""
-        chunks = [c for c in document_chunks(self.store.connection(), document_id) if c.page == page]
-        out: list[str] = []
-        pos = 0
-        for c in sorted(chunks, key=lambda c: c.char_start):
-            if c.char_end <= pos:
-                continue
-            if c.char_start > pos:
-                out.append("\n" if out else "")
-                pos = c.char_start
-            out.append(c.text[pos - c.char_start:])
-            pos = c.char_end
-        return "".join(out)
+        return page_text(self.store.connection(), document_id, page)
 
     def failures(self, limit: int = 1000) -> list[FileError]:
         return docs.failed_files(self.store.connection(), limit)
@@ -516,9 +347,9 @@ class Library:
     def status(self) -> LibraryStatus:
         """The library's totals, read from the counts its triggers keep (no table is scanned)."""
         with self.store.read() as conn:
-            counts = library_counts(conn)
+            counts = self.store.counts()
             space = active_space(conn)
-            version = schema_version(conn)
+            version = self.store.schema_version()
         return LibraryStatus(
             path=str(self.path), size_bytes=self.store.size_bytes(), sources=counts.sources,
             documents=counts.documents, failed=counts.failed, chunks=counts.chunks,
@@ -531,3 +362,4 @@ class Library:
         from .doctor import run_checks
 
         return run_checks(self)
+

@@ -30,26 +30,16 @@ def _chain(exc: BaseException) -> list[BaseException]:
 
 def describe(exc: BaseException, library: Path | None) -> str | None:
     """A one-line sentence for ``exc`` when it is something the person can act on, else None."""
-    import apsw
+    from ..store.failures import database_failure
 
     where = f" at {library}" if library is not None else ""
     for e in _chain(exc):
-        if isinstance(e, apsw.FullError):
-            return f"The disk is full: the library{where} cannot grow. {AGAIN}"
+        said = database_failure(e, where)
+        if said is not None:
+            return said
         if isinstance(e, OSError) and e.errno in FULL_ERRNOS:
             target = f" while writing {e.filename}" if e.filename else ""
             return f"The disk is full{target}: {e.strerror or e}. {AGAIN}"
-        if isinstance(e, apsw.ReadOnlyError):
-            return (f"The library{where} cannot be written: the file or its folder is read-only. "
-                    "Check its permissions, or choose another library with --library.")
-        if isinstance(e, apsw.CantOpenError):
-            return (f"The library{where} cannot be opened: check that its folder exists and that you "
-                    "may read and write there, or choose another library with --library.")
-        if isinstance(e, apsw.BusyError | apsw.LockedError):
-            return f"The library{where} is busy in another Memex process; try again in a moment."
-        if isinstance(e, apsw.IOError):
-            return (f"The library{where} could not be read or written (a disk or file system error); "
-                    "check the disk, then run the same command again.")
         if isinstance(e, PermissionError):
             target = f" to {e.filename}" if e.filename else ""
             return f"Permission denied{target}: check who owns it, or choose another place."

@@ -19,15 +19,14 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-import apsw
 import numpy as np
 
 from ..errors import ExtractionError, IndexingCancelled
 from ..extract import detect_kind
 from ..extract.worker import ExtractionWorker
 from ..jobs import JobControl
+from ..store import Connection, in_flight
 from ..store import documents as docs
-from ..store import in_flight
 from ..store.chunks import count_pending, existing_ids, insert_chunks, mark_embedded, pending_chunks
 from ..store.connection import checkpoint, write_transaction
 from ..store.vectors import VectorSpace, insert_vectors, space_state
@@ -77,7 +76,7 @@ class Indexer:
 
     def __init__(
         self,
-        conn: apsw.Connection,
+        conn: Connection,
         tokenizer: TokenizerLike,
         worker: ExtractionWorker,
         options: IndexOptions,

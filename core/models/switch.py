@@ -23,11 +23,11 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-import apsw
 import numpy as np
 
 from ..errors import LibraryError
 from ..jobs import JobControl
+from ..store import Connection
 from ..store.chunks import sample_texts
 from ..store.connection import read_snapshot, write_transaction
 from ..store.counts import chunk_count
@@ -46,8 +46,8 @@ from ..store.vectors import (
     without_vectors,
 )
 from ..types import Changes
-from .catalogue import model_folder
 from .protocols import Embedder
+from .resolve import model_folder
 
 SWITCH_BATCH = 32  # chunks per write transaction (and per progress report)
 SAMPLE_SIZE = 24  # chunks timed for an estimate
@@ -162,7 +162,7 @@ def _measure(embedder: Embedder, texts: list[str], batch_size: int) -> float:
     return len(texts) / max(time.perf_counter() - started, 1e-6)
 
 
-def estimate_switch(conn: apsw.Connection, embedder: Embedder, *, embed_batch: int,
+def estimate_switch(conn: Connection, embedder: Embedder, *, embed_batch: int,
                     sample_size: int = SAMPLE_SIZE) -> SwitchEstimate:
     with read_snapshot(conn):
         active, pending = active_space(conn), pending_space(conn)
@@ -181,7 +181,7 @@ def estimate_switch(conn: apsw.Connection, embedder: Embedder, *, embed_batch: i
         sample=len(texts), seconds=to_embed / rate if rate > 0 else 0.0, discards_pending=discards)
 
 
-def pending_switch(conn: apsw.Connection) -> PendingSwitch | None:
+def pending_switch(conn: Connection) -> PendingSwitch | None:
     with read_snapshot(conn):
         space = pending_space(conn)
         if space is None:
@@ -190,7 +190,7 @@ def pending_switch(conn: apsw.Connection) -> PendingSwitch | None:
         return PendingSwitch(space.model_id, space.spec, count_indexed(conn, space), total)
 
 
-def discard_pending(conn: apsw.Connection) -> str | None:
+def discard_pending(conn: Connection) -> str | None:
     """Drop an unfinished switch's space; returns its model id (None: there was none)."""
     with write_transaction(conn):
         space = pending_space(conn)
@@ -203,7 +203,7 @@ def discard_pending(conn: apsw.Connection) -> str | None:
 class ModelSwitch:
     """One run of a switch to ``embedder``'s model: fill the pending space, then swap it in."""
 
-    def __init__(self, conn: apsw.Connection, embedder: Embedder, spec: str | None, *,
+    def __init__(self, conn: Connection, embedder: Embedder, spec: str | None, *,
                  batch_size: int = SWITCH_BATCH, embed_batch: int = 8,
                  progress: Callable[[SwitchProgress], None] | None = None,
                  cancel: threading.Event | None = None, pause: threading.Event | None = None,

@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
-import apsw
 import numpy as np
 
 from ..models.protocols import Reranker
+from ..store import Connection, SQLError
 from ..store.chunks import StoredChunk, chunk_owners, chunks_passing, fetch_chunks
 from ..store.fts import bm25_search, ideal_score, name_matches
 from ..store.vectors import VectorSpace, knn, unit_vectors
@@ -45,7 +45,7 @@ class Searcher:
 
     def __init__(
         self,
-        conn: apsw.Connection,
+        conn: Connection,
         space: VectorSpace | None,
         embed_query: Callable[[str], np.ndarray] | None,
     ) -> None:
@@ -59,7 +59,7 @@ class Searcher:
             return []
         try:
             return bm25_search(self.conn, query.match_any, depth, filters)
-        except apsw.SQLError:
+        except SQLError:
             return []  # a term FTS5 still refuses: no lexical results rather than an error
 
     def named(self, query: ParsedQuery, filters: SearchFilters | None) -> list[int]:
@@ -68,14 +68,14 @@ class Searcher:
             return []
         try:
             return [chunk for _, chunk in name_matches(self.conn, query.match_all, NAME_MATCHES, filters)]
-        except apsw.SQLError:
+        except SQLError:
             return []
 
     def lexical_ideal(self, query: ParsedQuery) -> float:
         """What a chunk matching the whole query would score in BM25 (0 when unknown)."""
         try:
             return ideal_score(self.conn, query.match_any) if query.match_any else 0.0
-        except apsw.SQLError:
+        except SQLError:
             return 0.0
 
     def semantic(self, query: str, depth: int, filters: SearchFilters | None) -> list[tuple[int, float]]:
@@ -120,7 +120,7 @@ class Searcher:
         return chunks_passing(self.conn, chunk_ids, filters)
 
     # -- ranking --------------------------------------------------------------------------
-    def search(self, query: str, k: int = 10, filters: SearchFilters | None = None,
+    def search(self, query: str | ParsedQuery, k: int = 10, filters: SearchFilters | None = None,
                mode: str = "hybrid", prefix_last: bool = False,
                lexical_weight: float = LEXICAL_WEIGHT, fusion: str = "convex",
                semantic_floor: float = 0.0, feedback_docs: int = FEEDBACK_DOCS) -> list[Hit]:
@@ -128,10 +128,13 @@ class Searcher:
         ``semantic_floor`` (cosine) are dropped, so a query unrelated to everything finds
         nothing rather than the least unrelated documents; and the semantic side is scored
         again with the query vector moved towards the first ``feedback_docs`` fused results
-        (see ``_with_feedback``)."""
+        (see ``_with_feedback``). ``query`` may be read already (:func:`parse_query`; its own
+        prefix flag then holds)."""
         if mode not in MODES:
             raise ValueError(f"unknown search mode {mode!r}; use one of {', '.join(MODES)}")
-        parsed = parse_query(query, prefix_last)  # the one reading of the text, for every path
+        # The one reading of the text, for every path.
+        parsed = query if isinstance(query, ParsedQuery) else parse_query(query, prefix_last)
+        query = parsed.text
         depth = candidate_depth(k)
         lex = self.lexical(parsed, depth, filters) if mode != "dense" else []
         named = self.named(parsed, filters) if mode != "dense" else []

@@ -111,3 +111,20 @@ def sample_texts(conn: apsw.Connection, count: int) -> list[str]:
         if len(seen) >= count:
             break
     return list(seen.values())
+
+
+def page_text(conn: apsw.Connection, document_id: int, page: int) -> str:
+    """The stored text of one page, rebuilt from its chunks at their offsets (for preview).
+    Whitespace between chunks is shown as a line break."""
+    chunks = [c for c in document_chunks(conn, document_id) if c.page == page]
+    out: list[str] = []
+    pos = 0
+    for c in sorted(chunks, key=lambda c: c.char_start):
+        if c.char_end <= pos:
+            continue
+        if c.char_start > pos:
+            out.append("\n" if out else "")
+            pos = c.char_start
+        out.append(c.text[pos - c.char_start:])
+        pos = c.char_end
+    return "".join(out)

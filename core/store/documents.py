@@ -65,6 +65,14 @@ def source_for(conn: apsw.Connection, path: str) -> int | None:
     return best[0] if best else None
 
 
+def source_root(conn: apsw.Connection, path: str) -> str | None:
+    """The path of the source that covers ``path`` (see :func:`source_for`), or None."""
+    source_id = source_for(conn, path)
+    if source_id is None:
+        return None
+    return next(s.path for s in list_sources(conn) if s.id == source_id)
+
+
 def list_sources(conn: apsw.Connection) -> list[Source]:
     found = rows(
         conn,

@@ -24,7 +24,7 @@ import os
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from ..errors import LibraryError
@@ -169,3 +169,23 @@ class WriterLock:
             raise LibraryError(
                 f"Cannot create the lock file {self.path} beside the library "
                 f"({exc.strerror or exc}); Memex needs to write in that folder.") from exc
+
+
+@contextlib.contextmanager
+def writer_turn(library: Path, *, readonly: bool, on_wait: Callable[[], None] | None = None,
+                cancel: threading.Event | None = None) -> Iterator[WriterLock | None]:
+    """Hold ``library``'s writer lock for a block: a second writer (another process, or another
+    Library on the same file) waits here, calling ``on_wait`` once; yields None when ``cancel``
+    is set while waiting. A read-only library refuses at once: nothing may be written beside
+    it, not even the lock file."""
+    if readonly:
+        raise LibraryError(f"The library {library} is read-only (its disk, folder or file); "
+                           "search works, but nothing can be indexed into it or removed from it.")
+    lock = WriterLock(library)
+    if not lock.acquire(cancel=cancel, on_wait=on_wait):
+        yield None
+        return
+    try:
+        yield lock
+    finally:
+        lock.release()

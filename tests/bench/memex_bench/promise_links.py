@@ -113,7 +113,7 @@ def measure(workdir: Path, *, progress: Callable[[str], None] | None = None) -> 
 
     with Library.open(library, settings=Settings(), reranker=False) as lib:
         rows = _rows(lib)
-        conn = lib._conn()
+        conn = lib.store.connection()
         leaked = conn.execute("SELECT count(*) FROM chunks WHERE text LIKE ?", (f"%{SECRET}%",)).fetchone()[0]
         for word in _system_words():
             leaked += conn.execute("SELECT count(*) FROM chunks WHERE text LIKE ?", (f"%{word}%",)).fetchone()[0]
@@ -146,7 +146,7 @@ def measure(workdir: Path, *, progress: Callable[[str], None] | None = None) -> 
 
 
 def _rows(lib) -> dict[str, tuple[str, str | None]]:
-    return {p: (s, r) for p, s, r in lib._conn().execute("SELECT path, status, error_reason FROM documents")}
+    return {p: (s, r) for p, s, r in lib.store.connection().execute("SELECT path, status, error_reason FROM documents")}
 
 
 def _system_words() -> set[str]:

@@ -785,11 +785,10 @@ def hostile_files(workdir: Path, *, embedder: Any, timeout_s: float = 10.0,
     t0 = time.monotonic()
     try:
         settings = Settings(max_chars_per_file=HOSTILE_INDEX_MAX_CHARS, extract_timeout_s=timeout_s)
-        with Library.open(workdir / "lib" / "library.db", settings=settings, embedder=embedder,
-                          reranker=False) as lib:
-            lib._worker = ExtractionWorker(timeout_s=timeout_s, target=target)
+        with Library.open(workdir / "lib" / "library.db", settings=settings, embedder=embedder, reranker=False,
+                          extraction_worker=ExtractionWorker(timeout_s=timeout_s, target=target)) as lib:
             lib.index([folder])
-            conn = lib._conn()
+            conn = lib.store.connection()
             leaked = conn.execute("SELECT count(*) FROM chunks WHERE text LIKE ? OR text LIKE '%root:x:0%'",
                                   (f"%{SECRET}%",)).fetchone()[0]
     except Exception as exc:  # the point: this must not happen
@@ -926,7 +925,7 @@ def storm(folder: Path, db: Path, embedder: Any, operations: int, rng: random.Ra
             mode = watcher.mode
         finally:
             watcher.stop()
-        conn = lib._conn()
+        conn = lib.store.connection()
         disk = _disk_state(folder)
         known = {p: (s, m, h) for p, s, m, h in conn.execute(
             "SELECT path, size, mtime_ns, content_hash FROM documents")}
