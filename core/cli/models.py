@@ -343,7 +343,7 @@ def _confirm(question: str) -> bool:
 
 
 def cmd_use(args: argparse.Namespace) -> int:
-    from ..models.catalogue import model_folder
+    from ..models.resolve import model_folder
     from ..models.switch import setting_for
 
     name = args.name.strip()
@@ -363,7 +363,8 @@ def cmd_use(args: argparse.Namespace) -> int:
         return 0
     if not folder and _kind_of(name) != "reranker":
         raise ModelError(f"{name} is not a reranker.")
-    from ..models.catalogue import get_spec, is_installed, resolve_reranker
+    from ..models.catalogue import get_spec, is_installed
+    from ..models.resolve import resolve_reranker
 
     spec = get_spec(name)
     if spec is not None and not is_installed(spec):

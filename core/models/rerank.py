@@ -11,9 +11,9 @@ import numpy as np
 from .. import config
 from ..errors import ModelError
 from . import rerank_optimize
-from .catalogue import ResolvedModel, resolve_reranker
 from .embedding import BatchFeeder, length_sorted_batches, load_tokenizer, pad_token_id, run_batches, side_by_side
 from .onnx_session import create_session, default_threads, ort, runs_on_cpu, shrink_arena
+from .resolve import ResolvedModel, resolve_reranker
 
 log = logging.getLogger(__name__)
 

@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 
 from . import derived as derived_models
-from .catalogue import sha256_file
+from .checksums import sha256_file
 from .embedding import BatchFeeder, load_tokenizer, pad_token_id
 from .onnx_session import default_threads, onnxruntime_module, ort
 
@@ -129,8 +129,6 @@ def float_weights(model: Any) -> Any:
     """``model`` (an onnx ModelProto, changed in place) with the int8 weights that ONNX Runtime's
     dynamic quantization leaves (MatMulInteger, Gather + DequantizeLinear) turned back into fp32
     MatMul and Gather. A graph without them is returned as it was."""
-    from onnx import helper, numpy_helper
-
     graph = model.graph
     inits = {t.name: t for t in graph.initializer}
     producer = {out: node for node in graph.node for out in node.output}
@@ -138,46 +136,84 @@ def float_weights(model: Any) -> Any:
     for node in graph.node:
         for name in node.input:
             consumers.setdefault(name, []).append(node)
-
-    def array(name: str) -> np.ndarray:
-        return numpy_helper.to_array(inits[name])
-
     added: dict[str, Any] = {}
     replaced: dict[int, Any] = {}  # id(node the new one stands in for) -> new node
-
-    def add_weight(name: str, value: np.ndarray) -> str:
-        added[name] = numpy_helper.from_array(value.astype(np.float32), name)
-        return name
-
     for node in graph.node:
         if node.op_type == "MatMulInteger" and node.input[1] in inits:
-            quant = producer.get(node.input[0])
-            users = consumers.get(node.output[0], [])
-            cast = users[0] if len(users) == 1 and users[0].op_type == "Cast" else None
-            mul = consumers.get(cast.output[0], [None])[0] if cast is not None else None
-            if (quant is None or quant.op_type != "DynamicQuantizeLinear" or cast is None or mul is None
-                    or mul.op_type != "Mul"):
-                continue
-            scales = producer.get(mul.input[1] if mul.input[0] == cast.output[0] else mul.input[0])
-            w_scale = [i for i in scales.input if i in inits] if scales is not None else []
-            if scales is None or scales.op_type != "Mul" or len(w_scale) != 1:
-                continue
-            zero = array(node.input[3]).astype(np.float32) if len(node.input) > 3 and node.input[3] else 0.0
-            weight = (array(node.input[1]).astype(np.float32) - zero) * array(w_scale[0])
-            name = add_weight(f"{node.input[1]}_fp32", weight)
-            replaced[id(mul)] = helper.make_node("MatMul", [quant.input[0], name], [mul.output[0]], name=node.name)
+            found = _float_matmul(node, inits, producer, consumers)
         elif node.op_type == "DequantizeLinear" and (gather := producer.get(node.input[0])) is not None:
-            if gather.op_type != "Gather" or gather.input[0] not in inits or node.input[1] not in inits:
-                continue
-            scale = array(node.input[1])
-            if scale.size != 1:
-                continue
-            zero = array(node.input[2]).astype(np.float32) if len(node.input) > 2 and node.input[2] else 0.0
-            table = (array(gather.input[0]).astype(np.float32) - zero) * scale
-            name = add_weight(f"{gather.input[0]}_fp32", table)
-            replaced[id(node)] = helper.make_node("Gather", [name, gather.input[1]], [node.output[0]], name=gather.name)
+            found = _float_gather(node, gather, inits)
+        else:
+            continue
+        if found is not None:
+            stands_for, weight, new_node = found
+            added[weight.name] = weight
+            replaced[id(stands_for)] = new_node
     if not replaced:
         return model
+    _keep_what_feeds_outputs(graph, replaced, added)
+    return model
+
+
+# (the node a new one stands in for, the fp32 initializer it reads, the new node)
+_Replacement = tuple[Any, Any, Any]
+
+
+def _initializer(inits: dict[str, Any], name: str) -> np.ndarray:
+    from onnx import numpy_helper
+
+    return numpy_helper.to_array(inits[name])
+
+
+def _fp32_initializer(name: str, value: np.ndarray) -> Any:
+    from onnx import numpy_helper
+
+    return numpy_helper.from_array(value.astype(np.float32), name)
+
+
+def _float_matmul(node: Any, inits: dict[str, Any], producer: dict[str, Any],
+                  consumers: dict[str, list[Any]]) -> _Replacement | None:
+    """DynamicQuantizeLinear -> MatMulInteger -> Cast -> Mul(scales) as one fp32 MatMul, or None
+    where the pattern is not that."""
+    from onnx import helper
+
+    quant = producer.get(node.input[0])
+    users = consumers.get(node.output[0], [])
+    cast = users[0] if len(users) == 1 and users[0].op_type == "Cast" else None
+    mul = consumers.get(cast.output[0], [None])[0] if cast is not None else None
+    if (quant is None or quant.op_type != "DynamicQuantizeLinear" or cast is None or mul is None
+            or mul.op_type != "Mul"):
+        return None
+    scales = producer.get(mul.input[1] if mul.input[0] == cast.output[0] else mul.input[0])
+    w_scale = [i for i in scales.input if i in inits] if scales is not None else []
+    if scales is None or scales.op_type != "Mul" or len(w_scale) != 1:
+        return None
+    zero = _initializer(inits, node.input[3]).astype(np.float32) if len(node.input) > 3 and node.input[3] else 0.0
+    weight = (_initializer(inits, node.input[1]).astype(np.float32) - zero) * _initializer(inits, w_scale[0])
+    name = f"{node.input[1]}_fp32"
+    matmul = helper.make_node("MatMul", [quant.input[0], name], [mul.output[0]], name=node.name)
+    return mul, _fp32_initializer(name, weight), matmul
+
+
+def _float_gather(node: Any, gather: Any, inits: dict[str, Any]) -> _Replacement | None:
+    """Gather(int8 table) -> DequantizeLinear as one Gather from an fp32 table, or None."""
+    from onnx import helper
+
+    if gather.op_type != "Gather" or gather.input[0] not in inits or node.input[1] not in inits:
+        return None
+    scale = _initializer(inits, node.input[1])
+    if scale.size != 1:
+        return None
+    zero = _initializer(inits, node.input[2]).astype(np.float32) if len(node.input) > 2 and node.input[2] else 0.0
+    table = (_initializer(inits, gather.input[0]).astype(np.float32) - zero) * scale
+    name = f"{gather.input[0]}_fp32"
+    return node, _fp32_initializer(name, table), helper.make_node("Gather", [name, gather.input[1]],
+                                                                  [node.output[0]], name=gather.name)
+
+
+def _keep_what_feeds_outputs(graph: Any, replaced: dict[int, Any], added: dict[str, Any]) -> None:
+    """Put the new nodes in place of the ones they stand for, then drop every node and
+    initializer that no longer feeds an output."""
     nodes = [replaced.get(id(n), n) for n in graph.node]
     wanted = {o.name for o in graph.output}
     while True:  # drop what no longer feeds an output
@@ -192,7 +228,6 @@ def float_weights(model: Any) -> Any:
     graph.node.extend(nodes)
     del graph.initializer[:]
     graph.initializer.extend(weights)
-    return model
 
 
 def head_nodes(model: Any) -> list[str]:

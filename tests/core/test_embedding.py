@@ -16,12 +16,11 @@ from memex.core.models.catalogue import (
     catalogue,
     get_spec,
     installed_models,
-    resolve_embedder,
-    sha256_file,
-    verify_sha256,
 )
+from memex.core.models.checksums import sha256_file, verify_sha256
 from memex.core.models.embedding import Embedder, load_embedder
 from memex.core.models.onnx_session import available_devices, create_session
+from memex.core.models.resolve import resolve_embedder
 
 DEFAULT_SHA = "8199be6f699a395f99f89df973f9dc5285fbcfcdb2ae1a4e1201dab014f3d2a6"
 FP32_SHA = "6960c6b2980e83a814c09638b4c12e5ac1e8b0f9340729784ea2ccdd0e999c45"

@@ -23,8 +23,6 @@ from memex.core.models.catalogue import (
     get_spec,
     installed_folder,
     is_installed,
-    resolve_embedder,
-    resolve_reranker,
 )
 from memex.core.models.download import (
     DownloadCancelled,
@@ -36,6 +34,7 @@ from memex.core.models.download import (
 from memex.core.models.embedding import load_embedder
 from memex.core.models.lock import LOCK_FILE, read_record
 from memex.core.models.rerank import load_reranker
+from memex.core.models.resolve import resolve_embedder, resolve_reranker
 from memex.core.models.safety import UnsafeModel
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 from memex.core.library import EMBED_BATCH_SIZE
-from memex.core.models.catalogue import resolve_embedder
 from memex.core.models.embedding import Embedder, load_embedder
 from memex.core.models.onnx_session import runs_on_cpu
 from memex.core.models.optimize import optimized_default_model
+from memex.core.models.resolve import resolve_embedder
 
 pytestmark = pytest.mark.slow  # builds and checks model copies: tens of seconds
 

@@ -15,8 +15,8 @@ from memex.core.config import Settings
 from memex.core.errors import LibraryError
 from memex.core.library import Library
 from memex.core.memory import release_free_heap
-from memex.core.models.catalogue import resolve_embedder
 from memex.core.models.model_set import QUERY_CACHE_SIZE, ModelSet
+from memex.core.models.resolve import resolve_embedder
 from memex.core.store.vectors import VectorSpace
 
 SETTINGS = Settings(threads=2)

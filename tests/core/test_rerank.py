@@ -16,8 +16,10 @@ import pytest
 from memex.core import config
 from memex.core.errors import ChecksumMismatch, ModelError
 from memex.core.models import rerank_optimize
-from memex.core.models.catalogue import installed_models, resolve_reranker, sha256_file
+from memex.core.models.catalogue import installed_models
+from memex.core.models.checksums import sha256_file
 from memex.core.models.rerank import Reranker, load_reranker
+from memex.core.models.resolve import resolve_reranker
 from memex_bench.rerank import workload
 
 RANDOM_SHA = "7d1792defda144ba7402fa0d6b7529b4af49f7c4e421345eb3b314b63d7efada"

@@ -256,7 +256,7 @@ def _model_folder(tmp_path: Path, spec: object) -> Path:
 ])
 def test_memex_model_json_values_are_checked(tmp_path: Path, spec: object, key: str | None,
                                              capsys: pytest.CaptureFixture[str]) -> None:
-    from memex.core.models.catalogue import resolve_embedder
+    from memex.core.models.resolve import resolve_embedder
 
     folder = _model_folder(tmp_path, spec)
     wanted = f'"{key}" is' if key else "must hold a JSON object"
@@ -271,7 +271,7 @@ def test_memex_model_json_values_are_checked(tmp_path: Path, spec: object, key: 
 
 
 def test_model_names_are_names_and_paths_are_paths(tmp_path: Path) -> None:
-    from memex.core.models.catalogue import model_folder
+    from memex.core.models.resolve import model_folder
     from memex.core.models.switch import setting_for
 
     for name in ("X", "all-MiniLM-L6-v2-int8", "my.model_v2"):

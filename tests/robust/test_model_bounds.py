@@ -15,10 +15,11 @@ import pytest
 from memex.core.cli.main import main
 from memex.core.cli.models import import_model
 from memex.core.errors import ModelError
-from memex.core.models.catalogue import HubFile, ModelSpec, installed_folder, resolve_embedder, resolve_reranker
+from memex.core.models.catalogue import HubFile, ModelSpec, installed_folder
 from memex.core.models.download import DownloadError, download_model, partial_folder
 from memex.core.models.embedding import load_tokenizer
 from memex.core.models.lock import LOCK_FILE, read_record
+from memex.core.models.resolve import resolve_embedder, resolve_reranker
 from memex.core.models.safety import UnsafeModel
 from memex_bench.promise_models import padded_tokenizer
 

@@ -111,7 +111,7 @@ def test_damaged_or_hostile_protobuf_is_refused_not_crashed(tmp_path: Path) -> N
 
 
 def test_the_bundled_embedder_passes(tmp_path: Path) -> None:
-    from memex.core.models.catalogue import resolve_embedder
+    from memex.core.models.resolve import resolve_embedder
 
     model = resolve_embedder(None)
     assert check_external_data(model.onnx_path) == []

@@ -84,10 +84,10 @@ def run(texts_source: Path | None = None, reference_dir: Path | None = None, sec
     """One row per model: chunks/s (median), speed-up over fp32, and min/mean cosine to fp32."""
     from memex.core import config
     from memex.core.library import EMBED_BATCH_SIZE as APP_BATCH
-    from memex.core.models.catalogue import resolve_embedder
     from memex.core.models.embedding import Embedder
     from memex.core.models.onnx_session import create_session, default_threads
     from memex.core.models.optimize import optimized_default_model
+    from memex.core.models.resolve import resolve_embedder
 
     threads = threads if threads is not None else config.Settings.load().threads
     threads = threads if threads > 0 else default_threads()

@@ -110,7 +110,7 @@ def idle_library_path(workdir: Path) -> Path:
     """A synthetic library of IDLE_LIBRARY_CHUNKS chunks whose vectors claim the default
     embedder, so the app opens it, loads that model and searches it as it would a real one
     (built once, a minute or two; the vectors' values do not change the memory it takes)."""
-    from memex.core.models.catalogue import resolve_embedder
+    from memex.core.models.resolve import resolve_embedder
 
     from .latency import build_library
 

@@ -96,9 +96,9 @@ def _lexical_top(docs: list[str], queries: list[str], k: int) -> list[list[int]]
 def run(reranker_spec: str, queries: int = 20, threads: int = 2) -> list[Row]:
     from memex.core import config
     from memex.core.models import rerank_optimize
-    from memex.core.models.catalogue import resolve_reranker
     from memex.core.models.onnx_session import create_session
     from memex.core.models.rerank import Reranker
+    from memex.core.models.resolve import resolve_reranker
 
     model = resolve_reranker(reranker_spec)
     load = [os.getloadavg()[0]] if hasattr(os, "getloadavg") else []
