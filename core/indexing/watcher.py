@@ -7,115 +7,27 @@ notifications fail (watch limit, queue overflow) the watcher polls instead and a
 from __future__ import annotations
 
 import contextlib
-import errno
-import inspect
 import logging
 import os
-import stat as stat_mod
 import threading
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 from pathlib import Path
 
-from watchdog.events import FileSystemEvent, FileSystemEventHandler
-from watchdog.observers import Observer
+from watchdog.events import FileSystemEvent
 from watchdog.observers.api import BaseObserver, ObservedWatch
-from watchdog.observers.polling import PollingObserver, PollingObserverVFS
+from watchdog.observers.polling import PollingObserver
 
 from ..extract import detect_kind
+from .change_batches import PendingChange, Signature, collapse_nested, file_signature
 from .scan import IgnoreRules, judge_path
+from .watch_observers import LIMIT_ERRNOS, EventForwarder, failure_reason, native_observer, polling_observer
 
 logger = logging.getLogger(__name__)
 
 _FILE_EVENTS = frozenset({"created", "modified", "deleted", "moved", "closed", "attrib"})
 _DIR_EVENTS = frozenset({"created", "deleted", "moved"})  # "modified" fires for every child
-_LIMIT_ERRNOS = frozenset({errno.ENOSPC, errno.EMFILE, errno.ENFILE, errno.ENOMEM})
 _HEALTH_S = 2.0  # how often vanished/returned roots and a dead observer are checked
-
-try:  # watchdog only logs inotify overflows, and silently skips subfolders past the watch limit
-    from watchdog.observers.inotify import InotifyEmitter, InotifyObserver
-    from watchdog.observers.inotify_c import InotifyEvent, InotifyFD, Mask
-
-    _INOTIFY = (hasattr(InotifyFD, "_get_or_create_watch") and hasattr(InotifyFD, "handle_event")
-                and "inotify_fd" in inspect.signature(InotifyEmitter.__init__).parameters)
-except Exception:  # not Linux, or another watchdog layout
-    _INOTIFY = False
-
-if _INOTIFY:
-
-    class _ReportingFD(InotifyFD):
-        """An inotify instance that tells the watcher about lost events and exhausted limits."""
-
-        on_trouble: Callable[[str], None] = staticmethod(lambda reason: None)
-
-        def handle_event(self, event: InotifyEvent) -> None:
-            if event.is_queue_overflow:
-                self.on_trouble("too many changes arrived at once and some were lost")
-            super().handle_event(event)
-
-        def _get_or_create_watch(self, path: bytes, mask: Mask):
-            try:
-                return super()._get_or_create_watch(path, mask)
-            except OSError as exc:
-                if exc.errno in _LIMIT_ERRNOS:
-                    self.on_trouble(_reason(exc))
-                raise
-
-    class _ReportingObserver(InotifyObserver):
-        def __init__(self, on_trouble: Callable[[str], None]) -> None:
-            fd = _ReportingFD()
-            fd.on_trouble = on_trouble
-            BaseObserver.__init__(self, InotifyEmitter, inotify_fd=fd)
-            self._inotify_fd = fd
-            fd.start()
-
-
-def _reason(exc: BaseException) -> str:
-    """Why native watching failed, in words for the user."""
-    if isinstance(exc, OSError) and exc.errno == errno.ENOSPC:
-        return "the system limit on watched folders was reached (fs.inotify.max_user_watches)"
-    if isinstance(exc, OSError) and exc.errno in _LIMIT_ERRNOS:
-        return f"the system refused more file watches ({exc.strerror or exc})"
-    return str(exc) or type(exc).__name__
-
-
-def _signature(path: str) -> tuple[int, int] | None:
-    """(size, mtime_ns) of a regular file, else None (a link too: nothing behind it is looked at)."""
-    try:
-        st = os.lstat(path)
-    except OSError:
-        return None
-    return (st.st_size, st.st_mtime_ns) if stat_mod.S_ISREG(st.st_mode) else None
-
-
-def _collapse(entries: dict[str, bool]) -> list[str]:
-    """Sorted paths, without those inside a folder that is itself in the batch."""
-    dirs = {p for p, is_dir in entries.items() if is_dir}
-
-    def inside_a_dir(path: str) -> bool:
-        while (parent := os.path.dirname(path)) != path:
-            if parent in dirs:
-                return True
-            path = parent
-        return False
-
-    return sorted(p for p in entries if not (dirs and inside_a_dir(p)))
-
-
-@dataclass(frozen=True)
-class _Pending:
-    sig: tuple[int, int] | None  # at the latest event (or check) for this path
-    since: float  # first event, for the max_delay bound
-    is_dir: bool
-
-
-class _Handler(FileSystemEventHandler):
-    def __init__(self, on_event: Callable[[FileSystemEvent], None]) -> None:
-        self.on_event = on_event
-
-    def dispatch(self, event: FileSystemEvent) -> None:
-        self.on_event(event)
 
 
 class FolderWatcher:
@@ -135,7 +47,7 @@ class FolderWatcher:
         self._debounce = debounce_s
         self._max_delay = max(max_delay_s, debounce_s)
         self._polling = force_polling
-        self._handler = _Handler(self._on_event)
+        self._handler = EventForwarder(self._on_event)
         # Watches: guarded by _watch_lock, never changed from watchdog's own threads.
         self._watch_lock = threading.RLock()
         self._roots: tuple[str, ...] = ()
@@ -146,7 +58,7 @@ class FolderWatcher:
         self._running = False
         # Pending paths: guarded by _cond (events arrive on watchdog's thread).
         self._cond = threading.Condition()
-        self._pending: dict[str, _Pending] = {}
+        self._pending: dict[str, PendingChange] = {}
         self._oldest: float | None = None
         self._quiet_from = 0.0
         self._trouble: str | None = None
@@ -186,7 +98,7 @@ class FolderWatcher:
                 self._observer.start()
             except Exception as exc:  # e.g. EMFILE: too many inotify instances
                 self._observer = None
-                self._fallback(_reason(exc))
+                self._fallback(failure_reason(exc))
             else:
                 self._sync_watches()
             self._thread = threading.Thread(target=self._run, name="memex-folder-watcher", daemon=True)
@@ -215,9 +127,8 @@ class FolderWatcher:
     # -- watches --------------------------------------------------------------------------
     def _new_observer(self) -> BaseObserver:
         if self._polling:
-            # lstat: never walk into `ln -s /` or around `ln -s . self`; a link is reported as itself.
-            return PollingObserverVFS(os.lstat, os.scandir, polling_interval=self.poll_interval_s)
-        observer = _ReportingObserver(self._report_trouble) if _INOTIFY else Observer()
+            return polling_observer(self.poll_interval_s)
+        observer = native_observer(self._report_trouble)
         self._polling = isinstance(observer, PollingObserver)  # no native API on this system
         return observer
 
@@ -252,11 +163,11 @@ class FolderWatcher:
                 self._watches[key] = observer.schedule(self._handler, key[0], recursive=key[1])
                 added.add(key)
             except Exception as exc:
-                limit = not isinstance(exc, OSError) or exc.errno in _LIMIT_ERRNOS
+                limit = not isinstance(exc, OSError) or exc.errno in LIMIT_ERRNOS
                 if self._polling or not limit:  # e.g. permission denied: polling would not help
-                    self._notice(f"Memex cannot watch {key[0]} for changes: {_reason(exc)}.")
+                    self._notice(f"Memex cannot watch {key[0]} for changes: {failure_reason(exc)}.")
                     continue
-                self._fallback(_reason(exc))
+                self._fallback(failure_reason(exc))
                 return []
         return [r for r, k in key_of.items() if k in added]
 
@@ -314,7 +225,7 @@ class FolderWatcher:
         kind = event.event_type
         if kind not in (_DIR_EVENTS if event.is_directory else _FILE_EVENTS):
             return  # opened/closed-without-writing (our own reads!), folder metadata
-        accepted: list[tuple[str, tuple[int, int] | None, bool]] = []
+        accepted: list[tuple[str, Signature | None, bool]] = []
         for raw in [event.src_path, event.dest_path] if kind == "moved" else [event.src_path]:
             path = self._wanted(os.fsdecode(raw), event.is_directory)
             if path is None:
@@ -323,7 +234,7 @@ class FolderWatcher:
                 accepted.append((path, None, False))
             else:
                 is_dir = event.is_directory or os.path.isdir(path)
-                accepted.append((path, None if is_dir else _signature(path), is_dir))
+                accepted.append((path, None if is_dir else file_signature(path), is_dir))
         if accepted:
             self._add(accepted)
 
@@ -347,13 +258,13 @@ class FolderWatcher:
             return path  # folders are rescanned; a vanished file is still news
         return path if detect_kind(Path(path)) is not None else None
 
-    def _add(self, items: Iterable[tuple[str, tuple[int, int] | None, bool]]) -> None:
+    def _add(self, items: Iterable[tuple[str, Signature | None, bool]]) -> None:
         with self._cond:
             now = time.monotonic()
             was_empty = not self._pending
             for path, sig, is_dir in items:
                 old = self._pending.get(path)
-                self._pending[path] = _Pending(sig, old.since if old else now, is_dir)
+                self._pending[path] = PendingChange(sig, old.since if old else now, is_dir)
             if self._oldest is None:
                 self._oldest = now
             self._quiet_from = now
@@ -361,7 +272,7 @@ class FolderWatcher:
                 self._cond.notify_all()
 
     def _enqueue_roots(self, roots: Iterable[str]) -> None:
-        items = [(r, _signature(r), os.path.isdir(r)) for r in roots if os.path.exists(r)]
+        items = [(r, file_signature(r), os.path.isdir(r)) for r in roots if os.path.exists(r)]
         if items:
             self._add(items)
 
@@ -395,7 +306,7 @@ class FolderWatcher:
         (still being written): those wait another quiet period, up to ``max_delay_s``."""
         with self._cond:
             snapshot = dict(self._pending)
-        current = {p: _signature(p) for p, e in snapshot.items() if not e.is_dir}
+        current = {p: file_signature(p) for p, e in snapshot.items() if not e.is_dir}
         ready: dict[str, bool] = {}
         with self._cond:
             for path, entry in snapshot.items():
@@ -406,13 +317,13 @@ class FolderWatcher:
                     ready[path] = entry.is_dir
                     del self._pending[path]
                 else:
-                    self._pending[path] = _Pending(sig, entry.since, False)
+                    self._pending[path] = PendingChange(sig, entry.since, False)
                     self._quiet_from = now
             self._oldest = min((e.since for e in self._pending.values()), default=None)
         self._deliver(ready)
 
     def _deliver(self, entries: dict[str, bool]) -> None:
-        paths = _collapse(entries)
+        paths = collapse_nested(entries)
         if not paths:
             return
         with self._deliver_lock:

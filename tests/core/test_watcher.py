@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 from memex.core.config import DEFAULT_IGNORE
-from memex.core.indexing import watcher as watcher_mod
 from memex.core.indexing.scan import IgnoreRules
+from memex.core.indexing.watch_observers import INOTIFY_REPORTING
 from memex.core.indexing.watcher import FolderWatcher
 from memex.core.library import Library
 
@@ -320,7 +320,7 @@ def test_flush_now_delivers_pending_paths_at_once(make_watcher, folder):
 
 
 linux_only = pytest.mark.skipif(
-    not (sys.platform.startswith("linux") and watcher_mod._INOTIFY), reason="inotify only")
+    not (sys.platform.startswith("linux") and INOTIFY_REPORTING), reason="inotify only")
 
 
 @linux_only
