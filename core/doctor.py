@@ -26,64 +26,72 @@ def _check(name: str, probe: Callable[[], str]) -> Check:
 
 
 def run_checks(library: Library) -> list[Check]:
-    def sqlite() -> str:
-        return f"{sqlite_versions()}, Python {platform.python_version()}"
-
-    def fts5() -> str:
-        if not has_fts5(library.store.connection()):
-            raise MemexError("this SQLite has no FTS5")
-        return "FTS5 available"
-
-    def vec() -> str:
-        return f"sqlite-vec {vec_version()}"
-
-    def providers() -> str:
-        from .models.onnx_session import installed_runtimes, ort
-
-        runtimes = installed_runtimes()
-        text = (f"onnxruntime {ort.__version__} ({', '.join(runtimes) or 'package not identified'}): "
-                f"{', '.join(ort.get_available_providers())}")
-        if len(runtimes) > 1:  # they install into the same folder, so one has overwritten the other
-            raise MemexError(text + " — more than one ONNX Runtime package is installed; uninstall all of them "
-                             "and reinstall the one you want (README, GPU)")
-        return text
-
-    def embedder() -> str:
-        emb = library.embedder
-        if not isinstance(emb, RunsOnDevice):  # a model given to Library.open that is not ONNX
-            return f"{emb.model_id} ({emb.dim} dimensions)"
-        text = (f"{emb.model_id} ({emb.dim} dimensions) on {', '.join(emb.providers)} "
-                f"(device setting: {library.settings.device})")
-        if emb.warnings:
-            raise MemexError(text + " — " + "; ".join(emb.warnings))
-        return text
-
-    def reranker() -> str:
-        rr = library.reranker
-        if rr is None:
-            return "none configured (results are not reranked)"
-        if not isinstance(rr, RunsOnDevice):
-            return rr.model_id
-        text = f"{rr.model_id} on {', '.join(rr.providers)}"
-        if rr.warnings:
-            raise MemexError(text + " — " + "; ".join(rr.warnings))
-        return text
-
-    def integrity() -> str:
-        problems = file_problems(library.path, readonly=library.readonly)
-        if problems:
-            raise MemexError(problems[0])
-        status = library.status()
-        return (f"{status.path}: {status.documents} documents, {status.chunks} chunks "
-                f"({status.chunks_pending} waiting for vectors), {status.failed} failed files"
-                + ("; read-only, so the full-text index was not checked" if library.readonly else ""))
-
+    """Every check, in the order ``memex doctor`` prints them; a failing one never stops the rest."""
     return [
-        _check("sqlite", sqlite),
-        _check("fts5", fts5),
-        _check("sqlite-vec", vec),
-        _check("onnxruntime", providers),
-        _check("embedder", embedder),
-        _check("reranker", reranker),
-        _check("library", integrity),
+        _check("sqlite", _sqlite),
+        _check("fts5", lambda: _fts5(library)),
+        _check("sqlite-vec", _vec),
+        _check("onnxruntime", _providers),
+        _check("embedder", lambda: _embedder(library)),
+        _check("reranker", lambda: _reranker(library)),
+        _check("library", lambda: _integrity(library)),
     ]
+
+
+def _sqlite() -> str:
+    return f"{sqlite_versions()}, Python {platform.python_version()}"
+
+
+def _fts5(library: Library) -> str:
+    if not has_fts5(library.store.connection()):
+        raise MemexError("this SQLite has no FTS5")
+    return "FTS5 available"
+
+
+def _vec() -> str:
+    return f"sqlite-vec {vec_version()}"
+
+
+def _providers() -> str:
+    from .models.onnx_session import installed_runtimes, ort
+
+    runtimes = installed_runtimes()
+    text = (f"onnxruntime {ort.__version__} ({', '.join(runtimes) or 'package not identified'}): "
+            f"{', '.join(ort.get_available_providers())}")
+    if len(runtimes) > 1:  # they install into the same folder, so one has overwritten the other
+        raise MemexError(text + " — more than one ONNX Runtime package is installed; uninstall all of them "
+                         "and reinstall the one you want (README, GPU)")
+    return text
+
+
+def _embedder(library: Library) -> str:
+    emb = library.embedder
+    if not isinstance(emb, RunsOnDevice):  # a model given to Library.open that is not ONNX
+        return f"{emb.model_id} ({emb.dim} dimensions)"
+    text = (f"{emb.model_id} ({emb.dim} dimensions) on {', '.join(emb.providers)} "
+            f"(device setting: {library.settings.device})")
+    if emb.warnings:
+        raise MemexError(text + " — " + "; ".join(emb.warnings))
+    return text
+
+
+def _reranker(library: Library) -> str:
+    rr = library.reranker
+    if rr is None:
+        return "none configured (results are not reranked)"
+    if not isinstance(rr, RunsOnDevice):
+        return rr.model_id
+    text = f"{rr.model_id} on {', '.join(rr.providers)}"
+    if rr.warnings:
+        raise MemexError(text + " — " + "; ".join(rr.warnings))
+    return text
+
+
+def _integrity(library: Library) -> str:
+    problems = file_problems(library.path, readonly=library.readonly)
+    if problems:
+        raise MemexError(problems[0])
+    status = library.status()
+    return (f"{status.path}: {status.documents} documents, {status.chunks} chunks "
+            f"({status.chunks_pending} waiting for vectors), {status.failed} failed files"
+            + ("; read-only, so the full-text index was not checked" if library.readonly else ""))

@@ -16,11 +16,13 @@ from .sql import one_int, one_row, rows
 # change to ``vector_index``, say, must not change what an old library's upgrade does).
 
 
-def _initial(conn: apsw.Connection) -> None:
-    conn.execute(
-        """
+# 0001_initial, frozen: the library's own settings (key -> value).
+_INITIAL_META = """
         CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
+"""
 
+# 0001_initial, frozen: the folders and files the user added.
+_INITIAL_SOURCES = """
         CREATE TABLE sources(
             id INTEGER PRIMARY KEY,
             path TEXT NOT NULL UNIQUE,
@@ -28,7 +30,10 @@ def _initial(conn: apsw.Connection) -> None:
             added_at REAL NOT NULL,
             last_indexed_at REAL
         );
+"""
 
+# 0001_initial, frozen: one row per indexed file, and its lookups.
+_INITIAL_DOCUMENTS = """
         CREATE TABLE documents(
             id INTEGER PRIMARY KEY,
             source_id INTEGER REFERENCES sources(id) ON DELETE SET NULL,
@@ -50,7 +55,10 @@ def _initial(conn: apsw.Connection) -> None:
         CREATE INDEX documents_hash ON documents(content_hash);
         CREATE INDEX documents_folder ON documents(folder);
         CREATE INDEX documents_source ON documents(source_id);
+"""
 
+# 0001_initial, frozen: the passages of each document; ``embedded`` 0 until it has vectors.
+_INITIAL_CHUNKS = """
         CREATE TABLE chunks(
             id INTEGER PRIMARY KEY AUTOINCREMENT,
             document_id INTEGER NOT NULL REFERENCES documents(id) ON DELETE CASCADE,
@@ -64,7 +72,10 @@ def _initial(conn: apsw.Connection) -> None:
         );
         CREATE INDEX chunks_document ON chunks(document_id, ord);
         CREATE INDEX chunks_pending ON chunks(id) WHERE embedded = 0;
+"""
 
+# 0001_initial, frozen: the full-text index over chunks, kept in step by triggers.
+_INITIAL_CHUNKS_FTS = """
         CREATE VIRTUAL TABLE chunks_fts USING fts5(
             text,
             content='chunks', content_rowid='id',
@@ -80,7 +91,10 @@ def _initial(conn: apsw.Connection) -> None:
             INSERT INTO chunks_fts(chunks_fts, rowid, text) VALUES ('delete', old.id, old.text);
             INSERT INTO chunks_fts(rowid, text) VALUES (new.id, new.text);
         END;
+"""
 
+# 0001_initial, frozen: one row per embedding model whose vectors the library holds.
+_INITIAL_VECTOR_SPACES = """
         CREATE TABLE vector_spaces(
             id INTEGER PRIMARY KEY,
             model_id TEXT NOT NULL UNIQUE,
@@ -89,8 +103,14 @@ def _initial(conn: apsw.Connection) -> None:
             active INTEGER NOT NULL DEFAULT 0,
             created_at REAL NOT NULL
         );
-        """
-    )
+"""
+
+
+def _initial(conn: apsw.Connection) -> None:
+    """The first schema, its frozen parts in order (one transaction: see ``migrate``)."""
+    for ddl in (_INITIAL_META, _INITIAL_SOURCES, _INITIAL_DOCUMENTS, _INITIAL_CHUNKS, _INITIAL_CHUNKS_FTS,
+                _INITIAL_VECTOR_SPACES):
+        conn.execute(ddl)
 
 
 def _binary_vectors(conn: apsw.Connection) -> None:
