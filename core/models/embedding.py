@@ -99,8 +99,11 @@ class Embedder:
     """A loaded embedding model. Safe to share between threads."""
 
     def __init__(self, model: ResolvedModel, session: ort.InferenceSession, warnings: Sequence[str] = (),
-                 workers: int = 1) -> None:
+                 workers: int = 1, onnx_path: Path | None = None) -> None:
         self.model_id = model.model_id
+        #: The file the session runs: the model's own, or its optimised copy.
+        self.onnx_path = Path(onnx_path or model.onnx_path)
+        self.session = session
         self.max_tokens = model.max_tokens
         self.query_prefix = model.spec.query_prefix
         self.passage_prefix = model.spec.passage_prefix
@@ -189,9 +192,10 @@ def open_embedder(model: ResolvedModel, *, threads: int = 0, device: str = "cpu"
     path = _fastest_file(model, device)
     if runs_on_cpu(device):
         session, warnings = create_session(path, threads=1, device=device)
-        return Embedder(model, session, warnings, workers=threads if threads > 0 else default_threads())
+        return Embedder(model, session, warnings, workers=threads if threads > 0 else default_threads(),
+                        onnx_path=path)
     session, warnings = create_session(path, threads=threads, device=device)
-    return Embedder(model, session, warnings)
+    return Embedder(model, session, warnings, onnx_path=path)
 
 
 def _fastest_file(model: ResolvedModel, device: str) -> Path:

@@ -230,8 +230,8 @@ def test_session_options_and_devices() -> None:
 def test_batches_running_side_by_side_embed_as_one_at_a_time(embedder: Embedder) -> None:
     """On the CPU the session has one thread and batches run ``workers`` at a time; a few texts
     are shared out between the workers. Every way gives the same vectors, in input order."""
-    one_at_a_time = Embedder(resolve_embedder(None), embedder._session, workers=1)
-    assert embedder.workers == 2 and embedder._session.get_session_options().intra_op_num_threads == 1
+    one_at_a_time = Embedder(resolve_embedder(None), embedder.session, workers=1)
+    assert embedder.workers == 2 and embedder.session.get_session_options().intra_op_num_threads == 1
     texts = [f"note {i}: " + "tidal harbour ledger " * (1 + 7 * i % 40) for i in range(13)]
     for batch_size in (1, 4):
         np.testing.assert_allclose(embedder.embed_documents(texts, batch_size=batch_size),

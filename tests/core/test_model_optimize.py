@@ -47,7 +47,7 @@ def test_optimised_copy_is_built_and_used_on_cpu(optimised: Path) -> None:
     assert runs_on_cpu("cpu")
     embedder = load_embedder(None, threads=2)
     assert embedder.model_id == resolve_embedder(None).model_id  # same vectors space as the original file
-    assert Path(embedder._session._model_path).resolve() == optimised.resolve()
+    assert embedder.onnx_path.resolve() == optimised.resolve()
 
 
 def test_every_vector_stays_within_cosine_099_of_fp32(embedder: Embedder, fp32_embedder_dir: Path,
@@ -101,7 +101,7 @@ def test_a_source_it_cannot_read_falls_back_to_the_source(tmp_path: Path, caplog
 def test_it_can_be_turned_off(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("MEMEX_OPTIMIZE_MODELS", "0")
     embedder = load_embedder(None, threads=1)
-    assert Path(embedder._session._model_path) == resolve_embedder(None).onnx_path
+    assert embedder.onnx_path == resolve_embedder(None).onnx_path
 
 
 def test_embedding_bench_prints_speed_and_accuracy_against_fp32(shared_dir: Path, tmp_path: Path) -> None:
