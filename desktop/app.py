@@ -16,6 +16,9 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from PySide6.QtWidgets import QApplication, QWidget
 
+    from .main_window import MainWindow
+    from .single_instance import InstanceServer
+
 APP_ID = "memex"
 SMOKE_TEST_MS = 3000  # long enough for the first paint and the library to open
 
@@ -56,7 +59,7 @@ def main(argv_paths: list[str] | None = None) -> int:
         return 2
 
     from . import qtcompat, style
-    from .single_instance import InstanceServer, send_to_running
+    from .single_instance import InstanceServer
 
     qtcompat.apply()
     paths = [os.path.abspath(os.path.expanduser(p)) for p in args.paths]
@@ -64,19 +67,41 @@ def main(argv_paths: list[str] | None = None) -> int:
     app.setApplicationName("Memex")
     app.setOrganizationName("Memex")
     app.setDesktopFileName(APP_ID)
-    if send_to_running(paths, activate=not args.minimized):
-        if args.smoke_test:  # the window that answered is not the one under test
-            if sys.stderr is not None:
-                print("memex-gui: another Memex window is running for this user folder", file=sys.stderr)
-            return 1
-        if paths and sys.stdout is not None:  # a GUI script on Windows has no console
-            print(f"Memex is already running; it is indexing {len(paths)} path(s) now.")
-        return 0
+    handed_over = _hand_to_running_window(paths, args)
+    if handed_over is not None:
+        return handed_over
     server = InstanceServer()
     server.listen()
 
     style.apply_style(app)
     app.setWindowIcon(style.app_icon())
+    window = _show_window(args, paths, server)
+    if args.smoke_test:
+        from PySide6.QtCore import QTimer
+
+        QTimer.singleShot(SMOKE_TEST_MS, lambda: _end_smoke_test(app, window))
+    return _run_until_closed(app, window, server)
+
+
+def _hand_to_running_window(paths: list[str], args: argparse.Namespace) -> int | None:
+    """When a Memex window already runs for this user: hand it ``paths`` and say how this
+    launch ends (its exit code); ``None`` when this launch is the one to open the window."""
+    from .single_instance import send_to_running
+
+    if not send_to_running(paths, activate=not args.minimized):
+        return None
+    if args.smoke_test:  # the window that answered is not the one under test
+        if sys.stderr is not None:
+            print("memex-gui: another Memex window is running for this user folder", file=sys.stderr)
+        return 1
+    if paths and sys.stdout is not None:  # a GUI script on Windows has no console
+        print(f"Memex is already running; it is indexing {len(paths)} path(s) now.")
+    return 0
+
+
+def _show_window(args: argparse.Namespace, paths: list[str], server: InstanceServer) -> MainWindow:
+    """The window, taking paths and "come to the front" from later launches; shown, or in the
+    tray (minimised where there is none) with ``--minimized``."""
     from .main_window import MainWindow
     from .tray import tray_available
 
@@ -90,10 +115,11 @@ def main(argv_paths: list[str] | None = None) -> int:
             window.showMinimized()
     else:
         window.show()
-    if args.smoke_test:
-        from PySide6.QtCore import QTimer
+    return window
 
-        QTimer.singleShot(SMOKE_TEST_MS, lambda: _end_smoke_test(app, window))
+
+def _run_until_closed(app: QApplication, window: MainWindow, server: InstanceServer) -> int:
+    """Run the event loop; then stop the window's work and return its exit code."""
     code = 1
     try:
         code = int(app.exec())

@@ -1,41 +1,43 @@
 """The Memex window: folders on the left, search and results in the middle, the preview on the
 right, the status area along the bottom. It wires the panels to the library's background
-operations and never calls the library on its own thread."""
+operations and never calls the library on its own thread. How an index job and a model switch
+are shown lives in ``run_status`` and ``switch_status``; what is asked of the library again
+after a write, in ``library_info``."""
 
 from __future__ import annotations
 
 import dataclasses
 import os
-import time
 from collections.abc import Iterable
 from pathlib import Path
 
 from memex.core.config import Settings
 from memex.core.library import Library
-from memex.core.types import ALL_CHANGES, NO_CHANGES, Changes, IndexReport, LibraryStatus, Source
+from memex.core.types import ALL_CHANGES, Changes, LibraryStatus, Source
 from PySide6.QtCore import QEvent, Qt, QTimer, Signal
 from PySide6.QtGui import QGuiApplication
-from PySide6.QtWidgets import QFileDialog, QLabel, QMainWindow, QSplitter, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QFileDialog, QMainWindow, QSplitter, QVBoxLayout, QWidget
 
-from . import fmt, qtcompat, style
+from . import qtcompat, style
+from .drop_hint import DropHint, local_paths
 from .folders import FailuresDialog, FoldersPanel
-from .indexing import IndexController, WriteJob
+from .indexing import IndexController
 from .install_desktop_entry import set_start_at_login, start_at_login_enabled
+from .library_info import LibraryInfo
 from .library_notice import show_library_notices
-from .memory_release import AFTER_INDEXING_MS, IdleMemoryRelease
+from .memory_release import IdleMemoryRelease
 from .menus import build_menus
-from .model_switch import ModelSwitchController, model_label, show_progress
+from .model_switch import ModelSwitchController
 from .opener import Opener
 from .prefs import Prefs
 from .preview import PreviewPanel
 from .progress import StatusArea
+from .run_status import IndexRunStatus
 from .search_panel import SearchPanel
 from .settings_dialog import RESTART_FIELDS, SettingsDialog
+from .switch_status import ModelSwitchStatus
 from .tasks import TaskManager, describe_error
 from .tray import Tray, tray_available
-
-INFO_EVERY_S = 1.5  # while indexing: refresh counts and the current results this often (when written to)
-WRITTEN = Changes(documents=True, search_results=True)  # what a run that wrote something changed
 
 qtcompat.apply()
 
@@ -56,6 +58,8 @@ class MainWindow(QMainWindow):
         self.owns_library = library is None
         self.indexer: IndexController | None = None
         self.model_switch: ModelSwitchController | None = None
+        self.run_status: IndexRunStatus | None = None
+        self.switch_status: ModelSwitchStatus | None = None
         self.watch = None
         self.tray: Tray | None = None
         self.prefs = Prefs()
@@ -63,17 +67,25 @@ class MainWindow(QMainWindow):
         self._watch_opts = (watch, watch_debounce_s, force_polling)
         self._reconcile = reconcile
         self._waiting_paths: list[str] = [os.path.abspath(p) for p in paths]
-        self._last_info = 0.0
-        self._status: LibraryStatus | None = None  # the last answers, kept for what did not change
-        self._sources: list[Source] | None = None
-        self._info_wanted = NO_CHANGES  # asked for, not yet answered (a newer ask replaces an older one)
-        self._info_asked = 0
-        self._written_seen: tuple[int, int, int] = (0, 0, 0)  # what the running job had written
         self._closing = False
 
         self.tasks = TaskManager(self)
+        self.info = LibraryInfo(self.tasks, self._show_info)
         self.memory = IdleMemoryRelease(self.tasks, self)
         self.opener = Opener(self.tasks, self)
+        self._build_panels()
+        self._build_menu()
+        self._connect()
+        self._restore_window()
+
+        if library is not None:
+            self._set_library(library)
+        else:
+            self._open_library(library_path)
+
+    # -- set-up ---------------------------------------------------------------------------
+    def _build_panels(self) -> None:
+        """Folders, search and preview side by side above the status area; the drop hint over them."""
         self.folders = FoldersPanel()
         self.search = SearchPanel(self.tasks)
         self.preview = PreviewPanel(self.tasks)
@@ -95,13 +107,10 @@ class MainWindow(QMainWindow):
         layout.addWidget(self.splitter, 1)
         layout.addWidget(self.status)
         self.setCentralWidget(central)
-        self.drop_hint = QLabel("Drop to add to your library", central, alignment=Qt.AlignmentFlag.AlignCenter)
-        self.drop_hint.setStyleSheet(
-            f"background: rgba(47,111,222,40); border: 2px dashed {style.ACCENT}; border-radius: 14px;"
-            f"font-size: 20px; font-weight: 600; color: {style.ACCENT};")
-        self.drop_hint.hide()
-        self._build_menu()
-        self._connect()
+        self.drop_hint = DropHint(central)
+
+    def _restore_window(self) -> None:
+        """The last size and place, the tray as last chosen; the first paint rehearsed."""
         geometry = self.prefs.geometry("main")
         if geometry is not None:
             self.restoreGeometry(geometry)
@@ -109,12 +118,6 @@ class MainWindow(QMainWindow):
         self.search.view.rehearse()
         self.status.rehearse()
 
-        if library is not None:
-            self._set_library(library)
-        else:
-            self._open_library(library_path)
-
-    # -- set-up ---------------------------------------------------------------------------
     def _build_menu(self) -> None:
         actions = build_menus(self)
         self.add_action = actions["add"]
@@ -159,28 +162,13 @@ class MainWindow(QMainWindow):
         self.show_error(describe_error(exc))
 
     def _set_library(self, library: Library) -> None:
-        self.library = library
+        self.library = self.info.library = library
         self.memory.set_library(library)
         self.search.set_library(library)
         self.preview.set_library(library)
-        self.indexer = IndexController(library, self.tasks, self)
-        self.indexer.started.connect(self._on_run_started)
-        self.indexer.progress.connect(self._on_progress)
-        self.indexer.finished.connect(self._on_run_finished)
-        self.indexer.idle.connect(self._on_idle)
-        self.indexer.failed.connect(self.show_error)
-        self.indexer.paused_changed.connect(self._on_paused)
-        self.status.pause_toggled.connect(self.indexer.set_paused)
-        self.status.cancel_clicked.connect(self.indexer.cancel)
+        self._connect_indexer(library)
         self._connect_model_switch(library)
-        watch, debounce, polling = self._watch_opts
-        if watch and not library.readonly:  # a read-only library cannot take what the watcher sees
-            from .watch import WatchController
-
-            self.watch = WatchController(self.tasks, library.settings, debounce_s=debounce,
-                                         force_polling=polling, parent=self)
-            self.watch.changes.connect(self.indexer.refresh)
-            self.watch.notice.connect(lambda m: self.status.show_message(m, sticky=True))
+        self._start_watching(library)
         self.refresh_info()
         self.tasks.run(lambda: library.embedder, lane="search")  # load the model before the first query
         self.library_notice = show_library_notices(self, self.status, library)  # told once, here
@@ -191,35 +179,31 @@ class MainWindow(QMainWindow):
             self._waiting_paths = []
         self.library_ready.emit(library)
 
+    def _connect_indexer(self, library: Library) -> None:
+        self.indexer = IndexController(library, self.tasks, self)
+        self.run_status = IndexRunStatus(self, self.indexer)
+
+    def _connect_model_switch(self, library: Library) -> None:
+        self.model_switch = ModelSwitchController(library, self.tasks, self.indexer, self)
+        self.switch_status = ModelSwitchStatus(self, self.model_switch)
+
+    def _start_watching(self, library: Library) -> None:
+        """Follow changes on disk (unless turned off, or the library is read-only: it cannot take them)."""
+        watch, debounce, polling = self._watch_opts
+        if watch and not library.readonly:
+            from .watch import WatchController
+
+            self.watch = WatchController(self.tasks, library.settings, debounce_s=debounce,
+                                         force_polling=polling, parent=self)
+            self.watch.changes.connect(self.indexer.refresh)
+            self.watch.notice.connect(lambda m: self.status.show_message(m, sticky=True))
+
     # -- library information --------------------------------------------------------------
     def refresh_info(self, changes: Changes = ALL_CHANGES) -> None:
-        """Ask the library again for what ``changes`` says may read differently: its counts
-        (``status``) after documents or the model changed, the sources after they or their
-        documents did. Nothing changed: nothing is asked."""
-        library = self.library
-        if library is None:
-            return
-        wanted = self._info_wanted = self._info_wanted | changes
-        want_status = wanted.documents or wanted.model or self._status is None
-        want_sources = wanted.sources or wanted.documents or self._sources is None
-        if not (want_status or want_sources):
-            return
-        self._last_info = time.monotonic()
-        self._info_asked += 1
-        asked = self._info_asked
+        """Ask the library again for what ``changes`` says may read differently (see ``LibraryInfo``)."""
+        self.info.refresh(changes)
 
-        def read() -> tuple[LibraryStatus | None, list[Source] | None]:
-            return (library.status() if want_status else None, library.sources() if want_sources else None)
-
-        self.tasks.run(read, lambda result: self._on_info(asked, result), lane="read", key="info")
-
-    def _on_info(self, asked: int, result: tuple[LibraryStatus | None, list[Source] | None]) -> None:
-        if asked == self._info_asked:
-            self._info_wanted = NO_CHANGES
-        status = self._status = result[0] or self._status
-        sources = self._sources = result[1] if result[1] is not None else self._sources
-        if status is None or sources is None:
-            return  # the first answer is still on its way
+    def _show_info(self, status: LibraryStatus, sources: list[Source]) -> None:
         indexing = self.indexer is not None and self.indexer.busy
         self.search.set_library_state(status.documents, indexing)
         self.search.set_sources(sources)
@@ -259,51 +243,6 @@ class MainWindow(QMainWindow):
                 self.status.show_message(f"{os.path.basename(path)} will be removed when the current run ends")
             self.indexer.remove(path)
 
-    def _on_run_started(self, job: WriteJob) -> None:
-        self.status.start_run(job.describe)
-        self._written_seen = (0, 0, 0)
-        self.search.set_library_state(self.search.documents, True)
-        if self.tray is not None:
-            self.tray.set_state(job.describe)
-
-    def _on_progress(self, job: WriteJob, p) -> None:
-        self.status.update_progress(p)
-        if self.tray is not None and p.files_total:
-            self.tray.set_state(f"indexing {p.files_done:,} of {fmt.count(p.files_total, 'file')}")
-        written = (p.chunks_written, p.chunks_embedded, len(p.errors))
-        if written != self._written_seen and time.monotonic() - self._last_info >= INFO_EVERY_S:
-            self._written_seen = written
-            self.refresh_info(WRITTEN)
-            self.search.refresh()
-
-    def _on_run_finished(self, job: WriteJob, result: IndexReport | None) -> None:
-        """Say what the job did and ask again for what it changed (all of it after a failure)."""
-        if result is not None and job.kind == "remove":
-            self.status.show_message(f"Removed {job.paths[0]} from the library "
-                                     f"({fmt.count(result.removed, 'document')}; files on disk untouched)")
-        elif result is not None:
-            changed = result.added + result.updated + result.moved + result.removed + result.failed
-            if changed or not job.quiet:
-                self.status.show_message(fmt.report_sentence(result),
-                                         error=bool(result.failed) and job.kind != "refresh")
-        changes = result.changes if result is not None else ALL_CHANGES
-        self.refresh_info(changes)
-        if changes.search_results:
-            self.search.refresh()
-
-    def _on_idle(self) -> None:
-        self.memory.poke(AFTER_INDEXING_MS)  # what indexing grew goes back once the window settles
-        self.status.finish_run()
-        self.search.set_library_state(self.search.documents, False)
-        if self.tray is not None:
-            self.tray.set_state("up to date")
-
-    def _on_paused(self, paused: bool) -> None:
-        self.status.set_paused(paused)
-        if self.tray is not None:
-            self.tray.set_paused(paused)
-            self.tray.set_state("indexing paused" if paused else "indexing")
-
     # -- results --------------------------------------------------------------------------
     def open_hit(self, hit, chunk) -> None:
         if hit is not None:
@@ -325,7 +264,7 @@ class MainWindow(QMainWindow):
     def show_error(self, message: str) -> None:
         self.status.show_message(message, error=True)
 
-    # -- settings and tray ----------------------------------------------------------------
+    # -- settings -------------------------------------------------------------------------
     def open_settings(self) -> None:
         if self.library is None:
             return
@@ -361,58 +300,7 @@ class MainWindow(QMainWindow):
         if switch:
             self.model_switch.propose(new_embedder)
 
-    # -- switching the embedding model ----------------------------------------------------
-    def _connect_model_switch(self, library: Library) -> None:
-        self.model_switch = switch = ModelSwitchController(library, self.tasks, self.indexer, self)
-        switch.started.connect(self._on_switch_started)
-        switch.progress.connect(self._on_switch_progress)
-        switch.finished.connect(self._on_switch_finished)
-        switch.cancelled.connect(self._on_switch_cancelled)
-        switch.failed.connect(self._on_switch_failed)
-        switch.declined.connect(lambda: self.status.show_message("The embedding model was not changed."))
-        self.status.pause_toggled.connect(switch.set_paused)
-        self.status.cancel_clicked.connect(self._cancel_switch_if_shown)
-
-    def _switch_shown(self) -> bool:
-        """Whether the progress area shows the switch (an index job, when running, is shown instead)."""
-        return self.model_switch is not None and self.model_switch.in_flight and not (
-            self.indexer is not None and self.indexer.busy)
-
-    def _cancel_switch_if_shown(self) -> None:
-        if self._switch_shown():
-            self.model_switch.cancel()
-
-    def _on_switch_started(self, description: str) -> None:
-        self.status.start_run(description)
-        self.status.set_paused(self.model_switch.paused)
-
-    def _on_switch_progress(self, p) -> None:
-        if self._switch_shown():
-            show_progress(self.status, p)
-
-    def _on_switch_finished(self, result) -> None:
-        self.status.finish_run()
-        if result.already_active:
-            text = f"The library already uses {model_label(result.model_id)}."
-        else:
-            text = (f"Now searching by meaning with {model_label(result.model_id)} "
-                    f"({fmt.count(result.total, 'passage')} analysed again).")
-        self.status.show_message(text, sticky=True)
-        self.refresh_info(result.changes)
-        if result.changes.search_results:
-            self.search.refresh()
-
-    def _on_switch_cancelled(self, result) -> None:
-        self.status.finish_run()
-        kept = model_label(result.previous_model_id) if result is not None else "the current model"
-        self.status.show_message(f"Model switch cancelled: search keeps using {kept}. Choosing the new "
-                                 "model again continues where it stopped.", sticky=True)
-
-    def _on_switch_failed(self, message: str) -> None:
-        if not (self.indexer is not None and self.indexer.busy):
-            self.status.finish_run()
-        self.show_error(message)
-
+    # -- the tray and the window's state --------------------------------------------------
     def set_tray_enabled(self, enabled: bool) -> None:
         if enabled and self.tray is None and tray_available():
             self.attach_tray(Tray(style.app_icon(), self))
@@ -445,16 +333,14 @@ class MainWindow(QMainWindow):
 
     # -- drag and drop --------------------------------------------------------------------
     def dragEnterEvent(self, event) -> None:
-        if _local_paths(event.mimeData()):
+        if local_paths(event.mimeData()):
             event.acceptProposedAction()
-            self.drop_hint.setGeometry(self.centralWidget().rect().adjusted(24, 24, -24, -24))
-            self.drop_hint.raise_()
-            self.drop_hint.show()
+            self.drop_hint.cover()
         else:
             event.ignore()
 
     def dragMoveEvent(self, event) -> None:
-        if _local_paths(event.mimeData()):
+        if local_paths(event.mimeData()):
             event.acceptProposedAction()
 
     def dragLeaveEvent(self, event) -> None:
@@ -462,7 +348,7 @@ class MainWindow(QMainWindow):
 
     def dropEvent(self, event) -> None:
         self.drop_hint.hide()
-        paths = _local_paths(event.mimeData())
+        paths = local_paths(event.mimeData())
         if not paths:
             event.ignore()
             return
@@ -495,8 +381,3 @@ class MainWindow(QMainWindow):
         if self.owns_library and self.library is not None and not self.tasks.busy("write"):
             self.library.close()
 
-
-def _local_paths(mime) -> list[str]:
-    if mime is None or not mime.hasUrls():
-        return []
-    return [u.toLocalFile() for u in mime.urls() if u.isLocalFile() and u.toLocalFile()]

@@ -92,6 +92,30 @@ class PreviewPanel(QWidget):
         self.zoom = 1.0  # 1.0: the text columns fill the pane
         self.last_render: RenderedPage | None = None
 
+        header = self._build_header()
+        tabs = self._build_tabs()
+        content = QWidget()
+        content_layout = QVBoxLayout(content)
+        content_layout.setContentsMargins(0, 0, 0, 0)
+        content_layout.setSpacing(0)
+        content_layout.addWidget(header)
+        content_layout.addWidget(tabs, 1)
+
+        self.empty = EmptyState()
+        self.empty.show_message("Nothing selected", "Pick a result to read the passage in context here.")
+        self.stack = QStackedWidget()
+        self.stack.addWidget(self.empty)
+        self.stack.addWidget(content)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.stack)
+
+        self._rerender = QTimer(self, singleShot=True, interval=RERENDER_MS)
+        self._rerender.timeout.connect(self._render_if_resized)
+
+    # -- building -------------------------------------------------------------------------
+    def _build_header(self) -> QWidget:
+        """The file's name, its folder and date, and the Open / Show in folder / Copy path buttons."""
         self.title = QLabel(objectName="PreviewTitle")
         self.title.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.meta = QLabel(objectName="PreviewMeta")
@@ -123,10 +147,23 @@ class PreviewPanel(QWidget):
             buttons.addWidget(b)
         buttons.addStretch(1)
         head.addLayout(buttons)
+        return header
 
+    def _build_tabs(self) -> QTabWidget:
+        """"Text" (the page's text, the passage marked) and "Page" (the page drawn)."""
         self.text = QTextBrowser()
         self.text.setOpenLinks(False)
         self.text.document().setDocumentMargin(16)
+        page_tab = self._build_page_tab()
+        self.tabs = QTabWidget()
+        self.tabs.setDocumentMode(True)
+        self.tabs.addTab(self.text, "Text")
+        self.tabs.addTab(page_tab, "Page")
+        self.tabs.tabBarClicked.connect(lambda i: setattr(self, "prefer_page", i == 1))
+        return self.tabs
+
+    def _build_page_tab(self) -> QWidget:
+        """The page image in a scroll area under a bar with the page number and the zoom buttons."""
         self.page_label = QLabel(alignment=Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignTop)
         self.page_label.setContentsMargins(12, 12, 12, 12)
         self.page_scroll = QScrollArea(objectName="PageView")
@@ -153,31 +190,9 @@ class PreviewPanel(QWidget):
         page_layout.setSpacing(0)
         page_layout.addLayout(page_bar)
         page_layout.addWidget(self.page_scroll, 1)
-        self.tabs = QTabWidget()
-        self.tabs.setDocumentMode(True)
-        self.tabs.addTab(self.text, "Text")
-        self.tabs.addTab(page_tab, "Page")
-        self.tabs.tabBarClicked.connect(lambda i: setattr(self, "prefer_page", i == 1))
+        return page_tab
 
-        content = QWidget()
-        content_layout = QVBoxLayout(content)
-        content_layout.setContentsMargins(0, 0, 0, 0)
-        content_layout.setSpacing(0)
-        content_layout.addWidget(header)
-        content_layout.addWidget(self.tabs, 1)
-
-        self.empty = EmptyState()
-        self.empty.show_message("Nothing selected", "Pick a result to read the passage in context here.")
-        self.stack = QStackedWidget()
-        self.stack.addWidget(self.empty)
-        self.stack.addWidget(content)
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(0, 0, 0, 0)
-        layout.addWidget(self.stack)
-
-        self._rerender = QTimer(self, singleShot=True, interval=RERENDER_MS)
-        self._rerender.timeout.connect(self._render_if_resized)
-
+    # -- from the window ------------------------------------------------------------------
     def set_library(self, library: Library | None) -> None:
         self.library = library  # its preview process starts with the first page drawn
 

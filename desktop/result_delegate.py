@@ -148,54 +148,75 @@ class ResultDelegate(QStyledItemDelegate):
 
     def _draw(self, painter: QPainter, rect: QRect, pal: QPalette, hit: Hit, chunk: ChunkHit, top: bool,
               expanded: bool, date: str, dpr: float, html: str) -> None:
-        title_font, small, base = self._fonts()
-        tfm, sfm, bfm = self._fm()
-        muted = pal.color(QPalette.ColorRole.PlaceholderText)
         if top:
-            y = rect.top() + PAD_Y
-            badge = style.kind_badge(style.badge_label(hit.kind, hit.path), hit.kind, BADGE, dpr)
-            painter.drawPixmap(rect.left() + PAD_X, y + 1, badge)
-            x = rect.left() + TEXT_LEFT
-            right = rect.right() - PAD_X
-            date_w = sfm.horizontalAdvance(date)
-            painter.setFont(small)
-            painter.setPen(muted)
-            painter.drawText(QRect(right - date_w, y, date_w, tfm.height()),
-                             Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter, date)
-            painter.setFont(title_font)
-            painter.setPen(pal.color(QPalette.ColorRole.Text))
-            name = tfm.elidedText(fmt.file_name(hit.path), Qt.TextElideMode.ElideMiddle,
-                                  max(20, right - x - date_w - 12))
-            painter.drawText(QRect(x, y, right - x, tfm.height()), Qt.AlignmentFlag.AlignVCenter, name)
-            y += tfm.height() + 2
-            page = fmt.page_label(hit.kind, chunk.page)
-            meta_tail = [page] if page else []
-            more = len(hit.chunks) - 1
-            if more:
-                meta_tail.append(f"{'▾' if expanded else '▸'} {more} more match{'es' if more != 1 else ''}")
-            tail = "  ·  ".join(meta_tail)
-            tail_w = sfm.horizontalAdvance(tail + "  ·  ") if tail else 0
-            folder = sfm.elidedText(fmt.folder_label(os.path.dirname(hit.path)), Qt.TextElideMode.ElideMiddle,
-                                    max(40, right - x - tail_w))
-            painter.setFont(small)
-            painter.drawText(QRect(x, y, right - x, sfm.height()), Qt.AlignmentFlag.AlignVCenter,
-                             folder + ("  ·  " + tail if tail else ""))
-            y += sfm.height() + 6
-            width = self._text_width(True, rect.width())
+            x, y = self._draw_document_head(painter, rect, pal, hit, chunk, expanded, date, dpr)
         else:
-            x = rect.left() + TEXT_LEFT + 8
-            y = rect.top() + 6
-            painter.setFont(small)
-            painter.setPen(muted)
-            page = fmt.page_label(hit.kind, chunk.page)
-            label = page.capitalize() if page else "Another passage"
-            painter.drawText(QRect(x, y, rect.right() - x, sfm.height()), Qt.AlignmentFlag.AlignVCenter, label)
-            painter.setPen(QColor(muted.red(), muted.green(), muted.blue(), 90))
-            painter.drawLine(x - 8, rect.top() + 4, x - 8, rect.bottom() - 4)
-            y += sfm.height() + 2
-            width = self._text_width(False, rect.width())
+            x, y = self._draw_passage_head(painter, rect, pal, hit, chunk)
+        self._draw_snippet(painter, rect, pal, x, y, self._text_width(top, rect.width()), html)
+        if top:
+            painter.setPen(pal.color(QPalette.ColorRole.Midlight))
+            painter.drawLine(rect.left() + PAD_X, rect.bottom(), rect.right() - PAD_X, rect.bottom())
+
+    def _draw_document_head(self, painter: QPainter, rect: QRect, pal: QPalette, hit: Hit, chunk: ChunkHit,
+                            expanded: bool, date: str, dpr: float) -> tuple[int, int]:
+        """The badge, the name and date, the folder · page · "n more matches" line; returns
+        where the snippet starts."""
+        title_font, small, _ = self._fonts()
+        tfm, sfm, _ = self._fm()
+        muted = pal.color(QPalette.ColorRole.PlaceholderText)
+        y = rect.top() + PAD_Y
+        badge = style.kind_badge(style.badge_label(hit.kind, hit.path), hit.kind, BADGE, dpr)
+        painter.drawPixmap(rect.left() + PAD_X, y + 1, badge)
+        x = rect.left() + TEXT_LEFT
+        right = rect.right() - PAD_X
+        date_w = sfm.horizontalAdvance(date)
+        painter.setFont(small)
+        painter.setPen(muted)
+        painter.drawText(QRect(right - date_w, y, date_w, tfm.height()),
+                         Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter, date)
+        painter.setFont(title_font)
+        painter.setPen(pal.color(QPalette.ColorRole.Text))
+        name = tfm.elidedText(fmt.file_name(hit.path), Qt.TextElideMode.ElideMiddle,
+                              max(20, right - x - date_w - 12))
+        painter.drawText(QRect(x, y, right - x, tfm.height()), Qt.AlignmentFlag.AlignVCenter, name)
+        y += tfm.height() + 2
+        page = fmt.page_label(hit.kind, chunk.page)
+        meta_tail = [page] if page else []
+        more = len(hit.chunks) - 1
+        if more:
+            meta_tail.append(f"{'▾' if expanded else '▸'} {more} more match{'es' if more != 1 else ''}")
+        tail = "  ·  ".join(meta_tail)
+        tail_w = sfm.horizontalAdvance(tail + "  ·  ") if tail else 0
+        folder = sfm.elidedText(fmt.folder_label(os.path.dirname(hit.path)), Qt.TextElideMode.ElideMiddle,
+                                max(40, right - x - tail_w))
+        painter.setFont(small)
+        painter.drawText(QRect(x, y, right - x, sfm.height()), Qt.AlignmentFlag.AlignVCenter,
+                         folder + ("  ·  " + tail if tail else ""))
+        return x, y + sfm.height() + 6
+
+    def _draw_passage_head(self, painter: QPainter, rect: QRect, pal: QPalette, hit: Hit,
+                           chunk: ChunkHit) -> tuple[int, int]:
+        """Another passage of the document: its page (indented, a line on its left); returns
+        where the snippet starts."""
+        _, small, _ = self._fonts()
+        _, sfm, _ = self._fm()
+        muted = pal.color(QPalette.ColorRole.PlaceholderText)
+        x = rect.left() + TEXT_LEFT + 8
+        y = rect.top() + 6
+        painter.setFont(small)
+        painter.setPen(muted)
+        page = fmt.page_label(hit.kind, chunk.page)
+        label = page.capitalize() if page else "Another passage"
+        painter.drawText(QRect(x, y, rect.right() - x, sfm.height()), Qt.AlignmentFlag.AlignVCenter, label)
+        painter.setPen(QColor(muted.red(), muted.green(), muted.blue(), 90))
+        painter.drawLine(x - 8, rect.top() + 4, x - 8, rect.bottom() - 4)
+        return x, y + sfm.height() + 2
+
+    def _draw_snippet(self, painter: QPainter, rect: QRect, pal: QPalette, x: int, y: int, width: int,
+                      html: str) -> None:
+        """The snippet's rich text at (x, y), whole lines only, at most ``MAX_SNIPPET_LINES``."""
         doc = QTextDocument()
-        doc.setDefaultFont(base)
+        doc.setDefaultFont(self._fonts()[2])
         doc.setDocumentMargin(0)
         doc.setHtml(html)
         doc.setTextWidth(max(50, width))
@@ -209,9 +230,6 @@ class ResultDelegate(QStyledItemDelegate):
         painter.setClipRect(ctx.clip)
         doc.documentLayout().draw(painter, ctx)
         painter.restore()
-        if top:
-            painter.setPen(pal.color(QPalette.ColorRole.Midlight))
-            painter.drawLine(rect.left() + PAD_X, rect.bottom(), rect.right() - PAD_X, rect.bottom())
 
     def more_rect(self, rect: QRect) -> QRect:
         """Where the "n more matches" text is (the meta line), for clicks."""

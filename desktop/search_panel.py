@@ -90,6 +90,14 @@ class SearchPanel(QWidget):
         self._source_paths: list[str] | None = None
 
         self.field = SearchField()
+        bar = self._build_filter_bar()
+        self._build_layout(bar)
+        self._connect()
+        self._show_state()
+
+    # -- building -------------------------------------------------------------------------
+    def _build_filter_bar(self) -> QWidget:
+        """The folder, type and date filters, "Clear filters" and the number of results."""
         self.folder_filter = QComboBox()
         self.type_filter = QComboBox()
         self.date_filter = QComboBox()
@@ -113,7 +121,10 @@ class SearchPanel(QWidget):
             bar_layout.addWidget(w)
         bar_layout.addStretch(1)
         bar_layout.addWidget(self.count_label)
+        return bar
 
+    def _build_layout(self, bar: QWidget) -> None:
+        """The search box and the filter bar above the results (or the empty state in their place)."""
         self.view = ResultsView()
         self.empty = EmptyState()
         self.stack = QStackedWidget()
@@ -132,6 +143,7 @@ class SearchPanel(QWidget):
         layout.addWidget(top)
         layout.addWidget(self.stack, 1)
 
+    def _connect(self) -> None:
         self._debounce = QTimer(self, singleShot=True, interval=DEBOUNCE_MS)
         self._debounce.timeout.connect(self.search_now)
         self.field.textChanged.connect(self._on_text)
@@ -146,7 +158,6 @@ class SearchPanel(QWidget):
         self.empty.link_clicked.connect(self._on_link)
         QShortcut(QKeySequence("Ctrl+L"), self, activated=self.focus_search)
         QShortcut(QKeySequence(QKeySequence.StandardKey.Find), self, activated=self.focus_search)
-        self._show_state()
 
     # -- from the window ------------------------------------------------------------------
     def set_library(self, library: Library | None) -> None:

@@ -143,6 +143,27 @@ class SettingsDialog(QDialog):
         self._original = settings
         self._login0, self._tray0 = start_at_login, minimise_to_tray
 
+        library_row = self._build_library_row(settings)
+        self._build_model_fields(settings)
+        self._build_indexing_fields(settings)
+        self._build_desktop_fields(start_at_login, minimise_to_tray, tray_available)
+        form = self._build_form(library_row)
+
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Save | QDialogButtonBox.StandardButton.Cancel)
+        buttons.accepted.connect(self.accept)
+        buttons.rejected.connect(self.reject)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(20, 16, 20, 14)
+        layout.setSpacing(12)
+        layout.addLayout(form)
+        layout.addWidget(_note("↻ takes effect after restarting Memex. A new embedding model is switched to in "
+                               "the background once you confirm. Indexing settings apply to files indexed "
+                               "from now on."))
+        layout.addWidget(buttons)
+        self.resize(max(600, self.sizeHint().width()), self.sizeHint().height())
+
+    # -- building -------------------------------------------------------------------------
+    def _build_library_row(self, settings: Settings) -> QHBoxLayout:
         self.library = QLineEdit(settings.library or "")
         self.library.setPlaceholderText(str(default_library_path()))
         browse = QPushButton("Browse…")
@@ -150,7 +171,9 @@ class SettingsDialog(QDialog):
         library_row = QHBoxLayout()
         library_row.addWidget(self.library, 1)
         library_row.addWidget(browse)
+        return library_row
 
+    def _build_model_fields(self, settings: Settings) -> None:
         self.embedder = _ModelChoice("Default (all-MiniLM-L6-v2, built in)", "embedder", settings.embedder)
         self.reranker = _ModelChoice("None (fastest)", "reranker", settings.reranker)
         self.download: ModelDownloadDialog | None = None  # the download in progress, if any
@@ -162,6 +185,8 @@ class SettingsDialog(QDialog):
         self.device.setCurrentIndex(max(0, self.device.findData(settings.device)))
         self.threads = QSpinBox(minimum=0, maximum=64, value=int(settings.threads))
         self.threads.setSpecialValueText("Automatic")
+
+    def _build_indexing_fields(self, settings: Settings) -> None:
         self.chunk = QSpinBox(minimum=64, maximum=1024, singleStep=20, value=int(settings.chunk_tokens))
         self.chunk.setSuffix(" tokens")
         self.ignore = QPlainTextEdit("\n".join(settings.ignore))
@@ -169,6 +194,8 @@ class SettingsDialog(QDialog):
         self.ignore.setMinimumHeight(120)
         self.hidden = QCheckBox("Index hidden files and folders")
         self.hidden.setChecked(settings.index_hidden)
+
+    def _build_desktop_fields(self, start_at_login: bool, minimise_to_tray: bool, tray_available: bool) -> None:
         self.login = QCheckBox("Start Memex when I log in")
         self.login.setChecked(start_at_login)
         if not sys.platform.startswith("linux"):
@@ -180,6 +207,8 @@ class SettingsDialog(QDialog):
             self.tray.setEnabled(False)
             self.tray.setToolTip("This desktop has no system tray")
 
+    def _build_form(self, library_row: QHBoxLayout) -> QFormLayout:
+        """The fields in sections; ↻ marks those that take effect after a restart."""
         form = QFormLayout()
         form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.ExpandingFieldsGrow)
         form.setHorizontalSpacing(14)
@@ -200,19 +229,7 @@ class SettingsDialog(QDialog):
         form.addRow(_section("Desktop"))
         form.addRow("", self.login)
         form.addRow("", self.tray)
-
-        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Save | QDialogButtonBox.StandardButton.Cancel)
-        buttons.accepted.connect(self.accept)
-        buttons.rejected.connect(self.reject)
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(20, 16, 20, 14)
-        layout.setSpacing(12)
-        layout.addLayout(form)
-        layout.addWidget(_note("↻ takes effect after restarting Memex. A new embedding model is switched to in "
-                               "the background once you confirm. Indexing settings apply to files indexed "
-                               "from now on."))
-        layout.addWidget(buttons)
-        self.resize(max(600, self.sizeHint().width()), self.sizeHint().height())
+        return form
 
     # -- downloads ------------------------------------------------------------------------
     def _download_button(self, choice: _ModelChoice) -> QPushButton:

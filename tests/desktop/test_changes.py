@@ -16,7 +16,7 @@ import pytest
 from gui_helpers import search_for
 from memex.core.api import SwitchResult
 from memex.core.types import NO_CHANGES, Changes, IndexReport
-from memex.desktop import main_window
+from memex.desktop import run_status
 
 ASKED = ("status", "sources", "search")
 
@@ -50,7 +50,7 @@ def touch(path: Path) -> None:
 def window(qtbot, make_window, library, corpus, monkeypatch):
     """The window over an indexed corpus, settled, with "sourdough" in the search box; the
     periodic refresh during a run is off unless a test turns it on."""
-    monkeypatch.setattr(main_window, "INFO_EVERY_S", 3600.0)
+    monkeypatch.setattr(run_status, "INFO_EVERY_S", 3600.0)
     library.index([corpus])
     window = make_window()
     qtbot.waitUntil(lambda: bool(window.folders.sources), timeout=10_000)
@@ -135,7 +135,7 @@ def test_a_refresh_that_changed_a_file_asks_again_for_counts_and_results(qtbot, 
 
 
 def test_a_full_check_that_found_nothing_new_asks_only_for_the_sources(qtbot, window, library, monkeypatch):
-    monkeypatch.setattr(main_window, "INFO_EVERY_S", 0.0)  # while running: as often as it writes
+    monkeypatch.setattr(run_status, "INFO_EVERY_S", 0.0)  # while running: as often as it writes
     before = window.folders.sources[0].last_indexed_at
     calls = count_calls(library)
     report = run_write(qtbot, window, window.rescan_all)
