@@ -22,6 +22,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from .config import Settings
+from .jobs import ProgressPacer
 from .models.catalogue import ModelSpec, catalogue, imported_models, is_installed
 from .models.download import DownloadCancelled, DownloadProgress, download_model
 from .models.switch import SwitchEstimate, SwitchProgress, SwitchResult
@@ -41,6 +42,8 @@ __all__ = [
     "RENDERABLE_KINDS", "RenderedPage", "match_spans", "query_terms",
     # keeping the sources in sync
     "folder_watcher",
+    # passing a job's progress on at one pace (Library.index / switch_embedder progress callbacks)
+    "ProgressPacer",
 ]
 
 

@@ -16,6 +16,29 @@ PROGRESS_INTERVAL_S = 0.1  # at most this often a progress report that is not fo
 RESUME_POLL_S = 0.05  # how soon a paused job notices it was resumed (a stop is noticed at once)
 
 
+class ProgressPacer:
+    """How often progress is passed on: the first report, every forced one (the last, say) and
+    every change of phase always; others once ``interval_s`` has passed since the last one let
+    through (0: all of them). One pace for the jobs themselves and for a window showing them."""
+
+    def __init__(self, interval_s: float = PROGRESS_INTERVAL_S, *,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.interval_s = interval_s
+        self._clock = clock
+        self._last_time: float | None = None
+        self._last_phase: str | None = None
+
+    def due(self, phase: str | None = None, *, force: bool = False) -> bool:
+        """Whether to pass this report on (and if so, count it as the last one)."""
+        now = self._clock()
+        changed = phase is not None and phase != self._last_phase
+        if (not force and not changed and self._last_time is not None
+                and now - self._last_time < self.interval_s):
+            return False
+        self._last_time, self._last_phase = now, phase if phase is not None else self._last_phase
+        return True
+
+
 class JobControl:
     """Cancel and pause flags for one job, and its progress throttle.
 
@@ -31,12 +54,11 @@ class JobControl:
                  clock: Callable[[], float] = time.monotonic) -> None:
         self.cancel = cancel if cancel is not None else threading.Event()
         self.pause = pause if pause is not None else threading.Event()  # set: wait at the next checkpoint
-        self.interval_s = interval_s
+        self.pacer = ProgressPacer(interval_s, clock=clock)
         self.paused_s = 0.0  # time spent waiting while paused (left out of speeds)
         self._stopped = stopped
         self._on_pause = on_pause
         self._clock = clock
-        self._last_report: float | None = None
 
     @property
     def cancelled(self) -> bool:
@@ -58,8 +80,4 @@ class JobControl:
     def report_due(self, force: bool = False) -> bool:
         """Whether to send a progress report now: the first one and every forced one (a new
         phase, the last report) always; others when ``interval_s`` passed since the last."""
-        now = self._clock()
-        if not force and self._last_report is not None and now - self._last_report < self.interval_s:
-            return False
-        self._last_report = now
-        return True
+        return self.pacer.due(force=force)

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import os
 import threading
-import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from memex.core.api import ProgressPacer
 from memex.core.library import Library
 from memex.core.types import IndexProgress, IndexReport
 from PySide6.QtCore import QObject, Qt, Signal, Slot
@@ -150,12 +150,10 @@ class IndexController(QObject):
 
     def _work(self, job: WriteJob, cancel: threading.Event):
         library, pause = self.library, self._pause
-        last = [0.0, ""]
+        pacer = ProgressPacer(PROGRESS_EVERY_S)
 
         def report(p: IndexProgress) -> None:  # on the writer thread: only emit
-            now = time.monotonic()
-            if p.phase != last[1] or p.phase in ("done", "cancelled") or now - last[0] >= PROGRESS_EVERY_S:
-                last[0], last[1] = now, p.phase
+            if pacer.due(p.phase, force=p.phase in ("done", "cancelled")):
                 self._progress_from_worker.emit(job, p)
 
         def run():

@@ -10,10 +10,9 @@ the library) and the switch resumes once the queue is idle again."""
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Callable
 
-from memex.core.api import SwitchEstimate, SwitchProgress, SwitchResult
+from memex.core.api import ProgressPacer, SwitchEstimate, SwitchProgress, SwitchResult
 from memex.core.library import Library
 from PySide6.QtCore import QObject, Qt, Signal, Slot
 from PySide6.QtWidgets import QMessageBox, QWidget
@@ -178,12 +177,10 @@ class ModelSwitchController(QObject):
 
     def _work(self, stop: threading.Event) -> Callable[[], SwitchResult]:
         library, spec, pause = self.library, self.spec, self._pause
-        last = [0.0]
+        pacer = ProgressPacer(PROGRESS_EVERY_S)
 
         def report(p: SwitchProgress) -> None:  # on the writer thread: only emit
-            now = time.monotonic()
-            if p.phase != "embedding" or now - last[0] >= PROGRESS_EVERY_S:
-                last[0] = now
+            if pacer.due(force=p.phase != "embedding"):
                 self._progress_from_worker.emit(p)
 
         return lambda: library.switch_embedder(spec, progress=report, cancel=stop, pause=pause)

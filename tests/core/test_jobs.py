@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 from memex.core.errors import IndexingCancelled
-from memex.core.jobs import JobControl
+from memex.core.jobs import JobControl, ProgressPacer
 
 WAIT_S = 10  # generous upper bound for a thread to react; every wait below ends early when it does
 
@@ -161,3 +161,16 @@ def test_a_paused_model_switch_embeds_nothing_until_resumed(tmp_path, library, f
     phases = [phase for phase, _ in events]
     assert phases[:3] == ["embedding", "paused", "embedding"] and phases[-1] == "done"
     assert phases.count("paused") == 1
+
+
+def test_the_pacer_lets_through_the_first_report_a_new_phase_a_forced_one_and_one_per_interval() -> None:
+    now = [100.0]
+    pacer = ProgressPacer(0.5, clock=lambda: now[0])
+    seen = []
+    for t, phase, force in [(0.0, "scanning", False), (0.1, "scanning", False), (0.2, "reading", False),
+                            (0.3, "reading", False), (0.8, "reading", False), (0.9, "reading", True),
+                            (1.0, "reading", False), (1.5, "reading", False)]:
+        now[0] = 100.0 + t
+        if pacer.due(phase, force=force):
+            seen.append((t, phase))
+    assert seen == [(0.0, "scanning"), (0.2, "reading"), (0.8, "reading"), (0.9, "reading"), (1.5, "reading")]
