@@ -360,8 +360,11 @@ lib.switch_embedder(sys.argv[2], batch_size=2, progress=progress)
 # ``memex models use``; with MEMEX_TEST_HOLD set, the switch stops after its first batch (and
 # touches that file) until Ctrl-C asks it to stop, so the interrupt always lands mid-switch.
 _CLI_USE = """
-import argparse, os, sys
+import argparse, os, signal, sys
 from pathlib import Path
+# Ctrl-C raises KeyboardInterrupt here even when this test runs in a background job, whose
+# children start with SIGINT ignored.
+signal.signal(signal.SIGINT, signal.default_int_handler)
 from memex.core.models import switch as model_switch
 from memex.core.cli.models_use import add_use_arguments, run_use
 hold = os.environ.get("MEMEX_TEST_HOLD")
