@@ -51,6 +51,7 @@ def test_search_json_has_page_and_snippet(indexed):
     assert "Shock" in hit["snippet"] and hit["highlights"]
 
 
+@pytest.mark.slow
 def test_search_human_output_marks_terms(indexed):
     library, _, _ = indexed
     out = memex("search", "--library", str(library), "--no-rerank", "onions").stdout
@@ -66,6 +67,7 @@ def test_search_with_reranker_folder(indexed, reranker_dir):
     assert hits and all(h["reranked"] for h in hits)
 
 
+@pytest.mark.slow
 def test_status_and_doctor(indexed):
     library, folder, _ = indexed
     status = json.loads(memex("status", "--library", str(library), "--json").stdout)
@@ -133,6 +135,7 @@ def test_eval_json_reports_metrics_and_reuses_library(tmp_path):
     assert status["documents"] == 3 and status["failed"] == 1  # d/4 is empty
 
 
+@pytest.mark.slow
 def test_eval_table_compares_modes(tmp_path):
     collection = _beir(tmp_path / "beir")
     out = memex("eval", str(collection), "--mode", "bm25", "--mode", "dense").stdout

@@ -27,6 +27,7 @@ def doctor(capsys, *args: str) -> tuple[int, dict[str, dict]]:
     return code, {c["name"]: c for c in checks}
 
 
+@pytest.mark.slow
 def test_cuda_requested_on_a_cpu_machine_is_reported(tmp_path, capsys, reranker_dir):
     Settings(device="cuda").save()
     code, checks = doctor(capsys, "--library", str(tmp_path / "lib.db"), "--reranker", str(reranker_dir))

@@ -322,6 +322,7 @@ def test_worker_extracts_and_reraises_the_same_error(tmp_path: Path) -> None:
     worker.close()  # idempotent
 
 
+@pytest.mark.slow
 def test_worker_times_out_then_recovers(tmp_path: Path) -> None:
     pdf = docgen.make_pdf(tmp_path / "after.pdf", ["still working"])
     (tmp_path / "hang.txt").write_text("never read", encoding="utf-8")

@@ -180,6 +180,7 @@ def test_remove_inside_a_source_explains_itself(tmp_path, library):
         library.remove(folder / "notes.md")
 
 
+@pytest.mark.slow
 def test_rerank_reorders_with_cross_encoder(tmp_path, open_library, reranker_dir):
     lib = open_library(reranker=str(reranker_dir))
     lib.index([_make_folder(tmp_path)])

@@ -254,6 +254,7 @@ def test_a_file_indexed_during_the_switch_ends_in_both_spaces(indexed, fp32_embe
     assert Path(lib.search("glacier ice cores", k=1, mode="dense")[0].path).name == "during.txt"
 
 
+@pytest.mark.slow
 def test_another_model_without_a_switch_never_re_embeds(indexed, fp32_embedder_dir, tmp_path):
     lib, folder = indexed
     before = _signature(lib)

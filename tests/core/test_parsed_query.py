@@ -19,13 +19,20 @@ GOLDEN = Path(__file__).with_name("search_golden.json")
 SCORE_KEYS = {"score"}
 
 
-@pytest.fixture
-def indexed(tmp_path: Path, embedder, reranker_dir: Path):
-    folder = search_cases.build(tmp_path)
-    lib = Library.open(tmp_path / "library.db", embedder=embedder, reranker=str(reranker_dir))
-    lib.index([folder])
-    yield lib, folder
-    lib.close()
+@pytest.fixture(scope="module")
+def indexed(tmp_path_factory: pytest.TempPathFactory, embedder, reranker_dir: Path, optimized_models_cache: Path):
+    """One library for the module (the tests only search it), under a home of its own."""
+    root = tmp_path_factory.mktemp("parsed-query")
+    home = root / "home"
+    (home / "cache").mkdir(parents=True)
+    (home / "cache" / "optimized").symlink_to(optimized_models_cache, target_is_directory=True)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("MEMEX_HOME", str(home))
+        folder = search_cases.build(root)
+        lib = Library.open(root / "library.db", embedder=embedder, reranker=str(reranker_dir))
+        lib.index([folder])
+        yield lib, folder
+        lib.close()
 
 
 def _same(got: Any, want: Any, where: str) -> None:

@@ -213,6 +213,7 @@ def test_root_that_vanishes_is_watched_again_when_back(make_watcher, folder):
     batches.wait(folder / "c.txt")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("force_polling", "debounce"), [(False, 0.5), (True, DEBOUNCE)], ids=["native", "polling"])
 def test_file_still_being_written_waits_until_it_is_complete(make_watcher, folder, force_polling, debounce):
     """Native: each write is an event that restarts the quiet period. Polling (scans every

@@ -7,6 +7,7 @@ from __future__ import annotations
 import dataclasses
 import os
 
+import pytest
 from gui_helpers import search_for, wait_idle
 from memex.core.config import Settings
 from memex.desktop.install_desktop_entry import start_at_login_enabled
@@ -57,6 +58,7 @@ def test_a_new_embedder_is_confirmed_with_its_cost_then_switched(qtbot, make_win
     assert os.path.basename(search_for(qtbot, window, "sourdough starter")[0].path) == "bread.txt"
 
 
+@pytest.mark.slow
 def test_searches_answer_while_the_switch_is_paused_and_cancel_keeps_the_model(qtbot, make_window, corpus,
                                                                                fp32_embedder_dir):
     window = _indexed_window(qtbot, make_window, corpus)
