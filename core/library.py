@@ -49,6 +49,7 @@ from .store.vector_index import forget_cached
 from .store.vectors import active_space
 from .store.writer_lock import LibraryPlace
 from .types import (
+    Changes,
     Check,
     Document,
     FileError,
@@ -61,6 +62,8 @@ from .types import (
 )
 
 _SURROGATES = re.compile("[\ud800-\udfff]")
+#: Settings every search reads as it starts (a change answers the same query differently).
+RANKING_FIELDS = ("lexical_weight", "fusion", "semantic_floor")
 
 
 class Library:
@@ -161,15 +164,17 @@ class Library:
         self.close()
 
     # -- settings -------------------------------------------------------------------------
-    def update_settings(self, new: Settings) -> Settings:
-        """Use ``new`` from now on; returns the settings it replaces. Settings are values: a run
-        under way keeps the one it started with, the next run (or search) reads ``new``. Models
-        already loaded stay loaded. Saving the file is the caller's part (``new.save()``)."""
+    def update_settings(self, new: Settings) -> Changes:
+        """Use ``new`` from now on; returns what that changed (``search_results`` when a field
+        that ranks results did, so the same query may now answer differently). Settings are
+        values: a run under way keeps the one it started with, the next run (or search) reads
+        ``new``. Models already loaded stay loaded. Saving the file is the caller's part."""
         if not isinstance(new, Settings):
             raise TypeError(f"update_settings takes a Settings, not {type(new).__name__}")
         with self._lock:
             old, self.settings = self.settings, new
-        return old
+        ranking = any(getattr(old, name) != getattr(new, name) for name in RANKING_FIELDS)
+        return Changes(settings=old != new, search_results=ranking)
 
     # -- models (see models.model_set) ----------------------------------------------------
     @property

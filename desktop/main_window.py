@@ -285,7 +285,7 @@ class MainWindow(QMainWindow):
         ignore_changed = (result.settings.ignore != settings.ignore
                           or result.settings.index_hidden != settings.index_hidden)
         settings = result.settings
-        self.library.update_settings(settings)  # a run under way keeps the value it started with
+        changes = self.library.update_settings(settings)  # a run under way keeps the value it started with
         self.tasks.run(settings.save, lambda _: self.status.show_message(result.summary(), sticky=True),
                        lane="read")
         try:
@@ -297,6 +297,8 @@ class MainWindow(QMainWindow):
         self.set_tray_enabled(result.minimise_to_tray)
         if ignore_changed and self.watch is not None:
             self.watch.restart(settings)
+        if changes.search_results:  # a ranking setting: the same query now answers differently
+            self.search.refresh()
         if switch:
             self.model_switch.propose(new_embedder)
 

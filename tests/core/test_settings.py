@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from memex.core.config import DEFAULT_IGNORE, Settings, automatic_threads
 from memex.core.indexing.scan import IgnoreRules
+from memex.core.types import Changes
 
 
 def test_settings_cannot_be_changed_in_place() -> None:
@@ -68,7 +69,7 @@ def test_update_settings_applies_to_the_next_run_and_not_to_the_one_under_way(tm
 
     def progress(p) -> None:
         if p.phase == "scanning" and not swapped.is_set():  # the run has started, its scan has not
-            assert library.update_settings(changed) is before
+            assert library.update_settings(changed) == Changes(settings=True)
             swapped.set()
 
     first = library.index([folder], progress=progress)
@@ -80,6 +81,15 @@ def test_update_settings_applies_to_the_next_run_and_not_to_the_one_under_way(tm
     assert second.removed == 1  # the next run skips *.md: what it had indexed goes
     assert [Path(h.path).name for h in library.search("seagulls cliffs", mode="bm25")] == []
     assert [Path(h.path).name for h in library.search("lighthouse keeper", mode="bm25")] == ["plan.txt"]
+
+
+def test_update_settings_says_when_results_may_now_differ(library) -> None:
+    same = library.settings.with_changes()
+    assert library.update_settings(same) == Changes()
+    assert not library.update_settings(same.with_changes(threads=1)).search_results
+    for field, value in [("lexical_weight", 0.7), ("fusion", "rrf"), ("semantic_floor", 0.5)]:
+        changes = library.update_settings(library.settings.with_changes(**{field: value}))
+        assert changes == Changes(settings=True, search_results=True), field
 
 
 def test_update_settings_takes_only_settings(library) -> None:

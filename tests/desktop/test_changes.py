@@ -157,3 +157,21 @@ def test_a_failed_write_asks_again_for_everything(qtbot, window, library, tmp_pa
     report = run_write(qtbot, window, lambda: window.indexer.remove(str(tmp_path / "never-added")))
     assert report is None  # failed: what it did is unknown
     assert calls == Counter(status=1, sources=1, search=1)
+
+
+def _apply(window, settings) -> None:
+    from memex.desktop.install_desktop_entry import start_at_login_enabled
+    from memex.desktop.settings_dialog import SettingsResult
+
+    window.apply_settings(SettingsResult(settings, start_at_login_enabled(), window.prefs.minimise_to_tray, [], []))
+
+
+def test_settings_that_rank_results_run_the_query_again_and_others_do_not(qtbot, window):
+    calls = count_calls(window.library)
+    _apply(window, window.library.settings.with_changes(index_hidden=not window.library.settings.index_hidden))
+    settle(qtbot, window)
+    assert calls["search"] == 0  # the same query answers the same: nothing is asked again
+    _apply(window, window.library.settings.with_changes(lexical_weight=0.9))
+    qtbot.waitUntil(lambda: calls["search"] == 1, timeout=10_000)
+    settle(qtbot, window)
+    assert calls["search"] == 1 and window.library.settings.lexical_weight == 0.9
