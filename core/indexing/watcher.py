@@ -116,6 +116,12 @@ class FolderWatcher:
             self._running = False
             self._stop_observer()
 
+    @property
+    def pending(self) -> int:
+        """How many changed paths wait for their quiet period before they are delivered."""
+        with self._cond:
+            return len(self._pending)
+
     def flush_now(self) -> None:
         """Deliver everything pending now, in the calling thread, skipping the quiet period."""
         with self._cond:

@@ -315,7 +315,7 @@ def test_stop_is_idempotent_and_safe_before_start(folder):
 def test_flush_now_delivers_pending_paths_at_once(make_watcher, folder):
     watcher, batches = make_watcher([folder], debounce_s=30, max_delay_s=60)
     (folder / "a.txt").write_text("a")
-    assert wait_for(lambda: bool(watcher._pending))
+    assert wait_for(lambda: watcher.pending == 1)
     watcher.flush_now()
     assert batches.all == [[str(folder / "a.txt")]]
 
