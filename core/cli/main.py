@@ -7,7 +7,6 @@ import logging
 import os
 import sys
 from collections.abc import Sequence
-from datetime import datetime
 from pathlib import Path
 
 from .. import config
@@ -17,6 +16,8 @@ from ..store.writer_lock import WAITING_MESSAGE
 from ..types import IndexProgress, SearchFilters
 from . import output
 from .failures import UsageError, describe, undecodable_argument
+from .filters import DATE_FORMAT, parse_date, resolve_kinds
+from .helptext import developer_commands, memex_version
 from .models import add_models_parser, cmd_models
 from .output import safe, say, say_lines
 from .plugins import add_plugin_commands, plugin_run
@@ -32,13 +33,6 @@ class Parser(argparse.ArgumentParser):
         super().error(safe(message))
 
 
-def _date(text: str) -> float:
-    try:
-        return datetime.fromisoformat(text).timestamp()
-    except (ValueError, OverflowError, OSError) as exc:
-        raise argparse.ArgumentTypeError(f"not a date (use YYYY-MM-DD): {safe(text)}") from exc
-
-
 def _count(text: str) -> int:
     try:
         value = int(text)
@@ -47,16 +41,6 @@ def _count(text: str) -> int:
     if not 1 <= value <= MAX_K:
         raise argparse.ArgumentTypeError(f"give a whole number from 1 to {MAX_K}, not {safe(text)}")
     return value
-
-
-def _kind(text: str) -> str:
-    from ..extract import SUPPORTED_KINDS
-
-    kind = text.strip().lower()
-    if kind not in SUPPORTED_KINDS:
-        raise argparse.ArgumentTypeError(
-            f"{safe(text)} is not a file type Memex indexes; choose from {', '.join(sorted(SUPPORTED_KINDS))}")
-    return kind
 
 
 def _share(text: str) -> float:
@@ -70,6 +54,8 @@ def _share(text: str) -> float:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    scripted = Parser(add_help=False)  # for commands that do not touch a library
+    scripted.add_argument("--json", action="store_true", help="machine-readable output")
     common = Parser(add_help=False)
     common.add_argument("--library", metavar="PATH", help="library file (default: your user library)")
     common.add_argument("--json", action="store_true", help="machine-readable output")
@@ -77,29 +63,35 @@ def build_parser() -> argparse.ArgumentParser:
     models.add_argument("--embedder", metavar="MODEL", help="embedder name or model folder")
     models.add_argument("--reranker", metavar="MODEL", help="reranker model folder (model.onnx + tokenizer.json)")
 
-    parser = Parser(prog="memex", description="Find anything you have read.")
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    parser = Parser(prog="memex", description="Find anything you have read.",
+                    formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--version", action="version", version=f"memex {memex_version()}")
+    sub = parser.add_subparsers(title="commands", dest="command", required=True, metavar="COMMAND")
 
     p = sub.add_parser("index", parents=[common, models], help="index files and folders (and keep them as sources)")
     p.add_argument("paths", nargs="*", metavar="PATH", help="files or folders; none: refresh every source")
 
     p = sub.add_parser("search", parents=[common, models], help="search the library")
-    p.add_argument("query")
+    p.add_argument("query", help='the words to search for (quote several: "tax return")')
     p.add_argument("--k", type=_count, default=10, help=f"number of documents, 1 to {MAX_K} (default 10)")
-    p.add_argument("--mode", choices=["hybrid", "bm25", "dense"], default="hybrid")
+    p.add_argument("--mode", choices=["hybrid", "bm25", "dense"], default="hybrid",
+                   help="hybrid: words and meaning (default); bm25: the words only; dense: the meaning only")
     p.add_argument("--no-rerank", action="store_true", help="skip the cross-encoder")
     p.add_argument("--folder", help="only documents inside this folder")
-    p.add_argument("--type", dest="kinds", action="append", default=[], metavar="KIND", type=_kind,
-                   help="only this file type (pdf, text, markdown, docx…); repeatable")
-    p.add_argument("--after", type=_date, help="modified on or after this date (YYYY-MM-DD)")
-    p.add_argument("--before", type=_date, help="modified before this date (YYYY-MM-DD)")
+    p.add_argument("--type", dest="kinds", action="append", default=[], metavar="KIND",
+                   help="only this file type, in any case: pdf, text (txt), markdown (md), html (htm), "
+                        "docx (word), code, … or a file extension; repeatable")
+    p.add_argument("--after", metavar=DATE_FORMAT,
+                   help=f"modified on or after this date ({DATE_FORMAT}, local time)")
+    p.add_argument("--before", metavar=DATE_FORMAT, help=f"modified before this date ({DATE_FORMAT}, local time)")
 
     sub.add_parser("status", parents=[common], help="what the library holds")
     p = sub.add_parser("remove", parents=[common], help="forget a source folder or file (files on disk are untouched)")
-    p.add_argument("path")
+    p.add_argument("path", help="a folder or file given to memex index before")
     sub.add_parser("doctor", parents=[common, models], help="check the installation and the library")
 
-    p = sub.add_parser("eval", parents=[common, models], help="evaluate retrieval on a BEIR collection")
+    # developer commands: no help= keeps them out of the user commands; listed apart below
+    p = sub.add_parser("eval", parents=[common, models], description="evaluate retrieval on a BEIR collection")
     p.add_argument("dir", metavar="DIR", help="folder with corpus.jsonl, queries.jsonl, qrels.tsv")
     p.add_argument("--mode", action="append", choices=["bm25", "dense", "hybrid", "rerank"],
                    help="mode to score (repeatable; default hybrid)")
@@ -107,13 +99,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--lexical-weight", type=_share, metavar="W", help="hybrid: BM25 share, 0..1")
     p.add_argument("--per-query", action="store_true", help="also print each query's figures")
 
-    add_models_parser(sub, common)
+    add_models_parser(sub, common, scripted)
 
     p = sub.add_parser("gui", help="open the Memex window")
     p.add_argument("paths", nargs="*", metavar="PATH", help="files or folders to index and watch")
     p.add_argument("--library", metavar="PATH", help="library file (default: your user library)")
 
-    add_plugin_commands(sub, [common], Parser)  # e.g. `memex bench` from memex-bench (tests/bench)
+    plugins = add_plugin_commands(sub, [common], Parser)  # e.g. `memex bench` from memex-bench (tests/bench)
+    parser.epilog = developer_commands(sub, ["eval", *plugins])
     return parser
 
 
@@ -129,7 +122,10 @@ def _open(args: argparse.Namespace, rerank: bool = True):
 
 
 def cmd_index(args: argparse.Namespace) -> int:
+    """On a terminal, progress is one updating line; elsewhere (a pipe, ``nohup``'s log) it is
+    a plain line at each phase and every few seconds. ``--json`` keeps stderr quiet."""
     show = not args.json and sys.stderr.isatty()
+    log = output.PlainProgress() if not args.json and not show else None
 
     def progress(p) -> None:
         if p.phase == "waiting":  # said once, whatever stderr is: the run is not stuck
@@ -138,6 +134,8 @@ def cmd_index(args: argparse.Namespace) -> int:
             say(WAITING_MESSAGE, err=True)
         elif show:
             output.progress_line(output.format_progress(p))
+        elif log is not None:
+            log(p)
 
     with _open(args, rerank=False) as lib:
         try:
@@ -163,12 +161,13 @@ def search_words(query: str) -> str:
 
 def cmd_search(args: argparse.Namespace) -> int:
     query = search_words(args.query)
-    if args.after is not None and args.before is not None and args.after >= args.before:
+    after, before = parse_date(args.after, "--after"), parse_date(args.before, "--before")
+    if after is not None and before is not None and after >= before:
         raise UsageError("--after must be an earlier date than --before: no document can be modified "
                          "on or after the one and before the other.")
     filters = SearchFilters(
         folder=str(Path(args.folder).expanduser().resolve()) if args.folder else None,
-        kinds=tuple(dict.fromkeys(args.kinds)), modified_after=args.after, modified_before=args.before)
+        kinds=resolve_kinds(args.kinds), modified_after=after, modified_before=before)
     with _open(args, rerank=not args.no_rerank) as lib:
         hits = lib.search(query, k=args.k, filters=filters, mode=args.mode,
                           rerank=not args.no_rerank)

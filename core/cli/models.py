@@ -22,20 +22,24 @@ COPIED_EXTRAS = ("config.json", "sentence_bert_config.json", "special_tokens_map
                  "memex-model.json", "1_Pooling/config.json")
 
 
-def add_models_parser(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
-    """Register ``memex models …`` on the top-level subcommands."""
+def add_models_parser(sub: argparse._SubParsersAction, common: argparse.ArgumentParser,
+                      scripted: argparse.ArgumentParser) -> None:
+    """Register ``memex models …`` on the top-level subcommands. ``common`` (``--library``,
+    ``--json``) goes to the actions that read a library (what is in use, switching);
+    ``scripted`` (``--json`` alone) to those that only touch the models folder."""
     models = sub.add_parser("models", help="list, download, remove, import and choose models")
     actions = models.add_subparsers(dest="models_command", required=True, metavar="ACTION")
     actions.add_parser("list", parents=[common], help="catalogue and installed models")
-    p = actions.add_parser("download", parents=[common], help="download a catalogue model from the Hugging Face Hub")
-    p.add_argument("name", metavar="NAME")
+    p = actions.add_parser("download", parents=[scripted], help="download a catalogue model from the Hugging Face Hub")
+    p.add_argument("name", metavar="NAME", help="a catalogue model's name (see: memex models list)")
     p.add_argument("--force", action="store_true", help="download again even when installed")
     p = actions.add_parser("remove", parents=[common], help="delete a downloaded or imported model")
-    p.add_argument("name", metavar="NAME")
-    p = actions.add_parser("import", parents=[common], help="add a local folder with model.onnx and tokenizer.json")
-    p.add_argument("folder", metavar="FOLDER")
+    p.add_argument("name", metavar="NAME", help="the model's name (see: memex models list)")
+    p = actions.add_parser("import", parents=[scripted], help="add a local folder with model.onnx and tokenizer.json")
+    p.add_argument("folder", metavar="FOLDER", help="the folder holding model.onnx and tokenizer.json")
     p.add_argument("--name", help="name to give it (default: the folder's name)")
-    p.add_argument("--kind", choices=["embedder", "reranker"], default="embedder")
+    p.add_argument("--kind", choices=["embedder", "reranker"], default="embedder",
+                   help="what the model does (default: embedder)")
     p = actions.add_parser("use", parents=[common], conflict_handler="resolve",
                            help="choose the reranker (or switch the library's embedder)")
     add_use_arguments(p)

@@ -130,6 +130,37 @@ def format_progress(p: IndexProgress) -> str:
             f"{p.chunks_embedded} embedded, {len(p.errors)} errors  {current}")[:120]
 
 
+PLAIN_PROGRESS_EVERY_S = 10.0  # between two progress lines in a log, unless the phase changes
+
+
+def format_progress_summary(p: IndexProgress) -> str:
+    """Progress as a plain sentence for logs, e.g. ``Indexing: 120 of 324 files, 2,400
+    passages, 2,000 embedded, 1 failed`` (no file name: a log keeps every line)."""
+    if p.phase == "scanning":
+        return "Scanning: looking for files to index"
+    return (f"{p.phase.capitalize()}: {p.files_done:,} of {p.files_total:,} files, "
+            f"{p.chunks_written:,} passages, {p.chunks_embedded:,} embedded, {len(p.errors):,} failed")
+
+
+class PlainProgress:
+    """Indexing progress as whole lines, for a stderr that is not a terminal (``nohup``, a pipe,
+    a log file): one at each change of phase, and at most one every ``every`` seconds
+    between, so a long run is seen to move without filling the log."""
+
+    def __init__(self, stream: TextIO | None = None, every: float = PLAIN_PROGRESS_EVERY_S) -> None:
+        self.stream = stream
+        self.every = every
+        self._phase: str | None = None
+        self._last = 0.0
+
+    def __call__(self, p: IndexProgress) -> None:
+        now = time.monotonic()
+        if p.phase == self._phase and now - self._last < self.every:
+            return
+        self._phase, self._last = p.phase, now
+        print(safe(format_progress_summary(p)), file=self.stream or sys.stderr, flush=True)
+
+
 def format_status(status: LibraryStatus) -> list[str]:
     mb = status.size_bytes / 1e6
     return [

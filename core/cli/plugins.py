@@ -39,8 +39,9 @@ class PluginCommand(Protocol):
 def add_plugin_commands(sub: argparse._SubParsersAction[P], parents: Sequence[P],
                         parser_class: type[P]) -> list[str]:
     """Add every installed plugin command to ``sub`` (each with ``parents``' options, in a
-    ``parser_class`` parser like the built-in ones) and return their names; parsing one sets
-    ``args.plugin_run`` (see :func:`plugin_run`). Built-in commands keep their names."""
+    ``parser_class`` parser like the built-in ones, its help as the parser's description) and
+    return their names; parsing one sets ``args.plugin_run`` (see :func:`plugin_run`).
+    Built-in commands keep their names."""
     added: list[str] = []
     for point in sorted(entry_points(group=GROUP), key=lambda point: point.name):
         if point.name in sub.choices:
@@ -51,7 +52,8 @@ def add_plugin_commands(sub: argparse._SubParsersAction[P], parents: Sequence[P]
         except Exception as exc:  # noqa: BLE001 - a broken plugin must not break memex
             _skip(point, f"it failed to load ({type(exc).__name__}: {exc})")
             continue
-        parser = sub.add_parser(point.name, parents=[*parents, options], help=command.help)
+        # no help=: `memex --help` lists plugin commands apart, as developer commands (see main)
+        parser = sub.add_parser(point.name, parents=[*parents, options], description=command.help)
         parser.set_defaults(plugin_run=command.run)
         added.append(point.name)
     return added

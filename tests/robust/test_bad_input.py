@@ -65,7 +65,7 @@ def test_undecodable_bytes_from_a_real_command_line(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("argv", [
     ["search", "x", "--k", "0"], ["search", "x", "--k", "-1"], ["search", "x", "--k", "99999999999"],
-    ["search", "x", "--k", "ten"], ["search", "x", "--type", "bogus\x1b[2J"], ["search", "x", "--after", "2024-13-45"],
+    ["search", "x", "--k", "ten"],
     ["eval", "dir", "--lexical-weight", "7"], ["eval", "dir", "--lexical-weight", "nan"],
     ["bench", "latency", "--sizes", "abc"], ["bench", "robustness", "--rounds", "-3"],
 ])
@@ -75,6 +75,18 @@ def test_option_values_out_of_range_are_usage_errors(argv: list[str], capsys: py
     assert exit_.value.code == 2
     err = capsys.readouterr().err
     assert "error: argument" in err and "\x1b" not in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize(("argv", "said"), [
+    (["search", "x", "--type", "bogus\x1b[2J"], "--type 'bogus\\x1b[2J' is not a file type Memex indexes; known"),
+    (["search", "x", "--after", "2024-13-45"], "--after '2024-13-45' is not a date; use YYYY-MM-DD"),
+])
+def test_filter_values_that_mean_nothing_are_one_line_usage_errors(argv: list[str], said: str,
+                                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert one_sentence(err).startswith(f"memex: {said}") and "\x1b" not in err
+    assert len(err.strip().splitlines()) == 1
 
 
 @pytest.mark.parametrize(("argv", "said"), [
