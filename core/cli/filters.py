@@ -12,8 +12,7 @@ from .output import safe
 DATE_FORMAT = "YYYY-MM-DD"
 # Everyday names for a kind that are neither the kind itself nor one of its file extensions.
 KIND_ALIASES: dict[str, str] = {
-    "word": "docx", "excel": "xlsx", "powerpoint": "pptx", "txt": "text", "plain": "text",
-    "md": "markdown", "web": "html", "source": "code", "ebook": "epub",
+    "word": "docx", "excel": "xlsx", "powerpoint": "pptx", "plain": "text", "source": "code",
 }
 
 

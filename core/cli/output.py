@@ -144,20 +144,22 @@ def format_progress_summary(p: IndexProgress) -> str:
 
 class PlainProgress:
     """Indexing progress as whole lines, for a stderr that is not a terminal (``nohup``, a pipe,
-    a log file): one at each change of phase, and at most one every ``every`` seconds
-    between, so a long run is seen to move without filling the log."""
+    a log file): one when a phase first starts, and at most one every ``every`` seconds
+    between, so a long run is seen to move without filling the log. (While files are read,
+    "indexing" and "embedding" take turns file by file: only their first turn is a line.)"""
 
     def __init__(self, stream: TextIO | None = None, every: float = PLAIN_PROGRESS_EVERY_S) -> None:
         self.stream = stream
         self.every = every
-        self._phase: str | None = None
+        self._seen: set[str] = set()
         self._last = 0.0
 
     def __call__(self, p: IndexProgress) -> None:
         now = time.monotonic()
-        if p.phase == self._phase and now - self._last < self.every:
+        if p.phase in self._seen and now - self._last < self.every:
             return
-        self._phase, self._last = p.phase, now
+        self._seen.add(p.phase)
+        self._last = now
         print(safe(format_progress_summary(p)), file=self.stream or sys.stderr, flush=True)
 
 

@@ -193,12 +193,14 @@ def test_plain_progress_says_each_phase_and_then_at_most_every_interval() -> Non
     log(IndexProgress("scanning"))
     for done in range(1, 50):
         log(IndexProgress("indexing", 1000, done, chunks_written=done * 20))
+        if done % 5 == 0:  # a batch of vectors between two files: no line each time
+            log(IndexProgress("embedding", 1000, done, done * 20, done * 10))
     log(IndexProgress("embedding", 1000, 1000, 20_000, 2_400))
     log(IndexProgress("done", 1000, 1000, 20_000, 20_000))
     assert stream.getvalue().splitlines() == [
         "Scanning: looking for files to index",
         "Indexing: 1 of 1,000 files, 20 passages, 0 embedded, 0 failed",
-        "Embedding: 1,000 of 1,000 files, 20,000 passages, 2,400 embedded, 0 failed",
+        "Embedding: 5 of 1,000 files, 100 passages, 50 embedded, 0 failed",
         "Done: 1,000 of 1,000 files, 20,000 passages, 20,000 embedded, 0 failed",
     ]
     every_time = io.StringIO()
