@@ -39,7 +39,7 @@ class BenchCommand:
     help = "speed and memory benchmarks, each against a baseline"
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
-        parser.add_argument("suite", choices=SUITES)
+        parser.add_argument("suite", choices=SUITES, help="what to measure (see the README, Benchmarks)")
         parser.add_argument("--workdir", metavar="DIR",
                             help="where latency, indexing and robustness build their libraries "
                                  "(default: bench/SUITE in Memex's cache folder, kept between runs)")
