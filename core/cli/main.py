@@ -8,12 +8,13 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .. import config
 from ..display_text import UNSAFE
 from ..errors import MemexError
 from ..store.writer_lock import WAITING_MESSAGE
-from ..types import IndexProgress, SearchFilters
+from ..types import FileError, IndexProgress, IndexReport, SearchFilters
 from . import output
 from .failures import UsageError, describe, undecodable_argument
 from .filters import DATE_FORMAT, parse_date, resolve_kinds
@@ -21,6 +22,9 @@ from .helptext import developer_commands, memex_version
 from .models import add_models_parser, cmd_models
 from .output import safe, say, say_lines
 from .plugins import add_plugin_commands, plugin_run
+
+if TYPE_CHECKING:
+    from ..library import Library
 
 MAX_K = 1000  # documents one search may return
 EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE: what a shell reports for a reader that stopped early
@@ -85,7 +89,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help=f"modified on or after this date ({DATE_FORMAT}, local time)")
     p.add_argument("--before", metavar=DATE_FORMAT, help=f"modified before this date ({DATE_FORMAT}, local time)")
 
-    sub.add_parser("status", parents=[common], help="what the library holds")
+    p = sub.add_parser("status", parents=[common], help="what the library holds, and the files it could not read")
+    p.add_argument("--failed", action="store_true",
+                   help=f"list every file that could not be read (default: the first {output.FAILED_SHOWN})")
     p = sub.add_parser("remove", parents=[common], help="forget a source folder or file (files on disk are untouched)")
     p.add_argument("path", help="a folder or file given to memex index before")
     sub.add_parser("doctor", parents=[common, models], help="check the installation and the library")
@@ -143,11 +149,26 @@ def cmd_index(args: argparse.Namespace) -> int:
         finally:
             if show:
                 output.clear_progress()
+        still_failed = lib.status().failed  # the whole library's, not only this run's
+        earlier = _earlier_failures(lib, report, still_failed) if not args.json else []
     if args.json:
-        print(output.to_json(report))
-    else:
-        say_lines(output.format_report(report))
+        print(output.to_json({**output.dataclasses.asdict(report), "failed_in_library": still_failed}))
+        return 0
+    say_lines(output.format_report(report))
+    if still_failed:
+        say(output.failed_in_library_line(still_failed))
+        say_lines(output.format_failures(earlier, max(still_failed - len(report.errors), len(earlier))))
     return 0
+
+
+def _earlier_failures(lib: Library, report: IndexReport, still_failed: int) -> list[FileError]:
+    """Failed files this run did not report (they failed before and are unchanged), as many as
+    fit beside this run's own under ``output.FAILED_SHOWN``."""
+    room = output.FAILED_SHOWN - len(report.errors)
+    if room <= 0 or still_failed <= len(report.errors):
+        return []
+    this_run = {err.path for err in report.errors}
+    return [err for err in lib.failures(limit=still_failed) if err.path not in this_run][:room]
 
 
 def search_words(query: str) -> str:
@@ -180,14 +201,23 @@ def cmd_search(args: argparse.Namespace) -> int:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
+    """Totals, sources, and the files that could not be read: the first ``FAILED_SHOWN``, or
+    all with ``--failed`` (``--json`` always lists all in ``failed_files``)."""
     with _open(args, rerank=False) as lib:
         status, sources = lib.status(), lib.sources()
+        every = args.json or args.failed
+        limit = status.failed if every else min(status.failed, output.FAILED_SHOWN)
+        failures = lib.failures(limit=limit) if limit > 0 else []
     if args.json:
-        print(output.to_json({**output.dataclasses.asdict(status), "sources": sources}))
-    else:
-        say_lines(output.format_status(status))
-        for s in sources:
-            say(f"  {s.kind:<6} {s.path}: {s.documents} documents, {s.chunks} chunks, {s.errors} errors")
+        print(output.to_json({**output.dataclasses.asdict(status), "sources": sources,
+                              "failed_files": failures}))
+        return 0
+    say_lines(output.format_status(status))
+    for s in sources:
+        say(f"  {s.kind:<6} {s.path}: {s.documents} documents, {s.chunks} chunks, {s.errors} errors")
+    if status.failed:
+        say(f"Could not be read ({output.files(status.failed)}):")
+        say_lines(output.format_failures(failures, status.failed))
     return 0
 
 

@@ -20,7 +20,7 @@ from collections.abc import Iterable, Sequence
 from typing import TextIO
 
 from ..display_text import UNSAFE_CLASS, escape_char, safe
-from ..types import Hit, IndexProgress, IndexReport, LibraryStatus
+from ..types import FileError, Hit, IndexProgress, IndexReport, LibraryStatus
 
 BOLD, RESET = "\033[1m", "\033[0m"
 CLEAR_LINE = "\r\033[K"  # back to the start of the line, erase it: the progress line's own bytes
@@ -173,3 +173,42 @@ def format_status(status: LibraryStatus) -> list[str]:
         f"Embedder:  {safe(status.embedder or 'none yet')}",
         f"Reranker:  {safe(status.reranker or 'none')}",
     ]
+
+
+FAILED_SHOWN = 20  # failed files listed before "… and N more"
+
+REASON_WORDS = {  # the library's reason codes (core/errors.py) in plain words
+    "encrypted": "password-protected", "no-text": "scanned pages without text", "empty": "empty",
+    "binary": "not text", "corrupt": "damaged", "timeout": "took too long to read",
+    "crashed": "made the reader crash", "unsupported": "unsupported type", "unreadable": "cannot be read",
+    "missing": "not found", "truncated": "only partly indexed", "too-large": "too large",
+    "outside-link": "link outside the folder", "failed": "could not be read",
+}
+
+
+def reason_words(reason: str) -> str:
+    return REASON_WORDS.get(reason, reason)
+
+
+def failure_line(err: FileError) -> str:
+    """``  path: damaged (message)``, every part made safe."""
+    detail = f" ({safe(err.message)})" if err.message else ""
+    return f"  {safe(err.path)}: {safe(reason_words(err.reason))}{detail}"
+
+
+def files(n: int) -> str:
+    return f"{n:,} file" if n == 1 else f"{n:,} files"
+
+
+def format_failures(failures: Sequence[FileError], total: int) -> list[str]:
+    """The failed files given, and a line for the ``total - len(failures)`` not shown."""
+    lines = [failure_line(err) for err in failures]
+    hidden = total - len(failures)
+    if hidden > 0:
+        lines.append(f"  … and {hidden:,} more (memex status --failed for all)")
+    return lines
+
+
+def failed_in_library_line(total: int) -> str:
+    """The closing line of an index run: failed files in the whole library, not only this run."""
+    return f"{files(total)} in the library could not be read (see memex status)."
