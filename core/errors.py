@@ -74,3 +74,18 @@ class ExtractorCrashed(ExtractionError):
 
 class IndexingCancelled(MemexError):
     """Raised inside the indexer when the caller asked it to stop."""
+
+
+# The reason tags above (and the scan's), in plain words: one wording for the window and the CLI.
+REASON_WORDS = {
+    "encrypted": "password-protected", "no-text": "scanned pages without text", "empty": "empty",
+    "binary": "not text", "corrupt": "damaged", "timeout": "took too long to read",
+    "crashed": "made the reader crash", "unsupported": "unsupported type", "unreadable": "cannot be read",
+    "missing": "not found", "truncated": "only partly indexed", "too-large": "too large",
+    "outside-link": "link outside the folder", "failed": "could not be read",
+}
+
+
+def reason_words(reason: str) -> str:
+    """Why a file could not be read, in plain words (an unknown tag as it is)."""
+    return REASON_WORDS.get(reason, reason)

@@ -58,6 +58,14 @@ def main(argv_paths: list[str] | None = None) -> int:
             print("The Memex window needs PySide6: pip install 'memex-desktop[gui]'", file=sys.stderr)
         return 2
 
+    from .platform_check import platform_problem
+
+    problem = platform_problem()
+    if problem is not None:  # Qt would abort with a message that never says what to install
+        if sys.stderr is not None:
+            print(problem, file=sys.stderr)
+        return 2
+
     from . import qtcompat, style
     from .single_instance import InstanceServer
 

@@ -3,6 +3,7 @@ the dialog listing files that could not be read."""
 
 from __future__ import annotations
 
+from memex.core.errors import reason_words
 from memex.core.types import FileError, Source
 from PySide6.QtCore import QPoint, QSize, Qt, Signal
 from PySide6.QtGui import QGuiApplication
@@ -27,12 +28,9 @@ from PySide6.QtWidgets import (
 from . import fmt
 from .plain import make_plain, plain_label, plain_message_box, set_tooltip
 
-REASONS = {
-    "encrypted": "Password-protected", "no-text": "Scanned pages without text", "empty": "Empty",
-    "binary": "Not text", "corrupt": "Damaged", "timeout": "Took too long", "crashed": "Made the reader crash",
-    "unsupported": "Unsupported type", "unreadable": "Cannot be read", "missing": "Not found",
-    "truncated": "Only partly indexed", "too-large": "Too large", "outside-link": "Link outside the folder",
-}
+
+def _sentence_case(text: str) -> str:
+    return text[:1].upper() + text[1:]
 
 
 def source_meta(s: Source) -> str:
@@ -238,7 +236,7 @@ class FailuresDialog(QDialog):
             name = QTableWidgetItem(fmt.file_name(f.path))
             set_tooltip(name, f.path)
             self.table.setItem(row, 0, name)
-            self.table.setItem(row, 1, QTableWidgetItem(REASONS.get(f.reason, f.reason)))
+            self.table.setItem(row, 1, QTableWidgetItem(_sentence_case(reason_words(f.reason))))
             details = QTableWidgetItem(f.message)
             set_tooltip(details, f"{f.path}\n{f.message}")
             self.table.setItem(row, 2, details)

@@ -20,6 +20,7 @@ from collections.abc import Iterable, Sequence
 from typing import TextIO
 
 from ..display_text import UNSAFE_CLASS, escape_char, safe
+from ..errors import reason_words
 from ..types import FileError, Hit, IndexProgress, IndexReport, LibraryStatus
 
 BOLD, RESET = "\033[1m", "\033[0m"
@@ -176,19 +177,6 @@ def format_status(status: LibraryStatus) -> list[str]:
 
 
 FAILED_SHOWN = 20  # failed files listed before "… and N more"
-
-REASON_WORDS = {  # the library's reason codes (core/errors.py) in plain words
-    "encrypted": "password-protected", "no-text": "scanned pages without text", "empty": "empty",
-    "binary": "not text", "corrupt": "damaged", "timeout": "took too long to read",
-    "crashed": "made the reader crash", "unsupported": "unsupported type", "unreadable": "cannot be read",
-    "missing": "not found", "truncated": "only partly indexed", "too-large": "too large",
-    "outside-link": "link outside the folder", "failed": "could not be read",
-}
-
-
-def reason_words(reason: str) -> str:
-    return REASON_WORDS.get(reason, reason)
-
 
 def failure_line(err: FileError) -> str:
     """``  path: damaged (message)``, every part made safe."""
