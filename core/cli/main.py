@@ -110,6 +110,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("gui", help="open the Memex window")
     p.add_argument("paths", nargs="*", metavar="PATH", help="files or folders to index and watch")
     p.add_argument("--library", metavar="PATH", help="library file (default: your user library)")
+    p.add_argument("--minimized", action="store_true", help="start in the tray (or minimised)")
 
     plugins = add_plugin_commands(sub, [common], Parser)  # e.g. `memex bench` from memex-bench (tests/bench)
     parser.epilog = developer_commands(sub, ["eval", *plugins])
@@ -284,7 +285,9 @@ def cmd_gui(args: argparse.Namespace) -> int:
     except ImportError as exc:
         raise MemexError(f"The desktop window is not available ({exc}). "
                          "Install it with: pip install 'memex-desktop[gui]'") from exc
-    return int(gui_main([*args.paths, *(["--library", args.library] if args.library else [])]) or 0)
+    forwarded = [*args.paths, *(["--library", args.library] if args.library else []),
+                 *(["--minimized"] if args.minimized else [])]
+    return int(gui_main(forwarded) or 0)
 
 
 COMMANDS = {"index": cmd_index, "search": cmd_search, "status": cmd_status, "remove": cmd_remove,

@@ -208,3 +208,15 @@ def test_plain_progress_says_each_phase_and_then_at_most_every_interval() -> Non
     for done in range(1, 4):
         log(IndexProgress("indexing", 3, done))
     assert len(every_time.getvalue().splitlines()) == 3
+
+
+def test_memex_gui_takes_the_windows_options(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """``memex gui`` hands the window what ``memex-gui`` takes: paths, --library, --minimized."""
+    from memex.desktop import app
+
+    handed: list[list[str]] = []
+    monkeypatch.setattr(app, "main", lambda argv: handed.append(list(argv)) or 0)
+    library = str(tmp_path / "lib.db")
+    assert main(["gui", "--minimized", "--library", library, str(tmp_path)]) == 0
+    assert handed == [[str(tmp_path), "--library", library, "--minimized"]]
+    assert app.parse_args(handed[0]).minimized
