@@ -18,7 +18,8 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from multiprocessing.connection import Connection
-from typing import Any
+from types import ModuleType
+from typing import Any, cast
 
 from . import errors
 from .errors import ExtractionError, ExtractionTimeout, ExtractorCrashed
@@ -271,7 +272,9 @@ def _child_main(conn: Connection, spec: ChildSpec, memory_mb: int, parent_path: 
             sys.path.append(entry)
     limit_memory(memory_mb)
     for optional in spec.skip_modules:
-        sys.modules.setdefault(optional, None)  # type: ignore[arg-type]
+        # None in sys.modules makes ``import optional`` fail at once (Python's documented block).
+        blocked = cast("dict[str, ModuleType | None]", sys.modules)
+        blocked.setdefault(optional, None)
     func: Callable[..., Any] | None = None
     load_error = ""
     try:

@@ -8,7 +8,7 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NoReturn
 
 from .. import config
 from ..display_text import UNSAFE
@@ -16,6 +16,7 @@ from ..errors import MemexError
 from ..store.writer_lock import WAITING_MESSAGE
 from ..types import FileError, IndexProgress, IndexReport, SearchFilters
 from . import output
+from .argument_types import whole_number
 from .failures import UsageError, describe, undecodable_argument
 from .filters import DATE_FORMAT, parse_date, resolve_kinds
 from .helptext import developer_commands, memex_version
@@ -33,18 +34,11 @@ EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE: what a shell reports for a reader that 
 class Parser(argparse.ArgumentParser):
     """argparse whose error line shows the offending text safely (it echoes arguments as typed)."""
 
-    def error(self, message: str):  # type: ignore[override]
+    def error(self, message: str) -> NoReturn:
         super().error(safe(message))
 
 
-def _count(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if not 1 <= value <= MAX_K:
-        raise argparse.ArgumentTypeError(f"give a whole number from 1 to {MAX_K}, not {safe(text)}")
-    return value
+_count = whole_number(f"give a whole number from 1 to {MAX_K}, not {{text}}", 1, MAX_K)
 
 
 def _share(text: str) -> float:

@@ -66,8 +66,8 @@ def use_color(stream=sys.stdout) -> bool:
 
 def to_json(value: object) -> str:
     def default(obj: object) -> object:
-        if dataclasses.is_dataclass(obj):
-            return dataclasses.asdict(obj)  # type: ignore[arg-type]
+        if dataclasses.is_dataclass(obj) and not isinstance(obj, type):  # an instance, not the class
+            return dataclasses.asdict(obj)
         raise TypeError(f"cannot serialise {type(obj).__name__}")
 
     return json.dumps(value, default=default, ensure_ascii=False, indent=2)

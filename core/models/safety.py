@@ -232,7 +232,7 @@ def _with_onnx(path: Path) -> Iterator[tuple[str, str]]:
     from google.protobuf.message import Message
 
     model = onnx.load(str(path), load_external_data=False)
-    stack: list[tuple[object, int]] = [(model, 0)]
+    stack: list[tuple[Message, int]] = [(model, 0)]
     while stack:
         message, depth = stack.pop()
         if depth > MAX_DEPTH:
@@ -242,7 +242,7 @@ def _with_onnx(path: Path) -> Iterator[tuple[str, str]]:
                 entries = {e.key: e.value for e in message.external_data}
                 yield message.name, entries.get("location", "")
             continue
-        for field, value in message.ListFields():  # type: ignore[attr-defined]
+        for field, value in message.ListFields():
             if field.type != field.TYPE_MESSAGE:
                 continue
             items = [value] if isinstance(value, Message) else list(value)  # one, or repeated

@@ -76,9 +76,11 @@ def running(pid: int) -> bool:
 
 
 def _running_windows(pid: int) -> bool:  # pragma: no cover - exercised on Windows only
+    if sys.platform != "win32":  # ctypes.windll exists only there (the type checker knows this)
+        return False
     import ctypes
 
-    kernel32 = ctypes.windll.kernel32  # type: ignore[attr-defined]
+    kernel32 = ctypes.windll.kernel32
     handle = kernel32.OpenProcess(0x1000, False, pid)  # PROCESS_QUERY_LIMITED_INFORMATION
     if not handle:
         return False

@@ -10,6 +10,7 @@ import argparse
 from pathlib import Path
 
 from memex.core.cli import output
+from memex.core.cli.argument_types import whole_number
 from memex.core.cli.output import safe, say, say_lines
 
 SUITES = ["embed", "rerank", "indexing", "latency", "robustness", "all"]
@@ -25,14 +26,7 @@ def _sizes(text: str) -> list[int]:
     return sizes
 
 
-def _rounds(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"give a whole number of rounds, 1 or more, not {safe(text)}")
-    return value
+_rounds = whole_number("give a whole number of rounds, 1 or more, not {text}")
 
 
 class BenchCommand:
