@@ -58,6 +58,7 @@ from .types import (
     IndexReport,
     LibraryStatus,
     SearchFilters,
+    SearchResults,
     Source,
 )
 
@@ -323,6 +324,16 @@ class Library:
         if rerank is not False and hits and self.reranker is not None:
             hits = rerank_hits(parsed, hits, self.reranker)
         return hits
+
+    def find(self, query: str, k: int = 10, *, filters: SearchFilters | None = None,
+             mode: str = "hybrid", rerank: bool | None = None,
+             prefix_last: bool = False) -> SearchResults:
+        """What the window, the CLI and the service show for ``query``: :meth:`search`'s hits
+        with the query actually run (``showing_results_for`` when it differs from the typed
+        one)."""
+        hits = self.search(query, k, filters=filters, mode=mode, rerank=rerank,
+                           prefix_last=prefix_last)
+        return SearchResults(query=query, hits=tuple(hits))
 
     def rerank(self, query: str, hits: Sequence[Hit]) -> list[Hit]:
         """Re-order hits from :meth:`search` by the cross-encoder (for showing fused results

@@ -102,6 +102,10 @@ class Hit:
     score: float
     chunks: tuple[ChunkHit, ...]
     reranked: bool = False
+    # Found by meaning alone: no query word is in the document (shown under "Related").
+    related: bool = False
+    # Other files with the same content (same hash), shown as one result.
+    also_at: tuple[str, ...] = ()
 
     @property
     def best(self) -> ChunkHit:
@@ -114,6 +118,24 @@ class Hit:
     @property
     def snippet(self) -> str:
         return self.best.snippet
+
+
+@dataclass(frozen=True)
+class SearchResults:
+    """What one search shows: the hits, and the query that was actually run when it differs
+    from the one typed (a corrected spelling, operators taken out)."""
+
+    query: str
+    hits: tuple[Hit, ...]
+    showing_results_for: str | None = None
+
+    @property
+    def exact(self) -> tuple[Hit, ...]:
+        return tuple(h for h in self.hits if not h.related)
+
+    @property
+    def related(self) -> tuple[Hit, ...]:
+        return tuple(h for h in self.hits if h.related)
 
 
 @dataclass(frozen=True)
