@@ -37,10 +37,11 @@ from .preview.pages import RenderedPage
 from .preview.previews import PagePreviews
 from .preview.worker import PreviewWorker
 from .search.hybrid import Searcher, rerank_hits
+from .search.operators import apply_operators, parse_operators, resolve_folder
 from .search.query import parse_query
 from .store import Store
 from .store import documents as docs
-from .store.chunks import page_text
+from .store.chunks import StoredChunk, fetch_chunks, page_text
 from .store.connection import LibraryRecovered
 from .store.open_marks import clear_mark, clear_stale_marks, mark_open, stale_marks
 from .store.ownership import library_path, prepare_library_file
@@ -331,6 +332,12 @@ class Library:
         """What the window, the CLI and the service show for ``query``: :meth:`search`'s hits
         with the query actually run (``showing_results_for`` when it differs from the typed
         one)."""
+        ops = parse_operators(query)  # "phrase", type:, in:, before:, after: come out first
+        if ops.found:
+            folder = resolve_folder(ops.folder, [s.path for s in self.sources()]) if ops.folder else None
+            found = self.find(ops.text, k * 4 if ops.phrases else k, filters=ops.filters(filters, folder),
+                              mode=mode, rerank=rerank, prefix_last=prefix_last)
+            return apply_operators(ops, query, found, k)
         hits = self.search(query, k, filters=filters, mode=mode, rerank=rerank,
                            prefix_last=prefix_last)
         return SearchResults(query=query, hits=tuple(hits))
@@ -351,6 +358,17 @@ class Library:
 
     def documents(self, limit: int = 1000) -> list[Document]:
         return docs.list_documents(self.store.connection(), limit)
+
+    def document_by_id(self, document_id: int) -> Document | None:
+        return docs.get_document_by_id(self.store.connection(), document_id)
+
+    def passage(self, chunk_id: int) -> StoredChunk | None:
+        """One stored passage (a search hit's chunk) with its document's path, or None."""
+        return fetch_chunks(self.store.connection(), [chunk_id]).get(chunk_id)
+
+    def source_covering(self, path: str) -> str | None:
+        """The source folder or file that covers ``path`` (an absolute path), or None."""
+        return self._source_root(path)
 
     def page_text(self, document_id: int, page: int) -> str:
         """The stored text of one page, rebuilt from its chunks at their offsets (for preview).

@@ -239,6 +239,11 @@ def get_document(conn: apsw.Connection, path: str) -> Document | None:
     return _document(row) if row else None
 
 
+def get_document_by_id(conn: apsw.Connection, document_id: int) -> Document | None:
+    row = one_row(conn, f"SELECT {_DOC_COLS} FROM documents d WHERE d.id = ?", (document_id,))
+    return _document(row) if row else None
+
+
 def list_documents(conn: apsw.Connection, limit: int = 1000) -> list[Document]:
     return [_document(r) for r in rows(conn, f"SELECT {_DOC_COLS} FROM documents d ORDER BY d.path LIMIT ?",
                                        (limit,))]
