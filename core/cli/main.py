@@ -13,16 +13,17 @@ from typing import TYPE_CHECKING, NoReturn
 from .. import config
 from ..display_text import UNSAFE
 from ..errors import MemexError
-from ..store.writer_lock import WAITING_MESSAGE
 from ..types import FileError, IndexProgress, IndexReport, SearchFilters
-from . import output
+from . import output, via_service
 from .argument_types import whole_number
 from .failures import UsageError, describe, undecodable_argument
 from .filters import DATE_FORMAT, parse_date, resolve_kinds
-from .helptext import developer_commands, memex_version
+from .helptext import VersionAction, developer_commands
+from .mcp_command import add_mcp_parser, cmd_mcp
 from .models import add_models_parser, cmd_models
 from .output import safe, say, say_lines
 from .plugins import add_plugin_commands, plugin_run
+from .serve import add_serve_parser, cmd_serve
 
 if TYPE_CHECKING:
     from ..library import Library
@@ -51,7 +52,9 @@ def _share(text: str) -> float:
     return value
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(plugins: bool = True) -> argparse.ArgumentParser:
+    """The whole command line; ``plugins=False`` leaves out installed plugin commands (finding
+    them reads every installed distribution's metadata: only worth it when one may be run)."""
     scripted = Parser(add_help=False)  # for commands that do not touch a library
     scripted.add_argument("--json", action="store_true", help="machine-readable output")
     common = Parser(add_help=False)
@@ -63,7 +66,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     parser = Parser(prog="memex", description="Find anything you have read.",
                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--version", action="version", version=f"memex {memex_version()}")
+    parser.add_argument("--version", action=VersionAction)
     sub = parser.add_subparsers(title="commands", dest="command", required=True, metavar="COMMAND")
 
     p = sub.add_parser("index", parents=[common, models], help="index files and folders (and keep them as sources)")
@@ -89,10 +92,19 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("remove", parents=[common], help="forget a source folder or file (files on disk are untouched)")
     p.add_argument("path", help="a folder or file given to memex index before")
     sub.add_parser("doctor", parents=[common, models], help="check the installation and the library")
+    add_serve_parser(sub, common)
+    add_mcp_parser(sub)
 
     # developer commands: no help= keeps them out of the user commands; listed apart below
-    p = sub.add_parser("eval", parents=[common, models], description="evaluate retrieval on a BEIR collection")
-    p.add_argument("dir", metavar="DIR", help="folder with corpus.jsonl, queries.jsonl, qrels.tsv")
+    p = sub.add_parser("eval", parents=[common, models],
+                       description="evaluate retrieval on a BEIR collection, or with --known-items "
+                                   "on a folder of real files")
+    p.add_argument("dir", metavar="DIR", help="folder with corpus.jsonl, queries.jsonl, qrels.tsv; "
+                                              "with --known-items: the folder of files to search")
+    p.add_argument("--known-items", metavar="QUERIES.tsv",
+                   help="known-item queries (query, kind, expected files) to run against DIR")
+    p.add_argument("-v", "--verbose", action="store_true",
+                   help="--known-items: print each query's first results")
     p.add_argument("--mode", action="append", choices=["bm25", "dense", "hybrid", "rerank"],
                    help="mode to score (repeatable; default hybrid)")
     p.add_argument("--fusion", choices=["convex", "rrf"], help="how hybrid fuses the two rankings")
@@ -106,8 +118,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--library", metavar="PATH", help="library file (default: your user library)")
     p.add_argument("--minimized", action="store_true", help="start in the tray (or minimised)")
 
-    plugins = add_plugin_commands(sub, [common], Parser)  # e.g. `memex bench` from memex-bench (tests/bench)
-    parser.epilog = developer_commands(sub, ["eval", *plugins])
+    added = add_plugin_commands(sub, [common], Parser) if plugins else []  # e.g. `memex bench` (tests/bench)
+    parser.epilog = developer_commands(sub, ["eval", *added])
     return parser
 
 
@@ -132,20 +144,25 @@ def cmd_index(args: argparse.Namespace) -> int:
         if p.phase == "waiting":  # said once, whatever stderr is: the run is not stuck
             if show:
                 output.clear_progress()
-            say(WAITING_MESSAGE, err=True)
+            say(_waiting_message(), err=True)
         elif show:
             output.progress_line(output.format_progress(p))
         elif log is not None:
             log(p)
 
-    with _open(args, rerank=False) as lib:
-        try:
-            report = lib.index(args.paths or None, progress=progress)
-        finally:
-            if show:
-                output.clear_progress()
-        still_failed = lib.status().failed  # the whole library's, not only this run's
-        earlier = _earlier_failures(lib, report, still_failed) if not args.json else []
+    handed = via_service.index(args, args.paths, quiet=args.json)  # the running owner writes
+    if handed is not None:
+        report, still_failed, failed_files = handed
+        earlier = _earlier_of(failed_files, report) if not args.json else []
+    else:
+        with _open(args, rerank=False) as lib:
+            try:
+                report = lib.index(args.paths or None, progress=progress)
+            finally:
+                if show:
+                    output.clear_progress()
+            still_failed = lib.status().failed  # the whole library's, not only this run's
+            earlier = _earlier_failures(lib, report, still_failed) if not args.json else []
     if args.json:
         print(output.to_json({**output.dataclasses.asdict(report), "failed_in_library": still_failed}))
         return 0
@@ -162,8 +179,21 @@ def _earlier_failures(lib: Library, report: IndexReport, still_failed: int) -> l
     room = output.FAILED_SHOWN - len(report.errors)
     if room <= 0 or still_failed <= len(report.errors):
         return []
+    return _earlier_of(lib.failures(limit=still_failed), report)
+
+
+def _earlier_of(failures: list[FileError], report: IndexReport) -> list[FileError]:
+    room = output.FAILED_SHOWN - len(report.errors)
+    if room <= 0:
+        return []
     this_run = {err.path for err in report.errors}
-    return [err for err in lib.failures(limit=still_failed) if err.path not in this_run][:room]
+    return [err for err in failures if err.path not in this_run][:room]
+
+
+def _waiting_message() -> str:
+    from ..store.writer_lock import WAITING_MESSAGE  # the store (SQLite) loads only when it is used
+
+    return WAITING_MESSAGE
 
 
 def search_words(query: str) -> str:
@@ -184,9 +214,12 @@ def cmd_search(args: argparse.Namespace) -> int:
     filters = SearchFilters(
         folder=str(Path(args.folder).expanduser().resolve()) if args.folder else None,
         kinds=resolve_kinds(args.kinds), modified_after=after, modified_before=before)
-    with _open(args, rerank=not args.no_rerank) as lib:
-        hits = lib.search(query, k=args.k, filters=filters, mode=args.mode,
-                          rerank=not args.no_rerank)
+    results = via_service.find(args, query, filters, rerank=not args.no_rerank)
+    if results is None:  # no service owns the library: open it here
+        with _open(args, rerank=not args.no_rerank) as lib:
+            results = lib.find(query, k=args.k, filters=filters, mode=args.mode,
+                               rerank=not args.no_rerank)
+    hits = list(results.hits)
     if args.json:
         print(output.to_json([output.hit_dict(i, h) for i, h in enumerate(hits, start=1)]))
     else:
@@ -198,11 +231,15 @@ def cmd_search(args: argparse.Namespace) -> int:
 def cmd_status(args: argparse.Namespace) -> int:
     """Totals, sources, and the files that could not be read: the first ``FAILED_SHOWN``, or
     all with ``--failed`` (``--json`` always lists all in ``failed_files``)."""
-    with _open(args, rerank=False) as lib:
-        status, sources = lib.status(), lib.sources()
-        every = args.json or args.failed
-        limit = status.failed if every else min(status.failed, output.FAILED_SHOWN)
-        failures = lib.failures(limit=limit) if limit > 0 else []
+    every = args.json or args.failed
+    served = via_service.status(args, every)
+    if served is not None:
+        status, sources, failures = served
+    else:
+        with _open(args, rerank=False) as lib:
+            status, sources = lib.status(), lib.sources()
+            limit = status.failed if every else min(status.failed, output.FAILED_SHOWN)
+            failures = lib.failures(limit=limit) if limit > 0 else []
     if args.json:
         print(output.to_json({**output.dataclasses.asdict(status), "sources": sources,
                               "failed_files": failures}))
@@ -218,7 +255,7 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 def _say_when_waiting(progress: IndexProgress) -> None:
     if progress.phase == "waiting":  # another writer holds the library: the run is not stuck
-        say(WAITING_MESSAGE, err=True)
+        say(_waiting_message(), err=True)
 
 
 def cmd_remove(args: argparse.Namespace) -> int:
@@ -245,6 +282,10 @@ def cmd_doctor(args: argparse.Namespace) -> int:
 def cmd_eval(args: argparse.Namespace) -> int:
     from ..evaluation import evaluate
 
+    if args.known_items:
+        from .known_items import cmd_known_items
+
+        return cmd_known_items(args)
     modes = args.mode or ["hybrid"]
     report = None if args.json else (lambda msg: say(msg, err=True))
     options = {k: v for k, v in (("fusion", args.fusion), ("lexical_weight", args.lexical_weight))
@@ -285,7 +326,8 @@ def cmd_gui(args: argparse.Namespace) -> int:
 
 
 COMMANDS = {"index": cmd_index, "search": cmd_search, "status": cmd_status, "remove": cmd_remove,
-            "doctor": cmd_doctor, "eval": cmd_eval, "gui": cmd_gui,
+            "doctor": cmd_doctor, "eval": cmd_eval, "gui": cmd_gui, "serve": cmd_serve,
+            "mcp": cmd_mcp,
             "models": cmd_models}
 
 
@@ -338,10 +380,16 @@ def _quiet_stdout() -> None:
         os.close(devnull)
 
 
+def _may_name_plugin(argv: Sequence[str]) -> bool:
+    """False when the command is plainly a built-in one (its name first): plugins are then not
+    looked for. Anything else (help, an option first, another word) looks for them."""
+    return not argv or argv[0] not in COMMANDS
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     _tolerant_streams()
     _safe_logging()
-    parser = build_parser()
+    parser = build_parser(plugins=_may_name_plugin(sys.argv[1:] if argv is None else argv))
     args = parser.parse_args(argv)
     try:
         problem = undecodable_argument(parser, args)

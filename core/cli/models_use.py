@@ -9,13 +9,15 @@ from __future__ import annotations
 import argparse
 import sys
 import threading
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import MemexError
 from ..humanize import duration
-from ..models.switch import SwitchEstimate, SwitchProgress, SwitchResult
 from . import output
 from .output import say, say_lines
+
+if TYPE_CHECKING:
+    from ..models.switch import SwitchEstimate, SwitchProgress, SwitchResult
 
 BAR_WIDTH = 28
 

@@ -14,10 +14,12 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Callable, Sequence
-from importlib.metadata import EntryPoint, entry_points
-from typing import Protocol, TypeVar, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, TypeVar, runtime_checkable
 
 from .output import say
+
+if TYPE_CHECKING:
+    from importlib.metadata import EntryPoint
 
 GROUP = "memex.commands"
 
@@ -43,6 +45,8 @@ def add_plugin_commands(sub: argparse._SubParsersAction[P], parents: Sequence[P]
     return their names; parsing one sets ``args.plugin_run`` (see :func:`plugin_run`).
     Built-in commands keep their names."""
     added: list[str] = []
+    from importlib.metadata import entry_points  # read only when plugins are wanted
+
     for point in sorted(entry_points(group=GROUP), key=lambda point: point.name):
         if point.name in sub.choices:
             _skip(point, "a command of that name already exists")

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING
 from ..cli.filters import KIND_ALIASES
 from ..errors import MemexError
 from ..extract.registry import EXTENSION_KINDS, SUPPORTED_KINDS
-from ..types import Document, Hit, SearchFilters, SearchResults
+from ..types import Changes, Document, Hit, SearchFilters, SearchResults
 from .params import MAX_PATH_CHARS, Params
 from .protocol import RequestError
 
@@ -49,14 +49,23 @@ class Operations:
     """The service's operations over ``library``; thread-safe for reads (the library keeps one
     connection per thread), one write at a time."""
 
-    def __init__(self, library: Library, *, allow_write: bool = False) -> None:
+    def __init__(self, library: Library, *, allow_write: bool = False,
+                 on_write: Callable[[Changes], None] | None = None) -> None:
         self.library = library
         self.allow_write = allow_write
+        self.on_write = on_write  # told what a write changed (the window refreshes that)
         self._write = threading.Lock()
         self._handlers: dict[str, Callable[[Params], dict[str, object]]] = {
             "search": self._search, "read": self._read, "sources": self._sources,
             "status": self._status, "add_source": self._add_source, "index": self._index,
         }
+
+    def with_writes(self, allowed: bool) -> Operations:
+        """The same operations over the same library with writes allowed or not; both share
+        one write slot (one writer)."""
+        twin = Operations(self.library, allow_write=allowed, on_write=self.on_write)
+        twin._write = self._write
+        return twin
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -169,6 +178,7 @@ class Operations:
             raise p.bad("'path' is required (a folder or file).")
         with self._writing():
             added = self.library.add_sources(paths)
+        self._changed(Changes(sources=True))
         return {"sources": [dataclasses.asdict(s) for s in added]}
 
     def _index(self, p: Params) -> dict[str, object]:
@@ -176,20 +186,37 @@ class Operations:
         p.done()
         with self._writing():
             report = self.library.index(paths or None)
+        self._changed(report.changes)
         return {**dataclasses.asdict(report), "failed_in_library": self.library.status().failed}
+
+    def _changed(self, changes: Changes) -> None:
+        if self.on_write is not None and changes.any:
+            try:
+                self.on_write(changes)
+            except Exception:  # noqa: BLE001 - the write is done; a listener's fault is only logged
+                log.exception("memex service: the write listener failed")
+
+    @property
+    def write_lock(self) -> threading.Lock:
+        """Held while an operation writes; hold it to write beside them (a watcher's refresh)."""
+        return self._write
 
     def _writing(self) -> _WriteSlot:
         return _WriteSlot(self._write)
 
 
+WRITE_WAIT_S = 30.0  # a write waits this long for another (a watcher's refresh) to finish
+
+
 class _WriteSlot:
-    """One write at a time: a second is refused at once rather than queued behind a long run."""
+    """One write at a time: a second waits a little (a short refresh), then is refused rather
+    than queued behind a long run."""
 
     def __init__(self, lock: threading.Lock) -> None:
         self._lock = lock
 
     def __enter__(self) -> None:
-        if not self._lock.acquire(blocking=False):
+        if not self._lock.acquire(timeout=WRITE_WAIT_S):
             raise RequestError("busy", "The library is being written to (an index run); try again "
                                        "when it is done.")
 
