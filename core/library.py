@@ -39,6 +39,7 @@ from .preview.worker import PreviewWorker
 from .search.hybrid import Searcher, rerank_hits
 from .search.operators import apply_operators, parse_operators, resolve_folder
 from .search.query import parse_query
+from .search.spelling import suggest
 from .store import Store
 from .store import documents as docs
 from .store.chunks import StoredChunk, fetch_chunks, page_text
@@ -338,9 +339,19 @@ class Library:
             found = self.find(ops.text, k * 4 if ops.phrases else k, filters=ops.filters(filters, folder),
                               mode=mode, rerank=rerank, prefix_last=prefix_last)
             return apply_operators(ops, query, found, k)
-        hits = self.search(query, k, filters=filters, mode=mode, rerank=rerank,
+        corrected = self.spelling_correction(query, prefix_last) if mode != "dense" else None
+        hits = self.search(corrected or query, k, filters=filters, mode=mode, rerank=rerank,
                            prefix_last=prefix_last)
-        return SearchResults(query=query, hits=tuple(hits))
+        return SearchResults(query=query, hits=tuple(hits), showing_results_for=corrected)
+
+    def spelling_correction(self, query: str, prefix_last: bool = False) -> str | None:
+        """``query`` with the words the library does not hold corrected to the closest words it
+        does (see ``search.spelling``), or None when there is nothing to correct."""
+        query = _SURROGATES.sub(" ", query)
+        if not query.strip():
+            return None
+        with self.store.read() as conn:
+            return suggest(conn, query, prefix_last)
 
     def rerank(self, query: str, hits: Sequence[Hit]) -> list[Hit]:
         """Re-order hits from :meth:`search` by the cross-encoder (for showing fused results

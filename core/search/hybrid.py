@@ -16,6 +16,7 @@ from ..types import ChunkHit, Hit, SearchFilters
 from .fusion import LEXICAL_WEIGHT, FusedDocument, fuse_documents
 from .query import ParsedQuery, parse_query
 from .snippets import TermMatcher, make_snippet
+from .word_parts import alternatives, with_parts
 
 MODES = ("bm25", "dense", "hybrid")
 CHUNKS_PER_HIT = 3
@@ -55,10 +56,13 @@ class Searcher:
 
     # -- the two retrievers ---------------------------------------------------------------
     def lexical(self, query: ParsedQuery, depth: int, filters: SearchFilters | None) -> list[tuple[int, float]]:
+        """BM25 over the chunks for the query's words, and for the library words that hold a
+        query word as a part (a compound's part, a CJK word in a run; see ``word_parts``)."""
         if query.match_any is None:
             return []
         try:
-            return bm25_search(self.conn, query.match_any, depth, filters)
+            match = with_parts(query, alternatives(self.conn, query))
+            return bm25_search(self.conn, match or query.match_any, depth, filters)
         except SQLError:
             return []  # a term FTS5 still refuses: no lexical results rather than an error
 

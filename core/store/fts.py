@@ -115,6 +115,14 @@ def ideal_score(conn: apsw.Connection, match: str) -> float:
     return total
 
 
+def term_count(conn: apsw.Connection, word: str) -> int:
+    """Chunks whose text holds ``word`` as the main index reads it (stemmed: "checkers" counts
+    the chunks holding "checker"), counted no further than the BM25 plan counts (its counts are
+    cached and shared with it)."""
+    quoted = '"' + word.replace('"', '""') + '"'
+    return _count(conn, quoted, max(MAX_SCORED_ROWS or 0, MAX_WEIGHED_ROWS) + 1)
+
+
 def split_or(match: str) -> list[str]:
     """The quoted phrases of ``"a" OR "b"*``, or [] when ``match`` is anything else."""
     parts = match.split(" OR ")
@@ -140,9 +148,14 @@ def _count(conn: apsw.Connection, phrase: str, most: int) -> int:
 
 
 def integrity_check(conn: apsw.Connection) -> str | None:
-    """None when the FTS index matches the chunks table, else SQLite's message."""
-    try:
-        conn.execute("INSERT INTO chunks_fts(chunks_fts, rank) VALUES ('integrity-check', 1)")
-    except apsw.Error as exc:
-        return str(exc)
+    """None when the full-text indexes (the main one and the word index, where the library has
+    it) match the chunks table, else SQLite's message."""
+    tables = ["chunks_fts"]
+    if one_row(conn, "SELECT 1 FROM sqlite_schema WHERE name = 'chunks_words'") is not None:
+        tables.append("chunks_words")
+    for table in tables:
+        try:
+            conn.execute(f"INSERT INTO {table}({table}, rank) VALUES ('integrity-check', 1)")
+        except apsw.Error as exc:
+            return str(exc) if table == "chunks_fts" else f"word index: {exc}"
     return None

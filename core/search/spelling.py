@@ -1,0 +1,165 @@
+"""Spelling correction against the library's own words.
+
+A query word is corrected only when the library does not hold it at all: not as a word (the
+main index, stemmed, so "checkers" is held when "checker" is) and not inside a longer word (a
+compound part or a CJK word, which ``word_parts`` finds). It is then replaced by the library
+word closest to it in edits (a letter added, dropped, changed, or two swapped), the commoner
+one first among equally close words; a word with no close enough library word stays as typed.
+Words shorter than ``MIN_LENGTH``, with digits, or in CJK script are never corrected.
+
+Candidates are found without comparing the typed word with every library word: a word within
+``d`` edits has a length within ``d`` and a letter histogram within ``2d`` (each edit moves at
+most two counts), which one vectorised pass over the vocabulary checks; only the few words
+that pass get a real edit distance."""
+
+from __future__ import annotations
+
+import re
+import threading
+import weakref
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..store import Connection
+from ..store.fts import term_count
+from ..store.vocabulary import Vocabulary, library_vocabulary
+from .query import STOPWORDS, fold
+from .word_parts import is_cjk, part_of_longer_words
+
+MIN_LENGTH = 4
+MAX_LENGTH = 32
+_BINS = 32  # letters by code point modulo 32: a-z in bins of their own, other letters shared
+_WORD = re.compile(r"\w+", re.UNICODE)
+
+
+def max_edits(word: str) -> int:
+    """How far a correction may be: one edit for words up to 5 letters, two beyond."""
+    return 1 if len(word) <= 5 else 2
+
+
+def edit_distance(a: str, b: str, most: int) -> int:
+    """Optimal string alignment distance (insert, delete, substitute, swap two neighbours),
+    or ``most + 1`` as soon as it is sure to exceed ``most``."""
+    if abs(len(a) - len(b)) > most:
+        return most + 1
+    before: list[int] | None = None
+    previous = list(range(len(b) + 1))
+    for i, ca in enumerate(a, start=1):
+        current = [i] + [0] * len(b)
+        for j, cb in enumerate(b, start=1):
+            cost = 0 if ca == cb else 1
+            value = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + cost)
+            if before is not None and i > 1 and j > 1 and ca == b[j - 2] and a[i - 2] == cb:
+                value = min(value, before[j - 2] + 1)
+            current[j] = value
+        if min(current) > most:
+            return most + 1
+        before, previous = previous, current
+    return previous[-1]
+
+
+@dataclass(eq=False)
+class _Index:
+    """The vocabulary's correctable words with their lengths and letter histograms."""
+
+    words: list[str]
+    chunks: np.ndarray
+    lengths: np.ndarray
+    histograms: np.ndarray
+
+
+_INDEX_LOCK = threading.Lock()
+_INDEXES: weakref.WeakKeyDictionary[Vocabulary, _Index] = weakref.WeakKeyDictionary()
+
+
+def _histogram(word: str) -> np.ndarray:
+    counts = np.zeros(_BINS, np.int16)
+    for ch in word:
+        counts[ord(ch) % _BINS] += 1
+    return counts
+
+
+def _index(vocabulary: Vocabulary) -> _Index:
+    with _INDEX_LOCK:
+        found = _INDEXES.get(vocabulary)
+    if found is not None:
+        return found
+    pairs = [(w, c) for w, c in zip(vocabulary.words, vocabulary.chunks, strict=True)
+             if MIN_LENGTH - 2 <= len(w) <= MAX_LENGTH and w.isalpha() and not is_cjk(w)]
+    words = [w for w, _ in pairs]
+    histograms = np.zeros((len(words), _BINS), np.int16)
+    for row, word in enumerate(words):
+        for ch in word:
+            histograms[row, ord(ch) % _BINS] += 1
+    index = _Index(words, np.array([c for _, c in pairs], np.int64),
+                   np.array([len(w) for w in words], np.int16), histograms)
+    with _INDEX_LOCK:
+        _INDEXES[vocabulary] = index
+    return index
+
+
+def closest_word(word: str, vocabulary: Vocabulary) -> str | None:
+    """The library word closest to ``word`` within :func:`max_edits` (fewest edits; then one
+    with the same first letter; then the one most chunks hold), or None."""
+    most = max_edits(word)
+    index = _index(vocabulary)
+    if not index.words:
+        return None
+    near = np.abs(index.lengths - len(word)) <= most
+    near &= np.abs(index.histograms - _histogram(word)).sum(axis=1) <= 2 * most
+    best: tuple[int, int, int] | None = None
+    choice = None
+    for row in np.flatnonzero(near):
+        candidate = index.words[int(row)]
+        distance = edit_distance(word, candidate, most)
+        if distance > most or candidate == word:
+            continue
+        key = (distance, int(candidate[0] != word[0]), -int(index.chunks[row]))
+        if best is None or key < best:
+            best, choice = key, candidate
+    return choice
+
+
+def correctable(word: str) -> bool:
+    return MIN_LENGTH <= len(word) <= MAX_LENGTH and word.isalpha() and word not in STOPWORDS and not is_cjk(word)
+
+
+def corrected_text(text: str, correct: Callable[[str], str | None], prefix_last: bool = False) -> str | None:
+    """``text`` with each word ``correct`` replaces (folded words; punctuation, spacing and the
+    other words kept), or None when no word changes. With ``prefix_last`` a last word still
+    being typed (no space after it) is left alone."""
+    spans = list(_WORD.finditer(text))
+    if prefix_last and spans and spans[-1].end() == len(text):
+        spans = spans[:-1]
+    pieces: list[str] = []
+    last = 0
+    changed = False
+    decided: dict[str, str | None] = {}
+    for match in spans:
+        word = fold(match.group())
+        if word not in decided:
+            decided[word] = correct(word) if correctable(word) else None
+        replacement = decided[word]
+        if replacement is not None and replacement != word:
+            pieces += [text[last:match.start()], replacement]
+            last, changed = match.end(), True
+    return "".join(pieces) + text[last:] if changed else None
+
+
+def suggest(conn: Connection, text: str, prefix_last: bool = False) -> str | None:
+    """The query ``text`` with its misspelled words corrected against the library's words, or
+    None when every word is held by the library (or none has a close library word)."""
+    vocabulary: list[Vocabulary] = []  # read once, and only when a word is missing
+
+    def correct(word: str) -> str | None:
+        if term_count(conn, word) > 0:
+            return None
+        if not vocabulary:
+            vocabulary.append(library_vocabulary(conn))
+        if part_of_longer_words(word, vocabulary[0]):
+            return None
+        return closest_word(word, vocabulary[0])
+
+    return corrected_text(text, correct, prefix_last)

@@ -1,0 +1,115 @@
+"""Typos, compound parts and CJK words, found lexically: a misspelled query finds what the
+spelled one finds and says what it ran; a word the library holds is never corrected; 保险 is
+found inside 医疗保险制度 and Versicherung inside Krankenversicherung; a library made before the
+word index gets it from its migration."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from memex.core.search.spelling import closest_word, corrected_text, edit_distance
+from memex.core.store import migrate, write_transaction
+from memex.core.store.vocabulary import Vocabulary
+
+RUST = ("The borrow checker compares scopes to determine whether all borrows are valid. "
+        "Ownership rules: each value has an owner, and a reference must never outlive its value. ") * 6
+GARDEN = "Tomatoes need full sun, rich soil and steady watering; pinch out the side shoots weekly. " * 6
+HERON = "Project HERON is the codename of the quiet release. The hero of the story is the team. " * 2
+GERMAN = ("Die Krankenversicherung übernimmt die Kosten für ärztliche Behandlung. Wer angestellt ist, "
+          "zahlt Beiträge zur gesetzlichen Krankenversicherung und zur Rentenversicherung. ") * 3
+CHINESE = "医疗保险制度是社会保障体系的重要组成部分。参加医疗保险的职工按月缴费。" * 4
+
+
+def _folder(root: Path, texts: dict[str, str]) -> Path:
+    folder = root / "docs"
+    folder.mkdir()
+    for name, text in texts.items():
+        (folder / name).write_text(text, encoding="utf-8")
+    return folder
+
+
+@pytest.fixture
+def indexed(tmp_path, library):
+    library.index([_folder(tmp_path, {"rust.txt": RUST, "garden.txt": GARDEN, "heron.txt": HERON,
+                                      "kasse.txt": GERMAN, "baoxian.txt": CHINESE})])
+    return library
+
+
+def _names(results) -> list[str]:
+    return [Path(h.path).name for h in results.hits]
+
+
+def test_a_misspelled_query_finds_what_the_spelled_one_finds_and_says_so(indexed):
+    typed = indexed.find("borow chekcer", mode="bm25")
+    assert typed.showing_results_for == "borrow checker"
+    assert _names(typed)[:1] == ["rust.txt"]
+    assert _names(typed) == _names(indexed.find("borrow checker", mode="bm25"))
+    assert indexed.find("Borow   chekcer!", mode="hybrid").showing_results_for == "borrow   checker!"
+
+
+def test_no_correction_for_words_the_library_holds(indexed):
+    for query in ("borrow checker", "tomatoes", "heron", "hero", "checkers", "weekly watering"):
+        assert indexed.find(query).showing_results_for is None, query
+    assert _names(indexed.find("heron", mode="bm25"))[:1] == ["heron.txt"]  # not "hero": it is held
+
+
+def test_no_correction_when_no_library_word_is_close(indexed):
+    found = indexed.find("zqxwvy plorkdang", mode="bm25")
+    assert found.showing_results_for is None and found.hits == ()
+
+
+def test_a_word_being_typed_is_not_corrected(indexed):
+    assert indexed.find("borow chekc", prefix_last=True).showing_results_for == "borrow chekc"
+
+
+def test_a_compound_part_is_found_lexically(indexed):
+    found = indexed.find("Versicherung", mode="bm25")
+    assert _names(found)[:1] == ["kasse.txt"] and found.showing_results_for is None
+    assert _names(indexed.find("rentenversicherung", mode="bm25"))[:1] == ["kasse.txt"]
+
+
+def test_a_chinese_word_inside_a_run_of_characters_is_found_lexically(indexed):
+    for query in ("保险", "医疗保险", "社会保障"):
+        found = indexed.find(query, mode="bm25")
+        assert _names(found)[:1] == ["baoxian.txt"], query
+        assert found.showing_results_for is None
+
+
+def test_english_words_do_not_drift_to_longer_words(indexed):
+    # "owner" is held; "ownership" must not be needed to find it, and "rules" finds only Rust
+    assert _names(indexed.find("sun", mode="bm25")) == ["garden.txt"]
+
+
+def test_the_migration_builds_the_word_index_for_a_library_made_before_it(tmp_path, library):
+    library.index([_folder(tmp_path, {"kasse.txt": GERMAN, "rust.txt": RUST})])
+    conn = library.store.connection()
+    with write_transaction(conn):  # as a library written before the word index
+        for name in ("chunks_words_ai", "chunks_words_ad", "chunks_words_au"):
+            conn.execute(f"DROP TRIGGER {name}")
+        conn.execute("DROP TABLE chunks_words_vocab")
+        conn.execute("DROP TABLE chunks_words")
+        conn.execute("DELETE FROM migrations WHERE name = '0005_word_index'")
+        conn.execute("PRAGMA user_version = 4")
+    assert library.find("borow", mode="bm25").showing_results_for is None  # nothing to correct with
+    assert library.find("Versicherung", mode="bm25").hits == ()
+    assert migrate(conn) == ["0005_word_index"]
+    assert library.find("borow", mode="bm25").showing_results_for == "borrow"
+    assert _names(library.find("Versicherung", mode="bm25"))[:1] == ["kasse.txt"]
+    (tmp_path / "docs" / "new.txt").write_text("Haftpflichtversicherung für Radfahrer.", encoding="utf-8")
+    library.index()  # the triggers keep it in step
+    assert "new.txt" in _names(library.find("haftpflicht", mode="bm25"))
+
+
+def test_edit_distance_counts_a_swap_as_one_edit():
+    assert edit_distance("chekcer", "checker", 2) == 1
+    assert edit_distance("borow", "borrow", 1) == 1
+    assert edit_distance("abc", "xyz", 1) == 2  # past ``most``: most + 1
+
+
+def test_the_closest_word_is_the_commonest_of_the_nearest():
+    vocabulary = Vocabulary(["borrow", "borrows", "burrow", "sorrow"], [50, 5, 1, 40])
+    assert closest_word("borow", vocabulary) == "borrow"
+    assert closest_word("sorow", vocabulary) == "sorrow"
+    assert closest_word("qqqqqq", vocabulary) is None
+    assert corrected_text("a borow,  b", lambda w: {"borow": "borrow"}.get(w)) == "a borrow,  b"
