@@ -4,6 +4,7 @@ in, and the local paths a drop carries."""
 from __future__ import annotations
 
 from PySide6.QtCore import QMimeData, Qt
+from PySide6.QtGui import QColor, QPalette
 from PySide6.QtWidgets import QLabel, QWidget
 
 from . import style
@@ -14,13 +15,18 @@ class DropHint(QLabel):
 
     def __init__(self, parent: QWidget) -> None:
         super().__init__("Drop to add to your library", parent, alignment=Qt.AlignmentFlag.AlignCenter)
-        self.setStyleSheet(
-            f"background: rgba(47,111,222,40); border: 2px dashed {style.ACCENT}; border-radius: 14px;"
-            f"font-size: 20px; font-weight: 600; color: {style.ACCENT};")
+        self.setAutoFillBackground(True)
         self.hide()
 
     def cover(self) -> None:
-        """Show the hint over its parent, a little inside its edges."""
+        """Show the hint over its parent, a little inside its edges. Its background is opaque:
+        the empty state's text under it must not show through its own."""
+        tint = QColor(style.ACCENT)
+        tint.setAlpha(40)
+        background = style.blend(tint, self.parentWidget().palette().color(QPalette.ColorRole.Base))
+        self.setStyleSheet(
+            f"background: {background.name()}; border: 2px dashed {style.ACCENT}; border-radius: 14px;"
+            f"font-size: 20px; font-weight: 600; color: {style.ACCENT};")
         self.setGeometry(self.parentWidget().rect().adjusted(24, 24, -24, -24))
         self.raise_()
         self.show()

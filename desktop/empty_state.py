@@ -29,6 +29,7 @@ class EmptyState(QWidget):
         # Explicit, small: a long message wrapped in a narrow pane must not make the window
         # taller or wider than the screen (it is cut instead; the window can be made larger).
         self.setMinimumSize(120, 120)
+        self._icon_wanted = False
         layout = QVBoxLayout(self)
         layout.setContentsMargins(40, 40, 40, 40)
         layout.setSpacing(10)
@@ -57,9 +58,20 @@ class EmptyState(QWidget):
         self._fit()
 
     def _fit(self) -> None:
+        """The texts as wide as there is room for and as tall as their wrapped lines (a layout
+        that centres them would not ask); the icon left out where the pane is too short."""
         width = max(160, min(MAX_TEXT_WIDTH, self.width() - 80))
-        self.body.setFixedWidth(width)
-        self.title.setFixedWidth(width)
+        for label in (self.title, self.body):
+            label.setFixedWidth(width)
+            label.ensurePolished()
+            label.setFixedHeight(label.heightForWidth(width) if label.text() else 0)
+        spacing = self.layout().spacing()
+        needed = self.title.height() + self.body.height() + 80 + 3 * spacing
+        if not self.button.isHidden():
+            needed += self.button.sizeHint().height() + 6
+        icon = self.icon.pixmap()
+        wanted_icon = self._icon_wanted and icon is not None and not icon.isNull()
+        self.icon.setVisible(wanted_icon and needed + self.icon.sizeHint().height() + spacing <= self.height())
 
     def show_message(self, title: str, body: str = "", *, detail: str = "", button: str | None = None,
                      icon: QPixmap | None = None) -> None:
@@ -71,11 +83,11 @@ class EmptyState(QWidget):
         self.body.setVisible(bool(body))
         self.button.setText(button or "")
         self.button.setVisible(bool(button))
-        if icon is not None and not icon.isNull():
+        self._icon_wanted = icon is not None and not icon.isNull()
+        if icon is not None and self._icon_wanted:
             self.icon.setPixmap(icon)
-            self.icon.show()
-        else:
-            self.icon.hide()
+        self.icon.setVisible(self._icon_wanted)
+        self._fit()
 
     def text(self) -> str:
         """Title and body as plain text (for tests and accessibility)."""

@@ -3,43 +3,55 @@ the dialog listing files that could not be read."""
 
 from __future__ import annotations
 
-from memex.core.errors import reason_words
-from memex.core.types import FileError, Source
-from PySide6.QtCore import QPoint, QSize, Qt, Signal
-from PySide6.QtGui import QGuiApplication
+import os
+
+from memex.core.types import Source
+from PySide6.QtCore import QPoint, QSize, Qt, QTimer, Signal
 from PySide6.QtWidgets import (
     QAbstractItemView,
-    QDialog,
-    QDialogButtonBox,
     QHBoxLayout,
-    QHeaderView,
     QLabel,
     QListWidget,
     QListWidgetItem,
     QMenu,
     QMessageBox,
     QPushButton,
-    QTableWidget,
-    QTableWidgetItem,
     QVBoxLayout,
     QWidget,
 )
 
 from . import fmt
-from .plain import make_plain, plain_label, plain_message_box, set_tooltip
+from .failures_dialog import FailuresDialog
+from .fitting import ElidedLabel
+from .plain import plain_message_box, set_tooltip
+
+__all__ = ["FailuresDialog", "FoldersPanel", "source_meta"]
 
 
 def _sentence_case(text: str) -> str:
     return text[:1].upper() + text[1:]
 
 
-def source_meta(s: Source) -> str:
+REFRESH_TIMES_MS = 30_000  # "updated 3 min ago" is said again this often, so it stays true
+
+
+def source_counts(s: Source) -> str:
     if s.kind == "file":
-        bits = ["single file", fmt.count(s.chunks, "passage")]
-    else:
-        bits = [fmt.count(s.documents, "file"), fmt.count(s.chunks, "passage")]
-    when = f"updated {fmt.relative_time(s.last_indexed_at)}" if s.last_indexed_at else "not indexed yet"
-    return "  ·  ".join(bits) + "\n" + when
+        return "  ·  ".join(["single file", fmt.count(s.chunks, "passage")])
+    return "  ·  ".join([fmt.count(s.documents, "file"), fmt.count(s.chunks, "passage")])
+
+
+def source_when(s: Source, updated_at: float | None = None) -> str:
+    """When the folder was last brought up to date: its last full check, or a later live update
+    (``updated_at``) — and never "not indexed yet" once files from it are in."""
+    when = max((t for t in (s.last_indexed_at, updated_at) if t), default=None)
+    if when:
+        return f"updated {fmt.relative_time(when)}"
+    return "partly indexed" if s.documents or s.chunks else "not indexed yet"
+
+
+def source_meta(s: Source, updated_at: float | None = None) -> str:
+    return source_counts(s) + "\n" + source_when(s, updated_at)
 
 
 class _SourceRow(QWidget):
@@ -48,46 +60,28 @@ class _SourceRow(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(10, 7, 10, 7)
         layout.setSpacing(1)
-        name = fmt.file_name(source.path)
-        self.title = plain_label(name)  # a folder name is never markup
+        self.title = ElidedLabel(fmt.file_name(source.path))  # a folder name is never markup
         font = self.title.font()
         font.setBold(True)
         self.title.setFont(font)
-        self.path = plain_label(objectName="SourceMeta")
-        self._texts = (name, fmt.folder_label(source.path))  # in full; shown shortened to the row's width
-        self.meta = QLabel(objectName="SourceMeta")
-        self.errors = QLabel(objectName="StatusError")
-        make_plain(self.meta, self.errors)
-        for w in (self.title, self.path, self.meta, self.errors):
+        self.path = ElidedLabel(fmt.folder_label(source.path), Qt.TextElideMode.ElideMiddle, objectName="SourceMeta")
+        self.counts = ElidedLabel(objectName="SourceMeta")
+        self.when = ElidedLabel(objectName="SourceMeta")
+        for w in (self.title, self.path, self.counts, self.when):
             layout.addWidget(w)
-        self._fit(230)
         set_tooltip(self, source.path)
         self.source: Source | None = None
+        self.updated_at: float | None = None
         self.update_source(source)
 
-    def resizeEvent(self, event) -> None:
-        super().resizeEvent(event)
-        self._fit(self.width())
-
-    def _fit(self, width: int) -> None:
-        room = max(40, width - 20)  # the row's margins
-        for label, text, mode in ((self.title, self._texts[0], Qt.TextElideMode.ElideRight),
-                                  (self.path, self._texts[1], Qt.TextElideMode.ElideMiddle)):
-            label.ensurePolished()
-            label.setText(label.fontMetrics().elidedText(text, mode, room))
-
-    def update_source(self, source: Source) -> None:
+    def update_source(self, source: Source, updated_at: float | None = None) -> None:
         """New counts for the same folder (cheap: only the texts that changed are set)."""
-        if source == self.source:
-            return
-        self.source = source
-        meta = source_meta(source)
-        if self.meta.text() != meta:
-            self.meta.setText(meta)
-        errors = fmt.count(source.errors, "file") + " could not be read" if source.errors else ""
-        if self.errors.text() != errors:
-            self.errors.setText(errors)
-        self.errors.setVisible(bool(errors))
+        self.source, self.updated_at = source, updated_at
+        self.counts.set_full_text(source_counts(source))
+        self.when.set_full_text(source_when(source, updated_at))
+
+    def meta_text(self) -> str:
+        return self.counts.full_text() + "\n" + self.when.full_text()
 
 
 class FoldersPanel(QWidget):
@@ -121,10 +115,10 @@ class FoldersPanel(QWidget):
         self.remove_button.setEnabled(False)
         self.remove_button.setToolTip("Stop indexing this folder (the files themselves are not touched)")
         self.remove_button.clicked.connect(lambda: self.ask_remove(self.selected_path()))
-        self.problems = QLabel()
-        self.problems.setObjectName("StatusError")
-        self.problems.linkActivated.connect(lambda _: self.problems_clicked.emit())
-        self.problems.hide()
+        self.updated_at: dict[str, float] = {}  # source path → the last live update seen in this window
+        self._clock = QTimer(self, interval=REFRESH_TIMES_MS)
+        self._clock.timeout.connect(self._refresh_times)
+        self._clock.start()
 
         self.buttons = buttons = QHBoxLayout()
         buttons.setSpacing(6)
@@ -136,7 +130,6 @@ class FoldersPanel(QWidget):
         layout.addWidget(title)
         layout.addWidget(self.list, 1)
         layout.addWidget(self.hint)
-        layout.addWidget(self.problems)
         layout.addLayout(buttons)
 
     def resizeEvent(self, event) -> None:
@@ -149,14 +142,30 @@ class FoldersPanel(QWidget):
         if self.buttons.direction() != direction:
             self.buttons.setDirection(direction)
 
+    def mark_updated(self, paths: list[str], when: float) -> None:
+        """Files under these folders were brought up to date by a live update at ``when``."""
+        for s in self.sources:
+            prefix = s.path.rstrip(os.sep) + os.sep
+            if any(p == s.path or p.startswith(prefix) for p in paths):
+                self.updated_at[s.path] = when
+        self._refresh_times()
+
+    def _refresh_times(self) -> None:
+        for i, s in enumerate(self.sources):
+            row = self.list.itemWidget(self.list.item(i))
+            if isinstance(row, _SourceRow):
+                row.update_source(s, self.updated_at.get(s.path))
+
     def set_sources(self, sources: list[Source], failed: int = 0) -> None:
+        """The folders with their counts (the number of files that could not be read is shown
+        once, in the status area: ``failed`` is not shown here)."""
         previous = [s.path for s in self.sources]
         self.sources = list(sources)
         if previous == [s.path for s in sources]:
             for i, s in enumerate(sources):  # same folders: refresh their counts in place
                 row = self.list.itemWidget(self.list.item(i))
                 if isinstance(row, _SourceRow):
-                    row.update_source(s)
+                    row.update_source(s, self.updated_at.get(s.path))
         else:
             selected = self.selected_path()
             self.list.clear()
@@ -164,16 +173,13 @@ class FoldersPanel(QWidget):
                 item = QListWidgetItem()
                 item.setData(Qt.ItemDataRole.UserRole, s.path)
                 row = _SourceRow(s)
+                row.update_source(s, self.updated_at.get(s.path))
                 item.setSizeHint(QSize(1, row.sizeHint().height()))  # as wide as the list (names shortened)
                 self.list.addItem(item)
                 self.list.setItemWidget(item, row)
                 if s.path == selected:
                     item.setSelected(True)
             self.hint.setVisible(not self.sources)
-        text = f'<a href="problems">{fmt.count(failed, "file")} could not be read…</a>' if failed else ""
-        if self.problems.text() != text:
-            self.problems.setText(text)
-        self.problems.setVisible(bool(failed))
         self._on_selection()
 
     def selected_path(self) -> str | None:
@@ -188,10 +194,11 @@ class FoldersPanel(QWidget):
                 QMessageBox.Icon.Question, "Remove folder", f"Stop indexing {path}?",
                 "Its documents leave the library; the files on disk are not touched. You can add the "
                 "folder again at any time.",
-                QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel, self)
+                QMessageBox.StandardButton.Cancel, self)
+            remove = box.addButton("Remove", QMessageBox.ButtonRole.DestructiveRole)
             box.setDefaultButton(QMessageBox.StandardButton.Cancel)
             box.exec()
-            if box.standardButton(box.clickedButton()) != QMessageBox.StandardButton.Yes:
+            if box.clickedButton() is not remove:
                 return False
         self.remove_requested.emit(path)
         return True
@@ -210,46 +217,3 @@ class FoldersPanel(QWidget):
         menu.addSeparator()
         menu.addAction("Remove…", lambda: self.ask_remove(path))
         menu.exec(self.list.viewport().mapToGlobal(pos))
-
-
-class FailuresDialog(QDialog):
-    """Files that could not be read, with the reason and the message."""
-
-    def __init__(self, failures: list[FileError], parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.setWindowTitle("Files Memex could not read")
-        screen = (parent.screen() if parent is not None else None) or QGuiApplication.primaryScreen()
-        free = screen.availableGeometry() if screen is not None else None
-        self.resize(min(820, int(free.width() * 0.95)) if free else 820,
-                    min(420, int(free.height() * 0.9)) if free else 420)  # small screens: inside them
-        intro = QLabel(
-            "These files are skipped until they change. Password-protected PDFs and scans without a "
-            "text layer are the usual reasons.")
-        intro.setWordWrap(True)
-        self.table = QTableWidget(len(failures), 3)
-        self.table.setHorizontalHeaderLabels(["File", "Reason", "Details"])
-        self.table.verticalHeader().hide()
-        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.table.setWordWrap(False)
-        for row, f in enumerate(failures):
-            name = QTableWidgetItem(fmt.file_name(f.path))
-            set_tooltip(name, f.path)
-            self.table.setItem(row, 0, name)
-            self.table.setItem(row, 1, QTableWidgetItem(_sentence_case(reason_words(f.reason))))
-            details = QTableWidgetItem(f.message)
-            set_tooltip(details, f"{f.path}\n{f.message}")
-            self.table.setItem(row, 2, details)
-        header = self.table.horizontalHeader()
-        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Interactive)
-        header.setSectionResizeMode(1, QHeaderView.ResizeMode.ResizeToContents)
-        header.setStretchLastSection(True)
-        self.table.setColumnWidth(0, 260)
-        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
-        buttons.rejected.connect(self.reject)
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(16, 16, 16, 12)
-        layout.setSpacing(10)
-        layout.addWidget(intro)
-        layout.addWidget(self.table, 1)
-        layout.addWidget(buttons)

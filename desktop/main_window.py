@@ -15,8 +15,20 @@ from memex.core.config import Settings
 from memex.core.library import Library
 from memex.core.types import ALL_CHANGES, Changes, LibraryStatus, Source
 from PySide6.QtCore import QEvent, Qt, QTimer, Signal
-from PySide6.QtGui import QGuiApplication
-from PySide6.QtWidgets import QFileDialog, QMainWindow, QSplitter, QVBoxLayout, QWidget
+from PySide6.QtGui import QGuiApplication, QKeySequence, QShortcut
+from PySide6.QtWidgets import (
+    QAbstractSpinBox,
+    QApplication,
+    QComboBox,
+    QFileDialog,
+    QLineEdit,
+    QMainWindow,
+    QPlainTextEdit,
+    QSplitter,
+    QTextEdit,
+    QVBoxLayout,
+    QWidget,
+)
 
 from . import qtcompat, style
 from .drop_hint import DropHint, local_paths
@@ -68,6 +80,7 @@ class MainWindow(QMainWindow):
         self._reconcile = reconcile
         self._waiting_paths: list[str] = [os.path.abspath(p) for p in paths]
         self._closing = False
+        self._catch_up = False  # the start-up check waits for the first counts (no folders: no check)
 
         self.tasks = TaskManager(self)
         self.info = LibraryInfo(self.tasks, self._show_info)
@@ -114,6 +127,10 @@ class MainWindow(QMainWindow):
         geometry = self.prefs.geometry("main")
         if geometry is not None:
             self.restoreGeometry(geometry)
+        splitter = self.prefs.geometry("splitter")
+        if splitter is not None:
+            self.splitter.restoreState(splitter)
+        self.search.set_order(self.prefs.sort_order)
         self.set_tray_enabled(self.prefs.minimise_to_tray)
         self.search.view.rehearse()
         self.status.rehearse()
@@ -141,8 +158,21 @@ class MainWindow(QMainWindow):
         self.folders.remove_requested.connect(self.remove_source)
         self.folders.rescan_requested.connect(lambda p: self.indexer and self.indexer.index([p]))
         self.folders.reveal_requested.connect(lambda p: self.opener.open_url(p))
-        self.folders.problems_clicked.connect(self.show_failures)
         self.status.problems_clicked.connect(self.show_failures)
+        for keys, action in (("F3", lambda: self.preview.step_match(1)),
+                             ("Shift+F3", lambda: self.preview.step_match(-1)),
+                             ("Ctrl+PgDown", lambda: self.preview.step_page(1)),
+                             ("Ctrl+PgUp", lambda: self.preview.step_page(-1))):
+            QShortcut(QKeySequence(keys), self, activated=action)
+        QApplication.instance().installEventFilter(self)  # "/" anywhere outside a text field: to the search box
+
+    def eventFilter(self, watched, event) -> bool:
+        if (event.type() == QEvent.Type.KeyPress and event.text() == "/" and not event.modifiers()
+                and isinstance(watched, QWidget) and watched.window() is self and self.isActiveWindow()
+                and not _takes_text(QApplication.focusWidget())):
+            self.search.focus_search()
+            return True
+        return super().eventFilter(watched, event)
 
     def _open_library(self, path) -> None:
         settings, problems = (self._settings, []) if self._settings else Settings.load_checked()
@@ -172,8 +202,10 @@ class MainWindow(QMainWindow):
         self.refresh_info()
         self.tasks.run(lambda: library.embedder, lane="search")  # load the model before the first query
         self.library_notice = show_library_notices(self, self.status, library)  # told once, here
-        if self._reconcile and not library.readonly:
-            self.indexer.index(None, quiet=True)  # catch up with changes made while Memex was closed
+        self._catch_up = self._reconcile and not library.readonly  # once the folders are known (_show_info)
+        if self.prefs.last_query and not self.search.query():
+            self.search.field.setText(self.prefs.last_query)
+            self.search.field.selectAll()
         if self._waiting_paths:
             self.add_paths(self._waiting_paths)
             self._waiting_paths = []
@@ -209,6 +241,10 @@ class MainWindow(QMainWindow):
         self.search.set_sources(sources)
         self.folders.set_sources(sources, status.failed)
         self.status.set_summary(status.documents, status.sources, status.failed, status.size_bytes)
+        if self._catch_up and self.indexer is not None:
+            self._catch_up = False
+            if sources:  # catch up with changes made while Memex was closed (no folders: nothing to check)
+                self.indexer.index(None, quiet=True)
         if self.watch is not None:
             self.watch.set_roots([s.path for s in sources])
         self.library_info.emit(status, sources)
@@ -251,7 +287,14 @@ class MainWindow(QMainWindow):
     def show_failures(self) -> None:
         library = self.library
         if library is not None:
-            self.tasks.run(lambda: library.failures(), lambda f: FailuresDialog(f, self).exec(), lane="read")
+            self.tasks.run(lambda: library.failures(), self._show_failures_dialog, lane="read")
+
+    def _show_failures_dialog(self, failures) -> None:
+        dialog = FailuresDialog(failures, self)
+        dialog.open_requested.connect(lambda path: self.opener.open(path, "", 1))
+        dialog.reveal_requested.connect(self.opener.reveal)
+        self.failures_dialog = dialog
+        dialog.open()
 
     def _fit_default_size(self, width: int, height: int) -> None:
         """The first-run size, no larger than 90% of the screen's free area (small laptop screens)."""
@@ -370,7 +413,11 @@ class MainWindow(QMainWindow):
         self._closing = True
         self.workers_stopped = True
         self.prefs.set_geometry("main", self.saveGeometry())
+        self.prefs.set_geometry("splitter", self.splitter.saveState())
+        self.prefs.last_query = self.search.query()
+        self.prefs.sort_order = self.search.order
         self.prefs.sync()
+        QApplication.instance().removeEventFilter(self)
         if self.tray is not None:
             self.tray.hide()
         if self.indexer is not None:
@@ -383,3 +430,11 @@ class MainWindow(QMainWindow):
         if self.owns_library and self.library is not None and not self.tasks.busy("write"):
             self.library.close()
 
+
+def _takes_text(widget: QWidget | None) -> bool:
+    """Whether ``widget`` is where a typed "/" belongs (a field, an editable box)."""
+    if isinstance(widget, QComboBox):
+        return widget.isEditable()
+    if isinstance(widget, (QTextEdit, QPlainTextEdit)):
+        return not widget.isReadOnly()
+    return isinstance(widget, (QLineEdit, QAbstractSpinBox))

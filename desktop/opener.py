@@ -34,6 +34,7 @@ class OpenPlan:
     page: int
     command: tuple[str, ...] | None = None
     message: str = ""
+    problem: str = ""  # why it cannot be opened (nothing is started then)
 
 
 def default_pdf_app() -> str:
@@ -46,6 +47,23 @@ def default_pdf_app() -> str:
     except (OSError, subprocess.SubprocessError):
         return ""
     return out.stdout.strip().lower()
+
+
+def default_app(path: str) -> str | None:
+    """The desktop id of the application the desktop opens ``path`` with, "" when it has
+    none, None when that cannot be known (no ``xdg-mime``)."""
+    if not shutil.which("xdg-mime"):
+        return None
+    try:
+        mime = subprocess.run(["xdg-mime", "query", "filetype", path], capture_output=True, text=True,
+                              timeout=3, check=False).stdout.strip()
+        if not mime:
+            return None
+        app = subprocess.run(["xdg-mime", "query", "default", mime], capture_output=True, text=True,
+                             timeout=3, check=False).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return app
 
 
 def viewer_command(path: str, page: int, which: Callable[[str], str | None] = shutil.which,
@@ -69,6 +87,9 @@ def plan_open(path: str, kind: str, page: int) -> OpenPlan:
         if command:
             return OpenPlan(path, page, tuple(command), f"Opened {name} at page {page}")
     look = f"; look at page {page}" if paged else ""
+    if sys.platform.startswith("linux") and default_app(path) == "":
+        return OpenPlan(path, page, problem=f"No application is set to open {name}. Choose one with "
+                                            "“Open With…” in your file manager, then try again.")
     if sys.platform == "darwin":
         return OpenPlan(path, page, ("open", path), f"Opened {name}{look}")
     return OpenPlan(path, page, None, f"Opened {name}{look}")
@@ -107,6 +128,9 @@ class Opener(QObject):
                        failure=lambda exc: self.error.emit(describe_error(exc)))
 
     def _run_plan(self, plan: OpenPlan) -> None:
+        if plan.problem:
+            self.error.emit(plan.problem)
+            return
         if plan.command:
             ok = self.launch(plan.command)
         elif sys.platform == "win32":

@@ -1,4 +1,4 @@
-"""Window-only preferences (tray, geometry, splitter sizes) in ``window.ini`` beside
+"""Window-only preferences (tray, geometry, splitter sizes, the last query and order) in ``window.ini`` beside
 ``settings.json`` — the engine's settings stay in ``core.config.Settings``."""
 
 from __future__ import annotations
@@ -25,6 +25,24 @@ class Prefs:
 
     def set_geometry(self, name: str, value: QByteArray) -> None:
         self._s.setValue(f"window/{name}", value)
+
+    @property
+    def last_query(self) -> str:
+        value = self._s.value("search/last_query", "")
+        return value if isinstance(value, str) else ""
+
+    @last_query.setter
+    def last_query(self, value: str) -> None:
+        self._s.setValue("search/last_query", value)
+
+    @property
+    def sort_order(self) -> str:
+        value = self._s.value("search/order", "relevance")
+        return value if value in ("relevance", "date") else "relevance"
+
+    @sort_order.setter
+    def sort_order(self, value: str) -> None:
+        self._s.setValue("search/order", value)
 
     def sync(self) -> None:
         self._s.sync()

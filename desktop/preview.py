@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
 
 from . import fmt, style
 from .empty_state import EmptyState
+from .fitting import FlowLayout
 from .plain import make_plain, set_tooltip
 from .tasks import TaskManager, describe_error
 
@@ -86,6 +87,9 @@ class PreviewPanel(QWidget):
         self.hit: Hit | None = None
         self.chunk: ChunkHit | None = None
         self.query = ""
+        self.page = 1  # the page shown (the passage's, or one reached with the page buttons)
+        self.page_count: int | None = None
+        self._count_for: int | None = None  # the document page_count is of
         self._token: tuple | None = None
         self._rendered_width = 0
         self.prefer_page = True
@@ -140,14 +144,72 @@ class PreviewPanel(QWidget):
         head.setSpacing(4)
         head.addWidget(self.title)
         head.addWidget(self.meta)
-        buttons = QHBoxLayout()
-        buttons.setSpacing(6)
+        buttons = FlowLayout(spacing=6)
         buttons.setContentsMargins(0, 6, 0, 0)
         for b in (self.open_button, self.reveal_button, self.copy_button):
-            buttons.addWidget(b)
-        buttons.addStretch(1)
+            buttons.add_widget(b)
         head.addLayout(buttons)
+        head.addLayout(self._build_navigation())
         return header
+
+    def _build_navigation(self) -> FlowLayout:
+        """Previous/next matching passage (F3, Shift+F3) and previous/next page (Ctrl+PgUp/PgDown)."""
+        self.prev_match = QToolButton(text="‹", toolTip="Previous match (Shift+F3)", autoRaise=True)
+        self.next_match = QToolButton(text="›", toolTip="Next match (F3)", autoRaise=True)
+        self.match_info = QLabel(objectName="PreviewMeta")
+        self.prev_page = QToolButton(text="‹", toolTip="Previous page (Ctrl+Page Up)", autoRaise=True)
+        self.next_page = QToolButton(text="›", toolTip="Next page (Ctrl+Page Down)", autoRaise=True)
+        self.page_nav_info = QLabel(objectName="PreviewMeta")
+        self.prev_match.clicked.connect(lambda: self.step_match(-1))
+        self.next_match.clicked.connect(lambda: self.step_match(1))
+        self.prev_page.clicked.connect(lambda: self.step_page(-1))
+        self.next_page.clicked.connect(lambda: self.step_page(1))
+        nav = FlowLayout(spacing=2)
+        matches, pages = QWidget(), QWidget()
+        for box, widgets in ((matches, (self.prev_match, self.match_info, self.next_match)),
+                             (pages, (self.prev_page, self.page_nav_info, self.next_page))):
+            row = QHBoxLayout(box)
+            row.setContentsMargins(0, 0, 12, 0)
+            row.setSpacing(2)
+            for w in widgets:
+                row.addWidget(w)
+            nav.add_widget(box)
+        return nav
+
+    def _update_navigation(self) -> None:
+        hit, chunk = self.hit, self.chunk
+        chunks = hit.chunks if hit is not None else ()
+        at = next((i for i, c in enumerate(chunks) if chunk is not None and c.chunk_id == chunk.chunk_id), -1)
+        self.match_info.setText(f"match {at + 1} of {len(chunks)}" if at >= 0 else f"{len(chunks)} matches")
+        self.prev_match.setEnabled(at > 0)
+        self.next_match.setEnabled(0 <= at < len(chunks) - 1 or (at < 0 and bool(chunks)))
+        count = self.page_count
+        self.page_nav_info.setText(f"page {self.page} of {count}" if count else f"page {self.page}")
+        self.prev_page.setEnabled(self.page > 1)
+        self.next_page.setEnabled(count is None or self.page < count)
+
+    def step_match(self, step: int) -> None:
+        """Show the document's next (1) or previous (-1) matching passage."""
+        if self.hit is None:
+            return
+        chunks = self.hit.chunks
+        at = next((i for i, c in enumerate(chunks) if self.chunk is not None and c.chunk_id == self.chunk.chunk_id),
+                  -1 if step > 0 else len(chunks))
+        target = at + step
+        if 0 <= target < len(chunks):
+            self.show_hit(self.hit, chunks[target], self.query)
+
+    def step_page(self, step: int) -> None:
+        """Show the next (1) or previous (-1) page of the document, the query's words marked."""
+        if self.hit is None or self.library is None:
+            return
+        page = self.page + step
+        if page < 1 or (self.page_count is not None and page > self.page_count):
+            return
+        self.page = page
+        self._token = (self.hit.document_id, self.hit.path, self.hit.mtime, None, self.query, page)
+        self.chunk = next((c for c in self.hit.chunks if c.page == page), None)
+        self._show_page(self._token, page)
 
     def _build_tabs(self) -> QTabWidget:
         """"Text" (the page's text, the passage marked) and "Page" (the page drawn)."""
@@ -216,7 +278,17 @@ class PreviewPanel(QWidget):
         self._header_texts = (fmt.file_name(hit.path), fmt.folder_label(os.path.dirname(hit.path)),
                               "".join(f"  ·  {bit}" for bit in bits))
         self._fit_header()
-        self._load_text(token, hit, chunk, query)
+        if self._count_for != hit.document_id:  # another document: its page count is not known yet
+            self.page_count, self._count_for = None, hit.document_id
+        self.page = chunk.page
+        self._show_page(token, chunk.page)
+
+    def _show_page(self, token, page: int) -> None:
+        hit, chunk, query = self.hit, self.chunk, self.query
+        if hit is None:
+            return
+        self._update_navigation()
+        self._load_text(token, hit, chunk, query, page)
         renderable = hit.kind in RENDERABLE_KINDS
         self.tabs.setTabEnabled(1, renderable)
         self.tabs.setCurrentIndex(1 if renderable and self.prefer_page else 0)
@@ -228,19 +300,25 @@ class PreviewPanel(QWidget):
             self.page_label.setText("")
 
     # -- text -----------------------------------------------------------------------------
-    def _load_text(self, token, hit: Hit, chunk: ChunkHit, query: str) -> None:
+    def _load_text(self, token, hit: Hit, chunk: ChunkHit | None, query: str, page: int) -> None:
         library, mark, passage = self.library, style.mark_style(), style.passage_style()
         self.text.setPlainText("")
 
-        def work() -> str:
-            text = library.page_text(hit.document_id, chunk.page)
-            if not text.strip():
+        def work() -> tuple[str, int | None]:
+            text = library.page_text(hit.document_id, page)
+            if not text.strip() and chunk is not None:
                 text = chunk.text
-            return page_html(text, chunk.text, query, mark, passage)
+            document = library.document(hit.path)
+            return page_html(text, chunk.text if chunk else "", query, mark, passage), (
+                document.pages if document is not None else None)
 
-        def done(html: str) -> None:
+        def done(answer: tuple[str, int | None]) -> None:
             if token != self._token:
                 return
+            html, pages = answer
+            if pages:
+                self.page_count = pages
+                self._update_navigation()
             self.text.setHtml(html)
             QTimer.singleShot(0, lambda: self.text.scrollToAnchor("passage"))
             self.text_shown.emit(html)
@@ -270,13 +348,13 @@ class PreviewPanel(QWidget):
         return super().eventFilter(watched, event)
 
     def _render(self, token) -> None:
-        hit, chunk, library = self.hit, self.chunk, self.library
-        if hit is None or chunk is None or library is None:
+        hit, library = self.hit, self.library
+        if hit is None or library is None:
             return
         width = self._target_width()
         ratio = self.devicePixelRatioF()
         terms = query_terms(self.query)
-        path, page = hit.path, chunk.page
+        path, page = hit.path, self.page
 
         def done(rendered: RenderedPage) -> None:
             if token != self._token:
@@ -288,6 +366,8 @@ class PreviewPanel(QWidget):
             self.page_label.setPixmap(pix)
             self._rendered_width = width
             self.page_info.setText(f"Page {page} of {rendered.page_count}")
+            self.page_count = rendered.page_count
+            self._update_navigation()
             if rendered.matches:
                 top = min(box[1] for box in rendered.matches) / ratio
                 left = min(box[0] for box in rendered.matches) / ratio

@@ -8,7 +8,7 @@ import time
 
 from memex.core.display_text import safe
 from memex.core.types import IndexProgress
-from PySide6.QtCore import QRectF, Qt, QTimer, Signal
+from PySide6.QtCore import QRectF, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QColor, QPainter, QPalette
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QToolButton, QWidget
 
@@ -185,6 +185,9 @@ class StatusArea(QWidget):
         self._meter: RunMeter | None = None
         self._last: IndexProgress | None = None
         self._shown_at = 0.0
+        self._paused = False
+        self._trailing = QTimer(self, singleShot=True)  # shows the last progress held back by the pace
+        self._trailing.timeout.connect(lambda: self._last is not None and self._show_progress(self._last))
         self._message_timer = QTimer(self, singleShot=True, interval=MESSAGE_MS)
         self._message_timer.timeout.connect(self.clear_message)
         self.running = False
@@ -202,6 +205,13 @@ class StatusArea(QWidget):
         self.show_text(self.counts, "")
         self.show_text(self.current, "")
 
+    def sizeHint(self) -> QSize:  # noqa: N802
+        """Never wider than ``MIN_WIDTH`` asks: the texts are fitted to the width there is."""
+        return QSize(MIN_WIDTH, super().sizeHint().height())
+
+    def minimumSizeHint(self) -> QSize:  # noqa: N802
+        return QSize(MIN_WIDTH, super().minimumSizeHint().height())
+
     def update_progress(self, p: IndexProgress) -> None:
         if not self.running:
             self.start_run(PHASES.get(p.phase, "Indexing"))
@@ -209,20 +219,27 @@ class StatusArea(QWidget):
         same_phase = self._last is not None and self._last.phase == p.phase
         self._last = p
         if same_phase and now - self._shown_at < UPDATE_EVERY_S:
+            # held back, not dropped: the last one is shown when the pace allows
+            self._trailing.start(int((UPDATE_EVERY_S - (now - self._shown_at)) * 1000) + 1)
             return
-        self._shown_at = now
+        self._show_progress(p)
+
+    def _show_progress(self, p: IndexProgress) -> None:
+        self._trailing.stop()
+        self._shown_at = time.monotonic()
         meter = self._meter or RunMeter()
-        meter.pause(p.phase in ("paused", "waiting"))  # neither counts towards the speed
-        self.show_text(self.phase, PHASES.get(p.phase, p.phase.capitalize()))
+        paused = self._paused or p.phase in ("paused", "waiting")
+        meter.pause(paused)  # neither counts towards the speed
+        self.show_text(self.phase, PHASES["paused"] if self._paused else PHASES.get(p.phase, p.phase.capitalize()))
         if p.files_total > 0:
             self.bar.setRange(0, p.files_total)
             self.bar.setValue(min(p.files_done, p.files_total))
             bits = [f"{p.files_done:,} of {fmt.count(p.files_total, 'file')}"]
-            rate = meter.rate(p.files_done)
+            rate = None if paused else meter.rate(p.files_done)  # no speed while nothing moves
             if rate:
                 bits.append(f"{rate:.1f} files/s")
-            eta = meter.eta(p.files_done, p.files_total)
-            if eta is not None and p.phase != "paused":
+            eta = None if paused else meter.eta(p.files_done, p.files_total)
+            if eta is not None:
                 bits.append(f"about {fmt.duration(eta)} left")
             self.show_text(self.counts, "  ·  ".join(bits))
         elif p.phase == "embedding" and p.chunks_pending:
@@ -245,6 +262,7 @@ class StatusArea(QWidget):
         self.clear_message()
 
     def finish_run(self) -> None:
+        self._trailing.stop()
         self._set_running(False)
 
     def set_paused(self, paused: bool) -> None:
@@ -252,10 +270,13 @@ class StatusArea(QWidget):
         self.pause_button.setChecked(paused)
         self.pause_button.setText("Resume" if paused else "Pause")
         self.pause_button.blockSignals(False)
-        if paused:
-            self.show_text(self.phase, PHASES["paused"])
+        self._paused = paused
         if self._meter is not None:
             self._meter.pause(paused)
+        if self._last is not None and self.running:
+            self._show_progress(self._last)  # the speed and time left go (or come back) now
+        elif paused:
+            self.show_text(self.phase, PHASES["paused"])
 
     def _on_pause(self, checked: bool) -> None:
         self.pause_button.setText("Resume" if checked else "Pause")
@@ -285,7 +306,8 @@ class StatusArea(QWidget):
         if message_shown and not self.dismiss.isHidden():
             room -= self.dismiss.sizeHint().width() + spacing
         if self.running:
-            room -= sum(w.sizeHint().width() + spacing for w in (self.pause_button, self.cancel_button))
+            room -= sum(w.sizeHint().width() + spacing for w in (self.pause_button, self.cancel_button, self.problems)
+                        if not w.isHidden())
             bar = max(60, min(180, room // 8))
             self.bar.setFixedWidth(bar)
             room -= bar + 3 * spacing  # bar, phase, counts, current

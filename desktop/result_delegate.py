@@ -29,11 +29,20 @@ if TYPE_CHECKING:
 CHUNK_ROLE = Qt.ItemDataRole.UserRole + 2
 HIT_ROLE = Qt.ItemDataRole.UserRole + 1
 HTML_ROLE = Qt.ItemDataRole.UserRole + 3
+DIVIDER_ROLE = Qt.ItemDataRole.UserRole + 4  # True on the first result found by meaning alone
+DIVIDER_TEXT = "Related — close in meaning, without your words"
 PAD_X, PAD_Y, BADGE = 14, 10, 26
 GAP = 12
 TEXT_LEFT = PAD_X + BADGE + GAP
 MAX_SNIPPET_LINES = 3
 CACHE_BYTES = 32 << 20  # painted rows kept for repaints (visible rows and some more)
+
+
+def also_at_text(paths: tuple[str, ...]) -> str:
+    """"also at other.pdf" / "also at 3 other places" (the same content in other files)."""
+    if len(paths) == 1:
+        return f"also at {fmt.file_name(paths[0])}"
+    return f"also at {len(paths)} other places"
 
 
 class ResultDelegate(QStyledItemDelegate):
@@ -101,6 +110,7 @@ class ResultDelegate(QStyledItemDelegate):
             snippet_h = int(lines * self._line + 0.999) + 2
             if top:
                 height = PAD_Y + tfm.height() + 2 + sfm.height() + 6 + snippet_h + PAD_Y
+                height += self.divider_height() if index.data(DIVIDER_ROLE) else 0
             else:
                 height = 6 + sfm.height() + 2 + snippet_h + 8
             if len(self._heights) > 4000:
@@ -108,9 +118,33 @@ class ResultDelegate(QStyledItemDelegate):
             self._heights[key] = height
         return QSize(viewport_w, height)
 
+    def divider_height(self) -> int:
+        return self._fm()[1].height() + 18
+
+    def _draw_divider(self, painter: QPainter, rect: QRect, pal: QPalette) -> None:
+        """"Related — …" across the row's top, a rule after it."""
+        _, small, _ = self._fonts()
+        _, sfm, _ = self._fm()
+        painter.fillRect(QRect(rect.left(), rect.top(), rect.width(), self.divider_height()),
+                         pal.color(QPalette.ColorRole.AlternateBase))
+        painter.setFont(small)
+        painter.setPen(style.muted_colour(pal))
+        text = sfm.elidedText(DIVIDER_TEXT, Qt.TextElideMode.ElideRight, rect.width() - 2 * PAD_X)
+        box = QRect(rect.left() + PAD_X, rect.top() + 9, rect.width() - 2 * PAD_X, sfm.height())
+        painter.drawText(box, Qt.AlignmentFlag.AlignVCenter, text)
+        x = box.left() + sfm.horizontalAdvance(text) + 10
+        painter.setPen(pal.color(QPalette.ColorRole.Mid))
+        painter.drawLine(x, box.center().y(), rect.right() - PAD_X, box.center().y())
+
     def paint(self, painter: QPainter, option: QStyleOptionViewItem, index) -> None:
         rect = option.rect
         top = index.internalId() == 0
+        if top and index.data(DIVIDER_ROLE):
+            pal = option.palette
+            painter.save()
+            self._draw_divider(painter, rect, pal)
+            painter.restore()
+            rect = rect.adjusted(0, self.divider_height(), 0, 0)
         selected = bool(option.state & QStyle.StateFlag.State_Selected)
         hovered = bool(option.state & QStyle.StateFlag.State_MouseOver)
         if selected or hovered:
@@ -163,7 +197,7 @@ class ResultDelegate(QStyledItemDelegate):
         where the snippet starts."""
         title_font, small, _ = self._fonts()
         tfm, sfm, _ = self._fm()
-        muted = pal.color(QPalette.ColorRole.PlaceholderText)
+        muted = style.muted_colour(pal)
         y = rect.top() + PAD_Y
         badge = style.kind_badge(style.badge_label(hit.kind, hit.path), hit.kind, BADGE, dpr)
         painter.drawPixmap(rect.left() + PAD_X, y + 1, badge)
@@ -183,6 +217,8 @@ class ResultDelegate(QStyledItemDelegate):
         page = fmt.page_label(hit.kind, chunk.page)
         meta_tail = [page] if page else []
         more = len(hit.chunks) - 1
+        if hit.also_at:
+            meta_tail.append(also_at_text(hit.also_at))
         if more:
             meta_tail.append(f"{'▾' if expanded else '▸'} {more} more match{'es' if more != 1 else ''}")
         tail = "  ·  ".join(meta_tail)
@@ -200,7 +236,7 @@ class ResultDelegate(QStyledItemDelegate):
         where the snippet starts."""
         _, small, _ = self._fonts()
         _, sfm, _ = self._fm()
-        muted = pal.color(QPalette.ColorRole.PlaceholderText)
+        muted = style.muted_colour(pal)
         x = rect.left() + TEXT_LEFT + 8
         y = rect.top() + 6
         painter.setFont(small)
@@ -239,7 +275,9 @@ class ResultDelegate(QStyledItemDelegate):
 
     def editorEvent(self, event, model, option, index) -> bool:
         if (event.type() == QEvent.Type.MouseButtonRelease and index.internalId() == 0
-                and model.rowCount(index) > 0 and self.more_rect(option.rect).contains(event.position().toPoint())):
+                and model.rowCount(index) > 0
+                and self.more_rect(option.rect.adjusted(0, self.divider_height() if index.data(DIVIDER_ROLE) else 0,
+                                                        0, 0)).contains(event.position().toPoint())):
             self.view.setExpanded(index, not self.view.isExpanded(index))
             return True
         return super().editorEvent(event, model, option, index)

@@ -13,9 +13,9 @@ from PySide6.QtWidgets import QAbstractItemView, QStyle, QStyleOptionViewItem, Q
 
 from . import fmt, style
 from .plain import tooltip_text
-from .result_delegate import CHUNK_ROLE, HIT_ROLE, HTML_ROLE, ResultDelegate
+from .result_delegate import CHUNK_ROLE, DIVIDER_ROLE, HIT_ROLE, HTML_ROLE, ResultDelegate
 
-__all__ = ["CHUNK_ROLE", "HIT_ROLE", "HTML_ROLE", "ResultDelegate", "ResultsModel", "ResultsView"]
+__all__ = ["CHUNK_ROLE", "DIVIDER_ROLE", "HIT_ROLE", "HTML_ROLE", "ResultDelegate", "ResultsModel", "ResultsView"]
 
 _ROOT = QModelIndex()
 
@@ -85,8 +85,11 @@ class ResultsModel(QAbstractItemModel):
         chunk_no = 0 if top else index.row() + 1
         if role == Qt.ItemDataRole.DisplayRole:
             return fmt.file_name(row.hit.path) if top else f"Page {row.hit.chunks[chunk_no].page}"
-        if role == Qt.ItemDataRole.ToolTipRole:
-            return tooltip_text(row.hit.path)  # a path that looks like HTML is shown as it is
+        if role == Qt.ItemDataRole.ToolTipRole:  # a path that looks like HTML is shown as it is
+            also = "".join(f"\nalso at {p}" for p in row.hit.also_at)
+            return tooltip_text(row.hit.path + also)
+        if role == DIVIDER_ROLE:  # the first of the results found by meaning alone
+            return top and row.hit.related and (index.row() == 0 or not self._rows[index.row() - 1].hit.related)
         if role == HIT_ROLE:
             return row.hit
         if role == CHUNK_ROLE:
@@ -101,6 +104,7 @@ class ResultsView(QTreeView):
 
     current_hit = Signal(object, object)  # Hit | None, ChunkHit | None
     open_hit = Signal(object, object)  # Hit, ChunkHit
+    typed = Signal(str)  # text typed while the list has the focus (it belongs in the search box)
 
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
@@ -130,11 +134,12 @@ class ResultsView(QTreeView):
     def set_hits(self, query: str, hits: list[Hit], keep_document: int | None = None) -> None:
         """Show ``hits``; select the row of ``keep_document`` if given and present, else the
         first row."""
-        signature = (query, [(h.document_id, h.path, h.mtime, h.reranked, tuple(c.chunk_id for c in h.chunks))
-                              for h in hits])
+        signature = (query, [(h.document_id, h.path, h.mtime, h.reranked, h.related, h.also_at,
+                               tuple(c.chunk_id for c in h.chunks)) for h in hits])
         if signature == self._signature and hits:
             return  # the same rows (e.g. a refresh while indexing): keep everything as it is
         self._signature = signature
+        self.delegate.clear_cache()  # a row's divider or "also at" may differ under the same key
         self.results.set_hits(query, hits)
         row = self.results.row_of(keep_document) if keep_document is not None else None
         if hits:
@@ -194,9 +199,31 @@ class ResultsView(QTreeView):
             idx = self.results.index(0)
         return self._open(idx)
 
+    def toggle_current(self) -> None:
+        """Show or hide the other matching passages of the selected document."""
+        idx = self.currentIndex()
+        if idx.isValid() and idx.parent().isValid():
+            idx = idx.parent()
+        if idx.isValid() and self.results.rowCount(idx):
+            self.setExpanded(idx, not self.isExpanded(idx))
+
     def keyPressEvent(self, event) -> None:
-        if event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter):
+        key, text = event.key(), event.text()
+        if key in (Qt.Key.Key_Return, Qt.Key.Key_Enter):
             self.open_current()
+            return
+        if key in (Qt.Key.Key_Right, Qt.Key.Key_Left, Qt.Key.Key_Plus, Qt.Key.Key_Minus) and not event.modifiers():
+            idx = self.currentIndex()
+            top = idx.parent() if idx.isValid() and idx.parent().isValid() else idx
+            if top.isValid() and self.results.rowCount(top):
+                self.setExpanded(top, key in (Qt.Key.Key_Right, Qt.Key.Key_Plus))
+                if key in (Qt.Key.Key_Left, Qt.Key.Key_Minus):
+                    self.setCurrentIndex(top)
+            return
+        control = event.modifiers() & (Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.AltModifier
+                                       | Qt.KeyboardModifier.MetaModifier)
+        if text and text.isprintable() and not control:
+            self.typed.emit(text)
             return
         super().keyPressEvent(event)
 

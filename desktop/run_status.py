@@ -63,6 +63,9 @@ class IndexRunStatus:
             if changed or not job.quiet:
                 window.status.show_message(fmt.report_sentence(result),
                                            error=bool(result.failed) and job.kind != "refresh")
+        if result is not None and job.kind == "refresh" and job.paths and (result.added or result.updated
+                                                                         or result.moved or result.removed):
+            window.folders.mark_updated(job.paths, time.time())  # "updated just now", after a live update
         changes = result.changes if result is not None else ALL_CHANGES
         window.refresh_info(changes)
         if changes.search_results:

@@ -8,16 +8,16 @@ is still the same — nobody waits for the reranker.
 
 from __future__ import annotations
 
+import dataclasses
 import html
 import time
 
-from memex.core.errors import ModelError
+from memex.core.errors import MemexError, ModelError
 from memex.core.library import Library
-from memex.core.types import Hit, SearchFilters, Source
+from memex.core.types import Hit, SearchFilters, SearchResults, Source
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (
-    QComboBox,
     QHBoxLayout,
     QLabel,
     QLineEdit,
@@ -28,12 +28,25 @@ from PySide6.QtWidgets import (
 
 from . import fmt, style
 from .empty_state import EmptyState
+from .fitting import CompactCombo, ElidedLabel, FlowLayout
 from .plain import tooltip_text
 from .results import ResultsView
 from .tasks import TaskManager, describe_error
 
 DEBOUNCE_MS = 150
 RESULTS_K = 50
+# Longest first: the longest one the search box has room for is shown.
+PLACEHOLDERS = ("Search your documents — words you remember, or what it was about",
+                "Search your documents — words or what it was about", "Search your documents", "Search")
+SORTS = (("Best match", "relevance"), ("Newest first", "date"))
+
+
+def sorted_hits(hits: list[Hit], order: str) -> list[Hit]:
+    """``hits`` in ``order``: as ranked ("relevance"), or newest first ("date") — those with
+    the query's words before those related by meaning, either way."""
+    if order != "date":
+        return list(hits)
+    return sorted(hits, key=lambda h: (h.related, -h.mtime))
 
 
 class SearchField(QLineEdit):
@@ -41,11 +54,12 @@ class SearchField(QLineEdit):
 
     navigate = Signal(int)
     submit = Signal()
+    expand = Signal()  # → at the end of the text: show the current result's other matches
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("SearchField")
-        self.setPlaceholderText("Search your documents — words you remember, or what it was about")
+        self.setPlaceholderText(PLACEHOLDERS[0])
         self.setClearButtonEnabled(True)
         self.setAcceptDrops(False)  # dropped files go to the window (they are indexed)
         self.addAction(style.search_icon(), QLineEdit.ActionPosition.LeadingPosition)
@@ -61,7 +75,20 @@ class SearchField(QLineEdit):
         if key == Qt.Key.Key_Escape and self.text():
             self.clear()
             return
+        if (key == Qt.Key.Key_Right and self.cursorPosition() == len(self.text()) and not self.hasSelectedText()
+                and not event.modifiers()):
+            self.expand.emit()
+            return
         super().keyPressEvent(event)
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        room = self.width() - 2 * 14 - 2 * 22  # the padding, the search and clear icons
+        fits = [p for p in PLACEHOLDERS if self.fontMetrics().horizontalAdvance(p) <= room]
+        text = fits[0] if fits else ""
+        if text != self.placeholderText():
+            self.setPlaceholderText(text)
+            self.setToolTip("" if text == PLACEHOLDERS[0] else PLACEHOLDERS[0])
 
 
 class SearchPanel(QWidget):
@@ -80,6 +107,9 @@ class SearchPanel(QWidget):
         self.library: Library | None = None
         self.state = "opening"
         self.documents = 0
+        self.counted = False  # the library's counts have arrived (until then nothing is claimed)
+        self.order = "relevance"
+        self._results = SearchResults("", ())
         self.indexing = False
         self.rerank_enabled = True
         self._generation = 0
@@ -97,31 +127,43 @@ class SearchPanel(QWidget):
 
     # -- building -------------------------------------------------------------------------
     def _build_filter_bar(self) -> QWidget:
-        """The folder, type and date filters, "Clear filters" and the number of results."""
-        self.folder_filter = QComboBox()
-        self.type_filter = QComboBox()
-        self.date_filter = QComboBox()
+        """The folder, type and date filters, the order and "Clear filters" (wrapping onto a
+        second line in a narrow pane)."""
+        self.folder_filter = CompactCombo()
+        self.type_filter = CompactCombo()
+        self.date_filter = CompactCombo()
+        self.sort_order = CompactCombo()
         for label, kinds in fmt.TYPE_FILTERS:
             self.type_filter.addItem(label, kinds)
         for label, seconds in fmt.DATE_FILTERS:
             self.date_filter.addItem(label, seconds)
+        for label, order in SORTS:
+            self.sort_order.addItem(label, order)
+        self.sort_order.setToolTip("Order of the results")
         self.folder_filter.addItem("All folders", None)
-        self.folder_filter.setMinimumContentsLength(12)
-        self.folder_filter.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
         self.clear_filters_link = QLabel('<a href="clear">Clear filters</a>')
         self.clear_filters_link.linkActivated.connect(lambda _=None: self.clear_filters())
         self.clear_filters_link.hide()
-        self.count_label = QLabel(objectName="ResultCount")
 
         bar = QWidget(objectName="FilterBar")
-        bar_layout = QHBoxLayout(bar)
-        bar_layout.setContentsMargins(0, 0, 0, 0)
-        bar_layout.setSpacing(8)
+        flow = FlowLayout(bar)
         for w in (self.folder_filter, self.type_filter, self.date_filter, self.clear_filters_link):
-            bar_layout.addWidget(w)
-        bar_layout.addStretch(1)
-        bar_layout.addWidget(self.count_label)
+            flow.add_widget(w)
+        flow.add_widget(self.sort_order, right=True)
         return bar
+
+    def _build_results_header(self) -> QWidget:
+        """"Showing results for …" (a corrected query) and the number of results."""
+        self.showing_for = ElidedLabel(objectName="ShowingFor")
+        self.count_label = ElidedLabel(objectName="ResultCount")
+        self.count_label.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        header = QWidget(objectName="ResultsHeader")
+        row = QHBoxLayout(header)
+        row.setContentsMargins(0, 0, 0, 0)
+        row.setSpacing(12)
+        row.addWidget(self.showing_for, 3)
+        row.addWidget(self.count_label, 2)
+        return header
 
     def _build_layout(self, bar: QWidget) -> None:
         """The search box and the filter bar above the results (or the empty state in their place)."""
@@ -137,6 +179,7 @@ class SearchPanel(QWidget):
         top_layout.setSpacing(10)
         top_layout.addWidget(self.field)
         top_layout.addWidget(bar)
+        top_layout.addWidget(self._build_results_header())
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(0)
@@ -152,6 +195,9 @@ class SearchPanel(QWidget):
         for combo in (self.folder_filter, self.type_filter, self.date_filter):
             combo.currentIndexChanged.connect(self._on_filters)
             combo.view().ensurePolished()  # build the popup now, not when the first folder arrives
+        self.sort_order.currentIndexChanged.connect(lambda _i: self.set_order(self.sort_order.currentData()))
+        self.field.expand.connect(self.view.toggle_current)
+        self.view.typed.connect(self._type_into_field)
         self.view.current_hit.connect(self._on_current)
         self.view.open_hit.connect(self.open_requested)
         self.empty.button_clicked.connect(self.add_folder_requested)
@@ -165,8 +211,8 @@ class SearchPanel(QWidget):
         self._show_state()
 
     def set_library_state(self, documents: int, indexing: bool) -> None:
-        changed = (documents != self.documents) or (indexing != self.indexing)
-        self.documents, self.indexing = documents, indexing
+        changed = (documents != self.documents) or (indexing != self.indexing) or not self.counted
+        self.documents, self.indexing, self.counted = documents, indexing, True
         if changed and self.state not in ("results", "no-hits"):
             self._show_state()
 
@@ -183,7 +229,7 @@ class SearchPanel(QWidget):
         self.folder_filter.addItem("All folders", None)
         for s in sources:
             name = fmt.file_name(s.path)
-            self.folder_filter.addItem(name, s.path)
+            self.folder_filter.addItem(name if len(name) <= 28 else name[:27] + "…", s.path)
             self.folder_filter.setItemData(self.folder_filter.count() - 1, tooltip_text(s.path),
                                            Qt.ItemDataRole.ToolTipRole)
         found = self.folder_filter.findData(current) if current else 0
@@ -195,6 +241,25 @@ class SearchPanel(QWidget):
     def focus_search(self) -> None:
         self.field.setFocus()
         self.field.selectAll()
+
+    def _type_into_field(self, text: str) -> None:
+        """Keys typed while the results have the focus: they go on the query."""
+        self.field.setFocus()
+        self.field.deselect()
+        self.field.end(False)
+        self.field.insert(text)
+
+    def set_order(self, order: str) -> None:
+        """Best match first ("relevance") or newest first ("date"); the results shown re-ordered."""
+        if order == self.order:
+            return
+        self.order = order
+        self.sort_order.blockSignals(True)
+        self.sort_order.setCurrentIndex(max(0, self.sort_order.findData(order)))
+        self.sort_order.blockSignals(False)
+        if self._results.hits:
+            keep = self._selected_document()
+            self._set_results(self._results, keep)
 
     def query(self) -> str:
         return self.field.text()
@@ -243,15 +308,16 @@ class SearchPanel(QWidget):
         keep = self._selected_document() if keep_selection else None
         filters = self.filters()
         self.tasks.run(
-            lambda: library.search(query, RESULTS_K, filters=filters, mode="hybrid", rerank=False,
-                                   prefix_last=True),
-            lambda hits: self._on_hits(generation, query, hits, keep),
+            lambda: library.find(query, RESULTS_K, filters=filters, mode="hybrid", rerank=False,
+                                 prefix_last=True),
+            lambda results: self._on_hits(generation, query, results, keep),
             failure=lambda exc: self._on_failed(generation, exc), lane="search", key="search")
 
-    def _on_hits(self, generation: int, query: str, hits: list[Hit], keep: int | None) -> None:
+    def _on_hits(self, generation: int, query: str, results: SearchResults, keep: int | None) -> None:
         if generation != self._generation:
             return  # the query changed meanwhile
-        self._set_hits(query, hits, keep if self._user_moved else None)
+        hits = list(results.hits)
+        self._set_results(results, keep if self._user_moved else None)
         self._shown_query = query
         self._show_state()
         self.results_shown.emit(query, len(hits))
@@ -265,7 +331,8 @@ class SearchPanel(QWidget):
             def rerank():
                 if library.reranker is None:
                     return None
-                return library.rerank(query, hits)
+                exact = library.rerank(results.showing_results_for or query, [h for h in hits if not h.related])
+                return exact + [h for h in hits if h.related]  # related ones stay under their divider
 
             self.tasks.run(rerank, lambda ranked: self._on_reranked(generation, query, ranked),
                            failure=self._on_rerank_failed, lane="rerank", key="rerank")
@@ -277,7 +344,7 @@ class SearchPanel(QWidget):
         if generation != self._generation:
             return
         keep = self._selected_document() if self._user_moved else None
-        self._set_hits(query, hits, keep)
+        self._set_results(dataclasses.replace(self._results, hits=tuple(hits)), keep)
         self.results_shown.emit(query, len(hits))
         self.reranked.emit(query)
 
@@ -290,29 +357,43 @@ class SearchPanel(QWidget):
         if generation != self._generation:
             return
         self._set_hits(self.field.text(), [])
+        self._shown_query = self.field.text()
+        if isinstance(exc, MemexError) and not isinstance(exc, ModelError):  # e.g. type:xyz, a bad date
+            self.state = "no-hits"
+            self.empty.show_message("Nothing searched yet", detail=str(exc))
+            self.stack.setCurrentWidget(self.empty)
+            return
         self.state = "error"
         self.empty.show_message("Search did not work", html.escape(describe_error(exc)))
         self.stack.setCurrentWidget(self.empty)
         self.error.emit(describe_error(exc))
 
     def _set_hits(self, query: str, hits: list[Hit], keep: int | None = None) -> None:
+        self._set_results(SearchResults(query, tuple(hits)), keep)
+
+    def _set_results(self, results: SearchResults, keep: int | None = None) -> None:
+        """Show ``results`` in the chosen order, with the number found and the query run."""
+        self._results = results
+        query, hits = results.query, sorted_hits(list(results.hits), self.order)
         self._setting_hits = True
         try:
             self.view.set_hits(query, hits, keep)
         finally:
             self._setting_hits = False
-        n = len(hits)
-        exact = any(c.lexical_rank is not None for h in hits for c in h.chunks)
-        if not query.strip() or not n:
-            self.count_label.setText("")
+        exact, related = len(results.exact), len(results.related)
+        if not query.strip() or not hits:
+            count = ""
         elif exact:
-            self.count_label.setText(fmt.count(n, "result"))
+            count = fmt.count(exact, "result") + (f" · {related:,} related" if related else "")
         else:
-            self.count_label.setText(f"No exact matches · {n:,} related")
-        self.count_label.setToolTip("" if exact or not n else
-                                    "None of these contain your words; they are close in meaning.")
+            count = f"No exact matches · {related:,} related"
+        self.count_label.set_full_text(count, "" if exact or not hits else
+                                       "None of these contain your words; they are close in meaning.")
+        corrected = results.showing_results_for if hits or results.showing_results_for else None
+        self.showing_for.set_full_text(f"Showing results for “{corrected}”" if corrected else "")
+        self.showing_for.setVisible(bool(corrected))
         hit, chunk = self.view.selected()
-        self.hit_changed.emit(hit, chunk, query)
+        self.hit_changed.emit(hit, chunk, results.showing_results_for or query)
 
     def _selected_document(self) -> int | None:
         hit, _ = self.view.selected()
@@ -340,7 +421,7 @@ class SearchPanel(QWidget):
     # -- what to show ---------------------------------------------------------------------
     def _show_state(self) -> None:
         query = self.field.text().strip()
-        if self.library is None:
+        if self.library is None or not self.counted:
             self.state = "opening"
             self.empty.show_message("Opening your library…")
         elif query and self.view.results.rowCount():

@@ -11,6 +11,8 @@ from PySide6.QtGui import QColor, QFont, QGuiApplication, QIcon, QPainter, QPain
 from PySide6.QtWidgets import QApplication
 
 ACCENT = "#2f6fde"
+MIN_CONTRAST = 4.5  # WCAG AA for text
+ERROR_LIGHT, ERROR_DARK = "#b42318", "#ff8a80"
 ICON_SIZES = (16, 24, 32, 48, 64, 128, 256)
 
 _BADGE_COLOURS = {
@@ -43,7 +45,7 @@ QTreeView#Results::item { border: none; }
 #EmptyTitle { font-size: 19px; font-weight: 600; }
 #EmptyIcon { padding-bottom: 6px; }
 #StatusArea { border-top: 1px solid palette(midlight); background: palette(window); }
-#StatusError { color: #c53030; }
+#StatusError { color: %(error)s; }
 QPushButton#Primary {
     background: %(accent)s; color: white; border: none; border-radius: 6px; padding: 7px 16px;
     font-weight: 600;
@@ -55,17 +57,71 @@ QProgressBar::chunk { background: %(accent)s; border-radius: 3px; }
 QSplitter::handle { background: palette(midlight); }
 QTabWidget::pane { border: none; }
 QTextBrowser { border: none; }
-""" % {"accent": ACCENT}  # noqa: UP031 - the sheet has literal braces
+"""
 
 
 def apply_style(app: QApplication) -> None:
-    """Fusion (the same everywhere) with the system's colours, our sheet and a readable font."""
+    """Fusion (the same everywhere) with the system's colours — secondary text darkened or
+    lightened until it reads at WCAG AA on every background it is drawn on — our sheet and a
+    readable font."""
     app.setStyle("Fusion")
     font = app.font()
     if font.pointSizeF() < 10:
         font.setPointSizeF(10)
         app.setFont(font)
-    app.setStyleSheet(STYLE_SHEET)
+    palette = app.palette()
+    palette.setColor(QPalette.ColorRole.PlaceholderText, muted_colour(palette))
+    app.setPalette(palette)
+    error = ERROR_DARK if is_dark(palette) else ERROR_LIGHT
+    app.setStyleSheet(STYLE_SHEET % {"accent": ACCENT, "error": error})
+
+
+def luminance(colour: QColor) -> float:
+    """WCAG relative luminance."""
+    def channel(c: float) -> float:
+        return c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4
+    return (0.2126 * channel(colour.redF()) + 0.7152 * channel(colour.greenF())
+            + 0.0722 * channel(colour.blueF()))
+
+
+def contrast_ratio(a: QColor, b: QColor) -> float:
+    """WCAG contrast ratio of two opaque colours (1 to 21)."""
+    hi, lo = sorted((luminance(a), luminance(b)), reverse=True)
+    return (hi + 0.05) / (lo + 0.05)
+
+
+def blend(top: QColor, bottom: QColor) -> QColor:
+    """``top`` (maybe translucent) painted over the opaque ``bottom``."""
+    a = top.alphaF()
+    return QColor.fromRgbF(top.redF() * a + bottom.redF() * (1 - a), top.greenF() * a + bottom.greenF() * (1 - a),
+                           top.blueF() * a + bottom.blueF() * (1 - a))
+
+
+def selected_row(palette: QPalette) -> QColor:
+    """The background of a selected result (the accent tint over the list's base)."""
+    tint = QColor(ACCENT)
+    tint.setAlpha(46)
+    return blend(tint, palette.color(QPalette.ColorRole.Base))
+
+
+def text_backgrounds(palette: QPalette) -> list[QColor]:
+    """Every background secondary text is drawn on: panes, the sidebar, a selected result."""
+    roles = (QPalette.ColorRole.Base, QPalette.ColorRole.Window, QPalette.ColorRole.AlternateBase)
+    return [palette.color(r) for r in roles] + [selected_row(palette)]
+
+
+def readable(colour: QColor, backgrounds: list[QColor], minimum: float = MIN_CONTRAST) -> QColor:
+    """``colour``, darkened (on light backgrounds) or lightened (on dark ones) just enough to
+    reach ``minimum`` contrast with each of ``backgrounds``."""
+    dark_text = sum(luminance(b) for b in backgrounds) / len(backgrounds) > 0.18
+    result = QColor(colour)
+    for _ in range(100):
+        if min(contrast_ratio(result, b) for b in backgrounds) >= minimum:
+            return result
+        result = result.darker(104) if dark_text else result.lighter(104)
+        if dark_text and result.value() == 0:
+            break
+    return result
 
 
 def is_dark(palette: QPalette | None = None) -> bool:
@@ -85,8 +141,11 @@ def passage_style() -> str:
     return "background-color:#3a3420;" if is_dark() else "background-color:#fff8dc;"
 
 
-def muted_colour() -> QColor:
-    return QGuiApplication.palette().color(QPalette.ColorRole.PlaceholderText)
+def muted_colour(palette: QPalette | None = None) -> QColor:
+    """Secondary text: the palette's placeholder colour, made readable on its backgrounds."""
+    palette = palette or QGuiApplication.palette()
+    placeholder = blend(palette.color(QPalette.ColorRole.PlaceholderText), palette.color(QPalette.ColorRole.Base))
+    return readable(placeholder, text_backgrounds(palette))
 
 
 def badge_label(kind: str, path: str = "") -> str:

@@ -86,8 +86,9 @@ def test_folders_and_failures_show_paths_as_they_are(qtbot) -> None:
     dialog = FailuresDialog([FileError(failed, "outside-link", f"{failed} points outside the folder")])
     qtbot.addWidget(dialog)
     assert dialog.table.item(0, 0).text() == SEEN_NAME and tip(dialog.table.item(0, 0)) == safe(failed)
-    assert tip(dialog.table.item(0, 2)) == f"{safe(failed)}\n{safe(failed)} points outside the folder"
-    assert dialog.table.item(0, 1).text() == "Link outside the folder"
+    assert tip(dialog.table.item(0, 3)) == f"{safe(failed)}\n{safe(failed)} points outside the folder"
+    assert dialog.table.item(0, 2).text() == "Link outside the folder"
+    assert tip(dialog.table.item(0, 1)) == safe(folder)
 
 
 def _answer_box(seen: list, tries: int = 500) -> None:
