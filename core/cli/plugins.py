@@ -38,6 +38,14 @@ class PluginCommand(Protocol):
     def run(self, args: argparse.Namespace) -> int: ...
 
 
+def entry_points(group: str) -> Sequence[EntryPoint]:
+    """The installed entry points of ``group`` (importlib.metadata is loaded only now: reading
+    it costs every command time, and only plugin commands need it)."""
+    from importlib.metadata import entry_points as installed
+
+    return tuple(installed(group=group))
+
+
 def add_plugin_commands(sub: argparse._SubParsersAction[P], parents: Sequence[P],
                         parser_class: type[P]) -> list[str]:
     """Add every installed plugin command to ``sub`` (each with ``parents``' options, in a
@@ -45,8 +53,6 @@ def add_plugin_commands(sub: argparse._SubParsersAction[P], parents: Sequence[P]
     return their names; parsing one sets ``args.plugin_run`` (see :func:`plugin_run`).
     Built-in commands keep their names."""
     added: list[str] = []
-    from importlib.metadata import entry_points  # read only when plugins are wanted
-
     for point in sorted(entry_points(group=GROUP), key=lambda point: point.name):
         if point.name in sub.choices:
             _skip(point, "a command of that name already exists")

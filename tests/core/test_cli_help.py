@@ -98,7 +98,7 @@ def test_version_falls_back_to_pyproject(monkeypatch: pytest.MonkeyPatch) -> Non
     def missing(name: str) -> str:
         raise metadata.PackageNotFoundError(name)
 
-    monkeypatch.setattr(helptext.metadata, "version", missing)
+    monkeypatch.setattr(metadata, "version", missing)  # helptext reads it when asked
     declared = re.search(r'^version = "(.+)"', (REPO / "pyproject.toml").read_text(), re.M)
     assert declared is not None
     assert helptext.memex_version() == declared.group(1) != "unknown"
