@@ -37,6 +37,7 @@ from .preview.pages import RenderedPage
 from .preview.previews import PagePreviews
 from .preview.worker import PreviewWorker
 from .search.hybrid import Searcher, rerank_hits
+from .search.language import library_language_hint
 from .search.operators import apply_operators, parse_operators, resolve_folder
 from .search.query import parse_query
 from .search.spelling import suggest
@@ -395,11 +396,12 @@ class Library:
             counts = self.store.counts()
             space = active_space(conn)
             version = self.store.schema_version()
+            hint = library_language_hint(conn, space.model_id if space else None)
         return LibraryStatus(
             path=str(self.path), size_bytes=self.store.size_bytes(), sources=counts.sources,
             documents=counts.documents, failed=counts.failed, chunks=counts.chunks,
             chunks_embedded=counts.chunks_embedded, embedder=space.model_id if space else None,
-            reranker=self.models.reranker_name, schema_version=version,
+            reranker=self.models.reranker_name, schema_version=version, language_hint=hint,
         )
 
     def doctor(self) -> list[Check]:

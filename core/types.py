@@ -239,6 +239,9 @@ class LibraryStatus:
     embedder: str | None
     reranker: str | None
     schema_version: int
+    # Set when most of the library is not in English and the embedder reads English only: the
+    # sentence to show, naming the catalogue's multilingual embedder.
+    language_hint: str | None = None
 
     @property
     def chunks_pending(self) -> int:

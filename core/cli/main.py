@@ -221,10 +221,11 @@ def cmd_search(args: argparse.Namespace) -> int:
                                rerank=not args.no_rerank)
     hits = list(results.hits)
     if args.json:
-        print(output.to_json([output.hit_dict(i, h) for i, h in enumerate(hits, start=1)]))
+        print(output.to_json([output.hit_dict(i, h, results.showing_results_for)
+                              for i, h in enumerate(hits, start=1)]))
     else:
         color = output.use_color()
-        say_lines(output.format_hits(hits, color), styled=color)
+        say_lines(output.format_results(results, color), styled=color)
     return 0
 
 

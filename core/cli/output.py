@@ -21,7 +21,7 @@ from typing import TextIO
 
 from ..display_text import UNSAFE_CLASS, escape_char, safe
 from ..errors import reason_words
-from ..types import FileError, Hit, IndexProgress, IndexReport, LibraryStatus
+from ..types import FileError, Hit, IndexProgress, IndexReport, LibraryStatus, SearchResults
 
 BOLD, RESET = "\033[1m", "\033[0m"
 CLEAR_LINE = "\r\033[K"  # back to the start of the line, erase it: the progress line's own bytes
@@ -73,9 +73,12 @@ def to_json(value: object) -> str:
     return json.dumps(value, default=default, ensure_ascii=False, indent=2)
 
 
-def hit_dict(rank: int, hit: Hit) -> dict:
+def hit_dict(rank: int, hit: Hit, showing_results_for: str | None = None) -> dict:
+    """One result for ``--json``; ``showing_results_for``: the corrected query it was found
+    for, when the typed one was corrected (else null)."""
     return {
         "rank": rank, "path": hit.path, "title": hit.title, "kind": hit.kind,
+        "showing_results_for": showing_results_for,
         "page": hit.page, "score": hit.score, "reranked": hit.reranked,
         "modified": time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(hit.mtime)),
         "snippet": hit.snippet,
@@ -109,6 +112,16 @@ def format_hits(hits: Sequence[Hit], color: bool) -> list[str]:
         snippet = marked_snippet(hit, *(BOLD, RESET) if color else ("«", "»"))
         lines += [head, f"    {snippet}", ""]
     return lines[:-1]
+
+
+def format_results(results: SearchResults, color: bool) -> list[str]:
+    """:func:`format_hits`, after a "Showing results for …" line when the query was corrected."""
+    lines = format_hits(results.hits, color)
+    if results.showing_results_for:
+        shown = safe(results.showing_results_for, fold_space=True)
+        lines = [f"Showing results for {BOLD}{shown}{RESET}" if color else f"Showing results for: {shown}",
+                 "", *lines]
+    return lines
 
 
 def format_report(report: IndexReport) -> list[str]:
@@ -173,6 +186,7 @@ def format_status(status: LibraryStatus) -> list[str]:
         f"Chunks:    {status.chunks} ({status.chunks_pending} waiting for vectors)",
         f"Embedder:  {safe(status.embedder or 'none yet')}",
         f"Reranker:  {safe(status.reranker or 'none')}",
+        *([f"Hint:      {safe(status.language_hint)}"] if status.language_hint else []),
     ]
 
 

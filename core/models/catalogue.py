@@ -74,6 +74,7 @@ class ModelSpec:
     tokenizer: str = TOKENIZER_FILE
     license: str | None = None
     description: str = ""
+    languages: str = "en"  # "en": trained on English text; "multilingual": on many languages
 
     @classmethod
     def from_dict(cls, raw: dict[str, Any]) -> ModelSpec:

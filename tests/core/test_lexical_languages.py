@@ -8,6 +8,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from memex.core.cli.output import format_results, format_status, hit_dict
+from memex.core.search.language import chunk_language
 from memex.core.search.spelling import closest_word, corrected_text, edit_distance
 from memex.core.store import migrate, write_transaction
 from memex.core.store.vocabulary import Vocabulary
@@ -113,3 +115,35 @@ def test_the_closest_word_is_the_commonest_of_the_nearest():
     assert closest_word("sorow", vocabulary) == "sorrow"
     assert closest_word("qqqqqq", vocabulary) is None
     assert corrected_text("a borow,  b", lambda w: {"borow": "borrow"}.get(w)) == "a borrow,  b"
+
+
+FRENCH = ("La Sécurité sociale est un ensemble de dispositifs et d'institutions qui ont pour but "
+          "de protéger les personnes. ") * 3
+
+
+def test_status_names_the_multilingual_model_when_most_of_the_library_is_not_english(tmp_path, library):
+    texts = {f"de{i}.txt": GERMAN for i in range(3)} | {f"zh{i}.txt": CHINESE for i in range(3)}
+    library.index([_folder(tmp_path, {**texts, "fr.txt": FRENCH, "rust.txt": RUST, "garden.txt": GARDEN})])
+    hint = library.status().language_hint
+    assert hint is not None and "multilingual-e5-small" in hint and library.status().embedder in hint
+    assert any(line.startswith("Hint:") and "multilingual-e5-small" in line for line in format_status(library.status()))
+
+
+def test_no_language_hint_for_an_english_library_with_a_few_other_texts(indexed):
+    assert indexed.status().language_hint is None  # 3 English files, 1 German, 1 Chinese
+    assert not any(line.startswith("Hint:") for line in format_status(indexed.status()))
+
+
+def test_chunk_languages_are_told_by_script_and_function_words():
+    assert chunk_language(RUST) == "en" and chunk_language(GARDEN) == "en"
+    assert chunk_language(GERMAN) == "other" and chunk_language(CHINESE) == "other"
+    assert chunk_language(FRENCH) == "other"
+    assert chunk_language("fn main() { let x = 5; println!(x); }") is None  # code says too little
+
+
+def test_the_command_line_says_what_it_showed_results_for(indexed):
+    results = indexed.find("borow chekcer", mode="bm25")
+    lines = format_results(results, color=False)
+    assert lines[0] == "Showing results for: borrow checker" and "rust.txt" in lines[2]
+    assert hit_dict(1, results.hits[0], results.showing_results_for)["showing_results_for"] == "borrow checker"
+    assert not format_results(indexed.find("borrow checker", mode="bm25"), color=False)[0].startswith("Showing")
