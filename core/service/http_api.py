@@ -273,6 +273,8 @@ class _Handler(BaseHTTPRequestHandler):
             status = HTTPStatus(code)
         except ValueError:
             status = HTTPStatus.BAD_REQUEST
+        if self.request_version == "HTTP/0.9":  # unparsable request line: still a status line and headers
+            self.request_version = "HTTP/1.0"
         self._send_error(status, "bad-request" if status < 500 else "internal", status.phrase + ".")
 
     def _send_error(self, status: HTTPStatus, code: str, message: str) -> None:
@@ -307,7 +309,7 @@ class HttpApi:
         self.token_file = token_file
         host, self.port = str(server.server_address[0]), int(server.server_address[1])
         self.url = f"http://{f'[{host}]' if ':' in host else host}:{self.port}"
-        self._thread = threading.Thread(target=server.serve_forever, name="memex-http", daemon=True)
+        self._thread = threading.Thread(target=server.serve_forever, args=(0.1,), name="memex-http", daemon=True)
         self._thread.start()
 
     def close(self) -> None:

@@ -130,7 +130,11 @@ class Backend:
             raise RequestError("read-only", f"{name} changes the library; this MCP server is read-only "
                                             "(start it with memex mcp --allow-write to permit it).")
         answer = self._from_service(name, params)
-        return answer if answer is not None else self._local().call(name, params)
+        if answer is None:
+            answer = self._local().call(name, params)
+        if name == "status":  # whether writes are possible through this server, not the service's
+            answer["writable"] = answer.get("writable") is True and self.allow_write
+        return answer
 
     def _from_service(self, name: str, params: Mapping[str, object]) -> dict[str, object] | None:
         if not self._use_service or self._target is None:
