@@ -31,6 +31,9 @@ from .search.query import query_terms
 
 if TYPE_CHECKING:
     from .indexing.watcher import FolderWatcher
+    from .library import Library
+    from .service.host import ServiceHost
+    from .types import Changes
 
 __all__ = [
     # model catalogue and downloads (no library needed)
@@ -44,6 +47,8 @@ __all__ = [
     "folder_watcher",
     # passing a job's progress on at one pace (Library.index / switch_embedder progress callbacks)
     "ProgressPacer",
+    # serving the open library to the CLI and other programs while the window runs
+    "resident_service",
 ]
 
 
@@ -59,3 +64,14 @@ def folder_watcher(on_changes: Callable[[list[str]], None], settings: Settings, 
     return FolderWatcher(on_changes, rules=settings.ignore_rules(),
                          debounce_s=debounce_s, max_delay_s=max_delay_s, on_notice=on_notice,
                          force_polling=force_polling)
+
+
+def resident_service(library: Library, on_write: Callable[[Changes], None] | None = None) -> ServiceHost:
+    """Serve ``library`` to the CLI, MCP and scripts over a socket only this user can open,
+    until ``close()``; ``on_write`` hears (from a service thread) what a CLI ``memex index``
+    handed to it changed. Raises a MemexError (one line) when it cannot: another process
+    serves this library, the runtime folder is not safely the user's, or (Windows) there are
+    no Unix sockets."""
+    from .service.host import ServiceHost
+
+    return ServiceHost(library, on_write=on_write).start()

@@ -84,6 +84,9 @@ def main(argv_paths: list[str] | None = None) -> int:
     style.apply_style(app)
     app.setWindowIcon(style.app_icon())
     window = _show_window(args, paths, server)
+    from .service_host import serve_while_open
+
+    app.aboutToQuit.connect(serve_while_open(window).close)  # serves the CLI until the window ends
     if args.smoke_test:
         from PySide6.QtCore import QTimer
 

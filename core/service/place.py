@@ -2,8 +2,9 @@
 (``$XDG_RUNTIME_DIR/memex``, else platformdirs' runtime folder), one per library file.
 
 The folder is the user's alone (0700, owned by them, inside a folder owned by them or by the
-system); anything else there is refused in one line, never changed. Standard library only
-(plus platformdirs when there is no ``XDG_RUNTIME_DIR``): the client path stays light.
+system); anything else there is refused in one line, never changed. Standard library
+only, besides Memex's errors (plus platformdirs when there is no ``XDG_RUNTIME_DIR``): the
+client path stays light.
 """
 
 from __future__ import annotations
@@ -17,11 +18,13 @@ import sys
 import warnings
 from pathlib import Path
 
+from ..errors import MemexError
+
 FOLDER_NAME = "memex"
 MAX_SOCKET_PATH = 100  # bytes: sun_path holds 104 (macOS) to 108 (Linux) with its NUL
 
 
-class ServiceUnavailable(Exception):
+class ServiceUnavailable(MemexError):
     """No service can listen or be reached here; the message is one line for the user."""
 
 
