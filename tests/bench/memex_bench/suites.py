@@ -28,9 +28,11 @@ def run(name: str, *, workdir: Path | None, reranker: str | None, sizes: list[in
 
         return indexing.run(workdir or _scratch("indexing"))
     if name == "latency":
-        from . import latency
+        from . import cli_latency, latency
 
-        return [Row(**row) for row in latency.run(sizes, 50, workdir or _scratch("latency"))]
+        folder = workdir or _scratch("latency")
+        cli_rows = cli_latency.run(folder / "cli")  # whole-process memex search vs recollq
+        return cli_rows + [Row(**row) for row in latency.run(sizes, 50, folder)]
     if name == "robustness":
         from . import robustness
 
