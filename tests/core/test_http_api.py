@@ -119,6 +119,16 @@ def test_a_bind_that_is_not_loopback_is_refused(library, tmp_path: Path, host):
     assert not token.exists()
 
 
+def test_a_port_in_use_is_one_line_and_leaves_no_token(library, tmp_path: Path):
+    token = tmp_path / "token"
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        with pytest.raises(HttpApiError, match=f"port {taken.getsockname()[1]}"):
+            serve_http(Operations(library), "127.0.0.1", taken.getsockname()[1], token)
+    assert not token.exists()
+
+
 def test_no_cors_and_no_other_methods(api):
     preflight = {"Origin": "http://evil.example", "Access-Control-Request-Method": "POST"}
     status, body, headers = request(api, "/v1/search", method="OPTIONS", token=None, headers=preflight)
