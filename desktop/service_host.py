@@ -45,7 +45,7 @@ class WindowService(QObject):
             return
         try:
             self._host = resident_service(library, on_write=self.written.emit)
-        except MemexError as exc:
+        except (MemexError, OSError) as exc:  # the window works on without serving others
             self.problem = str(exc)
             log.warning("Memex serves no other programs: %s", exc)
 

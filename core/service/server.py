@@ -11,7 +11,6 @@ small pool with a time limit; frames over the size cap are refused.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import logging
 import os
 import socket
@@ -61,6 +60,8 @@ class ServiceServer:
         self._slots = threading.BoundedSemaphore(MAX_CONNECTIONS)
         self._stopping = threading.Event()
         self._threads: list[threading.Thread] = []
+        self._open: set[socket.socket] = set()  # connections being served (closed by close())
+        self._open_lock = threading.Lock()
 
     # -- life cycle ------------------------------------------------------------------------
     def start(self) -> ServiceServer:
@@ -102,11 +103,17 @@ class ServiceServer:
                 listener.shutdown(socket.SHUT_RDWR)
             listener.close()
             self._remove_own_socket()
+        with self._open_lock:
+            for conn in self._open:
+                with contextlib.suppress(OSError):
+                    conn.shutdown(socket.SHUT_RDWR)  # a client waiting on us hears the end now
         self._pool.shutdown(wait=False, cancel_futures=True)
         self._release_lock()
 
     # -- the socket file and the lock ------------------------------------------------------
     def _take_lock(self) -> None:
+        import fcntl  # POSIX only: imported here so that Windows can import this module and say no
+
         lock_path = f"{self.path}.lock"
         fd = os.open(lock_path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
         try:
@@ -175,6 +182,8 @@ class ServiceServer:
             conn.close()
 
     def _serve_connection(self, conn: socket.socket) -> None:
+        with self._open_lock:
+            self._open.add(conn)
         try:
             if not peer_is_us(conn):
                 self._refuse(conn, RequestError("refused", "This Memex service answers only its own user."))
@@ -187,6 +196,8 @@ class ServiceServer:
         except (OSError, FrameError):
             return  # the client went away or broke the framing: nothing to answer
         finally:
+            with self._open_lock:
+                self._open.discard(conn)
             self._slots.release()
 
     def _answer_one(self, conn: socket.socket) -> bool:

@@ -3,6 +3,7 @@ Unix socket, raw frames. Every refusal is a structured error, never a traceback 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -10,6 +11,7 @@ import socket
 import stat
 import struct
 import tempfile
+import time
 from pathlib import Path
 
 import pytest
@@ -17,7 +19,7 @@ from memex.core.service.client import connect, results_from_dict
 from memex.core.service.operations import Operations
 from memex.core.service.place import ServiceUnavailable, socket_path
 from memex.core.service.protocol import MAX_FRAME, RequestError
-from memex.core.service.server import ServiceRunning, ServiceServer
+from memex.core.service.server import WORKERS, ServiceRunning, ServiceServer
 
 pytestmark = pytest.mark.skipif(not hasattr(socket, "AF_UNIX"), reason="Unix domain sockets only")
 
@@ -150,11 +152,33 @@ def test_writes_are_refused_unless_allowed(served):
 
 
 def test_a_request_over_its_time_limit_is_abandoned_with_an_error(library, runtime):
-    server = ServiceServer(Operations(library), library.path, request_timeout=1e-6).start()
+    """Every worker busy (index runs waiting for the write slot, held here): a read that cannot
+    start in time is answered with "timeout" instead of hanging."""
+    operations = Operations(library, allow_write=True)
+    server = ServiceServer(operations, library.path, request_timeout=0.5).start()
+    writers = []
     try:
-        reply = request(server.path, "status")
-        assert reply["error"]["code"] == "timeout"
+        with operations.write_lock:
+            for _ in range(WORKERS):
+                sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+                sock.settimeout(30)
+                sock.connect(str(server.path))
+                body = json.dumps({"op": "index", "params": {}}).encode()
+                sock.sendall(struct.pack(">I", len(body)) + body)
+                writers.append(sock)
+            for _ in range(50):  # until the index requests hold every worker (they arrive in any order)
+                started = time.monotonic()
+                reply = request(server.path, "status")
+                if not reply["ok"]:
+                    break
+                time.sleep(0.1)
+            assert reply["error"]["code"] == "timeout" and time.monotonic() - started < 10
+        for sock in writers:  # the slot is free again: each index run is answered
+            size = struct.unpack(">I", _exactly(sock, 4))[0]
+            assert json.loads(_exactly(sock, size))["ok"] is True
     finally:
+        for sock in writers:
+            sock.close()
         server.close()
 
 
@@ -206,7 +230,8 @@ def _as_nobody_connect(path: Path) -> str:
             with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
                 sock.settimeout(5)
                 sock.connect(str(path))
-                sock.sendall(struct.pack(">I", 15) + b'{"op":"status"}')
+                with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+                    sock.sendall(struct.pack(">I", 15) + b'{"op":"status"}')  # refused first? still read it
                 size = struct.unpack(">I", _exactly(sock, 4))[0]
                 outcome = json.loads(_exactly(sock, size))["error"]["code"]
         except PermissionError:
