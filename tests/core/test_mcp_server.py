@@ -209,3 +209,13 @@ def test_the_sdk_loads_only_for_memex_mcp():
             "print(sorted(n for n in sys.modules if n == 'mcp' or n.startswith(('mcp.', 'mcp_types'))))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_without_the_sdk_memex_mcp_says_how_to_install_it(tmp_path: Path):
+    fake = tmp_path / "no-sdk" / "mcp"
+    fake.mkdir(parents=True)
+    (fake / "__init__.py").write_text("raise ImportError('No module named mcp')\n")  # as if not installed
+    proc = subprocess.run([*memex_command(), "mcp"], capture_output=True, text=True, timeout=60,
+                          stdin=subprocess.DEVNULL, env={**os.environ, "PYTHONPATH": str(fake.parent)})
+    assert proc.returncode == 1 and proc.stdout == ""
+    assert proc.stderr.splitlines() == ["memex: memex mcp needs the MCP SDK: pip install 'memex-desktop[mcp]'."]
