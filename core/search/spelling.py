@@ -8,9 +8,9 @@ one first among equally close words; a word with no close enough library word st
 Words shorter than ``MIN_LENGTH``, with digits, or in CJK script are never corrected.
 
 Candidates are found without comparing the typed word with every library word: a word within
-``d`` edits has a length within ``d`` and a letter histogram within ``2d`` (each edit moves at
-most two counts), which one vectorised pass over the vocabulary checks; only the few words
-that pass get a real edit distance."""
+``d`` edits has a length within ``d``, a set of letters that differs in ``2d`` letters at most
+and a letter histogram within ``2d`` (each edit moves at most two counts), which vectorised
+passes over the vocabulary check; only the few words that pass get a real edit distance."""
 
 from __future__ import annotations
 
@@ -62,16 +62,26 @@ def edit_distance(a: str, b: str, most: int) -> int:
 
 @dataclass(eq=False)
 class _Index:
-    """The vocabulary's correctable words with their lengths and letter histograms."""
+    """The vocabulary's correctable words with their lengths, letter sets (one bit per bin)
+    and letter histograms."""
 
     words: list[str]
     chunks: np.ndarray
     lengths: np.ndarray
+    letter_sets: np.ndarray
     histograms: np.ndarray
 
 
 _INDEX_LOCK = threading.Lock()
 _INDEXES: weakref.WeakKeyDictionary[Vocabulary, _Index] = weakref.WeakKeyDictionary()
+
+
+_BITS_IN_BYTE = np.array([bin(i).count("1") for i in range(256)], np.uint8)
+
+
+def _bits_set(values: np.ndarray) -> np.ndarray:
+    """How many bits each uint32 of ``values`` has set (numpy's own needs numpy 2)."""
+    return _BITS_IN_BYTE[values.view(np.uint8)].reshape(-1, 4).sum(axis=1)
 
 
 def _histogram(word: str) -> np.ndarray:
@@ -93,8 +103,10 @@ def _index(vocabulary: Vocabulary) -> _Index:
     for row, word in enumerate(words):
         for ch in word:
             histograms[row, ord(ch) % _BINS] += 1
+    letter_sets = ((histograms > 0).astype(np.uint32) << np.arange(_BINS, dtype=np.uint32)).sum(
+        axis=1, dtype=np.uint32)
     index = _Index(words, np.array([c for _, c in pairs], np.int64),
-                   np.array([len(w) for w in words], np.int16), histograms)
+                   np.array([len(w) for w in words], np.int16), letter_sets, histograms)
     with _INDEX_LOCK:
         _INDEXES[vocabulary] = index
     return index
@@ -107,19 +119,26 @@ def closest_word(word: str, vocabulary: Vocabulary) -> str | None:
     index = _index(vocabulary)
     if not index.words:
         return None
-    near = np.abs(index.lengths - len(word)) <= most
-    near &= np.abs(index.histograms - _histogram(word)).sum(axis=1) <= 2 * most
-    best: tuple[int, int, int] | None = None
-    choice = None
-    for row in np.flatnonzero(near):
-        candidate = index.words[int(row)]
-        distance = edit_distance(word, candidate, most)
-        if distance > most or candidate == word:
-            continue
-        key = (distance, int(candidate[0] != word[0]), -int(index.chunks[row]))
-        if best is None or key < best:
-            best, choice = key, candidate
-    return choice
+    histogram = _histogram(word)
+    letters = np.uint32(sum(1 << i for i in range(_BINS) if histogram[i]))
+    # Each edit changes the set of letters by two at most, and the histogram by two at most.
+    rows = np.flatnonzero((np.abs(index.lengths - len(word)) <= most)
+                          & (_bits_set(index.letter_sets ^ letters) <= 2 * most))
+    letter_gap = np.abs(index.histograms[rows] - histogram).sum(axis=1)
+    length_gap = np.abs(index.lengths[rows] - len(word))
+    for edits in range(1, most + 1):  # words one edit away first: only if none, two
+        best: tuple[int, int] | None = None
+        choice = None
+        for row in rows[(length_gap <= edits) & (letter_gap <= 2 * edits)]:
+            candidate = index.words[int(row)]
+            if candidate == word or edit_distance(word, candidate, edits) > edits:
+                continue
+            key = (int(candidate[0] != word[0]), -int(index.chunks[row]))
+            if best is None or key < best:
+                best, choice = key, candidate
+        if choice is not None:
+            return choice
+    return None
 
 
 def correctable(word: str) -> bool:

@@ -16,7 +16,8 @@ from memex.core.store.vocabulary import Vocabulary
 
 RUST = ("The borrow checker compares scopes to determine whether all borrows are valid. "
         "Ownership rules: each value has an owner, and a reference must never outlive its value. ") * 6
-GARDEN = "Tomatoes need full sun, rich soil and steady watering; pinch out the side shoots weekly. " * 6
+GARDEN = ("Tomatoes need full sun, rich soil and steady watering; pinch out the side shoots weekly "
+          "and give the tall ones support. ") * 6
 HERON = "Project HERON is the codename of the quiet release. The hero of the story is the team. " * 2
 GERMAN = ("Die Krankenversicherung übernimmt die Kosten für ärztliche Behandlung. Wer angestellt ist, "
           "zahlt Beiträge zur gesetzlichen Krankenversicherung und zur Rentenversicherung. ") * 3
@@ -79,8 +80,8 @@ def test_a_chinese_word_inside_a_run_of_characters_is_found_lexically(indexed):
 
 
 def test_english_words_do_not_drift_to_longer_words(indexed):
-    # "owner" is held; "ownership" must not be needed to find it, and "rules" finds only Rust
-    assert _names(indexed.find("sun", mode="bm25")) == ["garden.txt"]
+    assert indexed.find("port", mode="bm25").hits == ()  # not held; "support" is another word
+    assert _names(indexed.find("owner", mode="bm25")) == ["rust.txt"]  # held: not "ownership" too
 
 
 def test_the_migration_builds_the_word_index_for_a_library_made_before_it(tmp_path, library):
