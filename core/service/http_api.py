@@ -14,6 +14,7 @@ operation's JSON result, or a status >= 400 with ``{"error": {"code": ..., "mess
 
 from __future__ import annotations
 
+import contextlib
 import hmac
 import ipaddress
 import json
@@ -38,7 +39,7 @@ log = logging.getLogger(__name__)
 
 DEFAULT_PORT = 8383
 MAX_BODY_BYTES = 64 * 1024  # parameters only: a query, an id, a folder path
-READ_SECONDS = 10.0  # to send the request line, headers and body
+READ_SECONDS = 10.0  # to send the whole request: line, headers and body
 ANSWER_SECONDS = 60.0  # for an operation to answer
 INDEX_SECONDS = 3600.0  # for an index run (a first run over a large folder takes a while)
 MAX_CONNECTIONS = 16  # open at once; more are turned away until one ends
@@ -178,6 +179,22 @@ class _Handler(BaseHTTPRequestHandler):
     sys_version = ""
     error_content_type = "application/json"
 
+    def setup(self) -> None:
+        super().setup()
+        # The whole request (line, headers, body) must arrive within READ_SECONDS, however
+        # slowly it trickles in; the socket timeout alone only bounds each wait.
+        self._reading = threading.Timer(READ_SECONDS, self._cut_off)
+        self._reading.daemon = True
+        self._reading.start()
+
+    def _cut_off(self) -> None:
+        with contextlib.suppress(OSError):
+            self.connection.shutdown(socket.SHUT_RDWR)
+
+    def finish(self) -> None:
+        self._reading.cancel()
+        super().finish()
+
     # every method but POST: the Host check first, then a refusal
     def do_GET(self) -> None:
         self._refuse_method()
@@ -193,6 +210,7 @@ class _Handler(BaseHTTPRequestHandler):
         except ApiRefusal as refusal:
             self._send_error(refusal.status, refusal.code, refusal.message)
             return
+        self._reading.cancel()  # all read: the operation has its own limit
         self._answer(name, params)
 
     def _refuse_method(self) -> None:
