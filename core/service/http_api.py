@@ -104,13 +104,23 @@ def write_token_file(path: Path) -> str:
     this user's regular file (a link, a folder, another user's file) is refused and left
     alone. The new file is made with O_EXCL and O_NOFOLLOW, so no link is ever followed."""
     token = secrets.token_urlsafe(32)
+    try:
+        _create_token_file(path, token)
+    except (OSError, ValueError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise HttpApiError(f"Cannot write the token file {path}: {reason}.") from exc
+    return token
+
+
+def _create_token_file(path: Path, token: str) -> None:
     path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     try:
         old = os.lstat(path)
     except FileNotFoundError:
         old = None
     if old is not None:
-        if not stat.S_ISREG(old.st_mode) or old.st_uid != os.getuid():
+        uid = getattr(os, "getuid", None)  # Windows: no owner ids; the profile folder is the user's
+        if not stat.S_ISREG(old.st_mode) or (uid is not None and old.st_uid != uid()):
             raise HttpApiError(f"Refusing to replace {path}: it is not a token file of yours (a link, "
                                "a folder or another user's file). Remove it or choose another --token-file.")
         os.unlink(path)
@@ -120,11 +130,11 @@ def write_token_file(path: Path) -> str:
     except FileExistsError as exc:
         raise HttpApiError(f"Something else created {path} at the same moment; start again.") from exc
     try:
-        os.fchmod(fd, 0o600)
+        if hasattr(os, "fchmod"):
+            os.fchmod(fd, 0o600)  # whatever the umask
         os.write(fd, (token + "\n").encode("ascii"))
     finally:
         os.close(fd)
-    return token
 
 
 def _remove_token_file(path: Path, token: str) -> None:

@@ -196,6 +196,16 @@ def test_token_file_never_follows_a_link(library, tmp_path: Path):
     assert target.read_text() == "keep me\n" and link.is_symlink()
 
 
+def test_a_token_file_that_cannot_be_written_is_one_line(library, tmp_path: Path):
+    (tmp_path / "a-file").write_text("not a folder\n")
+    (tmp_path / "a-folder").mkdir()
+    with pytest.raises(HttpApiError, match="Cannot write the token file"):
+        serve_http(Operations(library), "127.0.0.1", 0, tmp_path / "a-file" / "token")
+    with pytest.raises(HttpApiError, match="not a token file"):
+        serve_http(Operations(library), "127.0.0.1", 0, tmp_path / "a-folder")
+    assert (tmp_path / "a-folder").is_dir() and (tmp_path / "a-file").read_text() == "not a folder\n"
+
+
 def test_token_is_new_each_start_and_removed_at_close(library, tmp_path: Path):
     path = tmp_path / "token"
     path.write_text("an old token\n")
