@@ -104,13 +104,13 @@ def alternatives(conn: Connection, query: ParsedQuery) -> dict[str, list[str]]:
     found: dict[str, list[str]] = {}
     vocabulary: Vocabulary | None = None
     last = len(query.terms) - 1
+    typing = query.match_any is not None and query.match_any.endswith("*")
     for i, term in enumerate(query.terms):
-        if i == last and query.match_any is not None and query.match_any.endswith("*"):
-            continue  # a prefix being typed already finds longer words
         cjk = is_cjk(term)
         if not cjk and len(term) < MIN_PART:
             continue
-        held = 0 if cjk else term_count(conn, term)
+        # a word being typed (a prefix) is held when words starting with it are
+        held = 0 if cjk else term_count(conn, term, prefix=typing and i == last)
         if not cjk and held >= FEW:
             continue
         if vocabulary is None:

@@ -115,11 +115,11 @@ def ideal_score(conn: apsw.Connection, match: str) -> float:
     return total
 
 
-def term_count(conn: apsw.Connection, word: str) -> int:
+def term_count(conn: apsw.Connection, word: str, prefix: bool = False) -> int:
     """Chunks whose text holds ``word`` as the main index reads it (stemmed: "checkers" counts
-    the chunks holding "checker"), counted no further than the BM25 plan counts (its counts are
-    cached and shared with it)."""
-    quoted = '"' + word.replace('"', '""') + '"'
+    the chunks holding "checker"; with ``prefix``, any word starting with it), counted no
+    further than the BM25 plan counts (its counts are cached and shared with it)."""
+    quoted = '"' + word.replace('"', '""') + '"' + ("*" if prefix else "")
     return _count(conn, quoted, max(MAX_SCORED_ROWS or 0, MAX_WEIGHED_ROWS) + 1)
 
 

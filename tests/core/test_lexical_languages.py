@@ -70,13 +70,15 @@ def test_a_compound_part_is_found_lexically(indexed):
     found = indexed.find("Versicherung", mode="bm25")
     assert _names(found)[:1] == ["kasse.txt"] and found.showing_results_for is None
     assert _names(indexed.find("rentenversicherung", mode="bm25"))[:1] == ["kasse.txt"]
+    assert _names(indexed.find("versicherung", mode="bm25", prefix_last=True))[:1] == ["kasse.txt"]  # as typed
 
 
 def test_a_chinese_word_inside_a_run_of_characters_is_found_lexically(indexed):
     for query in ("保险", "医疗保险", "社会保障"):
-        found = indexed.find(query, mode="bm25")
-        assert _names(found)[:1] == ["baoxian.txt"], query
-        assert found.showing_results_for is None
+        for typing in (False, True):
+            found = indexed.find(query, mode="bm25", prefix_last=typing)
+            assert _names(found)[:1] == ["baoxian.txt"], (query, typing)
+            assert found.showing_results_for is None
 
 
 def test_english_words_do_not_drift_to_longer_words(indexed):
