@@ -18,6 +18,7 @@ import time
 from pathlib import Path
 
 import pytest
+from memex.core.library import Library
 from memex.core.service import http_api
 from memex.core.service.http_api import HttpApiError, serve_http
 from memex.core.service.operations import Operations
@@ -25,23 +26,42 @@ from memex.core.service.operations import Operations
 SECRET = "zanzibar-marmalade-4417"
 
 
-@pytest.fixture
-def docs(library, tmp_path: Path) -> Path:
-    folder = tmp_path / "docs"
+def fill_docs(root: Path) -> Path:
+    """Two documents in ``root/docs``, and a private file beside the folder, linked from it."""
+    folder = root / "docs"
     folder.mkdir()
     (folder / "tax.txt").write_text("The tax return is due in April.\nReceipts go in the blue folder.\n")
     (folder / "garden.md").write_text("# Garden\n\nTomatoes need sun and water every day.\n")
-    (tmp_path / "private.txt").write_text(f"My bank password is {SECRET}.\n")
-    (folder / "link.txt").symlink_to(tmp_path / "private.txt")  # leads out of the source
-    library.index([folder])
+    (root / "private.txt").write_text(f"My bank password is {SECRET}.\n")
+    (folder / "link.txt").symlink_to(root / "private.txt")  # leads out of the source
     return folder
 
 
+@pytest.fixture(scope="module")
+def served(tmp_path_factory: pytest.TempPathFactory, embedder):
+    """One read-only API over one indexed library for the module's requests."""
+    root = tmp_path_factory.mktemp("http")
+    (root / "home" / "cache").mkdir(parents=True)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("MEMEX_HOME", str(root / "home"))
+        with Library.open(root / "library.db", embedder=embedder) as library:
+            folder = fill_docs(root)
+            library.index([folder])
+            server = serve_http(Operations(library), "127.0.0.1", 0, root / "run" / "token")
+            try:
+                yield server, folder
+            finally:
+                server.close()
+
+
 @pytest.fixture
-def api(library, docs, tmp_path: Path):
-    server = serve_http(Operations(library), "127.0.0.1", 0, tmp_path / "run" / "token")
-    yield server
-    server.close()
+def api(served) -> http_api.HttpApi:
+    return served[0]
+
+
+@pytest.fixture
+def docs(served) -> Path:
+    return served[1]
 
 
 def token_of(api: http_api.HttpApi) -> str:
@@ -140,8 +160,8 @@ def test_no_cors_and_no_other_methods(api):
         assert request(api, "/v1/status", method=method)[0] == 405
 
 
-def test_reads_outside_every_source_are_refused(api, docs, tmp_path: Path):
-    for path in (tmp_path / "private.txt", docs / ".." / "private.txt", docs / "link.txt", Path("/etc/passwd")):
+def test_reads_outside_every_source_are_refused(api, docs):
+    for path in (docs.parent / "private.txt", docs / ".." / "private.txt", docs / "link.txt", Path("/etc/passwd")):
         status, body, _ = request(api, "/v1/read", {"path": str(path)})
         assert status == 403 and body["error"]["code"] == "outside-sources", path
         assert SECRET not in json.dumps(body)
@@ -224,8 +244,10 @@ def test_token_is_new_each_start_and_removed_at_close(library, tmp_path: Path):
 
 
 @pytest.mark.skipif(not hasattr(socket, "AF_UNIX"), reason="memex serve needs Unix sockets")
-def test_memex_serve_http_end_to_end(library, docs, tmp_path: Path):
+def test_memex_serve_http_end_to_end(library, tmp_path: Path):
     """The command as a user runs it: a process that prints where it listens and writes the token."""
+    docs = fill_docs(tmp_path)
+    library.index([docs])
     library.close()
     runtime = tempfile.mkdtemp(prefix="mx")
     token = tmp_path / "token"
