@@ -13,11 +13,10 @@ import threading
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .config import Settings, default_library_path
 from .errors import LibraryError
-from .extract.worker import ExtractionWorker
-from .indexing.runner import IndexRunner
 from .memory import release_free_heap
 from .models.model_set import EMBED_BATCH_SIZE, EmbedderChoice, ModelSet, RerankerChoice
 from .models.protocols import Embedder, Reranker
@@ -65,6 +64,10 @@ from .types import (
     Source,
 )
 
+if TYPE_CHECKING:  # indexing loads on first use: a search or status needs none of it
+    from .extract.worker import ExtractionWorker
+    from .indexing.runner import IndexRunner
+
 _SURROGATES = re.compile("[\ud800-\udfff]")
 #: Settings every search reads as it starts (a change answers the same query differently).
 RANKING_FIELDS = ("lexical_weight", "fusion", "semantic_floor")
@@ -92,7 +95,8 @@ class Library:
         self.readonly = readonly
         self.store = Store(path, readonly=readonly)
         self.models = ModelSet(lambda: self.settings, embedder, reranker)
-        self._runner = IndexRunner(self.store, self.models, lambda: self.settings, extraction_worker)
+        self._extraction_worker = extraction_worker
+        self._index_runner: IndexRunner | None = None  # made by _runner on first write
         self._previews = PagePreviews(self._source_root, preview_worker)
         self._lock = threading.RLock()  # guards settings swaps and closing
         self._switch_lock = threading.Lock()  # one model switch at a time
@@ -147,12 +151,28 @@ class Library:
 
     def close(self) -> None:
         with self._lock:
-            self._runner.close()
+            runner, worker = self._index_runner, self._extraction_worker
+            if runner is not None:
+                runner.close()  # closes the extraction worker too
+            elif worker is not None:
+                worker.close()
+                self._extraction_worker = None
             self._previews.close()
             self._remember_sources()
             clear_mark(self._open_mark)
             self._open_mark = None
             self.store.close()
+
+    @property
+    def _runner(self) -> IndexRunner:
+        """The index runner, made on first use (its modules load only then)."""
+        with self._lock:
+            if self._index_runner is None:
+                from .indexing.runner import IndexRunner
+
+                self._index_runner = IndexRunner(self.store, self.models, lambda: self.settings,
+                                                 self._extraction_worker)
+            return self._index_runner
 
     def _remember_sources(self) -> None:
         """Refresh Memex's own copy of the source list (see ``source_record``): what a new
