@@ -115,11 +115,11 @@ def test_search_then_read_the_passage_and_its_page(corpus):
 
 @pytest.mark.slow
 def test_hybrid_search_by_meaning(corpus):
-    """The default mode loads the embedder in the MCP process and finds the note by meaning."""
+    """The default mode (words and meaning) loads the embedder in the MCP process."""
     library, docs, _ = corpus
 
     async def body(session: ClientSession):
-        return await call(session, "search", query="cooking vegetables in fat", k=1)
+        return await call(session, "search", query="onions simmered slowly", k=1)
 
     found = run_session(library.path, body)
     assert [r["path"] for r in found.structured_content["results"]] == [str(docs / "soup.md")]
