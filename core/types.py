@@ -169,6 +169,13 @@ class IndexProgress:
     chunks_pending: int = 0
     current: str | None = None
     errors: tuple[FileError, ...] = ()
+    # Speeds and time left, measured over this run (None until there is enough to go on).
+    # "Words" is reading files into the word index (searchable by words); "meaning" is
+    # computing their vectors, which mostly follows once every file's words are in.
+    files_per_s: float | None = None  # files read per second
+    chunks_per_s: float | None = None  # chunks embedded per second of embedding
+    words_left_s: float | None = None  # until every file of this run is searchable by words
+    meaning_left_s: float | None = None  # until every chunk has its vector (words time included)
 
 
 @dataclass(frozen=True)

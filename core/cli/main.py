@@ -156,6 +156,9 @@ def cmd_index(args: argparse.Namespace) -> int:
         earlier = _earlier_of(failed_files, report) if not args.json else []
     else:
         with _open(args, rerank=False) as lib:
+            if not args.json:  # a device asked for and not used (no CUDA, say) is said first
+                for warning in getattr(lib.embedder, "warnings", ()):
+                    say(f"Note: {warning}.", err=True)
             try:
                 report = lib.index(args.paths or None, progress=progress)
             finally:

@@ -21,6 +21,7 @@ from typing import TextIO
 
 from ..display_text import UNSAFE_CLASS, escape_char, safe
 from ..errors import reason_words
+from ..humanize import duration
 from ..types import FileError, Hit, IndexProgress, IndexReport, LibraryStatus, SearchResults
 
 BOLD, RESET = "\033[1m", "\033[0m"
@@ -136,12 +137,26 @@ def format_report(report: IndexReport) -> list[str]:
                      for err in report.errors]
 
 
+def format_pace(p: IndexProgress) -> str:
+    """Speeds and time left, words and meaning apart, e.g. ``words 41 files/s, 12 s left;
+    meaning 38 chunks/s, 4 min 10 s left`` ("" while nothing is known yet)."""
+    parts = []
+    if p.files_per_s is not None and p.words_left_s != 0.0:
+        left = f", {duration(p.words_left_s)} left" if p.words_left_s is not None else ""
+        parts.append(f"words {p.files_per_s:,.1f} files/s{left}")
+    if p.chunks_per_s is not None and p.meaning_left_s != 0.0:
+        left = f", {duration(p.meaning_left_s)} left" if p.meaning_left_s is not None else ""
+        parts.append(f"meaning {p.chunks_per_s:,.1f} chunks/s{left}")
+    return "; ".join(parts)
+
+
 def format_progress(p: IndexProgress) -> str:
     if p.phase == "scanning":
         return "Scanning…"
     current = safe(os.path.basename(p.current)) if p.current else ""
+    pace = format_pace(p)
     return (f"[{p.files_done}/{p.files_total}] {p.chunks_written} chunks, "
-            f"{p.chunks_embedded} embedded, {len(p.errors)} errors  {current}")[:120]
+            f"{p.chunks_embedded} embedded, {len(p.errors)} errors  {pace + '  ' if pace else ''}{current}")[:160]
 
 
 PLAIN_PROGRESS_EVERY_S = 10.0  # between two progress lines in a log, unless the phase changes
@@ -152,8 +167,10 @@ def format_progress_summary(p: IndexProgress) -> str:
     passages, 2,000 embedded, 1 failed`` (no file name: a log keeps every line)."""
     if p.phase == "scanning":
         return "Scanning: looking for files to index"
+    pace = format_pace(p)
     return (f"{p.phase.capitalize()}: {p.files_done:,} of {p.files_total:,} files, "
-            f"{p.chunks_written:,} passages, {p.chunks_embedded:,} embedded, {len(p.errors):,} failed")
+            f"{p.chunks_written:,} passages, {p.chunks_embedded:,} embedded, {len(p.errors):,} failed"
+            + (f" ({pace})" if pace else ""))
 
 
 class PlainProgress:

@@ -8,12 +8,14 @@ Chunks never cross pages; consecutive chunks share about ``overlap`` tokens of c
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from array import array
+from collections.abc import Iterable
 from typing import Protocol
 
 from ..types import ChunkSpan, Page
 
 BLOCK_CHARS = 20_000  # tokenise long pages in blocks so memory stays flat
+BLOCKS_PER_CALL = 8  # blocks given to the tokenizer at once (its encodings are large)
 _PARA = re.compile(r"\n[ \t]*\n")
 _SENTENCE_END = frozenset(".!?;:。！？")
 
@@ -53,18 +55,39 @@ def _blocks(text: str) -> list[tuple[int, str]]:
     return blocks
 
 
-def _token_offsets(page_text: str, tokenizer: TokenizerLike) -> list[tuple[int, int]]:
+class Offsets:
+    """Token (start, end) character offsets of a page, kept as two compact integer arrays: a
+    multi-megabyte page has millions of tokens, and a tuple per token would take ~10x more."""
+
+    def __init__(self) -> None:
+        self.starts = array("q")
+        self.ends = array("q")
+
+    def __len__(self) -> int:
+        return len(self.starts)
+
+    def __getitem__(self, j: int) -> tuple[int, int]:
+        return self.starts[j], self.ends[j]
+
+
+def _token_offsets(page_text: str, tokenizer: TokenizerLike) -> Offsets:
+    """Offsets of the page's tokens, tokenised a few blocks at a time so memory stays flat."""
     blocks = _blocks(page_text)
-    encodings = tokenizer.encode_batch([b for _, b in blocks], add_special_tokens=False)
-    offsets: list[tuple[int, int]] = []
-    for (base, _), enc in zip(blocks, encodings, strict=True):
-        offsets.extend((base + s, base + e) for s, e in enc.offsets if e > s)
+    offsets = Offsets()
+    for first in range(0, len(blocks), BLOCKS_PER_CALL):
+        part = blocks[first:first + BLOCKS_PER_CALL]
+        encodings = tokenizer.encode_batch([b for _, b in part], add_special_tokens=False)
+        for (base, _), enc in zip(part, encodings, strict=True):
+            for s, e in enc.offsets:
+                if e > s:
+                    offsets.starts.append(base + s)
+                    offsets.ends.append(base + e)
     return offsets
 
 
-def _boundary_strength(text: str, offsets: Sequence[tuple[int, int]], j: int) -> int:
+def _boundary_strength(text: str, offsets: Offsets, j: int) -> int:
     """How good a cut is *before* token ``j``: 4 paragraph, 3 sentence, 2 line, 1 word, 0 none."""
-    prev_end, next_start = offsets[j - 1][1], offsets[j][0]
+    prev_end, next_start = offsets.ends[j - 1], offsets.starts[j]
     gap = text[prev_end:next_start]
     if not gap:
         return 0  # inside a word (word pieces, or punctuation glued to a word)
@@ -77,7 +100,7 @@ def _boundary_strength(text: str, offsets: Sequence[tuple[int, int]], j: int) ->
     return 1
 
 
-def _best_cut(text: str, offsets: Sequence[tuple[int, int]], lo: int, hi: int) -> int:
+def _best_cut(text: str, offsets: Offsets, lo: int, hi: int) -> int:
     """The token index in (lo, hi] to cut before, preferring strong boundaries near ``hi``."""
     best, best_strength = hi, -1
     for j in range(hi, lo, -1):
@@ -89,7 +112,7 @@ def _best_cut(text: str, offsets: Sequence[tuple[int, int]], lo: int, hi: int) -
     return best
 
 
-def _next_start(text: str, offsets: Sequence[tuple[int, int]], lo: int, hi: int) -> int:
+def _next_start(text: str, offsets: Offsets, lo: int, hi: int) -> int:
     """Where the next window starts: the strongest boundary in [lo, hi), earliest on ties."""
     best, best_strength = hi, -1
     for j in range(max(lo, 1), hi):
@@ -108,7 +131,7 @@ def _chunk_page(page: Page, tokenizer: TokenizerLike, max_tokens: int, overlap: 
     while start < n:
         end = n if n - start <= max_tokens else _best_cut(
             text, offsets, start + max_tokens // 2, start + max_tokens)
-        c0, c1 = offsets[start][0], offsets[end - 1][1]
+        c0, c1 = offsets.starts[start], offsets.ends[end - 1]
         spans.append(ChunkSpan(page.number, c0, c1, text[c0:c1], end - start))
         if end >= n:
             break

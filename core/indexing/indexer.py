@@ -1,11 +1,13 @@
 """The indexing pipeline: scan → plan (diff with the library) → extract → chunk → write → embed.
 
-Each file is written in its own short transaction (document row + chunks + FTS rows), so an
-interruption loses at most the file in flight. Vectors are computed afterwards from the
-``embedded = 0`` backlog in batches; a restart simply continues that backlog, so finished
-chunks are never embedded twice.
+Words first: every file of a run is read into the word index before vectors are computed
+beyond the first few batches (:mod:`.meaning`), so the whole folder is searchable by words as
+early as possible. Small files are read several to a round trip of the extraction process and
+written in one transaction; a large file is read and written on its own, so an interruption
+loses at most the files in flight. Vectors follow from the ``embedded = 0`` backlog; a restart
+simply continues it, so finished chunks are never embedded twice.
 
-The file in flight is noted in ``meta`` before it is extracted; a file that was in flight
+The files in flight are noted in ``meta`` before they are extracted; a file that was in flight
 when ``MAX_ATTEMPTS`` runs died is recorded as failed instead of being tried again, so a
 file that brings the whole process down cannot do so on every start.
 """
@@ -15,7 +17,8 @@ from __future__ import annotations
 import os
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -27,17 +30,21 @@ from ..extract.worker import ExtractionWorker
 from ..jobs import JobControl
 from ..store import Connection, in_flight
 from ..store import documents as docs
-from ..store.chunks import count_pending, existing_ids, insert_chunks, mark_embedded, pending_chunks
+from ..store.chunks import insert_chunks
 from ..store.connection import checkpoint, write_transaction
-from ..store.vectors import VectorSpace, insert_vectors, space_state
-from ..types import FileError, IndexProgress, IndexReport
+from ..store.vectors import VectorSpace
+from ..types import Extraction, FileError, IndexProgress, IndexReport
 from . import scan
 from .chunking import TokenizerLike, chunk_pages
+from .meaning import MeaningQueue
+from .pace import Pace
 from .scan import DiskFile, IgnoreRules, stat_file, walk_files
 
-EMBED_BATCH = 64
 CHECKPOINT_EVERY = 200  # files between PASSIVE WAL checkpoints (and one at the end of a run)
 MAX_ATTEMPTS = 3  # runs that may end while reading one version of a file before it is skipped
+GROUP_FILE_BYTES = 256 * 1024  # files up to this size are read several to a round trip…
+GROUP_BYTES = 2 * 1024 * 1024  # … up to this much together …
+GROUP_FILES = 32  # … and this many files
 
 
 @dataclass(frozen=True)
@@ -71,6 +78,41 @@ class _Plan:
     unchanged: int = 0
 
 
+@dataclass(frozen=True)
+class _Reading:
+    """A file judged, hashed and found changed: ready to be extracted."""
+
+    file: DiskFile
+    source_id: int | None
+    real: str
+    digest: str
+    kind: str | None
+    attempts: int
+    known: docs.KnownFile | None
+
+
+def reading_groups(files: Sequence[tuple[DiskFile, int | None]]) -> Iterator[list[tuple[DiskFile, int | None]]]:
+    """The run's files in order, small ones grouped (``GROUP_*``), each large one alone. Groups
+    start at one file and double, so the first files are searchable (and a stop lands) at once."""
+    group: list[tuple[DiskFile, int | None]] = []
+    size, most = 0, 1
+    for item in files:
+        f = item[0]
+        if f.size > GROUP_FILE_BYTES:
+            if group:
+                yield group
+                group, size, most = [], 0, min(GROUP_FILES, most * 2)
+            yield [item]
+            continue
+        if group and (len(group) >= most or size + f.size > GROUP_BYTES):
+            yield group
+            group, size, most = [], 0, min(GROUP_FILES, most * 2)
+        group.append(item)
+        size += f.size
+    if group:
+        yield group
+
+
 class Indexer:
     """Brings the library in line with the files under some sources. One writer at a time."""
 
@@ -95,8 +137,6 @@ class Indexer:
         self.tokenizer = tokenizer
         self.worker = worker
         self.options = options
-        self.embed = embed
-        self.space = space
         self.progress_cb = progress
         # Stops and pauses land before the next file or embedding batch.
         self.job = JobControl(cancel, pause, stopped=lambda: IndexingCancelled("Indexing was cancelled"),
@@ -107,17 +147,19 @@ class Indexer:
         self.errors: list[FileError] = []
         self._files_total = 0
         self._files_done = 0
-        self._chunks_written = 0
-        self._chunks_embedded = 0
-        self._pending = 0
         self._current: str | None = None
+        self._group_open = False  # inside a group's one write transaction
+        self.pace = Pace(paused_s=lambda: self.job.paused_s)
+        self.meaning = MeaningQueue(conn, embed, space, self.job, self.pace, self.guard,
+                                    report=lambda force: self._emit("embedding", force=force),
+                                    respace=respace)
 
     # -- public ---------------------------------------------------------------------------
     def run(self, units: Sequence[Unit], full_sources: Sequence[int] = ()) -> IndexReport:
         """Bring every unit in line with the disk; ``full_sources`` are the ids of sources
         scanned completely (their ``last_indexed_at`` is updated). Returns what changed."""
         started = time.monotonic()
-        self._pending = count_pending(self.conn)
+        self.meaning.recount()
         self._emit("scanning", force=True)
         counts = {"added": 0, "updated": 0, "moved": 0, "removed": 0, "failed": 0}
         cancelled = False
@@ -126,18 +168,8 @@ class Indexer:
             plan = self._plan(units)
             counts["moved"], counts["removed"] = self._apply_moves_and_deletions(plan)
             self.guard()
-            self._files_total = len(plan.process)
-            for disk, source_id in plan.process:
-                self.job.checkpoint()
-                outcome = self._index_file(disk, source_id)
-                counts[outcome] = counts.get(outcome, 0) + 1
-                self._files_done += 1
-                self.guard()
-                self._emit("indexing", force=True)
-                self._embed_backlog(final=False)
-                if self._files_done % CHECKPOINT_EVERY == 0:
-                    checkpoint(self.conn)
-            self._embed_backlog(final=True)
+            self._read_words(plan, counts)
+            self.meaning.drain()
             if full_sources:
                 with write_transaction(self.conn):
                     docs.mark_sources_indexed(self.conn, full_sources)
@@ -149,9 +181,27 @@ class Indexer:
         return IndexReport(
             added=counts["added"], updated=counts["updated"], moved=counts["moved"],
             removed=counts["removed"], unchanged=plan.unchanged + counts.get("unchanged", 0),
-            failed=counts["failed"], chunks=self._chunks_written, embedded=self._chunks_embedded,
+            failed=counts["failed"], chunks=self.pace.chunks_written, embedded=self.pace.chunks_embedded,
             seconds=time.monotonic() - started, cancelled=cancelled, errors=tuple(self.errors),
         )
+
+    def _read_words(self, plan: _Plan, counts: dict[str, int]) -> None:
+        """Every planned file into the word index; vectors only for the first few batches."""
+        self._files_total = len(plan.process)
+        self.pace.start_words(len(plan.process), sum(f.size for f, _ in plan.process))
+        for group in reading_groups(plan.process):
+            self.job.checkpoint()
+            for outcome in self._index_group(group):
+                counts[outcome] = counts.get(outcome, 0) + 1
+            before = self._files_done
+            self._files_done += len(group)
+            self.pace.read(len(group), sum(f.size for f, _ in group), 0)
+            self.guard()
+            self._emit("indexing", force=True)
+            self.meaning.early()
+            if self._files_done // CHECKPOINT_EVERY != before // CHECKPOINT_EVERY:
+                checkpoint(self.conn)
+        self.pace.end_words()
 
     # -- planning -------------------------------------------------------------------------
     def _scan_unit(self, unit: Unit) -> tuple[list[DiskFile], dict[str, docs.KnownFile]]:
@@ -227,13 +277,28 @@ class Indexer:
                 for doc_id, f, source_id in plan.moves:
                     docs.move_document(self.conn, doc_id, f.path, f.size, f.mtime_ns, source_id)
                 docs.delete_documents(self.conn, plan.deletions)
-            self._pending = count_pending(self.conn)
+            self.meaning.recount()
         return len(plan.moves), len(plan.deletions)
 
-    # -- one file -------------------------------------------------------------------------
-    def _index_file(self, f: DiskFile, source_id: int | None) -> str:
-        self._current = f.path
-        self._emit("indexing")
+    # -- reading files --------------------------------------------------------------------
+    def _index_group(self, group: Sequence[tuple[DiskFile, int | None]]) -> list[str]:
+        """Judge each file, then extract the changed ones in one round trip; an outcome each."""
+        outcomes: list[str] = []
+        ready: list[_Reading] = []
+        for f, source_id in group:
+            self._current = f.path
+            self._emit("indexing", force=True)
+            judged = self._judge(f, source_id)
+            if isinstance(judged, str):
+                outcomes.append(judged)
+            else:
+                ready.append(judged)
+        if ready:
+            outcomes.extend(self._read(ready))
+        return outcomes
+
+    def _judge(self, f: DiskFile, source_id: int | None) -> _Reading | str:
+        """The file ready to read, or the outcome when there is nothing to read."""
         known = docs.find_by_path(self.conn, f.path)
         verdict = scan.judge_file(f)  # again at the read: it may have become a link since the scan
         if verdict.real is None or verdict.kind != "direct":
@@ -246,7 +311,7 @@ class Indexer:
             return self._record_failure(f, source_id, "", "unreadable",
                                         f"Cannot read file: {exc.strerror or exc}", known)
         if known is not None and known.content_hash == digest:
-            with write_transaction(self.conn):
+            with self._writing():
                 docs.touch_document(self.conn, known.id, f.size, f.mtime_ns)
             return "unchanged"
         kind = f.kind or detect_kind_safe(f.path)  # the scan's, for a file the scan found
@@ -256,37 +321,56 @@ class Indexer:
                 f, source_id, digest, "crashed",
                 f"Memex stopped {attempts} times while reading this file; it is skipped until it changes",
                 known)
+        return _Reading(f, source_id, real, digest, kind, attempts, known)
+
+    def _read(self, ready: list[_Reading]) -> list[str]:
+        """Extract ``ready`` in one round trip, then write them all in one transaction."""
         with write_transaction(self.conn):
-            in_flight.note_reading(self.conn, f.path, attempts + 1, digest)
-        try:
-            pin = scan.PinnedFile(real)  # the very file judged, even if swapped meanwhile
-        except OSError as exc:
-            return self._record_failure(f, source_id, digest, "unreadable",
-                                        f"Cannot read file: {exc.strerror or exc}", known)
-        with pin:
-            try:
-                extraction = self.worker.extract(Path(pin.path), self.options.max_chars, kind)
-            except ExtractionError as exc:
-                return self._record_failure(f, source_id, digest, exc.reason, str(exc), known)
+            for r in ready:
+                in_flight.note_reading(self.conn, r.file.path, r.attempts + 1, r.digest)
+        outcomes: list[str] = []
+        asked: list[_Reading] = []
+        with ExitStack() as pins:
+            requests = []
+            for r in ready:
+                try:  # the very file judged, even if swapped meanwhile
+                    pin = pins.enter_context(scan.PinnedFile(r.real))
+                except OSError as exc:
+                    outcomes.append(self._record_failure(r.file, r.source_id, r.digest, "unreadable",
+                                                         f"Cannot read file: {exc.strerror or exc}", r.known))
+                    continue
+                requests.append((Path(pin.path), self.options.max_chars, r.kind))
+                asked.append(r)
+            extracted = self.worker.extract_many(requests)
+        with self._group():
+            for r, result in zip(asked, extracted, strict=True):
+                self._current = r.file.path
+                outcomes.append(self._write(r, result))
+        return outcomes
+
+    def _write(self, r: _Reading, result: Extraction | ExtractionError) -> str:
+        f = r.file
+        if isinstance(result, ExtractionError):
+            return self._record_failure(f, r.source_id, r.digest, result.reason, str(result), r.known)
         after = scan.judge_file(f)
-        if after.real != real or after.kind != "direct":  # became a link during the read
-            return self._link_instead(f, source_id, after, known)
-        spans = chunk_pages(extraction.pages, self.tokenizer, self.options.chunk_tokens,
+        if after.real != r.real or after.kind != "direct":  # became a link during the read
+            return self._link_instead(f, r.source_id, after, r.known)
+        spans = chunk_pages(result.pages, self.tokenizer, self.options.chunk_tokens,
                             self.options.chunk_overlap)
         record = docs.DocumentRecord(
-            path=f.path, kind=extraction.kind or kind or "unknown", size=f.size, mtime_ns=f.mtime_ns,
-            content_hash=digest, source_id=source_id, title=extraction.title,
-            pages=len(extraction.pages), truncated=extraction.truncated)
-        with write_transaction(self.conn):
+            path=f.path, kind=result.kind or r.kind or "unknown", size=f.size, mtime_ns=f.mtime_ns,
+            content_hash=r.digest, source_id=r.source_id, title=result.title,
+            pages=len(result.pages), truncated=result.truncated)
+        with self._writing():
             doc_id = docs.write_document(self.conn, record)
             insert_chunks(self.conn, doc_id, spans)
             in_flight.done_reading(self.conn, f.path)
-        self._chunks_written += len(spans)
-        self._pending += len(spans)
-        if extraction.truncated:
+        self.pace.read(0, 0, len(spans))
+        self.meaning.wrote(doc_id, f.mtime_ns, len(spans))
+        if result.truncated:
             self._error(FileError(f.path, "truncated",
                                   f"Only the first {self.options.max_chars:,} characters were indexed"))
-        return "updated" if known else "added"
+        return "updated" if r.known else "added"
 
     def _record_failure(self, f: DiskFile, source_id: int | None, digest: str, reason: str,
                         message: str, known: docs.KnownFile | None) -> str:
@@ -296,11 +380,11 @@ class Indexer:
             path=f.path, kind=kind, size=f.size,
             mtime_ns=f.mtime_ns, content_hash=digest, source_id=source_id, status="error",
             error_reason=reason, error=message)
-        with write_transaction(self.conn):
+        with self._writing():
             docs.write_document(self.conn, record)
             in_flight.done_reading(self.conn, f.path)
         if known is not None:  # its old chunks went with the old version
-            self._pending = count_pending(self.conn)
+            self.meaning.recount()
         return "failed"
 
     def _link_instead(self, f: DiskFile, source_id: int | None, verdict: scan.Verdict,
@@ -308,57 +392,27 @@ class Indexer:
         """A link, not a file: listed when it leads out; else its target is indexed instead."""
         if verdict.kind == "outside-link":
             return self._record_failure(f, source_id, "", scan.OUTSIDE_LINK, scan.OUTSIDE_LINK_MESSAGE, known)
-        with write_transaction(self.conn):
+        with self._writing():
             in_flight.done_reading(self.conn, f.path)
         return "unchanged"
 
-    # -- embedding backlog ----------------------------------------------------------------
-    def _embed_backlog(self, final: bool) -> None:
-        """Embed waiting chunks: at most one batch per file while files are read, so text
-        (searchable by words at once) keeps flowing in while vectors follow; at the end of a
-        run, until no chunk waits. The end asks the library, not this run's own count: a
-        chunk that another process wrote, rewrote or embedded meanwhile is still accounted
-        for, and a run never ends with chunks left behind."""
-        if self.embed is None or self.space is None:
+    @contextmanager
+    def _writing(self) -> Iterator[Connection]:
+        """A write transaction of its own, or the group's when one is open."""
+        if self._group_open:
+            yield self.conn
             return
-        batches = 0
-        while final or (batches < 1 and self._pending >= EMBED_BATCH):
-            self.job.checkpoint()
-            batch = pending_chunks(self.conn, EMBED_BATCH)
-            if not batch:
-                self._pending = 0
-                return
-            batches += 1
-            ids = [cid for cid, _ in batch]
-            self._emit("embedding", force=final)
-            vectors = self.embed([text for _, text in batch])
-            with write_transaction(self.conn):
-                switched = space_state(self.conn, self.space) != "active"
-                if not switched:
-                    alive = existing_ids(self.conn, ids)  # not rewritten or embedded elsewhere
-                    keep = [i for i, cid in enumerate(ids) if cid in alive]
-                    insert_vectors(self.conn, self.space, [ids[i] for i in keep], vectors[keep])
-                    mark_embedded(self.conn, [ids[i] for i in keep])
-            if switched:
-                # The library switched models meanwhile: these vectors no longer belong.
-                # Continue with the new model (the chunks wait in the backlog until then).
-                if not self._follow_switch():
-                    return
-                continue
-            self._chunks_embedded += len(keep)
-            self._pending = count_pending(self.conn) if final else max(0, self._pending - len(batch))
-            if final:
-                self.guard()
+        with write_transaction(self.conn):
+            yield self.conn
 
-    def _follow_switch(self) -> bool:
-        """Take the library's active space and its model after a model switch; False when
-        this run cannot (no ``respace``): the chunks then wait for the next run."""
-        if self.respace is None:
-            self.space = None
-            return False
-        self.space, self.embed = self.respace()
-        self._pending = count_pending(self.conn)
-        return True
+    @contextmanager
+    def _group(self) -> Iterator[None]:
+        with write_transaction(self.conn):
+            self._group_open = True
+            try:
+                yield
+            finally:
+                self._group_open = False
 
     # -- helpers --------------------------------------------------------------------------
     def _hash_or_none(self, f: DiskFile) -> str | None:
@@ -374,10 +428,13 @@ class Indexer:
     def _emit(self, phase: str, force: bool = False) -> None:
         if self.progress_cb is None or not self.job.report_due(force):
             return
+        pace, pending = self.pace, self.meaning.pending
         self.progress_cb(IndexProgress(
             phase=phase, files_total=self._files_total, files_done=self._files_done,
-            chunks_written=self._chunks_written, chunks_embedded=self._chunks_embedded,
-            chunks_pending=self._pending, current=self._current, errors=tuple(self.errors)))
+            chunks_written=pace.chunks_written, chunks_embedded=pace.chunks_embedded,
+            chunks_pending=pending, current=self._current, errors=tuple(self.errors),
+            files_per_s=pace.files_per_s(), chunks_per_s=pace.chunks_per_s(),
+            words_left_s=pace.words_left_s(), meaning_left_s=pace.meaning_left_s(pending)))
 
 
 def detect_kind_safe(path: str) -> str | None:

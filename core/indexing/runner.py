@@ -18,7 +18,7 @@ import numpy as np
 from ..config import Settings
 from ..errors import IndexingCancelled, LibraryError
 from ..extract.worker import ExtractionWorker
-from ..models.model_set import EMBED_BATCH_SIZE, ModelSet
+from ..models.model_set import ModelSet, embed_batch_size
 from ..models.protocols import Embedder
 from ..store import Connection, Store, write_transaction
 from ..store import documents as docs
@@ -130,12 +130,12 @@ class IndexRunner:
 
                 def follow_switch() -> tuple[VectorSpace, Callable[[Sequence[str]], np.ndarray]]:
                     space, emb = self._space_for_writing(conn)
-                    return space, partial(emb.embed_documents, batch_size=EMBED_BATCH_SIZE)
+                    return space, partial(emb.embed_documents, batch_size=embed_batch_size(emb))
 
                 space, emb = self._space_for_writing(conn)
                 indexer = Indexer(
                     conn, emb.tokenizer, self._extraction_worker(), self._options(),
-                    embed=partial(emb.embed_documents, batch_size=EMBED_BATCH_SIZE), space=space,
+                    embed=partial(emb.embed_documents, batch_size=embed_batch_size(emb)), space=space,
                     progress=progress, cancel=cancel, pause=pause,
                     guard=lock.check_in_place, respace=follow_switch)
                 return indexer.run(units, [sid for sid in full_sources if sid in alive])

@@ -11,11 +11,12 @@ import numpy as np
 from tokenizers import Encoding, Tokenizer
 
 from ..errors import ModelError
-from .onnx_session import create_session, default_threads, ort, runs_on_cpu, shrink_arena
+from .onnx_session import CPU, create_session, default_threads, ort, runs_on_cpu, shrink_arena
 from .resolve import ResolvedModel, resolve_embedder
 from .safety import TOKENIZER_MAX, read_bounded
 
 _ONNX_INT_TYPES = {"tensor(int64)": np.int64, "tensor(int32)": np.int32}
+SHORT_TEXT_ROWS = 8  # a run holds at most this many times batch_size texts, however short
 
 
 def load_tokenizer(path: str | Path) -> Tokenizer:
@@ -74,6 +75,26 @@ def length_sorted_batches(encodings: Sequence[Encoding], batch_size: int) -> lis
         raise ValueError("batch_size must be at least 1")
     order = sorted(range(len(encodings)), key=lambda i: len(encodings[i].ids), reverse=True)
     return [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
+
+
+def token_budget_batches(encodings: Sequence[Encoding], token_budget: int, max_rows: int) -> list[list[int]]:
+    """Indices in batches of similar length (longest first), each holding at most
+    ``token_budget`` padded tokens and ``max_rows`` texts: long texts go a few at a time,
+    short ones many at a time, so every run does about the same work with little padding."""
+    if token_budget < 1 or max_rows < 1:
+        raise ValueError("token_budget and max_rows must be at least 1")
+    order = sorted(range(len(encodings)), key=lambda i: len(encodings[i].ids), reverse=True)
+    batches: list[list[int]] = []
+    batch: list[int] = []
+    for i in order:
+        width = len(encodings[batch[0]].ids) if batch else len(encodings[i].ids)  # the longest comes first
+        if batch and (len(batch) >= max_rows or (len(batch) + 1) * width > token_budget):
+            batches.append(batch)
+            batch = []
+        batch.append(i)
+    if batch:
+        batches.append(batch)
+    return batches
 
 
 def side_by_side(workers: int, name: str) -> ThreadPoolExecutor | None:
@@ -137,8 +158,19 @@ class Embedder:
         return f"Embedder({self.model_id!r}, dim={self.dim}, providers={self.providers})"
 
     def embed_documents(self, texts: Sequence[str], batch_size: int = 32) -> np.ndarray:
-        """(len(texts), dim) float32 vectors in input order, each truncated to max_tokens."""
+        """(len(texts), dim) float32 vectors in input order, each truncated to max_tokens.
+
+        Texts run in batches of similar length. On an accelerator ``batch_size`` is counted in
+        the model's longest texts: a run takes up to ``batch_size × max_tokens`` padded tokens,
+        so shorter texts go more to a run (up to ``SHORT_TEXT_ROWS`` times as many) and each
+        run keeps the device busy. On the CPU a run takes ``batch_size`` texts: there a run's
+        fixed cost is small beside its work, and fewer texts hold fewer activations."""
         return self._run(texts, self.passage_prefix, batch_size)
+
+    @property
+    def on_accelerator(self) -> bool:
+        """Whether the session runs on a GPU or other accelerator (not the CPU alone)."""
+        return any(p != CPU for p in self.providers)
 
     def embed_query(self, text: str) -> np.ndarray:
         """(dim,) float32 vector for a search query."""
@@ -153,15 +185,17 @@ class Embedder:
         if not texts:
             return out
         encodings = self._encoder.encode_batch([prefix + t for t in texts])
+        max_rows = batch_size * SHORT_TEXT_ROWS if self.on_accelerator else batch_size
         if self._pool is not None:  # a few texts: share them out rather than leave a worker idle
             batch_size = min(batch_size, -(-len(texts) // self.workers))
+            max_rows = min(max_rows, -(-len(texts) // self.workers))
 
         def run(batch: list[int]) -> None:
             feed = self._feeder.feed([encodings[i] for i in batch])
             hidden = self._session.run([self._output], feed)[0]
             out[batch] = self._pooled(np.asarray(hidden, dtype=np.float32), feed["attention_mask"])
 
-        run_batches(self._pool, run, length_sorted_batches(encodings, batch_size))
+        run_batches(self._pool, run, token_budget_batches(encodings, batch_size * self.max_tokens, max_rows))
         return out
 
     def _pooled(self, hidden: np.ndarray, mask: np.ndarray) -> np.ndarray:

@@ -21,7 +21,7 @@ import numpy as np
 from ..config import Settings
 from ..errors import LibraryError, MemexError
 from ..store.vectors import VectorSpace
-from .protocols import Embedder, HoldsMemory, Reranker
+from .protocols import Embedder, HoldsMemory, Reranker, RunsOnDevice
 from .switch import setting_for
 
 QUERY_CACHE_SIZE = 128  # query vectors kept, across models (a few hundred KB)
@@ -29,6 +29,16 @@ QUERY_CACHE_SIZE = 128  # query vectors kept, across models (a few hundred KB)
 # batches run side by side (see embedding.side_by_side): batches of 4 embed as fast as 8
 # (39-41 against 39 chunks/s at 256 tokens) with half the activations held at once.
 EMBED_BATCH_SIZE = 4
+# On a GPU one run should carry enough work to keep it busy: 64 × 256 tokens, and many more
+# short texts (see Embedder.embed_documents); its activations live in GPU memory.
+GPU_EMBED_BATCH_SIZE = 64
+
+
+def embed_batch_size(embedder: Embedder) -> int:
+    """The batch size to index with: larger on an accelerator than on the CPU."""
+    if isinstance(embedder, RunsOnDevice) and any(p != "CPUExecutionProvider" for p in embedder.providers):
+        return GPU_EMBED_BATCH_SIZE
+    return EMBED_BATCH_SIZE
 
 ModelSpec = str | os.PathLike[str]
 EmbedderChoice = Embedder | ModelSpec | None

@@ -46,6 +46,17 @@ def pending_chunks(conn: apsw.Connection, limit: int) -> list[tuple[int, str]]:
     return [(int(r[0]), str(r[1])) for r in found]
 
 
+def pending_chunks_in(conn: apsw.Connection, document_ids: Sequence[int]) -> list[tuple[int, str]]:
+    """The chunks of ``document_ids`` that wait for a vector, document by document in the
+    order given (the indexer embeds what the user is likely to look for first)."""
+    found = in_batches(conn, "SELECT document_id, id, text FROM chunks WHERE embedded = 0 "
+                             "AND document_id IN ({ids}) ORDER BY id", document_ids)
+    by_document: dict[int, list[tuple[int, str]]] = {}
+    for r in found:
+        by_document.setdefault(int(r[0]), []).append((int(r[1]), str(r[2])))
+    return [chunk for doc in dict.fromkeys(document_ids) for chunk in by_document.get(int(doc), [])]
+
+
 def count_pending(conn: apsw.Connection) -> int:
     """Chunks waiting for a vector, from the library's counts (no scan)."""
     counts = library_counts(conn)

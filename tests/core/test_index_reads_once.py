@@ -155,7 +155,9 @@ def test_a_file_changed_after_the_plan_hashed_it_is_hashed_again(tmp_path, embed
         monkeypatch.setattr(scan, "_hash_open", hash_open)
 
         def rewrite_late(progress) -> None:
-            if progress.phase == "indexing" and progress.files_done == 1 and hashes["z_late.txt"] == 1:
+            # Files are read a few at a time: the late one changes once the first one is reached.
+            reached_first = (progress.current or "").endswith("a_first.txt")
+            if progress.phase == "indexing" and reached_first and hashes["z_late.txt"] == 1:
                 late.write_text("The second new file, rewritten after the plan hashed it: longer now.\n")
 
         report = lib.index([folder], progress=rewrite_late)
