@@ -62,6 +62,11 @@ MAN_PAGES = (
     "fstab", "ascii", "regex", "signal",
 )
 
+DEBIAN_DOCS = (  # packages of a Debian base system whose README.Debian / copyright are taken
+    "adduser", "bash", "ca-certificates", "ca-certificates-java", "coreutils", "cpp", "curl",
+    "dbus", "debconf", "dirmngr", "fontconfig", "gzip", "less", "openssl", "perl", "tar",
+)
+
 Plan = dict[str, bytes]  # path inside the folder → content
 
 
@@ -145,10 +150,13 @@ def man_pages(plan: Plan) -> None:
 
 def plain_docs(plan: Plan) -> None:
     """Extension-less text as /usr/share/doc holds it."""
-    for path in sorted(glob.glob("/usr/share/doc/*/README.Debian"))[:8]:
-        plan[f"debian/{Path(path).parent.name}/README.Debian"] = Path(path).read_bytes()
-    for path in sorted(glob.glob("/usr/share/doc/*/copyright"))[::60]:
-        plan[f"debian/{Path(path).parent.name}/copyright"] = Path(path).read_bytes()
+    for name in ("README.Debian", "copyright"):
+        found = {Path(p).parent.name: Path(p) for p in glob.glob(f"/usr/share/doc/*/{name}")
+                 if os.path.isfile(p)}
+        # named packages first, so that installing another package does not change the folder
+        chosen = [p for p in DEBIAN_DOCS if p in found] or sorted(found)[:8]
+        for package in chosen:
+            plan[f"debian/{package}/{name}"] = found[package].read_bytes()
     for path in sorted(glob.glob("/usr/share/doc/*/*.pdf")):
         if os.path.isfile(path) and os.path.getsize(path) <= MAX_BYTES * 3:
             plan[f"pdf/doc/{Path(path).name}"] = Path(path).read_bytes()
@@ -293,6 +301,10 @@ def write_folder(target: Path, plan: Plan) -> tuple[int, int]:
     for relative in sorted(set(previous) - set(plan)):
         (target / relative).unlink(missing_ok=True)
         removed += 1
+        parent = (target / relative).parent
+        while parent != target and parent.is_dir() and not any(parent.iterdir()):
+            parent.rmdir()  # a folder only the old build had
+            parent = parent.parent
     for relative, data in plan.items():
         path = target / relative
         path.parent.mkdir(parents=True, exist_ok=True)
