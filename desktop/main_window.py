@@ -44,6 +44,7 @@ from .opener import Opener
 from .prefs import Prefs
 from .preview import PreviewPanel
 from .progress import StatusArea
+from .reopen import LibraryReopener
 from .run_status import IndexRunStatus
 from .search_panel import SearchPanel
 from .settings_dialog import RESTART_FIELDS, SettingsDialog
@@ -81,6 +82,8 @@ class MainWindow(QMainWindow):
         self._waiting_paths: list[str] = [os.path.abspath(p) for p in paths]
         self._closing = False
         self._catch_up = False  # the start-up check waits for the first counts (no folders: no check)
+        self.library_path = library_path
+        self.reopener = LibraryReopener(self)
 
         self.tasks = TaskManager(self)
         self.info = LibraryInfo(self.tasks, self._show_info)
@@ -179,7 +182,7 @@ class MainWindow(QMainWindow):
         if problems:  # a bad key took its default; say so once, naming the file and the key
             self.show_error(" ".join(problems))
         self.tasks.run(lambda: Library.open(path, settings=settings), self._on_opened,
-                       failure=self._open_failed, lane="write")
+                       failure=self.open_failed, lane="write")
 
     def _on_opened(self, library: Library) -> None:
         if self._closing:
@@ -187,7 +190,13 @@ class MainWindow(QMainWindow):
             return
         self._set_library(library)
 
-    def _open_failed(self, exc: BaseException) -> None:
+    def reopened(self, library: Library) -> None:
+        """The library opened again with new settings (see ``LibraryReopener``)."""
+        self._reconcile = False  # nothing changed on disk meanwhile
+        self._on_opened(library)
+        self.search.refresh()
+
+    def open_failed(self, exc: BaseException) -> None:
         self.search.empty.show_message("Memex cannot open its library", detail=describe_error(exc))
         self.show_error(describe_error(exc))
 
@@ -329,8 +338,13 @@ class MainWindow(QMainWindow):
                           or result.settings.index_hidden != settings.index_hidden)
         settings = result.settings
         changes = self.library.update_settings(settings)  # a run under way keeps the value it started with
-        self.tasks.run(settings.save, lambda _: self.status.show_message(result.summary(), sticky=True),
-                       lane="read")
+        reopen = [r for r in result.restart_needed if r != RESTART_FIELDS["embedder"]]
+        if reopen and self.reopener.can_reopen():  # no restart: the library is opened again with them
+            result = dataclasses.replace(result, restart_needed=[])
+            self.tasks.run(settings.save, lambda _: self.reopener.reopen(settings, reopen), lane="read")
+        else:
+            self.tasks.run(settings.save, lambda _: self.status.show_message(result.summary(), sticky=True),
+                           lane="read")
         try:
             if result.start_at_login != start_at_login_enabled():
                 set_start_at_login(result.start_at_login)

@@ -27,7 +27,7 @@ PHASES = {
 }
 MESSAGE_MS = 8000
 MESSAGE_WIDTH = 900  # at most: a long warning shows as much as the line allows
-PHASE_WIDTH, COUNTS_WIDTH, CURRENT_WIDTH = 190, 270, 200  # at most; less in a narrow window
+PHASE_WIDTH, COUNTS_WIDTH, CURRENT_WIDTH = 190, 360, 200  # at most; less in a narrow window
 MIN_WIDTH = 320  # the status line never makes the window wider than this asks
 UPDATE_EVERY_S = 0.2  # progress texts are redrawn at most this often
 
@@ -288,7 +288,10 @@ class StatusArea(QWidget):
         whenever the width changes), control and bidi characters shown as escapes."""
         text = safe(text)
         self._full[label] = (text, mode)
-        label.setText(label.fontMetrics().elidedText(text, mode, label.width()) if text else "")
+        shown = label.fontMetrics().elidedText(text, mode, label.width()) if text else ""
+        label.setText(shown)
+        if label is self.counts:  # the others have tooltips of their own
+            set_tooltip(label, text if shown != text else "")
 
     def resizeEvent(self, event) -> None:
         super().resizeEvent(event)

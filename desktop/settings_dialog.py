@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from . import fmt
 from .model_download_dialog import ModelDownloadDialog
 
 DEVICES = (("cpu", "CPU"), ("auto", "Automatic (GPU when available)"), ("cuda", "NVIDIA GPU (CUDA)"),
@@ -62,9 +63,24 @@ NOT_DOWNLOADED = " (not downloaded)"
 @dataclass(frozen=True)
 class _Choice:
     name: str
-    description: str
+    description: str  # the languages and what the model is good for (the catalogue's words)
     downloadable: bool  # a catalogue model from the Hub
     installed: bool
+    size: int | None = None  # bytes to download
+
+    def label(self) -> str:
+        """What the picker shows: the name, the size and the languages (the description's start)."""
+        bits = [fmt.human_bytes(self.size)] if self.size else []
+        if self.description:
+            bits.append(self.description.split(";")[0].split(",")[0].rstrip("."))
+        return self.name + (f"  ·  {'  ·  '.join(bits)}" if bits else "") + ("" if self.installed else NOT_DOWNLOADED)
+
+    def details(self) -> str:
+        """A sentence or two under the picker: what it is good for, its size, whether it is here."""
+        size = f" {fmt.human_bytes(self.size)}" if self.size else ""
+        where = "Downloaded." if self.installed and self.downloadable else (
+            "Imported from a folder." if not self.downloadable else f"Not downloaded yet ({size.strip()} to fetch).")
+        return f"{self.description or self.name} {where}".strip()
 
 
 def _choices(kind: str) -> list[_Choice]:
@@ -74,7 +90,7 @@ def _choices(kind: str) -> list[_Choice]:
     except ImportError:
         return []
     try:
-        found = [_Choice(s.name, s.description or s.name, True, is_installed(s))
+        found = [_Choice(s.name, s.description, True, is_installed(s), s.size)
                  for s in catalogue() if s.kind == kind and s.source == "hub"]
         found += [_Choice(s.name, s.description, False, True) for s, _ in imported_models(kind)]
     except Exception:  # a broken catalogue or models folder must not stop the dialog
@@ -82,18 +98,32 @@ def _choices(kind: str) -> list[_Choice]:
     return found
 
 
+def _builtin_description(kind: str) -> str:
+    """The catalogue's words for the built-in model ("English, small and fast; …")."""
+    try:
+        from memex.core.api import catalogue
+
+        return next((s.description for s in catalogue() if s.kind == kind and s.source == "pypi"), "")
+    except Exception:  # a broken catalogue must not stop the dialog
+        return ""
+
+
 class _ModelChoice(QComboBox):
     """"Default"/"None", catalogue models (marked when not downloaded), imported models, a
     folder; "Choose folder…" picks one."""
 
-    def __init__(self, none_label: str, kind: str, current: str | None) -> None:
+    def __init__(self, none_label: str, kind: str, current: str | None, none_details: str = "") -> None:
         super().__init__()
         self.kind = kind
         self._downloadable: set[str] = set()
+        self._choices: dict[str, _Choice] = {}
+        self._none_details = none_details
         self.addItem(none_label, None)
+        self.setItemData(0, none_details, Qt.ItemDataRole.ToolTipRole)
         for choice in _choices(kind):
-            self.addItem(choice.name + ("" if choice.installed else NOT_DOWNLOADED), choice.name)
-            self.setItemData(self.count() - 1, choice.description, Qt.ItemDataRole.ToolTipRole)
+            self._choices[choice.name] = choice
+            self.addItem(choice.label(), choice.name)
+            self.setItemData(self.count() - 1, choice.details(), Qt.ItemDataRole.ToolTipRole)
             if choice.downloadable and not choice.installed:
                 self._downloadable.add(choice.name)
         if current and self.findData(current) < 0:
@@ -112,11 +142,22 @@ class _ModelChoice(QComboBox):
         value = self.value()
         return value if value in self._downloadable else None
 
+    def details(self) -> str:
+        """What the chosen model is: its languages, what it is good for, its size."""
+        value = self.value()
+        if value is None:
+            return self._none_details
+        choice = self._choices.get(value)
+        return choice.details() if choice else f"A model from the folder {value}."
+
     def mark_downloaded(self, name: str) -> None:
         self._downloadable.discard(name)
+        choice = self._choices.get(name)
+        if choice is not None:
+            self._choices[name] = dataclasses.replace(choice, installed=True)
         index = self.findData(name)
         if index >= 0:
-            self.setItemText(index, name)
+            self.setItemText(index, self._choices[name].label() if name in self._choices else name)
 
     def _on_activated(self, index: int) -> None:
         if self.itemData(index) != _CHOOSE:
@@ -156,9 +197,9 @@ class SettingsDialog(QDialog):
         layout.setContentsMargins(20, 16, 20, 14)
         layout.setSpacing(12)
         layout.addLayout(form)
-        layout.addWidget(_note("↻ takes effect after restarting Memex. A new embedding model is switched to in "
-                               "the background once you confirm. Indexing settings apply to files indexed "
-                               "from now on."))
+        layout.addWidget(_note("↻ Memex opens the library again to use it, as soon as you save (or when the "
+                               "indexing under way ends). A new embedding model is switched to in the background "
+                               "once you confirm. Indexing settings apply to files indexed from now on."))
         layout.addWidget(buttons)
         self.resize(max(600, self.sizeHint().width()), self.sizeHint().height())
 
@@ -174,8 +215,14 @@ class SettingsDialog(QDialog):
         return library_row
 
     def _build_model_fields(self, settings: Settings) -> None:
-        self.embedder = _ModelChoice("Default (all-MiniLM-L6-v2, built in)", "embedder", settings.embedder)
-        self.reranker = _ModelChoice("None (fastest)", "reranker", settings.reranker)
+        self.embedder = _ModelChoice("Default (all-MiniLM-L6-v2, built in)", "embedder", settings.embedder,
+                                     _builtin_description("embedder") or "Built in; English, small and fast.")
+        self.reranker = _ModelChoice("None (fastest)", "reranker", settings.reranker,
+                                     "Results in the order search finds them; no second pass.")
+        self.embedder_details = _note(self.embedder.details())
+        self.reranker_details = _note(self.reranker.details())
+        self.embedder.currentIndexChanged.connect(lambda _i: self.embedder_details.setText(self.embedder.details()))
+        self.reranker.currentIndexChanged.connect(lambda _i: self.reranker_details.setText(self.reranker.details()))
         self.download: ModelDownloadDialog | None = None  # the download in progress, if any
         self.embedder_download = self._download_button(self.embedder)
         self.reranker_download = self._download_button(self.reranker)
@@ -200,12 +247,12 @@ class SettingsDialog(QDialog):
         self.login.setChecked(start_at_login)
         if not sys.platform.startswith("linux"):
             self.login.setEnabled(False)
-            self.login.setToolTip("Available on Linux")
+            self.login.setToolTip("Memex can start at login on Linux only (it writes an autostart entry)")
         self.tray = QCheckBox("Minimise to the system tray")
         self.tray.setChecked(minimise_to_tray and tray_available)
         if not tray_available:
             self.tray.setEnabled(False)
-            self.tray.setToolTip("This desktop has no system tray")
+            self.tray.setToolTip("Not available: this desktop has no system tray to minimise to")
 
     def _build_form(self, library_row: QHBoxLayout) -> QFormLayout:
         """The fields in sections; ↻ marks those that take effect after a restart."""
@@ -217,9 +264,11 @@ class SettingsDialog(QDialog):
         form.addRow("Library file ↻", library_row)
         form.addRow(_section("Models"))
         form.addRow("Embedding model", _row(self.embedder, self.embedder_download))
+        form.addRow("", self.embedder_details)
         self.embedder.setToolTip("Another model re-embeds the library in the background after you confirm; "
                                  "searches keep working meanwhile.")
         form.addRow("Reranker ↻", _row(self.reranker, self.reranker_download))
+        form.addRow("", self.reranker_details)
         form.addRow("Run models on ↻", self.device)
         form.addRow("Threads ↻", self.threads)
         form.addRow(_section("Indexing"))
@@ -234,10 +283,18 @@ class SettingsDialog(QDialog):
     # -- downloads ------------------------------------------------------------------------
     def _download_button(self, choice: _ModelChoice) -> QPushButton:
         button = QPushButton("Download…")
-        button.setToolTip("Download the chosen model from the Hugging Face Hub (verified by sha256)")
         button.clicked.connect(lambda: self.start_download(choice))
-        choice.currentIndexChanged.connect(lambda _i: button.setEnabled(choice.needs_download() is not None))
-        button.setEnabled(choice.needs_download() is not None)
+
+        def update(_index: int = 0) -> None:
+            needed = choice.needs_download() is not None
+            button.setEnabled(needed)
+            button.setToolTip("Download the chosen model from the Hugging Face Hub (verified by sha256)" if needed
+                              else "Nothing to download: the chosen model is already on this computer"
+                              if choice.value() else "Nothing to download: this choice needs no model")
+
+        choice.currentIndexChanged.connect(update)
+        update()
+        self._updates = [*getattr(self, "_updates", []), update]
         return button
 
     def start_download(self, choice: _ModelChoice) -> ModelDownloadDialog | None:
@@ -252,9 +309,12 @@ class SettingsDialog(QDialog):
         return dialog
 
     def _downloaded(self, name: str) -> None:
-        for choice, button in ((self.embedder, self.embedder_download), (self.reranker, self.reranker_download)):
+        for choice in (self.embedder, self.reranker):
             choice.mark_downloaded(name)
-            button.setEnabled(choice.needs_download() is not None)
+        for update in self._updates:
+            update()
+        self.embedder_details.setText(self.embedder.details())
+        self.reranker_details.setText(self.reranker.details())
 
     def accept(self) -> None:
         for choice in (self.embedder, self.reranker):

@@ -39,6 +39,7 @@ QTreeView#Results::item { border: none; }
 #Sidebar { background: palette(alternate-base); border-right: 1px solid palette(midlight); }
 #SidebarTitle { font-weight: 600; font-size: 13px; padding: 2px 0; }
 #Sources { border: none; background: transparent; }
+#Sources::item:selected { background: %(selected)s; color: palette(text); }
 #PreviewHeader { background: palette(base); border-bottom: 1px solid palette(midlight); }
 #PreviewTitle { font-size: 15px; font-weight: 600; }
 #PreviewMeta, #EmptyBody, #StatusDetail, #SourceMeta { color: palette(placeholder-text); }
@@ -73,7 +74,7 @@ def apply_style(app: QApplication) -> None:
     palette.setColor(QPalette.ColorRole.PlaceholderText, muted_colour(palette))
     app.setPalette(palette)
     error = ERROR_DARK if is_dark(palette) else ERROR_LIGHT
-    app.setStyleSheet(STYLE_SHEET % {"accent": ACCENT, "error": error})
+    app.setStyleSheet(STYLE_SHEET % {"accent": ACCENT, "error": error, "selected": selected_row(palette).name()})
 
 
 def luminance(colour: QColor) -> float:

@@ -18,7 +18,6 @@ from memex.desktop import qtcompat  # noqa: E402
 qtcompat.apply()  # before pytest-qt's waits start calling into Qt
 
 
-
 @pytest.fixture(scope="session", autouse=True)
 def _styled_app(qapp):
     from memex.desktop import style
@@ -78,3 +77,26 @@ def make_window(qtbot, library):
     for window in made:
         window.shutdown()
         window.close()
+
+
+def _fake_xdg_mime(folder: Path, monkeypatch: pytest.MonkeyPatch, default_app: str) -> None:
+    """An ``xdg-mime`` first on PATH that knows every file's type and answers ``default_app``
+    as the application for it (empty: none, as on a bare desktop)."""
+    bin_dir = folder / "fake-bin"
+    bin_dir.mkdir(exist_ok=True)
+    script = bin_dir / "xdg-mime"
+    script.write_text(f'#!/bin/sh\nif [ "$2" = filetype ]; then echo text/plain; else echo "{default_app}"; fi\n')
+    script.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+
+
+@pytest.fixture
+def desktop_has_apps(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The desktop names an application for every file (the tests catch what would be started)."""
+    _fake_xdg_mime(tmp_path, monkeypatch, "org.example.Viewer.desktop")
+
+
+@pytest.fixture
+def no_default_app(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The desktop knows the file's type and no application for it (a bare desktop)."""
+    _fake_xdg_mime(tmp_path, monkeypatch, "")

@@ -5,7 +5,7 @@ sticking out of its parent, a placeholder cut off, a window wider or taller than
 
 from __future__ import annotations
 
-from PySide6.QtCore import QRect
+from PySide6.QtCore import QRect, Qt
 from PySide6.QtWidgets import QAbstractButton, QComboBox, QLabel, QLineEdit, QWidget
 
 SLACK = 2  # pixels of rounding
@@ -41,18 +41,27 @@ def label_problem(label: QLabel) -> str | None:
         if needed > label.height() + SLACK:
             return f"{_name(label)} needs {needed}px of height, has {label.height()}"
         return None
-    hint = label.sizeHint()
-    if hint.width() > label.width() + SLACK:
-        return f"{_name(label)} needs {hint.width()}px, has {label.width()}"
+    rich = label.textFormat() == Qt.TextFormat.RichText or (
+        label.textFormat() == Qt.TextFormat.AutoText and "<" in label.text() and ">" in label.text())
+    if not rich:
+        metrics = label.fontMetrics()
+        margins = label.contentsMargins()
+        needed = max(metrics.horizontalAdvance(line) for line in label.text().split("\n"))
+        needed += margins.left() + margins.right() + 2 * max(0, label.margin())
+    else:
+        needed = label.sizeHint().width()
+    if needed > label.width() + SLACK:
+        return f"{_name(label)} needs {needed}px, has {label.width()}"
     if label.minimumSizeHint().height() > label.height() + SLACK:
         return f"{_name(label)} needs {label.minimumSizeHint().height()}px of height, has {label.height()}"
     return None
 
 
-def layout_problems(window: QWidget) -> list[str]:
-    """Every cut-off or overlapping text in ``window`` as laid out now."""
+def layout_problems(window: QWidget, check_screen: bool = True) -> list[str]:
+    """Every cut-off or overlapping text in ``window`` as laid out now (and, with
+    ``check_screen``, a window larger than its screen)."""
     problems: list[str] = []
-    screen = window.screen().availableGeometry() if window.screen() else None
+    screen = window.screen().availableGeometry() if window.screen() and check_screen else None
     frame = window.frameGeometry()
     if screen is not None and (frame.width() > screen.width() + SLACK or frame.height() > screen.height() + SLACK):
         problems.append(f"window {frame.width()}×{frame.height()} is larger than the screen "

@@ -100,7 +100,7 @@ def test_text_files_have_no_page_tab(qtbot, make_window, corpus):
     assert window.preview.tabs.currentIndex() == 0
 
 
-def test_preview_actions_open_reveal_and_copy(qtbot, make_window, corpus):
+def test_preview_actions_open_reveal_and_copy(qtbot, make_window, corpus, desktop_has_apps):
     window = make_window()
     launched: list = []
     window.opener.launch = lambda command: launched.append(command) or True

@@ -94,7 +94,7 @@ def test_filters_change_results(qtbot, make_window, corpus, tmp_path: Path):
     assert "hypersonic-report.pdf" in _names(search.view.results.hits())
 
 
-def test_keyboard_moves_through_results_and_enter_opens(qtbot, make_window, corpus):
+def test_keyboard_moves_through_results_and_enter_opens(qtbot, make_window, corpus, desktop_has_apps):
     window = make_window()
     opened: list = []
     window.opener.launch = lambda command: opened.append(command) or True
