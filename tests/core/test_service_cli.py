@@ -138,6 +138,15 @@ def test_index_is_handed_to_the_running_service(setup, serving):
     assert "new.txt" in found.stdout
 
 
+def test_serve_keeps_the_sources_in_sync(setup, serving):
+    (setup.docs / "watched.md").write_text("# Kayak\n\nThe kayak paddles hang in the shed.\n")
+    deadline = time.monotonic() + 60
+    while "watched.md" not in setup.memex("search", "kayak paddles", "--mode", "bm25",
+                                          "--library", str(setup.library)).stdout:
+        assert time.monotonic() < deadline, "memex serve did not index a new file in its source"
+        time.sleep(0.5)
+
+
 def test_ctrl_c_stops_the_service_and_removes_its_socket(setup, serving):
     path = setup.socket()
     assert path is not None
