@@ -38,7 +38,9 @@ class FrameError(Exception):
 
 
 def encode(value: Mapping[str, object], limit: int) -> bytes:
-    data = json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    # ASCII JSON: text with a lone surrogate (from a file's undecodable bytes) travels as an
+    # escape and comes back exactly, where UTF-8 could not carry it.
+    data = json.dumps(value, ensure_ascii=True, separators=(",", ":")).encode("ascii")
     if len(data) > limit:
         raise RequestError("too-large", f"The reply is {len(data):,} bytes, over the {limit:,}-byte limit.")
     return _HEADER.pack(len(data)) + data

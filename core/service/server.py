@@ -23,7 +23,7 @@ from pathlib import Path
 
 from .operations import WRITE_OPERATIONS, Operations
 from .place import ServiceUnavailable, socket_path, supported
-from .protocol import MAX_FRAME, MAX_REPLY, FrameError, RequestError, receive, send
+from .protocol import MAX_FRAME, MAX_REPLY, FrameError, RequestError, encode, receive, send
 
 log = logging.getLogger(__name__)
 
@@ -209,7 +209,13 @@ class ServiceServer:
             return False
         if request is None:
             return False
-        send(conn, self.answer(request), MAX_REPLY)
+        try:
+            frame = encode(self.answer(request), MAX_REPLY)
+        except RequestError as exc:  # the answer is over the reply cap: say so instead
+            frame = encode(_failure(exc), MAX_REPLY)
+        except (TypeError, ValueError) as exc:  # not JSON: a bug, still answered in one line
+            frame = encode(_failure(RequestError("internal", f"The answer could not be sent ({exc}).")), MAX_REPLY)
+        conn.sendall(frame)
         return True
 
     def answer(self, request: dict[str, object]) -> dict[str, object]:

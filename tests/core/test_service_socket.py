@@ -18,7 +18,7 @@ import pytest
 from memex.core.service.client import connect, results_from_dict
 from memex.core.service.operations import Operations
 from memex.core.service.place import ServiceUnavailable, socket_path
-from memex.core.service.protocol import MAX_FRAME, RequestError
+from memex.core.service.protocol import MAX_FRAME, RequestError, receive, send
 from memex.core.service.server import WORKERS, ServiceRunning, ServiceServer
 
 pytestmark = pytest.mark.skipif(not hasattr(socket, "AF_UNIX"), reason="Unix domain sockets only")
@@ -266,3 +266,12 @@ def test_another_user_cannot_use_the_socket(served):
 def test_request_errors_are_one_line():
     err = RequestError("failed", "first line\nTraceback (most recent call last):\n  File x")
     assert "\n" not in err.message and err.to_dict()["code"] == "failed"
+
+
+def test_frames_carry_any_text_exactly():
+    """A snippet may hold a lone surrogate (a file's undecodable bytes): it comes back as it went."""
+    left, right = socket.socketpair()
+    with left, right:
+        value = {"text": "caf\u00e9 \udc80 \U0001f600 \x00"}
+        send(left, value, MAX_FRAME)
+        assert receive(right, MAX_FRAME) == value
