@@ -23,9 +23,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..store import Connection
-from ..store.fts import term_count
+from ..store.fts import holds_together, term_count
 from ..store.vocabulary import Vocabulary, library_vocabulary
-from .query import STOPWORDS, fold
+from .query import STOPWORDS, fold, parse_query
 from .word_parts import is_cjk, part_of_longer_words
 
 MIN_LENGTH = 4
@@ -169,16 +169,34 @@ def corrected_text(text: str, correct: Callable[[str], str | None], prefix_last:
 
 def suggest(conn: Connection, text: str, prefix_last: bool = False) -> str | None:
     """The query ``text`` with its misspelled words corrected against the library's words, or
-    None when every word is held by the library (or none has a close library word)."""
+    None when every word is held by the library, when a word has no close library word, or
+    when no chunk holds the corrected words together: a correction is shown only when it
+    turns a query that cannot match into one that does ("borow chekcer" → "borrow checker"),
+    never a query about something the library lacks into one about something else
+    ("Tre Cime via ferrata" stays as typed rather than become "Tre come via ferrata")."""
     vocabulary: list[Vocabulary] = []  # read once, and only when a word is missing
 
-    def correct(word: str) -> str | None:
-        if term_count(conn, word) > 0:
-            return None
+    def words() -> Vocabulary:
         if not vocabulary:
             vocabulary.append(library_vocabulary(conn))
-        if part_of_longer_words(word, vocabulary[0]):
-            return None
-        return closest_word(word, vocabulary[0])
+        return vocabulary[0]
 
-    return corrected_text(text, correct, prefix_last)
+    def correct(word: str) -> str | None:
+        if term_count(conn, word) > 0 or part_of_longer_words(word, words()):
+            return None
+        return closest_word(word, words())
+
+    corrected = corrected_text(text, correct, prefix_last)
+    if corrected is None:
+        return None
+    terms = parse_query(corrected, prefix_last).terms
+    typing = prefix_last and bool(_WORD.search(corrected[-1:]))
+    together: list[str] = []  # the words held as words, which one chunk must hold together
+    for i, term in enumerate(terms):
+        if term.isdigit() or (typing and i == len(terms) - 1):
+            continue  # a number, or a word still being typed, is not asked to match
+        if term_count(conn, term) > 0:
+            together.append(term)
+        elif not part_of_longer_words(term, words()):
+            return None  # a word the library lacks is left: the query cannot match anyway
+    return corrected if not together or holds_together(conn, together) else None

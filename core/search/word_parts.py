@@ -9,8 +9,8 @@ Which words are looked up, so English words do not drift to unrelated longer one
 "support"): a CJK word always; a word of ``MIN_PART`` or more letters that the library does
 not hold at all, wherever it sits in the longer word; one held by fewer than ``FEW`` chunks,
 only at the start or end of the longer word (where compound parts sit: "Kranken|versicherung",
-"Versicherungs|schutz"). Short parts ("Haus" in "Krankenhaus") are left out: among English
-words they match too much that is unrelated."""
+"Versicherungs|schutz"). Parts shorter than five letters ("Haus" in "Krankenhaus") are left
+out: among English words they match too much that is unrelated."""
 
 from __future__ import annotations
 
@@ -25,8 +25,7 @@ from ..store.fts import term_count
 from ..store.vocabulary import Vocabulary, library_vocabulary
 from .query import ParsedQuery
 
-MIN_PART = 6
-MIN_EXTRA = 3  # letters the longer word has beyond the part, at least (else it is an inflection)
+MIN_PART = 5
 FEW = 5
 MAX_ALTERNATIVES = 32  # words searched for one query word, at most: those most chunks hold
 _CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff]")
@@ -81,11 +80,10 @@ def longer_words(part: str, vocabulary: Vocabulary, *, anywhere: bool,
     most chunks hold first, at most ``limit``."""
     if not part or "\n" in part:
         return []
-    extra = 1 if is_cjk(part) else MIN_EXTRA
     found: list[tuple[int, str]] = []
     for index in _holding(part, vocabulary):
         word = vocabulary.words[index]
-        if len(word) >= len(part) + extra and (anywhere or word.startswith(part) or word.endswith(part)):
+        if len(word) > len(part) and (anywhere or word.startswith(part) or word.endswith(part)):
             found.append((vocabulary.chunks[index], word))
     found.sort(key=lambda item: (-item[0], item[1]))
     return [word for _, word in found[:limit]]

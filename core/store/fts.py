@@ -123,6 +123,12 @@ def term_count(conn: apsw.Connection, word: str, prefix: bool = False) -> int:
     return _count(conn, quoted, max(MAX_SCORED_ROWS or 0, MAX_WEIGHED_ROWS) + 1)
 
 
+def holds_together(conn: apsw.Connection, words: list[str]) -> bool:
+    """Whether some chunk holds every one of ``words`` (as the main index reads them)."""
+    match = " AND ".join('"' + w.replace('"', '""') + '"' for w in words)
+    return bool(words) and _count(conn, match, 1) > 0
+
+
 def split_or(match: str) -> list[str]:
     """The quoted phrases of ``"a" OR "b"*``, or [] when ``match`` is anything else."""
     parts = match.split(" OR ")

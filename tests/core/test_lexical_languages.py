@@ -15,12 +15,13 @@ from memex.core.store import migrate, write_transaction
 from memex.core.store.vocabulary import Vocabulary
 
 RUST = ("The borrow checker compares scopes to determine whether all borrows are valid. "
-        "Ownership rules: each value has an owner, and a reference must never outlive its value. ") * 6
+        "Ownership rules: first, each value has an owner; a reference must never outlive its value. ") * 6
 GARDEN = ("Tomatoes need full sun, rich soil and steady watering; pinch out the side shoots weekly "
           "and give the tall ones support. ") * 6
 HERON = "Project HERON is the codename of the quiet release. The hero of the story is the team. " * 2
 GERMAN = ("Die Krankenversicherung übernimmt die Kosten für ärztliche Behandlung. Wer angestellt ist, "
-          "zahlt Beiträge zur gesetzlichen Krankenversicherung und zur Rentenversicherung. ") * 3
+          "zahlt Beiträge zur gesetzlichen Krankenversicherung und zur Rentenversicherung. "
+          "Die Kündigungsfrist beträgt drei Monate. ") * 3
 CHINESE = "医疗保险制度是社会保障体系的重要组成部分。参加医疗保险的职工按月缴费。" * 4
 
 
@@ -71,6 +72,9 @@ def test_a_compound_part_is_found_lexically(indexed):
     assert _names(found)[:1] == ["kasse.txt"] and found.showing_results_for is None
     assert _names(indexed.find("rentenversicherung", mode="bm25"))[:1] == ["kasse.txt"]
     assert _names(indexed.find("versicherung", mode="bm25", prefix_last=True))[:1] == ["kasse.txt"]  # as typed
+    for part in ("Kosten", "Beiträge", "renten", "Frist"):  # held, or inside longer words: not "first"
+        found = indexed.find(part, mode="bm25")
+        assert _names(found)[:1] == ["kasse.txt"] and found.showing_results_for is None, part
 
 
 def test_a_chinese_word_inside_a_run_of_characters_is_found_lexically(indexed):
@@ -150,3 +154,12 @@ def test_the_command_line_says_what_it_showed_results_for(indexed):
     assert lines[0] == "Showing results for: borrow checker" and "rust.txt" in lines[2]
     assert hit_dict(1, results.hits[0], results.showing_results_for)["showing_results_for"] == "borrow checker"
     assert not format_results(indexed.find("borrow checker", mode="bm25"), color=False)[0].startswith("Showing")
+
+
+def test_no_correction_that_turns_a_query_about_something_missing_into_another_query(indexed):
+    # "chekcer" alone would become "checker", but "zqxwvy" stays missing: nothing can match
+    assert indexed.find("chekcer zqxwvy", mode="bm25").showing_results_for is None
+    # both words corrected, but no chunk holds "borrow" and "watering" together
+    assert indexed.find("borow watring", mode="bm25").showing_results_for is None
+    assert indexed.find("watring", mode="bm25").showing_results_for == "watering"
+    assert indexed.find("borow chekcer 2024", mode="bm25").showing_results_for == "borrow checker 2024"
