@@ -97,19 +97,17 @@ def allowed_hosts(address: str, port: int) -> frozenset[str]:
     return frozenset(f"{name}:{port}" for name in names)
 
 
-def write_token_file(path: Path) -> str:
-    """A new random token in ``path``, readable by this user only (0600).
+def write_token_file(path: Path, token: str) -> None:
+    """``token`` in a new file at ``path``, readable by this user only (0600).
 
     A leftover token file from an earlier run is replaced; anything at ``path`` that is not
     this user's regular file (a link, a folder, another user's file) is refused and left
     alone. The new file is made with O_EXCL and O_NOFOLLOW, so no link is ever followed."""
-    token = secrets.token_urlsafe(32)
     try:
         _create_token_file(path, token)
     except (OSError, ValueError) as exc:
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
         raise HttpApiError(f"Cannot write the token file {path}: {reason}.") from exc
-    return token
 
 
 def _create_token_file(path: Path, token: str) -> None:
@@ -357,12 +355,17 @@ def serve_http(operations: CallsOperations, host: str = "127.0.0.1", port: int =
     if not 0 <= port <= 65535:
         raise HttpApiError(f"A port is a whole number from 0 to 65535, not {port}.")
     path = Path(token_file) if token_file is not None else default_token_file()
-    token = write_token_file(path)
-    try:
+    token = secrets.token_urlsafe(32)
+    try:  # listen first: a port in use must not replace the token of the API already on it
         server = _Server((address, port), operations, token)
     except OSError as exc:
-        _remove_token_file(path, token)
         raise HttpApiError(f"Cannot listen on {address} port {port}: {exc.strerror or exc}.") from exc
+    try:
+        write_token_file(path, token)
+    except BaseException:
+        server.server_close()
+        server.workers.shutdown(wait=False)
+        raise
     return HttpApi(server, path, token)
 
 

@@ -139,14 +139,16 @@ def test_a_bind_that_is_not_loopback_is_refused(library, tmp_path: Path, host):
     assert not token.exists()
 
 
-def test_a_port_in_use_is_one_line_and_leaves_no_token(library, tmp_path: Path):
+def test_a_port_in_use_is_one_line_and_keeps_the_running_apis_token(library, tmp_path: Path):
     token = tmp_path / "token"
-    with socket.socket() as taken:
-        taken.bind(("127.0.0.1", 0))
-        taken.listen()
-        with pytest.raises(HttpApiError, match=f"port {taken.getsockname()[1]}"):
-            serve_http(Operations(library), "127.0.0.1", taken.getsockname()[1], token)
-    assert not token.exists()
+    first = serve_http(Operations(library), "127.0.0.1", 0, token)
+    try:
+        running = token_of(first)
+        with pytest.raises(HttpApiError, match=f"port {first.port}"):
+            serve_http(Operations(library), "127.0.0.1", first.port, token)
+        assert token_of(first) == running  # the API on that port still answers its token
+    finally:
+        first.close()
 
 
 def test_no_cors_and_no_other_methods(api):
