@@ -69,11 +69,22 @@ def detect_kind(path: Path) -> str | None:
     """The extractor kind for ``path``, or None when Memex does not read this type."""
     path = Path(path)
     suffix = path.suffix
-    if suffix:
-        return EXTENSION_KINDS.get(suffix[1:].lower())
-    if path.name.lower() in _TEXT_NAMES:
+    if suffix and suffix[1:].lower() in EXTENSION_KINDS:
+        return EXTENSION_KINDS[suffix[1:].lower()]
+    if not suffix and path.name.lower() in _TEXT_NAMES:
         return "text"
+    if suffix and not _may_be_text_name(path.name, suffix[1:]):
+        return None
     return "text" if _looks_like_utf8_text(path) else None
+
+
+def _may_be_text_name(name: str, suffix: str) -> bool:
+    """Worth sniffing although the extension is unknown: a conventional text name with a
+    qualifier (``README.Debian``, ``COPYING.LIB``, ``Makefile.am``), or a qualifier that is a
+    word rather than a file type (``notes.draft``, ``config.sample``)."""
+    if name.split(".", 1)[0].lower() in _TEXT_NAMES:
+        return True
+    return suffix.isalpha() and (len(suffix) >= 5 or suffix[0].isupper())
 
 
 def is_supported(path: Path) -> bool:

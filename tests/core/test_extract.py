@@ -72,6 +72,21 @@ def test_detect_kind_sniffs_files_without_extension(tmp_path: Path) -> None:
     assert detect_kind(tmp_path / "missing") is None
 
 
+
+def test_detect_kind_sniffs_text_names_with_a_qualifier(tmp_path: Path) -> None:
+    """README.Debian, README.source, COPYING.LIB, notes.draft: text with an extension that
+    names no file type is read, not dropped; binary files under such names are not."""
+    for name in ("README.Debian", "README.source", "COPYING.LIB", "Makefile.am", "notes.draft"):
+        (tmp_path / name).write_text("How this package differs from upstream.\n", encoding="utf-8")
+        assert detect_kind(tmp_path / name) == "text", name
+    (tmp_path / "photo.JPEG").write_bytes(b"\xff\xd8\xff\xe0\x00\x10JFIF\x00\x01")
+    (tmp_path / "README.Bin").write_bytes(b"\x7fELF\x02\x01\x01\x00" + bytes(range(256)))
+    (tmp_path / "cache.db").write_text("not a type Memex reads", encoding="utf-8")
+    assert detect_kind(tmp_path / "photo.JPEG") is None
+    assert detect_kind(tmp_path / "README.Bin") is None
+    assert detect_kind(tmp_path / "cache.db") is None
+    assert detect_kind(tmp_path / "README.missing") is None
+
 # --- PDF and other PyMuPDF formats -----------------------------------------------------
 
 
