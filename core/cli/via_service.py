@@ -111,7 +111,11 @@ def index(args: argparse.Namespace, paths: Sequence[str], quiet: bool
         if not quiet:
             say("memex: Memex is running for this library (the window or memex serve); "
                 "it does this indexing run.", err=True)
-        answer = _ask(client, "index", {"paths": absolute} if absolute else {}, timeout=None)
+        try:
+            answer = _ask(client, "index", {"paths": absolute} if absolute else {}, timeout=None)
+        except KeyboardInterrupt:
+            say("memex: stopped waiting; the running Memex goes on with the indexing run.", err=True)
+            raise
         if answer is None:
             return None
         still_failed = answer.get("failed_in_library")
