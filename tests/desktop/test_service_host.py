@@ -33,9 +33,8 @@ def test_the_window_serves_its_library_until_it_closes(make_window, library, cor
     assert proc.returncode == 0 and "bread.txt" in proc.stdout, proc.stderr
 
     (corpus / "late.txt").write_text("A note about the harbour lighthouse.\n", encoding="utf-8")
-    with qtbot.waitSignal(service.written, timeout=60_000) as heard:
-        with connect(library.path) as client:
-            assert client.call("index", {}, timeout=None)["added"] == 1
+    with qtbot.waitSignal(service.written, timeout=60_000) as heard, connect(library.path) as client:
+        assert client.call("index", {}, timeout=None)["added"] == 1
     assert heard.args[0].documents
 
     service.close()
