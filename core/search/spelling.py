@@ -25,7 +25,7 @@ import numpy as np
 from ..store import Connection
 from ..store.fts import holds_together, term_count
 from ..store.vocabulary import Vocabulary, library_vocabulary
-from .query import STOPWORDS, fold, parse_query
+from .query import MAX_TERMS, STOPWORDS, fold, parse_query
 from .word_parts import is_cjk, part_of_longer_words
 
 MIN_LENGTH = 4
@@ -158,8 +158,8 @@ def corrected_text(text: str, correct: Callable[[str], str | None], prefix_last:
     decided: dict[str, str | None] = {}
     for match in spans:
         word = fold(match.group())
-        if word not in decided:
-            decided[word] = correct(word) if correctable(word) else None
+        if word not in decided:  # as many words as a query searches for, at most
+            decided[word] = correct(word) if correctable(word) and len(decided) < MAX_TERMS else None
         replacement = decided[word]
         if replacement is not None and replacement != word:
             pieces += [text[last:match.start()], replacement]

@@ -163,3 +163,10 @@ def test_no_correction_that_turns_a_query_about_something_missing_into_another_q
     assert indexed.find("borow watring", mode="bm25").showing_results_for is None
     assert indexed.find("watring", mode="bm25").showing_results_for == "watering"
     assert indexed.find("borow chekcer 2024", mode="bm25").showing_results_for == "borrow checker 2024"
+
+
+def test_a_very_long_query_is_corrected_no_further_than_the_words_a_search_reads():
+    asked: list[str] = []
+    text = " ".join(f"wordnumber{chr(97 + i % 26)}{chr(97 + i // 26 % 26)}" for i in range(5000))
+    assert corrected_text(text, lambda w: asked.append(w) or None) is None
+    assert len(asked) == 64
