@@ -20,6 +20,7 @@ from .caches import LibraryConnection, StoreCaches
 from .connection import open_connection, read_snapshot, write_transaction
 from .counts import LibraryCounts, library_counts
 from .migrations import migrate, pending_migrations, schema_version
+from .vocabulary import forget_vocabulary
 
 
 class Store:
@@ -113,7 +114,9 @@ class Store:
 
     def release_memory(self) -> None:
         """Give back SQLite's page caches (up to 32 MB per connection; the pages stay in the
-        system's file cache). A connection busy in another thread is left alone."""
+        system's file cache) and the library's words kept for spelling (read again when a
+        query needs them). A connection busy in another thread is left alone."""
+        forget_vocabulary(self.caches)
         with self._lock:
             conns = list(self._connections)
         for conn in conns:

@@ -80,6 +80,12 @@ def library_vocabulary(conn: apsw.Connection) -> Vocabulary:
     return vocabulary
 
 
+def forget_vocabulary(caches: StoreCaches) -> None:
+    """Drop the words a Store keeps (to give the memory back while the app is idle)."""
+    with _LOCK:
+        _HELD.pop(caches, None)
+
+
 def _read(conn: apsw.Connection) -> Vocabulary:
     if not has_word_index(conn):
         return Vocabulary([], [])

@@ -12,7 +12,7 @@ from memex.core.cli.output import format_results, format_status, hit_dict
 from memex.core.search.language import chunk_language
 from memex.core.search.spelling import closest_word, corrected_text, edit_distance
 from memex.core.store import migrate, write_transaction
-from memex.core.store.vocabulary import Vocabulary
+from memex.core.store.vocabulary import Vocabulary, library_vocabulary
 
 RUST = ("The borrow checker compares scopes to determine whether all borrows are valid. "
         "Ownership rules: first, each value has an owner; a reference must never outlive its value. ") * 6
@@ -170,3 +170,12 @@ def test_a_very_long_query_is_corrected_no_further_than_the_words_a_search_reads
     text = " ".join(f"wordnumber{chr(97 + i % 26)}{chr(97 + i // 26 % 26)}" for i in range(5000))
     assert corrected_text(text, lambda w: asked.append(w) or None) is None
     assert len(asked) == 64
+
+
+def test_the_words_kept_for_spelling_are_given_back_when_the_app_goes_quiet(indexed):
+    conn = indexed.store.connection()
+    kept = library_vocabulary(conn)
+    assert library_vocabulary(conn) is kept and "borrow" in kept.words  # kept between queries
+    indexed.release_memory()
+    assert library_vocabulary(conn) is not kept  # read again
+    assert indexed.find("borow", mode="bm25").showing_results_for == "borrow"
