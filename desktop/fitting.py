@@ -82,7 +82,7 @@ class FlowLayout(QLayout):
         lines: list[list[QLayoutItem]] = [[]]
         used = 0
         for item in self._visible():
-            width = min(item.sizeHint().width(), area.width())
+            width = min(_hint(item).width(), area.width())
             if lines[-1] and used + self._spacing + width > area.width():
                 lines.append([])
                 used = 0
@@ -101,16 +101,16 @@ class FlowLayout(QLayout):
         right = [i for i in line if i not in left]
         x = area.x()
         for item in left:
-            width = min(item.sizeHint().width(), area.right() - x + 1)
-            item.setGeometry(QRect(QPoint(x, y + (height - item.sizeHint().height()) // 2),
-                                   QSize(width, item.sizeHint().height())))
+            width = min(_hint(item).width(), area.right() - x + 1)
+            item.setGeometry(QRect(QPoint(x, y + (height - _hint(item).height()) // 2),
+                                   QSize(width, _hint(item).height())))
             x += width + self._spacing
         x_right = area.right() + 1
         for item in reversed(right):
-            width = min(item.sizeHint().width(), max(0, x_right - x))
+            width = min(_hint(item).width(), max(0, x_right - x))
             x_right -= width
-            item.setGeometry(QRect(QPoint(x_right, y + (height - item.sizeHint().height()) // 2),
-                                   QSize(width, item.sizeHint().height())))
+            item.setGeometry(QRect(QPoint(x_right, y + (height - _hint(item).height()) // 2),
+                                   QSize(width, _hint(item).height())))
             x_right -= self._spacing
 
 
@@ -136,6 +136,9 @@ class ElidedLabel(QLabel):
             return
         self._full, self._tip = text, tooltip
         self.updateGeometry()
+        parent = self.parentWidget()
+        if parent is not None and parent.layout() is not None and self.isVisibleTo(parent):
+            parent.layout().activate()  # the row takes the new width now, not at the next paint
         self._elide()
 
     def full_text(self) -> str:
@@ -189,3 +192,10 @@ class CompactCombo(QComboBox):
                      default=0)
         self.view().setMinimumWidth(widest + 40)
         super().showPopup()
+
+
+def _hint(item: QLayoutItem) -> QSize:
+    """The item's size hint asked of its widget now (a layout item keeps an old one until the
+    widget itself says its geometry changed, which a box whose label grew does not)."""
+    widget = item.widget()
+    return widget.sizeHint().expandedTo(widget.minimumSizeHint()) if widget is not None else item.sizeHint()

@@ -204,7 +204,10 @@ class FoldersPanel(QWidget):
         return True
 
     def _on_selection(self) -> None:
-        self.remove_button.setEnabled(self.selected_path() is not None)
+        chosen = self.selected_path() is not None
+        self.remove_button.setEnabled(chosen)
+        self.remove_button.setToolTip("Stop indexing this folder (the files themselves are not touched)" if chosen
+                                      else "Select a folder in the list to remove it")
 
     def _menu(self, pos: QPoint) -> None:
         item = self.list.itemAt(pos)

@@ -104,6 +104,12 @@ class IndexController(QObject):
         return self.current is not None or bool(self._pending)
 
     @property
+    def adding(self) -> bool:
+        """Whether a job running or queued may bring in documents the library does not have yet
+        (the quiet start-up check of an indexed library does not count)."""
+        return any(not j.quiet for j in ([self.current] if self.current else []) + self._pending)
+
+    @property
     def paused(self) -> bool:
         return self._pause.is_set()
 

@@ -153,6 +153,8 @@ class MainWindow(QMainWindow):
         self.search.results_shown.connect(lambda *_: self.memory.poke())
         self.search.reranked.connect(lambda *_: self.memory.poke())
         self.preview.open_requested.connect(self.open_hit)
+        self.preview.passage_chosen.connect(lambda hit, chunk: self.search.view.select_passage(hit.document_id,
+                                                                                             chunk.chunk_id))
         self.preview.reveal_requested.connect(self.opener.reveal)
         self.preview.copy_requested.connect(self.opener.copy_path)
         self.opener.message.connect(lambda m: self.status.show_message(m))
@@ -245,7 +247,7 @@ class MainWindow(QMainWindow):
         self.info.refresh(changes)
 
     def _show_info(self, status: LibraryStatus, sources: list[Source]) -> None:
-        indexing = self.indexer is not None and self.indexer.busy
+        indexing = self.indexer is not None and self.indexer.adding
         self.search.set_library_state(status.documents, indexing)
         self.search.set_sources(sources)
         self.folders.set_sources(sources, status.failed)

@@ -77,6 +77,7 @@ class PreviewPanel(QWidget):
     text_shown = Signal(str)  # the HTML put in the text view (tests, accessibility)
     page_shown = Signal(int, int)  # document id, page number, once its image is in place
     page_failed = Signal(str)  # why the page could not be drawn (shown in place of the image)
+    passage_chosen = Signal(object, object)  # Hit, ChunkHit: moved to with the match buttons or F3
 
     def __init__(self, tasks: TaskManager, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -198,6 +199,7 @@ class PreviewPanel(QWidget):
         target = at + step
         if 0 <= target < len(chunks):
             self.show_hit(self.hit, chunks[target], self.query)
+            self.passage_chosen.emit(self.hit, chunks[target])
 
     def step_page(self, step: int) -> None:
         """Show the next (1) or previous (-1) page of the document, the query's words marked."""
@@ -408,6 +410,8 @@ class PreviewPanel(QWidget):
         room = max(40, width - metrics.horizontalAdvance(rest))
         folder = metrics.elidedText(folder, Qt.TextElideMode.ElideMiddle, room)
         self.meta.setText(metrics.elidedText(folder + rest, Qt.TextElideMode.ElideRight, width))
+        whole = self._header_texts[1] + rest
+        set_tooltip(self.meta, whole if self.meta.text() != whole else "")
 
     def _render_if_resized(self) -> None:
         if self.hit is None or self.hit.kind not in RENDERABLE_KINDS or not self._rendered_width:

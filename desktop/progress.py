@@ -29,6 +29,7 @@ MESSAGE_MS = 8000
 MESSAGE_WIDTH = 900  # at most: a long warning shows as much as the line allows
 PHASE_WIDTH, COUNTS_WIDTH, CURRENT_WIDTH = 190, 360, 200  # at most; less in a narrow window
 MIN_WIDTH = 320  # the status line never makes the window wider than this asks
+MESSAGE_MIN = 80  # a message gets at least this much room, or waits unseen until there is
 UPDATE_EVERY_S = 0.2  # progress texts are redrawn at most this often
 
 
@@ -182,6 +183,8 @@ class StatusArea(QWidget):
         layout.addWidget(self.cancel_button)
         self.setMinimumWidth(MIN_WIDTH)  # the labels below are fitted to the width there is (see _fit)
 
+        self._message_text = ""
+        self._message_error = False
         self._meter: RunMeter | None = None
         self._last: IndexProgress | None = None
         self._shown_at = 0.0
@@ -305,8 +308,8 @@ class StatusArea(QWidget):
         margins = layout.contentsMargins()
         spacing = layout.spacing()
         room = self.width() - margins.left() - margins.right()
-        message_shown = not self.message.isHidden()
-        if message_shown and not self.dismiss.isHidden():
+        message_shown = bool(self._message_text)
+        if message_shown and self._message_error:
             room -= self.dismiss.sizeHint().width() + spacing
         if self.running:
             room -= sum(w.sizeHint().width() + spacing for w in (self.pause_button, self.cancel_button, self.problems)
@@ -325,6 +328,9 @@ class StatusArea(QWidget):
                         if not w.isHidden())
             left, widths = room, {}
         widths[self.message] = max(0, min(MESSAGE_WIDTH, left - spacing - 10))
+        fits = widths[self.message] >= MESSAGE_MIN  # too little room: kept (and shown again when there is)
+        self.message.setVisible(message_shown and fits)
+        self.dismiss.setVisible(message_shown and fits and self._message_error)
         for label, width in widths.items():
             if label.width() != width:
                 label.setFixedWidth(width)
@@ -362,8 +368,7 @@ class StatusArea(QWidget):
         self.message.style().polish(self.message)
         set_tooltip(self.message, text)
         self._message_text = text
-        self.message.show()
-        self.dismiss.setVisible(error)
+        self._message_error = error
         self._fit()
         self.show_text(self.message, text)
         if sticky if sticky is not None else error:
@@ -375,8 +380,7 @@ class StatusArea(QWidget):
         self.show_text(self.message, "")
         self.message.setToolTip("")
         self._message_text = ""
-        self.message.hide()
-        self.dismiss.hide()
+        self._message_error = False
         self._fit()
 
     def message_text(self) -> str:

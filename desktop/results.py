@@ -199,6 +199,23 @@ class ResultsView(QTreeView):
             idx = self.results.index(0)
         return self._open(idx)
 
+    def select_passage(self, document_id: int, chunk_id: int) -> None:
+        """Select the row of that passage (a further passage opens its document's row up)."""
+        row = self.results.row_of(document_id)
+        if row is None:
+            return
+        top = self.results.index(row)
+        chunks = top.data(HIT_ROLE).chunks
+        at = next((i for i, c in enumerate(chunks) if c.chunk_id == chunk_id), None)
+        if at is None:
+            return
+        if at > 0:
+            self.setExpanded(top, True)
+        target = top if at == 0 else self.results.index(at - 1, 0, top)
+        if target != self.currentIndex():
+            self.setCurrentIndex(target)
+            self.scrollTo(target)
+
     def toggle_current(self) -> None:
         """Show or hide the other matching passages of the selected document."""
         idx = self.currentIndex()

@@ -37,7 +37,7 @@ class IndexRunStatus:
         window = self.window
         window.status.start_run(job.describe)
         self._written_seen = (0, 0, 0)
-        window.search.set_library_state(window.search.documents, True)
+        window.search.set_library_state(window.search.documents, window.indexer.adding)
         if window.tray is not None:
             window.tray.set_state(job.describe)
 

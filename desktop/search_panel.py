@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QLineEdit,
+    QSizePolicy,
     QStackedWidget,
     QVBoxLayout,
     QWidget,
@@ -161,8 +162,9 @@ class SearchPanel(QWidget):
         row = QHBoxLayout(header)
         row.setContentsMargins(0, 0, 0, 0)
         row.setSpacing(12)
-        row.addWidget(self.showing_for, 3)
-        row.addWidget(self.count_label, 2)
+        self.count_label.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Fixed)
+        row.addWidget(self.showing_for, 1)
+        row.addWidget(self.count_label, 0)
         return header
 
     def _build_layout(self, bar: QWidget) -> None:
@@ -448,8 +450,9 @@ class SearchPanel(QWidget):
                 button="Add folder", icon=style.app_icon().pixmap(72, 72))
         else:
             self.state = "ready"
+            what = fmt.count(self.documents, "document")
             self.empty.show_message(
-                f"Search {fmt.count(self.documents, 'document')}",
+                f"Search the {what} indexed so far" if self.indexing else f"Search {what}",
                 "Type words you remember, or describe what a passage was about.<br>"
                 "<b>↑</b> <b>↓</b> move through results · <b>Enter</b> opens · <b>Esc</b> clears")
         self.stack.setCurrentWidget(self.empty)

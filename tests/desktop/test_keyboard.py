@@ -58,6 +58,7 @@ def test_the_preview_moves_through_matches_and_pages(qtbot, make_window, corpus)
     assert preview.page == pages[0]
     qtbot.keyClick(window.search.field, Qt.Key.Key_F3)
     assert preview.chunk.chunk_id == hits[0].chunks[1].chunk_id and preview.page == pages[1]
+    assert window.search.view.selected()[1].chunk_id == hits[0].chunks[1].chunk_id  # the list follows
     qtbot.keyClick(window.search.field, Qt.Key.Key_F3, Qt.KeyboardModifier.ShiftModifier)
     assert preview.chunk.chunk_id == hits[0].chunks[0].chunk_id
     qtbot.waitUntil(lambda: preview.page_count == 4)

@@ -68,6 +68,7 @@ def test_the_status_line_never_widens_the_window(qtbot, make_window, corpus):
             window.status.set_summary(100 + n, 3, 7, 1 << 20)
             qtbot.wait(10)
             assert window.width() == size[0]
+            assert not (window.status.message.isHidden() and window.status.dismiss.isVisible())  # no ✕ for nothing
         assert window.minimumSizeHint().width() <= 800
         assert window.status.minimumSizeHint().width() <= window.width()
 
