@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import re
 from array import array
-from collections.abc import Iterable
+from collections import Counter
+from collections.abc import Iterable, Sequence
 from typing import Protocol
 
 from ..types import ChunkSpan, Page
 
 BLOCK_CHARS = 20_000  # tokenise long pages in blocks so memory stays flat
-BLOCKS_PER_CALL = 8  # blocks given to the tokenizer at once (its encodings are large)
+CALL_CHARS = 160_000  # characters given to the tokenizer at once (its encodings are large)
 _PARA = re.compile(r"\n[ \t]*\n")
 _SENTENCE_END = frozenset(".!?;:。！？")
 
@@ -27,14 +28,38 @@ class TokenizerLike(Protocol):
 def chunk_pages(
     pages: Iterable[Page], tokenizer: TokenizerLike, max_tokens: int = 200, overlap: int = 40
 ) -> list[ChunkSpan]:
+    return chunk_documents([list(pages)], tokenizer, max_tokens, overlap)[0]
+
+
+def chunk_documents(documents: Sequence[Sequence[Page]], tokenizer: TokenizerLike, max_tokens: int = 200,
+                    overlap: int = 40) -> list[list[ChunkSpan]]:
+    """:func:`chunk_pages` for several documents at once: their pages are tokenised together,
+    in calls of about ``CALL_CHARS`` characters (one call per short file would cost more than
+    its tokens), and each page is cut as soon as its last block is tokenised."""
     if max_tokens < 8:
         raise ValueError("max_tokens must be at least 8")
     overlap = max(0, min(overlap, max_tokens // 2))
-    chunks: list[ChunkSpan] = []
-    for page in pages:
-        if page.text.strip():
-            chunks.extend(_chunk_page(page, tokenizer, max_tokens, overlap))
-    return chunks
+    out: list[list[ChunkSpan]] = [[] for _ in documents]
+    pages = [(d, page) for d, doc in enumerate(documents) for page in doc if page.text.strip()]
+    work = [(k, base, block) for k, (_, page) in enumerate(pages) for base, block in _blocks(page.text)]
+    blocks_left = Counter(k for k, _, _ in work)
+    offsets: dict[int, Offsets] = {}
+    start = 0
+    while start < len(work):
+        end, chars = start, 0
+        while end < len(work) and (end == start or chars + len(work[end][2]) <= CALL_CHARS):
+            chars += len(work[end][2])
+            end += 1
+        part = work[start:end]
+        encodings = tokenizer.encode_batch([block for _, _, block in part], add_special_tokens=False)
+        for (k, base, _), enc in zip(part, encodings, strict=True):
+            offsets.setdefault(k, Offsets()).add(base, enc.offsets)
+            blocks_left[k] -= 1
+            if blocks_left[k] == 0:
+                d, page = pages[k]
+                out[d].extend(_chunk_page(page, offsets.pop(k), max_tokens, overlap))
+        start = end
+    return out
 
 
 def _blocks(text: str) -> list[tuple[int, str]]:
@@ -69,20 +94,12 @@ class Offsets:
     def __getitem__(self, j: int) -> tuple[int, int]:
         return self.starts[j], self.ends[j]
 
-
-def _token_offsets(page_text: str, tokenizer: TokenizerLike) -> Offsets:
-    """Offsets of the page's tokens, tokenised a few blocks at a time so memory stays flat."""
-    blocks = _blocks(page_text)
-    offsets = Offsets()
-    for first in range(0, len(blocks), BLOCKS_PER_CALL):
-        part = blocks[first:first + BLOCKS_PER_CALL]
-        encodings = tokenizer.encode_batch([b for _, b in part], add_special_tokens=False)
-        for (base, _), enc in zip(part, encodings, strict=True):
-            for s, e in enc.offsets:
-                if e > s:
-                    offsets.starts.append(base + s)
-                    offsets.ends.append(base + e)
-    return offsets
+    def add(self, base: int, token_offsets: Iterable[tuple[int, int]]) -> None:
+        """The offsets of one block's tokens (empty ones left out), ``base`` its page offset."""
+        for s, e in token_offsets:
+            if e > s:
+                self.starts.append(base + s)
+                self.ends.append(base + e)
 
 
 def _boundary_strength(text: str, offsets: Offsets, j: int) -> int:
@@ -122,9 +139,8 @@ def _next_start(text: str, offsets: Offsets, lo: int, hi: int) -> int:
     return best
 
 
-def _chunk_page(page: Page, tokenizer: TokenizerLike, max_tokens: int, overlap: int) -> list[ChunkSpan]:
+def _chunk_page(page: Page, offsets: Offsets, max_tokens: int, overlap: int) -> list[ChunkSpan]:
     text = page.text
-    offsets = _token_offsets(text, tokenizer)
     n = len(offsets)
     spans: list[ChunkSpan] = []
     start = 0

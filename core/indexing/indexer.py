@@ -15,6 +15,7 @@ file that brings the whole process down cannot do so on every start.
 from __future__ import annotations
 
 import os
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -33,9 +34,9 @@ from ..store import documents as docs
 from ..store.chunks import insert_chunks
 from ..store.connection import checkpoint, write_transaction
 from ..store.vectors import VectorSpace
-from ..types import Extraction, FileError, IndexProgress, IndexReport
+from ..types import ChunkSpan, Extraction, FileError, IndexProgress, IndexReport
 from . import scan
-from .chunking import TokenizerLike, chunk_pages
+from .chunking import TokenizerLike, chunk_documents
 from .meaning import MeaningQueue
 from .pace import Pace
 from .scan import DiskFile, IgnoreRules, stat_file, walk_files
@@ -331,10 +332,11 @@ class Indexer:
         outcomes: list[str] = []
         asked: list[_Reading] = []
         with ExitStack() as pins:
+            shared = pins.enter_context(tempfile.TemporaryDirectory(prefix="memex-read-")) if len(ready) > 1 else None
             requests = []
             for r in ready:
                 try:  # the very file judged, even if swapped meanwhile
-                    pin = pins.enter_context(scan.PinnedFile(r.real))
+                    pin = pins.enter_context(scan.PinnedFile(r.real, shared))
                 except OSError as exc:
                     outcomes.append(self._record_failure(r.file, r.source_id, r.digest, "unreadable",
                                                          f"Cannot read file: {exc.strerror or exc}", r.known))
@@ -342,21 +344,23 @@ class Indexer:
                 requests.append((Path(pin.path), self.options.max_chars, r.kind))
                 asked.append(r)
             extracted = self.worker.extract_many(requests)
+        texts = [result for result in extracted if not isinstance(result, ExtractionError)]
+        chunked = iter(chunk_documents([t.pages for t in texts], self.tokenizer, self.options.chunk_tokens,
+                                       self.options.chunk_overlap))
         with self._group():
             for r, result in zip(asked, extracted, strict=True):
                 self._current = r.file.path
-                outcomes.append(self._write(r, result))
+                spans = next(chunked) if not isinstance(result, ExtractionError) else []
+                outcomes.append(self._write(r, result, spans))
         return outcomes
 
-    def _write(self, r: _Reading, result: Extraction | ExtractionError) -> str:
+    def _write(self, r: _Reading, result: Extraction | ExtractionError, spans: list[ChunkSpan]) -> str:
         f = r.file
         if isinstance(result, ExtractionError):
             return self._record_failure(f, r.source_id, r.digest, result.reason, str(result), r.known)
         after = scan.judge_file(f)
         if after.real != r.real or after.kind != "direct":  # became a link during the read
             return self._link_instead(f, r.source_id, after, r.known)
-        spans = chunk_pages(result.pages, self.tokenizer, self.options.chunk_tokens,
-                            self.options.chunk_overlap)
         record = docs.DocumentRecord(
             path=f.path, kind=result.kind or r.kind or "unknown", size=f.size, mtime_ns=f.mtime_ns,
             content_hash=r.digest, source_id=r.source_id, title=result.title,

@@ -266,14 +266,20 @@ class PinnedFile:
     file opened by :func:`_open_judged`; elsewhere ``real`` itself (the indexer judges the
     path again after the read). Raises OSError when the file cannot be opened as judged."""
 
-    def __init__(self, real: str) -> None:
+    def __init__(self, real: str, shared: str | None = None) -> None:
+        """``shared``: an existing private folder to put the link in when no link of that name
+        is there yet (several files read together then share one folder; its owner removes it)."""
         self.fd = _open_judged(real)
         self.path = real
         self._folder: str | None = None
         try:
             if _fd_path(self.fd) is not None:
-                self._folder = tempfile.mkdtemp(prefix="memex-read-")
-                self.path = os.path.join(self._folder, os.path.basename(real))
+                name = os.path.basename(real)
+                if shared is not None and not os.path.lexists(os.path.join(shared, name)):
+                    self.path = os.path.join(shared, name)
+                else:
+                    self._folder = tempfile.mkdtemp(prefix="memex-read-")
+                    self.path = os.path.join(self._folder, name)
                 os.symlink(f"/proc/{os.getpid()}/fd/{self.fd}", self.path)
         except BaseException:
             self.close()

@@ -41,6 +41,9 @@ class BenchCommand:
         parser.add_argument("--sizes", type=_sizes, default=[100000, 1000000],
                             help="latency: library sizes in chunks")
         parser.add_argument("--rounds", type=_rounds, default=200, help="robustness: kill -9 rounds")
+        parser.add_argument("--folder", metavar="DIR",
+                            help="indexing: a real mixed folder to index beside Recoll "
+                                 "(default: /tmp/realfolder, built by tests/realfolder/build_folder.py)")
 
     def run(self, args: argparse.Namespace) -> int:
         from . import suites
@@ -53,7 +56,8 @@ class BenchCommand:
             if not args.json:
                 say(f"running {name}…", err=True)
             rows += suites.run(name, workdir=workdir, reranker=args.reranker,
-                               sizes=args.sizes, rounds=args.rounds)
+                               sizes=args.sizes, rounds=args.rounds,
+                               folder=Path(args.folder).resolve() if args.folder else None)
         if args.json:
             print(output.to_json([r.as_dict() for r in rows]))
         elif rows:  # the robustness suite prints its own table

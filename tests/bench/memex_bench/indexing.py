@@ -16,6 +16,7 @@ from pathlib import Path
 from .table import Row
 
 PDF_PAGES = 300
+DEFAULT_FOLDER = Path("/tmp/realfolder")  # tests/realfolder/build_folder.py writes it there
 TTFR_TARGET_S = 5.0
 PEAK_RSS_TARGET_MB = 500.0
 IDLE_RSS_TARGET_MB = 250.0
@@ -117,12 +118,14 @@ def idle_library_path(workdir: Path) -> Path:
     return build_library(workdir, IDLE_LIBRARY_CHUNKS, model_id=resolve_embedder(None).model_id).path
 
 
-def run(workdir: Path | None = None, idle_library: Path | None = None) -> list[Row]:
+def run(workdir: Path | None = None, idle_library: Path | None = None, folder: Path | None = None) -> list[Row]:
     """``idle_library`` None: the idle figure is taken on ``idle_library_path`` (in ``workdir``,
-    else a temporary folder)."""
+    else a temporary folder). ``folder``: a real mixed folder indexed beside Recoll (default
+    ``DEFAULT_FOLDER`` when it exists), and Cranfield as files beside it."""
     rows: list[Row] = []
     if workdir is not None:
         workdir.mkdir(parents=True, exist_ok=True)
+    rows.extend(whole_folder_rows(folder, workdir))
     with tempfile.TemporaryDirectory(prefix="memex-bench-", dir=workdir) as tmp:
         root = Path(tmp)
         pdf_dir = root / "pdf"
@@ -150,6 +153,25 @@ def run(workdir: Path | None = None, idle_library: Path | None = None) -> list[R
                         target, "after searches", idle["rss_mb"],
                         ok=idle["quiet_mb"] <= IDLE_RSS_TARGET_MB if judged else None))
         rows.extend(_window_rows(library, root, target if judged else ""))
+    return rows
+
+
+def whole_folder_rows(folder: Path | None, workdir: Path | None) -> list[Row]:
+    """A real folder and Cranfield, each indexed from nothing beside Recoll."""
+    from . import index_folder
+
+    rows: list[Row] = []
+    with tempfile.TemporaryDirectory(prefix="memex-bench-", dir=workdir) as tmp:
+        root = Path(tmp)
+        folder = folder or (DEFAULT_FOLDER if DEFAULT_FOLDER.is_dir() else None)
+        if folder is None:
+            print(f"Real-folder rows skipped: no folder given and {DEFAULT_FOLDER} is missing "
+                  "(tests/realfolder/build_folder.py builds it).", file=sys.stderr)
+        else:
+            rows.extend(index_folder.folder_rows("real folder", folder, root))
+        cranfield = index_folder.cranfield_folder(root)
+        if cranfield is not None:
+            rows.extend(index_folder.folder_rows("Cranfield", cranfield, root))
     return rows
 
 

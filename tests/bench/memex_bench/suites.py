@@ -11,7 +11,8 @@ from .table import Row
 ORDER = ["embed", "rerank", "latency", "indexing", "robustness"]
 
 
-def run(name: str, *, workdir: Path | None, reranker: str | None, sizes: list[int], rounds: int) -> list[Row]:
+def run(name: str, *, workdir: Path | None, reranker: str | None, sizes: list[int], rounds: int,
+        folder: Path | None = None) -> list[Row]:
     if name == "embed":
         from . import embed
 
@@ -26,7 +27,7 @@ def run(name: str, *, workdir: Path | None, reranker: str | None, sizes: list[in
     if name == "indexing":
         from . import indexing
 
-        return indexing.run(workdir or _scratch("indexing"))
+        return indexing.run(workdir or _scratch("indexing"), folder=folder)
     if name == "latency":
         from . import cli_latency, latency
 
