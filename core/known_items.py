@@ -41,6 +41,7 @@ TARGETS: dict[str, tuple[float, bool]] = {
     "nonsense_results": (0.0, False),
     "near_empty_in_top5": (0.02, False),
     "k_stability": (1.0, True),
+    "duplicate_results": (0.0, False),  # not among the issue's figures; duplicates must collapse
 }
 
 
@@ -119,6 +120,18 @@ def mean(values: Iterable[float]) -> float | None:
     return sum(items) / len(items) if items else None
 
 
+def repeated_contents(digests: Sequence[str | None]) -> int:
+    """How many results repeat the content of a result above them (None: unreadable, never equal)."""
+    seen: set[str] = set()
+    repeats = 0
+    for digest in digests:
+        if digest is not None and digest in seen:
+            repeats += 1
+        elif digest is not None:
+            seen.add(digest)
+    return repeats
+
+
 _LETTER_WORD = re.compile(r"[^\W\d_]{2,}")
 _IDEOGRAPH = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff]")
 
@@ -153,6 +166,7 @@ class QueryOutcome:
     showing_results_for: str | None
     milliseconds: float
     deep_shown: list[str] = field(default_factory=list)  # k=100's first 10, when not stable
+    duplicates: int = 0  # shown results with the same content as one shown above them
 
 
 @dataclass
@@ -195,6 +209,7 @@ def figures(outcomes: Sequence[QueryOutcome]) -> dict[str, float | None]:
         # near-empty results that are not themselves the answer, among all top-5 results
         "near_empty_in_top5": mean(1.0 if empty and not wanted else 0.0 for empty, wanted in top5),
         "k_stability": mean(1.0 if q.stable else 0.0 for q in outcomes),
+        "duplicate_results": float(sum(q.duplicates for q in outcomes)),
         "query_ms_p50": statistics.median(times) if times else None,
     }
 
@@ -245,6 +260,7 @@ def run_query(lib: Library, query: KnownItemQuery, folder: _Folder, near_empty: 
     elapsed = (time.perf_counter() - started) * 1000
     deep = lib.find(query.text, k=DEEP, mode=mode)
     shown = [folder.relative(h.path) for h in results.hits]
+    # the expected file, or one with the same content (also when collapsed into a hit's also_at)
     right = [any(folder.digest(folder.relative(p)) in wanted for p in (h.path, *h.also_at))
              for h in results.hits]
     deep_top = [folder.relative(h.path) for h in deep.hits[:SHOWN]]
@@ -254,7 +270,8 @@ def run_query(lib: Library, query: KnownItemQuery, folder: _Folder, near_empty: 
         rank=first_rank(right), shown=shown, right=right, near_empty=[near_empty(h) for h in results.hits],
         related=[h.related for h in results.hits], stable=stable,
         showing_results_for=results.showing_results_for, milliseconds=elapsed,
-        deep_shown=[] if stable else deep_top)
+        deep_shown=[] if stable else deep_top,
+        duplicates=repeated_contents([folder.digest(path) for path in shown]))
 
 
 def evaluate_known_items(

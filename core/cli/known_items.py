@@ -21,6 +21,7 @@ _LABELS = {
     "nonsense_results": "results for nonsense",
     "near_empty_in_top5": "near-empty in top 5",
     "k_stability": "k-stability (k=10 vs 100)",
+    "duplicate_results": "duplicates shown",
     "query_ms_p50": "query ms (median)",
 }
 
@@ -28,7 +29,7 @@ _LABELS = {
 def _value(name: str, value: float | None) -> str:
     if value is None:
         return "n/a"
-    if name == "nonsense_results":
+    if name in ("nonsense_results", "duplicate_results"):
         return f"{value:.0f}"
     if name == "query_ms_p50":
         return f"{value:.0f}"

@@ -19,6 +19,7 @@ from memex.core.known_items import (
     mean,
     read_queries,
     reciprocal_rank,
+    repeated_contents,
     success_at,
 )
 
@@ -122,6 +123,7 @@ def test_figures_from_outcomes():
     # 7 queries × 5 shown + the nonsense query's 2: two near-empty, neither of them wanted
     assert got["near_empty_in_top5"] == pytest.approx(2 / 37)
     assert got["k_stability"] == pytest.approx(8 / 9)
+    assert got["duplicate_results"] == 0
 
 
 def test_a_near_empty_file_that_is_the_answer_is_not_junk():
@@ -163,6 +165,9 @@ def test_evaluation_runs_every_query_through_find(tmp_path, embedder):
     # the original or its copy both count: the same content
     assert by_query["baking a loaf of bread"].rank == 1
     assert by_query["qqzx vvbnm"].rank is None
+    bread = by_query["baking a loaf of bread"]
+    # the two copies are one result when duplicates collapse, else the second one is counted
+    assert bread.duplicates == (1 if sum(s.endswith("bread.txt") for s in bread.shown) == 2 else 0)
     got = report.figures()
     assert got["success@1"] == 1.0 and got["k_stability"] == 1.0
     data = json.loads(json.dumps(report.as_dict()))
@@ -191,3 +196,8 @@ def test_memex_eval_known_items_prints_figures_and_per_query_lines(tmp_path):
     assert refused.returncode != 0
     assert refused.stderr.strip().splitlines() == [
         f"memex: {bad}:1: a known query needs at least one expected file."]
+
+
+def test_repeated_contents_counts_results_that_show_the_same_content_again():
+    assert repeated_contents(["a", "b", "a", "a", None, None, "b"]) == 3
+    assert repeated_contents([]) == 0
