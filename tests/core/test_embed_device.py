@@ -4,11 +4,15 @@ batches are checked as a pure function."""
 
 from __future__ import annotations
 
+import os
+import sys
+import threading
+
 import onnxruntime as ort
 import pytest
 from memex.core.cli.main import main
 from memex.core.config import Settings
-from memex.core.models.embedding import token_budget_batches
+from memex.core.models.embedding import BACKGROUND_NICENESS, token_budget_batches
 from memex.core.models.model_set import EMBED_BATCH_SIZE, GPU_EMBED_BATCH_SIZE, embed_batch_size
 
 FALLBACK = "CUDA was requested but is not available; running on CPU"
@@ -62,3 +66,17 @@ def test_token_budget_batches_pack_short_texts_and_keep_long_ones_few():
     assert [len(b) for b in batches] == [2, 2, 6, 2]
     with pytest.raises(ValueError):
         token_budget_batches(encodings, 0, 4)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="per-thread priority is Linux's")
+def test_document_batches_run_below_the_priority_of_searches(embedder):
+    """Indexing never takes the CPU ahead of a search: document batches run in lower-priority
+    threads, a query on its caller's own thread."""
+    embedder.embed_documents(["harbour ledger"] * 8, batch_size=1)  # several batches: the pool runs them
+    pool = embedder._pool
+    assert pool is not None
+    worker = pool.submit(lambda: os.getpriority(os.PRIO_PROCESS, threading.get_native_id())).result()
+    own = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+    assert worker >= min(19, own + BACKGROUND_NICENESS)
+    embedder.embed_query("harbour")
+    assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) == own
