@@ -100,16 +100,6 @@ def _read(conn: apsw.Connection) -> Vocabulary:
     return Vocabulary(words, chunks)  # the vocabulary table answers in term order
 
 
-def word_chunk_count(conn: apsw.Connection, word: str) -> int:
-    """Chunks holding ``word`` exactly as a word (not stemmed; folded as the index folds it),
-    or 0 when the library has no word index."""
-    try:
-        row = one_row(conn, "SELECT doc FROM chunks_words_vocab WHERE term = ?", (word,))
-    except apsw.SQLError:
-        return 0
-    return int(row[0]) if row is not None else 0
-
-
 def sample_chunk_texts(conn: apsw.Connection, count: int) -> list[str]:
     """The texts of up to ``count`` chunks spread evenly over the library (one indexed read
     each, whatever the library's size)."""
