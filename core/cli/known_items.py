@@ -8,6 +8,7 @@ from pathlib import Path
 
 from ..known_items import TARGETS, KnownItemReport, QueryOutcome, evaluate_known_items
 from . import output
+from .failures import UsageError
 from .output import say, say_lines
 
 _LABELS = {
@@ -76,10 +77,22 @@ def query_lines(outcome: QueryOutcome) -> list[str]:
 SHOWN_LINES = 5
 
 
+def scored_mode(args: argparse.Namespace) -> str:
+    """The one search mode to score; the BEIR-only options are refused, not ignored."""
+    unused = [name for name, given in (("--fusion", args.fusion), ("--lexical-weight", args.lexical_weight),
+                                       ("--per-query", args.per_query)) if given not in (None, False)]
+    if unused:
+        raise UsageError(f"{', '.join(unused)}: for BEIR collections only; --known-items scores what "
+                         "the window shows (-v lists each query's results).")
+    modes = args.mode or ["hybrid"]
+    if len(modes) > 1 or modes[0] == "rerank":
+        raise UsageError("--known-items scores one mode: bm25, dense or hybrid (hybrid reranks when a "
+                         "reranker is set, as the window does).")
+    return str(modes[0])
+
+
 def cmd_known_items(args: argparse.Namespace) -> int:
-    mode = (args.mode or ["hybrid"])[0]
-    if mode == "rerank":
-        mode = "hybrid"
+    mode = scored_mode(args)
     report = evaluate_known_items(
         Path(args.known_items), Path(args.dir),
         library_path=Path(args.library) if args.library else None,

@@ -201,3 +201,21 @@ def test_memex_eval_known_items_prints_figures_and_per_query_lines(tmp_path):
 def test_repeated_contents_counts_results_that_show_the_same_content_again():
     assert repeated_contents(["a", "b", "a", "a", None, None, "b"]) == 3
     assert repeated_contents([]) == 0
+
+
+def test_the_command_line_refuses_beir_options_with_known_items():
+    from memex.core.cli.failures import UsageError
+    from memex.core.cli.known_items import scored_mode
+    from memex.core.cli.main import build_parser
+
+    def mode(*extra: str) -> str:
+        args = build_parser(plugins=False).parse_args(["eval", "--known-items", "q.tsv", "folder", *extra])
+        return scored_mode(args)
+
+    assert mode() == "hybrid" and mode("--mode", "bm25") == "bm25"
+    for extra, words in ((["--fusion", "rrf"], "--fusion: for BEIR collections only"),
+                         (["--per-query"], "--per-query: for BEIR"),
+                         (["--mode", "bm25", "--mode", "dense"], "one mode"),
+                         (["--mode", "rerank"], "one mode")):
+        with pytest.raises(UsageError, match=words):
+            mode(*extra)
