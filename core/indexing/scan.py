@@ -12,6 +12,7 @@ import errno
 import fnmatch
 import hashlib
 import os
+import re
 import shutil
 import stat as stat_mod
 import tempfile
@@ -130,11 +131,15 @@ class IgnoreRules:
     def __init__(self, patterns: Sequence[str], include_hidden: bool = False) -> None:
         self.patterns = tuple(patterns)
         self.include_hidden = include_hidden
+        # One expression for all the patterns (fnmatch's own translation): a scan asks for
+        # every name it meets.
+        either = "|".join(f"(?:{fnmatch.translate(os.path.normcase(p))})" for p in self.patterns)
+        self._match = re.compile(either).match if self.patterns else None
 
     def ignored(self, name: str) -> bool:
         if not self.include_hidden and name.startswith("."):
             return True
-        return any(fnmatch.fnmatch(name, p) for p in self.patterns)
+        return self._match is not None and self._match(os.path.normcase(name)) is not None
 
     def ignored_path(self, path: str, root: str) -> bool:
         """True when any part of ``path`` below ``root`` is ignored."""
