@@ -10,13 +10,13 @@ import numpy as np
 from ..models.protocols import Reranker
 from ..store import Connection, SQLError
 from ..store.chunks import StoredChunk, chunk_owners, chunks_passing, fetch_chunks
-from ..store.fts import bm25_search, ideal_score, name_matches
+from ..store.fts import ideal_score, name_matches
 from ..store.vectors import VectorSpace, knn, unit_vectors
 from ..types import ChunkHit, Hit, SearchFilters
 from .fusion import LEXICAL_WEIGHT, FusedDocument, fuse_documents
 from .query import ParsedQuery, parse_query
 from .snippets import TermMatcher, make_snippet
-from .word_parts import alternatives, with_parts
+from .word_parts import lexical_search
 
 MODES = ("bm25", "dense", "hybrid")
 CHUNKS_PER_HIT = 3
@@ -58,11 +58,8 @@ class Searcher:
     def lexical(self, query: ParsedQuery, depth: int, filters: SearchFilters | None) -> list[tuple[int, float]]:
         """BM25 over the chunks for the query's words, and for the library words that hold a
         query word as a part (a compound's part, a CJK word in a run; see ``word_parts``)."""
-        if query.match_any is None:
-            return []
         try:
-            match = with_parts(query, alternatives(self.conn, query))
-            return bm25_search(self.conn, match or query.match_any, depth, filters)
+            return lexical_search(self.conn, query, depth, filters)
         except SQLError:
             return []  # a term FTS5 still refuses: no lexical results rather than an error
 

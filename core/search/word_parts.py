@@ -21,13 +21,17 @@ import weakref
 from dataclasses import dataclass
 
 from ..store import Connection
-from ..store.fts import term_count
+from ..store.fts import bm25_search, cjk_search, has_cjk_grams, term_count
 from ..store.vocabulary import Vocabulary, library_vocabulary
+from ..types import SearchFilters
 from .query import ParsedQuery
 
 MIN_PART = 5
 FEW = 5
 MAX_ALTERNATIVES = 32  # words searched for one query word, at most: those most chunks hold
+# A CJK word sits inside runs of characters that are as long as a clause and mostly unique, so
+# it needs many more to reach the chunks that hold it (in a library without the CJK index).
+MAX_CJK_ALTERNATIVES = 512
 _CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff]")
 
 
@@ -97,23 +101,45 @@ def part_of_longer_words(word: str, vocabulary: Vocabulary) -> bool:
     return bool(longer_words(word, vocabulary, anywhere=True, limit=1))
 
 
-def alternatives(conn: Connection, query: ParsedQuery) -> dict[str, list[str]]:
-    """For each query word searched by its parts, the library words that hold it."""
+def lexical_search(conn: Connection, query: ParsedQuery, depth: int, filters: SearchFilters | None
+                   ) -> list[tuple[int, float]]:
+    """BM25 over the chunks for the query's words and the library words holding a query word as
+    a part; a CJK word is searched in the CJK index (any three characters of the text), where
+    the library has one, and its chunks' scores are added to those of the other words."""
+    if query.match_any is None:
+        return []
+    cjk = [t for t in query.terms if is_cjk(t)] if has_cjk_grams(conn) else []
+    found = alternatives(conn, query, cjk=not cjk)
+    lexical = bm25_search(conn, with_parts(query, found) or query.match_any, depth, filters)
+    if not cjk:
+        return lexical
+    scores = dict(lexical)
+    for chunk, score in cjk_search(conn, cjk, depth, filters):
+        scores[chunk] = scores.get(chunk, 0.0) + score
+    return sorted(scores.items(), key=lambda item: -item[1])[:depth]
+
+
+def alternatives(conn: Connection, query: ParsedQuery, *, cjk: bool = True) -> dict[str, list[str]]:
+    """For each query word searched by its parts, the library words that hold it (CJK words
+    too unless ``cjk`` is False)."""
     found: dict[str, list[str]] = {}
     vocabulary: Vocabulary | None = None
     last = len(query.terms) - 1
     typing = query.match_any is not None and query.match_any.endswith("*")
     for i, term in enumerate(query.terms):
-        cjk = is_cjk(term)
-        if not cjk and len(term) < MIN_PART:
+        is_word_cjk = is_cjk(term)
+        if is_word_cjk and not cjk:
+            continue
+        if not is_word_cjk and len(term) < MIN_PART:
             continue
         # a word being typed (a prefix) is held when words starting with it are
-        held = 0 if cjk else term_count(conn, term, prefix=typing and i == last)
-        if not cjk and held >= FEW:
+        held = 0 if is_word_cjk else term_count(conn, term, prefix=typing and i == last)
+        if not is_word_cjk and held >= FEW:
             continue
         if vocabulary is None:
             vocabulary = library_vocabulary(conn)
-        words = longer_words(term, vocabulary, anywhere=cjk or held == 0)
+        words = longer_words(term, vocabulary, anywhere=is_word_cjk or held == 0,
+                             limit=MAX_CJK_ALTERNATIVES if is_word_cjk else MAX_ALTERNATIVES)
         if words:
             found[term] = words
     return found

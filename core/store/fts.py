@@ -123,6 +123,37 @@ def term_count(conn: apsw.Connection, word: str, prefix: bool = False) -> int:
     return _count(conn, quoted, max(MAX_SCORED_ROWS or 0, MAX_WEIGHED_ROWS) + 1)
 
 
+MAX_GRAMS = 512  # three-character pieces searched for a CJK word shorter than three, at most
+
+
+def has_cjk_grams(conn: apsw.Connection) -> bool:
+    """Whether the library has the CJK index of migration 0006 (a read-only one may not)."""
+    return one_row(conn, "SELECT 1 FROM sqlite_schema WHERE name = 'chunks_grams_vocab'") is not None
+
+
+def cjk_search(conn: apsw.Connection, words: list[str], limit: int, filters: SearchFilters | None = None
+               ) -> list[tuple[int, float]]:
+    """Top ``limit`` chunks holding any of the CJK ``words`` anywhere in their text, best first,
+    as (chunk id, bm25 score ≥ 0), from the three-character index. A word of three characters
+    or more is searched as it is; a shorter one as every indexed piece that starts with it
+    (保险 as 保险制, 保险费 …), the ones most chunks hold first."""
+    phrases: list[str] = []
+    for word in words:
+        if len(word) >= 3:
+            phrases.append('"' + word.replace('"', '""') + '"')
+        elif word:
+            found = rows(conn, "SELECT term FROM chunks_grams_vocab WHERE term >= ? AND term < ? "
+                               "ORDER BY doc DESC LIMIT ?", (word, word + "\U0010ffff", MAX_GRAMS))
+            phrases += ['"' + str(r[0]).replace('"', '""') + '"' for r in found]
+    if not phrases:
+        return []
+    where, params = filter_sql(filters)
+    sql = ("SELECT f.rowid, bm25(chunks_grams) AS s FROM chunks_grams f "
+           + ("JOIN chunks c ON c.id = f.rowid JOIN documents d ON d.id = c.document_id " if where else "")
+           + f"WHERE chunks_grams MATCH ?{where} ORDER BY s LIMIT ?")
+    return [(int(r[0]), -float(r[1])) for r in rows(conn, sql, [" OR ".join(phrases), *params, limit])]
+
+
 def holds_together(conn: apsw.Connection, words: list[str]) -> bool:
     """Whether some chunk holds every one of ``words`` (as the main index reads them)."""
     match = " AND ".join('"' + w.replace('"', '""') + '"' for w in words)
@@ -154,14 +185,18 @@ def _count(conn: apsw.Connection, phrase: str, most: int) -> int:
 
 
 def integrity_check(conn: apsw.Connection) -> str | None:
-    """None when the full-text indexes (the main one and the word index, where the library has
-    it) match the chunks table, else SQLite's message."""
-    tables = ["chunks_fts"]
-    if one_row(conn, "SELECT 1 FROM sqlite_schema WHERE name = 'chunks_words'") is not None:
-        tables.append("chunks_words")
-    for table in tables:
+    """None when the full-text indexes (the main one, and the word and CJK indexes where the
+    library has them) are sound and match the chunks table, else SQLite's message."""
+    # rank 1: the index is checked against the chunks too; rank 0: only in itself (the CJK
+    # index holds some chunks only, which a check against all of them would call missing)
+    checks = [("chunks_fts", 1, "")]
+    names = {str(r[0]) for r in rows(
+        conn, "SELECT name FROM sqlite_schema WHERE name IN ('chunks_words', 'chunks_grams')")}
+    checks += [(name, rank, label) for name, rank, label in
+               (("chunks_words", 1, "word index: "), ("chunks_grams", 0, "CJK index: ")) if name in names]
+    for table, rank, label in checks:
         try:
-            conn.execute(f"INSERT INTO {table}({table}, rank) VALUES ('integrity-check', 1)")
+            conn.execute(f"INSERT INTO {table}({table}, rank) VALUES ('integrity-check', {rank})")
         except apsw.Error as exc:
-            return str(exc) if table == "chunks_fts" else f"word index: {exc}"
+            return f"{label}{exc}"
     return None

@@ -12,6 +12,7 @@ from memex.core.cli.output import format_results, format_status, hit_dict
 from memex.core.search.language import chunk_language
 from memex.core.search.spelling import closest_word, corrected_text, edit_distance
 from memex.core.store import migrate, write_transaction
+from memex.core.store.fts import integrity_check
 from memex.core.store.vocabulary import Vocabulary, library_vocabulary
 
 RUST = ("The borrow checker compares scopes to determine whether all borrows are valid. "
@@ -90,24 +91,41 @@ def test_english_words_do_not_drift_to_longer_words(indexed):
     assert _names(indexed.find("owner", mode="bm25")) == ["rust.txt"]  # held: not "ownership" too
 
 
-def test_the_migration_builds_the_word_index_for_a_library_made_before_it(tmp_path, library):
-    library.index([_folder(tmp_path, {"kasse.txt": GERMAN, "rust.txt": RUST})])
+def test_the_migrations_build_the_word_and_cjk_indexes_for_a_library_made_before_them(tmp_path, library):
+    library.index([_folder(tmp_path, {"kasse.txt": GERMAN, "rust.txt": RUST, "baoxian.txt": CHINESE})])
     conn = library.store.connection()
-    with write_transaction(conn):  # as a library written before the word index
-        for name in ("chunks_words_ai", "chunks_words_ad", "chunks_words_au"):
-            conn.execute(f"DROP TRIGGER {name}")
-        conn.execute("DROP TABLE chunks_words_vocab")
-        conn.execute("DROP TABLE chunks_words")
-        conn.execute("DELETE FROM migrations WHERE name = '0005_word_index'")
+    with write_transaction(conn):  # as a library written before both
+        for index in ("chunks_words", "chunks_grams"):
+            for name in ("ai", "ad", "au"):
+                conn.execute(f"DROP TRIGGER {index}_{name}")
+            conn.execute(f"DROP TABLE {index}_vocab")
+            conn.execute(f"DROP TABLE {index}")
+        conn.execute("DELETE FROM migrations WHERE name IN ('0005_word_index', '0006_cjk_grams')")
         conn.execute("PRAGMA user_version = 4")
     assert library.find("borow", mode="bm25").showing_results_for is None  # nothing to correct with
     assert library.find("Versicherung", mode="bm25").hits == ()
-    assert migrate(conn) == ["0005_word_index"]
+    assert library.find("保险", mode="bm25").hits == ()
+    assert migrate(conn) == ["0005_word_index", "0006_cjk_grams"]
     assert library.find("borow", mode="bm25").showing_results_for == "borrow"
     assert _names(library.find("Versicherung", mode="bm25"))[:1] == ["kasse.txt"]
-    (tmp_path / "docs" / "new.txt").write_text("Haftpflichtversicherung für Radfahrer.", encoding="utf-8")
-    library.index()  # the triggers keep it in step
+    assert _names(library.find("保险", mode="bm25")) == ["baoxian.txt"]
+    (tmp_path / "docs" / "new.txt").write_text("Haftpflichtversicherung für Radfahrer. 交通保险。", encoding="utf-8")
+    library.index()  # the triggers keep both in step
     assert "new.txt" in _names(library.find("haftpflicht", mode="bm25"))
+    assert set(_names(library.find("保险", mode="bm25"))) == {"baoxian.txt", "new.txt"}
+    (tmp_path / "docs" / "new.txt").unlink()
+    library.index()
+    assert _names(library.find("保险", mode="bm25")) == ["baoxian.txt"]
+    assert integrity_check(conn) is None
+
+
+def test_only_chunks_with_cjk_text_are_in_the_cjk_index(indexed):
+    conn = indexed.store.connection()
+    rows = conn.execute("SELECT count(*) FROM chunks_grams_vocab WHERE term GLOB '*[a-z]*'").fetchone()[0]
+    assert rows == 0  # no English or German text: three-character pieces of CJK text only
+    assert _names(indexed.find("社会保障体系", mode="bm25")) == ["baoxian.txt"]  # three or more: as it is
+    assert _names(indexed.find("保", mode="bm25")) == ["baoxian.txt"]  # one character
+    assert indexed.find("保险 Krankenversicherung", mode="bm25").hits[0].path.endswith(("baoxian.txt", "kasse.txt"))
 
 
 def test_edit_distance_counts_a_swap_as_one_edit():
