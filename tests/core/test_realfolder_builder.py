@@ -30,7 +30,10 @@ def test_writes_the_plan_once_and_removes_what_it_no_longer_plans(builder, tmp_p
     assert builder.write_folder(target, plan) == (0, 0)  # nothing changed: nothing written
     manifest = json.loads((target / builder.MANIFEST).read_text("utf-8"))["files"]
     assert sorted(manifest) == sorted(plan)
-    assert builder.write_folder(target, {"a/one.txt": b"ONE"}) == (1, 2)
+    with pytest.raises(SystemExit, match="would remove 2 of its 3 files"):
+        builder.write_folder(target, {"a/one.txt": b"ONE"})
+    assert (target / "three").read_bytes() == b"3"  # refused: nothing changed
+    assert builder.write_folder(target, {"a/one.txt": b"ONE"}, prune=True) == (1, 2)
     assert sorted(p.relative_to(target).as_posix() for p in target.rglob("*")) == [
         ".realfolder.json", "a", "a/one.txt"]  # the emptied folders went too
     assert (target / "a" / "one.txt").stat().st_mtime == builder.FIXED_MTIME

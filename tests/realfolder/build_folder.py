@@ -45,11 +45,11 @@ FIXED_MTIME = 1_700_000_000  # 2023-11-14: every file gets it, so builds compare
 CACHE = Path(os.environ.get("REALFOLDER_CACHE", "/tmp/realfolder_cache"))
 MAX_BYTES = 2_000_000  # leave out very large test files
 
-SDISTS = {  # package → (archive folder prefix patterns, extensions, how many)
-    "pypdf": (("resources/",), (".pdf",), 45),
-    "pikepdf": (("tests/resources/",), (".pdf",), 30),
-    "python-docx": (("features/steps/test_files/", "tests/test_files/"), (".docx",), 40),
-    "python-pptx": (("features/steps/test_files/", "tests/test_files/"), (".pptx",), 35),
+SDISTS = {  # package → (version, archive folder prefixes, extensions, how many)
+    "pypdf": ("7.1.1", ("resources/",), (".pdf",), 45),
+    "pikepdf": ("10.18.0", ("tests/resources/",), (".pdf",), 30),
+    "python-docx": ("1.2.0", ("features/steps/test_files/", "tests/test_files/"), (".docx",), 40),
+    "python-pptx": ("1.0.2", ("features/steps/test_files/", "tests/test_files/"), (".pptx",), 35),
 }
 SDIST_TEXTS = ("README", "README.md", "LICENSE", "LICENSE.txt")
 
@@ -163,21 +163,27 @@ def plain_docs(plan: Plan) -> None:
 
 
 # -- package sources ----------------------------------------------------------------------------
-def _sdist(package: str) -> Path | None:
+def _sdist(package: str, version: str) -> Path | None:
+    """The package's source archive: the pinned version (so the folder stays the same), or
+    the newest one where that version cannot be had; downloaded once into the cache."""
     folder = CACHE / "sdists"
     stem = package.replace("-", "_").lower()
-    found = sorted(p for p in folder.glob("*.tar.gz") if p.name.lower().replace("-", "_").startswith(stem))
-    if not found:
+
+    def cached(exact: bool) -> list[Path]:
+        names = sorted(p for p in folder.glob("*.tar.gz") if p.name.lower().replace("-", "_").startswith(stem + "_"))
+        return [p for p in names if p.name.endswith(f"-{version}.tar.gz")] if exact else names
+
+    for requirement, exact in ((f"{package}=={version}", True), (package, False)):
+        if cached(exact):
+            return cached(exact)[-1]
         folder.mkdir(parents=True, exist_ok=True)
         fetch = subprocess.run([sys.executable, "-m", "pip", "download", "--no-binary", ":all:",
-                                "--no-deps", "--no-build-isolation", "-q", "-d", str(folder), package],
+                                "--no-deps", "-q", "-d", str(folder), requirement],
                                capture_output=True, text=True, check=False)
-        if fetch.returncode != 0:
-            say(f"skipped: sdist {package} ({fetch.stderr.strip().splitlines()[-1:]})")
-            return None
-        found = sorted(p for p in folder.glob("*.tar.gz")
-                       if p.name.lower().replace("-", "_").startswith(stem))
-    return found[-1] if found else None
+        if fetch.returncode == 0 and cached(exact):
+            return cached(exact)[-1]
+    say(f"skipped: sdist {package} (pip download failed)")
+    return None
 
 
 def _members(archive: Path) -> Iterator[tuple[str, bytes]]:
@@ -189,8 +195,8 @@ def _members(archive: Path) -> Iterator[tuple[str, bytes]]:
 
 
 def sdist_files(plan: Plan) -> None:
-    for package, (prefixes, extensions, count) in SDISTS.items():
-        archive = _sdist(package)
+    for package, (version, prefixes, extensions, count) in SDISTS.items():
+        archive = _sdist(package, version)
         if archive is None:
             continue
         chosen: list[tuple[str, bytes]] = []
@@ -291,12 +297,17 @@ def plan_folder() -> Plan:
     return dict(sorted(plan.items()))
 
 
-def write_folder(target: Path, plan: Plan) -> tuple[int, int]:
-    """Write ``plan`` into ``target``; returns (files written, files removed)."""
+def write_folder(target: Path, plan: Plan, prune: bool = False) -> tuple[int, int]:
+    """Write ``plan`` into ``target``; returns (files written, files removed). Removing more
+    than a tenth of an earlier build's files (a source went missing?) needs ``prune``."""
     manifest = target / MANIFEST
     if target.exists() and any(target.iterdir()) and not manifest.exists():
         raise SystemExit(f"{target} holds files this script did not make; choose an empty folder.")
     previous = json.loads(manifest.read_text("utf-8"))["files"] if manifest.exists() else {}
+    dropped = set(previous) - set(plan)
+    if len(dropped) > len(previous) // 10 and not prune:
+        raise SystemExit(f"{target}: this build would remove {len(dropped)} of its {len(previous)} files "
+                         "(a source missing on this machine?); nothing changed. Pass --prune to accept.")
     written_count = removed = 0
     for relative in sorted(set(previous) - set(plan)):
         (target / relative).unlink(missing_ok=True)
@@ -320,11 +331,13 @@ def write_folder(target: Path, plan: Plan) -> tuple[int, int]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("folder", type=Path, help="where to build (empty, or built before)")
+    parser.add_argument("--prune", action="store_true",
+                        help="accept removing many files an earlier build made")
     args = parser.parse_args(argv)
     plan = plan_folder()
     if len(plan) < MIN_FILES:
         raise SystemExit(f"only {len(plan)} files found on this machine; {MIN_FILES} are needed")
-    written_count, removed = write_folder(args.folder, plan)
+    written_count, removed = write_folder(args.folder, plan, prune=args.prune)
     kinds: dict[str, int] = {}
     for relative in plan:
         kind = Path(relative).suffix.lower() or "(none)"
