@@ -97,8 +97,8 @@ def build_parser(plugins: bool = True) -> argparse.ArgumentParser:
 
     # developer commands: no help= keeps them out of the user commands; listed apart below
     p = sub.add_parser("eval", parents=[common, models],
-                       description="evaluate retrieval on a BEIR collection, or with --known-items "
-                                   "on a folder of real files")
+                       description="evaluate retrieval on a BEIR collection, or on a folder of real "
+                                   "files with --known-items")
     p.add_argument("dir", metavar="DIR", help="folder with corpus.jsonl, queries.jsonl, qrels.tsv; "
                                               "with --known-items: the folder of files to search")
     p.add_argument("--known-items", metavar="QUERIES.tsv",
@@ -241,9 +241,7 @@ def cmd_status(args: argparse.Namespace) -> int:
         status, sources, failures = served
     else:
         with _open(args, rerank=False) as lib:
-            status, sources = lib.status(), lib.sources()
-            limit = status.failed if every else min(status.failed, output.FAILED_SHOWN)
-            failures = lib.failures(limit=limit) if limit > 0 else []
+            status, sources, failures = via_service.local_status(lib, every)
     if args.json:
         print(output.to_json({**output.dataclasses.asdict(status), "sources": sources,
                               "failed_files": failures}))
@@ -394,7 +392,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     _tolerant_streams()
     _safe_logging()
     parser = build_parser(plugins=_may_name_plugin(sys.argv[1:] if argv is None else argv))
-    args = parser.parse_args(argv)
+    return run_parsed(parser, parser.parse_args(argv))
+
+
+def run_parsed(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
+    """Run the command ``args`` names (parsed by ``parser``); its exit status. Every failure is
+    a ``memex: …`` line on stderr. The resident service runs this too, for the quick client."""
     try:
         problem = undecodable_argument(parser, args)
         if problem:
