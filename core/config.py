@@ -149,7 +149,7 @@ class Settings:
     index_hidden: bool = False
     lexical_weight: float = 0.4  # hybrid fusion: share of the BM25 side (0 = dense only); see search.fusion
     fusion: str = "convex"  # "convex" (normalised scores) or "rrf" (reciprocal rank fusion)
-    semantic_floor: float = 0.3  # hybrid: cosine below which a meaning-only match is not shown
+    semantic_floor: float = 0.45  # hybrid: cosine below which a meaning-only match is not shown (search.arrange)
     max_chars_per_file: int = 5_000_000
     extract_timeout_s: float = 60.0
 

@@ -25,6 +25,7 @@ from ..humanize import duration
 from ..types import FileError, Hit, IndexProgress, IndexReport, LibraryStatus, SearchResults
 
 BOLD, RESET = "\033[1m", "\033[0m"
+ALSO_AT_SHOWN = 3  # copies of a result named under it; more are counted
 CLEAR_LINE = "\r\033[K"  # back to the start of the line, erase it: the progress line's own bytes
 
 _UNSAFE_OR_STYLE = re.compile(f"({re.escape(BOLD)}|{re.escape(RESET)})|[{UNSAFE_CLASS}]")
@@ -61,8 +62,10 @@ def clear_progress(stream: TextIO | None = None) -> None:
     stream.flush()
 
 
-def use_color(stream=sys.stdout) -> bool:
-    return stream.isatty() and os.environ.get("NO_COLOR") is None
+def use_color(stream: TextIO | None = None) -> bool:
+    """Whether to bold highlights: ``stream`` (stdout as it is now) is a terminal and
+    NO_COLOR is unset."""
+    return (stream or sys.stdout).isatty() and os.environ.get("NO_COLOR") is None
 
 
 def to_json(value: object) -> str:
@@ -81,6 +84,7 @@ def hit_dict(rank: int, hit: Hit, showing_results_for: str | None = None) -> dic
         "rank": rank, "path": hit.path, "title": hit.title, "kind": hit.kind,
         "showing_results_for": showing_results_for,
         "page": hit.page, "score": hit.score, "reranked": hit.reranked,
+        "related": hit.related, "also_at": list(hit.also_at),
         "modified": time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(hit.mtime)),
         "snippet": hit.snippet,
         "highlights": [[h.start, h.end] for h in hit.best.highlights],
@@ -108,10 +112,17 @@ def format_hits(hits: Sequence[Hit], color: bool) -> list[str]:
         return ["No matches. Try other words, or index more folders with: memex index FOLDER"]
     lines: list[str] = []
     for rank, hit in enumerate(hits, start=1):
+        if hit.related and (rank == 1 or not hits[rank - 2].related):
+            lines += ["Related (found by meaning, without your words):", ""]
         where = f"page {hit.page}" if hit.kind in {"pdf", "epub", "xps", "pptx", "xlsx"} else ""
         head = f"{rank:>2}. {safe(hit.path)}" + (f"  ({where})" if where else "")
         snippet = marked_snippet(hit, *(BOLD, RESET) if color else ("«", "»"))
-        lines += [head, f"    {snippet}", ""]
+        lines += [head, f"    {snippet}"]
+        lines += [f"    also at {safe(path)}" for path in hit.also_at[:ALSO_AT_SHOWN]]
+        if len(hit.also_at) > ALSO_AT_SHOWN:
+            more = len(hit.also_at) - ALSO_AT_SHOWN
+            lines.append(f"    also at {more} more place{'' if more == 1 else 's'}")
+        lines.append("")
     return lines[:-1]
 
 

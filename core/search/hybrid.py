@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
@@ -9,14 +10,19 @@ import numpy as np
 
 from ..models.protocols import Reranker
 from ..store import Connection, SQLError
-from ..store.chunks import StoredChunk, chunk_owners, chunks_passing, fetch_chunks
-from ..store.fts import ideal_score, name_matches
+from ..store.chunks import StoredChunk, chunks_passing, fetch_chunks
+from ..store.counts import library_counts
+from ..store.duplicates import content_hashes, paths_by_hash
+from ..store.fts import ideal_score, name_matches, split_or
+from ..store.term_presence import chunks_holding
 from ..store.vectors import VectorSpace, knn, unit_vectors
 from ..types import ChunkHit, Hit, SearchFilters
+from .arrange import RELATED_FLOOR, Evidence, Tier, shown
 from .fusion import LEXICAL_WEIGHT, FusedDocument, fuse_documents
+from .junk import content_weight
 from .query import ParsedQuery, parse_query
 from .snippets import TermMatcher, make_snippet
-from .word_parts import lexical_search
+from .word_parts import alternatives, lexical_search
 
 MODES = ("bm25", "dense", "hybrid")
 CHUNKS_PER_HIT = 3
@@ -26,6 +32,8 @@ RERANK_WINDOW_CHARS = 400
 # at this weight (their mean has the query's own weight).
 FEEDBACK_DOCS, FEEDBACK_WEIGHT = 3, 1.0
 NAME_MATCHES = 20  # files whose name or title holds every query word, at most
+FUSION_FLOOR = 0.3
+CANDIDATES = 300  # chunks each retriever contributes, whatever the number of results asked for
 
 
 @dataclass(frozen=True)
@@ -36,9 +44,10 @@ class RankedChunk:
     semantic_rank: int | None
 
 
-def candidate_depth(k: int) -> int:
-    """Chunks each side contributes: over-fetch so fusion sees enough of both lists."""
-    return max(50, min(1000, 3 * k))
+def candidate_depth(k: int = 10) -> int:
+    """Chunks each side contributes: the same for every ``k`` (over-fetched, so fusion sees
+    enough of both lists), so the first ten results of ``k=10`` and ``k=100`` are the same."""
+    return CANDIDATES
 
 
 class Searcher:
@@ -124,54 +133,131 @@ class Searcher:
     def search(self, query: str | ParsedQuery, k: int = 10, filters: SearchFilters | None = None,
                mode: str = "hybrid", prefix_last: bool = False,
                lexical_weight: float = LEXICAL_WEIGHT, fusion: str = "convex",
-               semantic_floor: float = 0.0, feedback_docs: int = FEEDBACK_DOCS) -> list[Hit]:
-        """Documents best matching ``query``. In hybrid mode, meaning-only candidates below
-        ``semantic_floor`` (cosine) are dropped, so a query unrelated to everything finds
-        nothing rather than the least unrelated documents; and the semantic side is scored
-        again with the query vector moved towards the first ``feedback_docs`` fused results
-        (see ``_with_feedback``). ``query`` may be read already (:func:`parse_query`; its own
-        prefix flag then holds)."""
+               semantic_floor: float = RELATED_FLOOR, feedback_docs: int = FEEDBACK_DOCS) -> list[Hit]:
+        """Documents best matching ``query``, copies of one file shown once. In hybrid mode,
+        those holding every query word come first, then those holding some, then those found
+        by meaning alone (``Hit.related``, only when their cosine reaches ``semantic_floor``);
+        documents with too little going for them are left out (``search.arrange``), so a query
+        nothing fits finds nothing. The semantic side is scored again with the query vector
+        moved towards the first ``feedback_docs`` fused results (see ``_with_feedback``).
+        Every candidate list has the same depth whatever ``k`` is, so the first results are
+        the same for every ``k``. ``query`` may be read already (:func:`parse_query`)."""
         if mode not in MODES:
             raise ValueError(f"unknown search mode {mode!r}; use one of {', '.join(MODES)}")
-        # The one reading of the text, for every path.
         parsed = query if isinstance(query, ParsedQuery) else parse_query(query, prefix_last)
-        query = parsed.text
         depth = candidate_depth(k)
         lex = self.lexical(parsed, depth, filters) if mode != "dense" else []
         named = self.named(parsed, filters) if mode != "dense" else []
-        sem = self.semantic(query, depth, filters) if mode != "bm25" else []
+        sem = self.semantic(parsed.text, depth, filters) if mode != "bm25" else []
+        stored = fetch_chunks(self.conn, list(dict.fromkeys([c for c, _ in lex] + named + [c for c, _ in sem])))
+        weights = {cid: _content_weight(chunk) for cid, chunk in stored.items()}
+        sem = _weighed(sem, weights)
+        meaning = dict(sem)  # content-weighted cosines with the query as typed
+        if mode == "hybrid":
+            sem = [(c, s) for c, s in sem if s >= FUSION_FLOOR]
         ideal = self.lexical_ideal(parsed) if named or (lex and sem) else 0.0
         if named:  # a name counts as a full lexical match
             full = max([score for _, score in lex[:1]] + [ideal]) or 1.0
             lex = _first(named, full, lex)
         weight = {"bm25": 1.0, "dense": 0.0}.get(mode, lexical_weight)
-        owner = chunk_owners(self.conn, [c for c, _ in lex] + [c for c, _ in sem])
+        owner = {cid: chunk.document_id for cid, chunk in stored.items()}
         ideal = ideal if lex and sem else 0.0
         if mode == "hybrid" and feedback_docs > 0 and lex and sem:
-            fused = fuse_documents(lex, _above(sem, semantic_floor), owner, weight, fusion, ideal)
-            sem = self._with_feedback(query, fused[:feedback_docs], lex, sem)
+            fused = fuse_documents(lex, sem, owner, weight, fusion, ideal)
+            sem = _weighed(self._with_feedback(parsed.text, fused[:feedback_docs], lex, sem), weights)
+        if mode == "hybrid" and named:  # ... and as a full match by meaning: people name files for what they hold
+            sem = _first(named, sem[0][1] if sem else 1.0, sem)  # the best score: normalising stays as it was
+        ranking = fuse_documents(lex, sem, owner, weight, fusion, ideal)
+        related: set[int] = set()
         if mode == "hybrid":
-            sem = _above(sem, semantic_floor)
-            if named:  # ... and as a full match by meaning: people name files for what they hold
-                sem = _first(named, sem[0][1] if sem else 1.0, sem)  # the best score: normalising stays as it was
-        ranking = fuse_documents(lex, sem, owner, weight, fusion, ideal)[:k]
+            evidence = self._evidence(parsed, ranking, lex, named, meaning, owner)
+            kept = shown(list(evidence.values()), semantic_floor)
+            related = {e.document for e in kept if e.tier is Tier.RELATED}
+            by_key = {doc.key: doc for doc in ranking}
+            ranking = [by_key[e.document] for e in kept]
+        path_of = {chunk.document_id: chunk.path for chunk in stored.values()}
+        ranking, also_at = self._collapse_copies(ranking, k, path_of)
         lex_rank = {cid: i for i, (cid, _) in enumerate(lex, start=1)}
         sem_rank = {cid: i for i, (cid, _) in enumerate(sem, start=1)}
-        wanted = [cid for doc in ranking for cid, _ in doc.chunks[:CHUNKS_PER_HIT]]
-        stored = fetch_chunks(self.conn, wanted)
         terms = TermMatcher(parsed.terms)
         hits = []
         for doc in ranking:
             chunks = [(cid, score) for cid, score in doc.chunks[:CHUNKS_PER_HIT] if cid in stored]
-            if not chunks:
-                continue  # deleted while the query ran
             first = stored[chunks[0][0]]
             chunk_hits = tuple(
                 _chunk_hit(stored[cid], RankedChunk(cid, score, lex_rank.get(cid), sem_rank.get(cid)), terms)
                 for cid, score in chunks)
             hits.append(Hit(document_id=first.document_id, path=first.path, title=first.title,
-                            kind=first.kind, mtime=first.mtime, score=doc.score, chunks=chunk_hits))
+                            kind=first.kind, mtime=first.mtime, score=doc.score, chunks=chunk_hits,
+                            related=doc.key in related, also_at=also_at.get(doc.key, ())))
         return hits
+
+    def _evidence(self, parsed: ParsedQuery, ranking: Sequence[FusedDocument[int, int]],
+                  lex: list[tuple[int, float]], named: list[int], meaning: dict[int, float],
+                  owner: dict[int, int]) -> dict[int, Evidence]:
+        """What each fused document has going for it: which query words its candidate chunks
+        hold (weighted by IDF, as BM25 weighs them), and its best meaning score."""
+        candidates = [cid for doc in ranking for cid, _ in doc.chunks]
+        holding, idf = self._words_held(parsed, candidates)
+        named_docs = {owner[c] for c in named if c in owner}
+        lexical_docs = {owner[c] for c, _ in lex if c in owner}
+        total = sum(idf)
+        evidence = {}
+        for doc in ranking:
+            held = set().union(*(holding.get(cid, set()) for cid, _ in doc.chunks))
+            every = bool(idf) and len(held) == len(idf)
+            evidence[doc.key] = Evidence(
+                document=doc.key, score=doc.score,
+                coverage=1.0 if doc.key in named_docs else sum(idf[i] for i in held) / total if total else 0.0,
+                all_words=every or doc.key in named_docs,
+                some_words=bool(held) or doc.key in lexical_docs, words=len(held),
+                meaning=max((meaning.get(cid, 0.0) for cid, _ in doc.chunks), default=0.0))
+        return evidence
+
+    def _words_held(self, parsed: ParsedQuery, candidates: list[int]) -> tuple[dict[int, set[int]], list[float]]:
+        """chunk → the indexes of the query words it holds (a word, or a library word holding
+        it as a part), and each word's IDF."""
+        phrases = split_or(parsed.match_any) if parsed.match_any else []
+        if not phrases or not candidates:
+            return {}, []
+        try:
+            parts = alternatives(self.conn, parsed)
+            total = max(1, library_counts(self.conn).chunks)
+            holding: dict[int, set[int]] = {}
+            idf = []
+            for i, (term, phrase) in enumerate(zip(parsed.terms, phrases, strict=False)):
+                expression = " OR ".join([phrase, *(f'"{w}"' for w in parts.get(term, []))])
+                found, count = chunks_holding(self.conn, expression, candidates)
+                idf.append(max(1e-6, math.log((total - count + 0.5) / (count + 0.5))))
+                for cid in found:
+                    holding.setdefault(cid, set()).add(i)
+        except SQLError:
+            return {}, []
+        return holding, idf
+
+    def _collapse_copies(self, ranking: Sequence[FusedDocument[int, int]], k: int, path_of: dict[int, str]
+                         ) -> tuple[list[FusedDocument[int, int]], dict[int, tuple[str, ...]]]:
+        """The first ``k`` documents, each file's copies (same content hash) folded into the
+        best-placed one; and, for each kept document, the paths of its copies."""
+        hashes = content_hashes(self.conn, [doc.key for doc in ranking])
+        kept: list[FusedDocument[int, int]] = []
+        seen: set[str] = set()
+        for doc in ranking:
+            digest = hashes.get(doc.key)
+            if digest is not None and digest in seen:
+                continue
+            if digest is not None:
+                seen.add(digest)
+            kept.append(doc)
+            if len(kept) == k:
+                break
+        paths = paths_by_hash(self.conn, [hashes[d.key] for d in kept if d.key in hashes])
+        also = {}
+        for doc in kept:
+            others = tuple(p for p in paths.get(hashes.get(doc.key, ""), []) if p != path_of.get(doc.key))
+            if others:
+                also[doc.key] = others
+        return kept, also
 
 
 def _first(chunks: list[int], score: float, scored: list[tuple[int, float]]) -> list[tuple[int, float]]:
@@ -180,8 +266,26 @@ def _first(chunks: list[int], score: float, scored: list[tuple[int, float]]) -> 
     return [(c, score) for c in chunks] + [(c, s) for c, s in scored if c not in taken]
 
 
-def _above(scored: list[tuple[int, float]], floor: float) -> list[tuple[int, float]]:
-    return [(cid, score) for cid, score in scored if score >= floor] if floor > 0 else scored
+_WEIGHTS: dict[tuple[int, int], float] = {}  # (chunk id, hash of its text) → content weight
+_WEIGHTS_HELD = 200_000
+
+
+def _content_weight(chunk: StoredChunk) -> float:
+    """The chunk's content weight (``search.junk``), remembered: a chunk's text never changes
+    under its id, and the text's hash guards against an id taken again by a new chunk."""
+    key = (chunk.id, hash(chunk.text))
+    weight = _WEIGHTS.get(key)
+    if weight is None:
+        if len(_WEIGHTS) >= _WEIGHTS_HELD:
+            _WEIGHTS.clear()
+        weight = _WEIGHTS[key] = content_weight(chunk.text)
+    return weight
+
+
+def _weighed(scored: list[tuple[int, float]], weights: dict[int, float]) -> list[tuple[int, float]]:
+    """Meaning scores times each chunk's content weight (``search.junk``), best first; chunks
+    without a weight (deleted while the query ran) are left out."""
+    return sorted(((cid, score * weights[cid]) for cid, score in scored if cid in weights), key=lambda cs: -cs[1])
 
 
 def _chunk_hit(chunk: StoredChunk, ranked: RankedChunk, terms: TermMatcher) -> ChunkHit:

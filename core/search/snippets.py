@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from functools import lru_cache
 
 from ..types import Highlight
+from .junk import readable
 
 MAX_SUFFIX = 3  # "flow" ~ "flows", "boundary" ~ "boundaries", as the porter stemmer would
 MIN_STEM = 4
@@ -84,7 +85,7 @@ def make_snippet(
     if end < len(text):
         space = text.rfind(" ", end - 30, end)
         end = space if space > start else end
-    body = " ".join(text[start:end].split())
+    body = " ".join(readable(text[start:end]).split())  # leaders shortened, letter-spacing undone
     snippet = ("…" if start > 0 else "") + body + ("…" if end < len(text) else "")
     return snippet, tuple(Highlight(s, e) for s, e, _ in matcher.spans(snippet))
 

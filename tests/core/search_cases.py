@@ -4,7 +4,9 @@ version of the search code with another.
 
 ``test_parsed_query.py`` checks the answers against ``search_golden.json``. The golden file
 was written by running this module as a script against the code before queries were parsed
-once per search::
+once per search, and written again when search began to weigh passages by their content, leave
+out documents with too little going for them and show nothing when nothing fits
+(``search.junk``, ``search.arrange``)::
 
     PYTHONPATH=/tmp/basepkg .venv/bin/python tests/core/search_cases.py tests/core/search_golden.json
 """
