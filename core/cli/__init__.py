@@ -1,3 +1,2 @@
-from .main import main
-
-__all__ = ["main"]
+"""The ``memex`` command line: :mod:`.quick` is its entry point, :mod:`.main` the full parser
+and commands (imported only when a call needs them)."""

@@ -11,22 +11,52 @@ command open the library itself.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
-from collections.abc import Sequence
+import threading
+from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .. import config
 from ..errors import MemexError
 from ..service.client import ServiceClient, connect, results_from_dict, status_from_dict
 from ..service.protocol import RequestError
 from ..types import FileError, IndexReport, LibraryStatus, SearchFilters, SearchResults, Source
-from .output import say
+from .output import FAILED_SHOWN, say
+
+if TYPE_CHECKING:
+    from ..library import Library
 
 NO_SERVICE_ENV = "MEMEX_NO_SERVICE"
 SERVICE_MAX_K = 100  # the service's own cap; a larger --k opens the library itself
 MAX_FAILED = 100_000
 # Answers that mean "nobody is really serving": fall back to opening the library.
 _GONE = frozenset({"unreachable", "stopping", "bad-reply"})
+_resident = threading.local()
+
+
+@contextlib.contextmanager
+def resident(library: Library) -> Iterator[None]:
+    """While the block runs on this thread, ``find`` and ``status`` answer from ``library``, the
+    service's own open library (the service running a command for the quick client)."""
+    _resident.library = library
+    try:
+        yield
+    finally:
+        _resident.library = None
+
+
+def _resident_library() -> Library | None:
+    return getattr(_resident, "library", None)
+
+
+def local_status(lib: Library, every: bool) -> tuple[LibraryStatus, list[Source], list[FileError]]:
+    """Status, sources and failed files (all with ``every``, else the first shown) from an
+    open library."""
+    status, sources = lib.status(), lib.sources()
+    limit = status.failed if every else min(status.failed, FAILED_SHOWN)
+    return status, sources, lib.failures(limit=limit) if limit > 0 else []
 
 
 def library_target(args: argparse.Namespace) -> Path | None:
@@ -66,6 +96,9 @@ def _ask(client: ServiceClient, op: str, params: dict[str, object], *,
 
 def find(args: argparse.Namespace, query: str, filters: SearchFilters, rerank: bool) -> SearchResults | None:
     """``Library.find``'s answer from the service, or None when it cannot give it."""
+    lib = _resident_library()
+    if lib is not None:
+        return lib.find(query, k=args.k, filters=filters, mode=args.mode, rerank=rerank)
     if args.k > SERVICE_MAX_K:
         return None
     client = service_for(args)
@@ -89,8 +122,9 @@ def find(args: argparse.Namespace, query: str, filters: SearchFilters, rerank: b
 
 def status(args: argparse.Namespace, every: bool) -> tuple[LibraryStatus, list[Source], list[FileError]] | None:
     """Status, sources and failed files (all with ``every``, else the first ``shown``)."""
-    from .output import FAILED_SHOWN
-
+    lib = _resident_library()
+    if lib is not None:
+        return local_status(lib, every)
     client = service_for(args)
     if client is None:
         return None

@@ -14,15 +14,16 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from functools import partial
-from typing import Literal
-
-import numpy as np
+from typing import TYPE_CHECKING, Literal
 
 from ..config import Settings
 from ..errors import LibraryError, MemexError
 from ..store.vectors import VectorSpace
 from .protocols import Embedder, HoldsMemory, Reranker, RunsOnDevice
 from .switch import setting_for
+
+if TYPE_CHECKING:
+    import numpy as np
 
 QUERY_CACHE_SIZE = 128  # query vectors kept, across models (a few hundred KB)
 # Small batches: activations of 32 × 256-token sequences alone take ~800 MB. On the CPU two

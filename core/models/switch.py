@@ -22,11 +22,11 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-
-import numpy as np
+from typing import TYPE_CHECKING
 
 from ..errors import LibraryError
 from ..jobs import JobControl
+from ..lazy_module import lazy
 from ..store import Connection
 from ..store.chunks import sample_texts
 from ..store.connection import read_snapshot, write_transaction
@@ -48,6 +48,11 @@ from ..store.vectors import (
 from ..types import Changes
 from .protocols import Embedder
 from .resolve import model_folder
+
+if TYPE_CHECKING:
+    import numpy as np
+else:
+    np = lazy("numpy")  # imported on first use: a bm25 search or a status never needs it
 
 SWITCH_BATCH = 32  # chunks per write transaction (and per progress report)
 SAMPLE_SIZE = 24  # chunks timed for an estimate

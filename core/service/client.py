@@ -7,14 +7,13 @@ when no service serves the library (no socket, or a stale one nobody listens on)
 
 from __future__ import annotations
 
-import os
 import socket
-import stat
 from collections.abc import Mapping
 from pathlib import Path
 
 from ..types import ChunkHit, FileError, Highlight, Hit, LibraryStatus, SearchResults, Source
-from .place import ServiceUnavailable, socket_path, supported
+from .address import socket_file
+from .place import ServiceUnavailable, service_folder, supported
 from .protocol import MAX_FRAME, MAX_REPLY, FrameError, RequestError, receive, send
 
 CONNECT_TIMEOUT_S = 2.0
@@ -65,22 +64,20 @@ def connect(library: Path, *, timeout: float = CONNECT_TIMEOUT_S) -> ServiceClie
     if not supported():
         return None
     try:
-        path = socket_path(library)
-        if path is None:
-            return None
-        info = os.lstat(path)
+        service_folder(create=False)  # a folder of ours left open to others is closed first
     except (OSError, ServiceUnavailable):
         return None
-    if not stat.S_ISSOCK(info.st_mode) or info.st_uid != os.getuid():
+    found = socket_file(str(library))
+    if found is None:
         return None
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     sock.settimeout(timeout)
     try:
-        sock.connect(str(path))
+        sock.connect(found)
     except OSError:  # refused (stale), gone, timed out
         sock.close()
         return None
-    return ServiceClient(sock, path)
+    return ServiceClient(sock, Path(found))
 
 
 # -- results back into the core's value types (the CLI prints them as it prints its own) ------

@@ -4,7 +4,7 @@ does it headless (and then also keeps the sources in sync with the folder watche
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING
 
 from ..types import Changes
@@ -12,6 +12,7 @@ from .operations import Operations
 from .server import ServiceServer
 
 if TYPE_CHECKING:
+    from ..cli.served import CliAnswers
     from ..indexing.watcher import FolderWatcher
     from ..library import Library
 
@@ -33,7 +34,8 @@ class ServiceHost:
         self._on_notice = on_notice
         self._watch = watch
         self._watcher: FolderWatcher | None = None
-        self.server = ServiceServer(self.operations, library.path)
+        self._cli: CliAnswers | None = None
+        self.server = ServiceServer(self.operations, library.path, local_operations={"cli": self._answer_cli})
 
     @property
     def socket_path(self) -> str:
@@ -60,6 +62,14 @@ class ServiceHost:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+    def _answer_cli(self, params: Mapping[str, object]) -> dict[str, object]:
+        """A ``memex search`` or ``status`` for the quick CLI client (see ``cli.served``)."""
+        if self._cli is None:  # the command line's code loads on the first such call
+            from ..cli.served import CliAnswers
+
+            self._cli = CliAnswers(self.library)
+        return self._cli.answer(params)
 
     def _written(self, changes: Changes) -> None:
         if self._watcher is not None and changes.sources:

@@ -2,26 +2,22 @@
 (``$XDG_RUNTIME_DIR/memex``, else platformdirs' runtime folder), one per library file.
 
 The folder is the user's alone (0700, owned by them, inside a folder owned by them or by the
-system); anything else there is refused in one line, never changed. Standard library
-only, besides Memex's errors (plus platformdirs when there is no ``XDG_RUNTIME_DIR``): the
-client path stays light.
+system); anything else there is refused in one line, never changed. Where it lies is
+:mod:`.address`'s rule, which the CLI's quick client shares.
 """
 
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import os
 import socket
 import stat
 import sys
-import warnings
 from pathlib import Path
 
 from ..errors import MemexError
-
-FOLDER_NAME = "memex"
-MAX_SOCKET_PATH = 100  # bytes: sun_path holds 104 (macOS) to 108 (Linux) with its NUL
+from . import address
+from .address import FOLDER_NAME, MAX_SOCKET_PATH
 
 
 class ServiceUnavailable(MemexError):
@@ -36,14 +32,7 @@ def supported() -> bool:
 
 
 def runtime_base() -> Path:
-    chosen = os.environ.get("XDG_RUNTIME_DIR", "")
-    if chosen and os.path.isabs(chosen):
-        return Path(chosen)
-    import platformdirs
-
-    with warnings.catch_warnings():  # "XDG_RUNTIME_DIR is not set, falling back to …"
-        warnings.simplefilter("ignore")
-        return Path(platformdirs.user_runtime_dir(None, False))
+    return Path(address.runtime_base())
 
 
 def service_folder(create: bool) -> Path | None:
@@ -69,16 +58,14 @@ def _check_folder(folder: Path, info: os.stat_result) -> None:
                                  "runs no service.")
     if stat.S_IMODE(info.st_mode) & 0o077:
         os.chmod(folder, 0o700)  # ours: close it to everyone else before using it
-    parent = os.lstat(folder.parent)
-    if parent.st_uid not in (uid, 0) or (stat.S_IMODE(parent.st_mode) & 0o022 and not parent.st_mode & stat.S_ISVTX):
+    if not address.parent_is_safe(os.lstat(folder.parent)):
         raise ServiceUnavailable(f"{folder.parent} can be changed by other users; Memex runs no "
                                  "service there (set XDG_RUNTIME_DIR to a folder of yours).")
 
 
 def socket_name(library: Path) -> str:
     """One name per library file (its resolved path), short enough for any socket path."""
-    digest = hashlib.sha256(os.fsencode(str(library))).hexdigest()[:24]
-    return f"library-{digest}.sock"
+    return address.socket_name(str(library))
 
 
 def socket_path(library: Path, *, create: bool = False) -> Path | None:

@@ -17,6 +17,7 @@ import socket
 import stat
 import struct
 import threading
+from collections.abc import Callable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from pathlib import Path
@@ -37,16 +38,22 @@ class ServiceRunning(ServiceUnavailable):
     """Another process already serves this library."""
 
 
+Handler = Callable[[Mapping[str, object]], dict[str, object]]
+
+
 class ServiceServer:
     """``start()`` binds and serves from background threads; ``close()`` stops, removes the
-    socket it made and releases the lock. Also a context manager."""
+    socket it made and releases the lock. Also a context manager. ``local_operations``: read
+    operations this socket answers besides ``operations`` (the quick CLI client's ``cli``)."""
 
     def __init__(self, operations: Operations, library: Path, *, path: Path | None = None,
-                 request_timeout: float = REQUEST_TIMEOUT_S, idle_timeout: float = IDLE_TIMEOUT_S) -> None:
+                 request_timeout: float = REQUEST_TIMEOUT_S, idle_timeout: float = IDLE_TIMEOUT_S,
+                 local_operations: Mapping[str, Handler] | None = None) -> None:
         if not supported():
             raise ServiceUnavailable("The resident service needs Unix domain sockets, which this "
                                      "system lacks (Windows): the CLI opens the library itself.")
         self.operations = operations
+        self.local_operations = dict(local_operations or {})
         chosen = path or socket_path(library, create=True)
         if chosen is None:  # socket_path(create=True) makes the folder or raises
             raise ServiceUnavailable("The service folder could not be made.")
@@ -228,7 +235,10 @@ class ServiceServer:
         if params is not None and not isinstance(params, dict):
             return _failure(RequestError("bad-request", f"{op[:40]}: params must be a JSON object."))
         try:
-            future: Future[dict[str, object]] = self._pool.submit(self.operations.call, op, params or {})
+            local = self.local_operations.get(op)
+            future: Future[dict[str, object]] = (
+                self._pool.submit(local, params or {}) if local is not None
+                else self._pool.submit(self.operations.call, op, params or {}))
         except RuntimeError:  # the pool is shut down: the service is stopping
             return _failure(RequestError("stopping", "The Memex service is stopping."))
         limit = None if op in WRITE_OPERATIONS else self.request_timeout

@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import os
 import time
 import urllib.parse
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 
 import apsw
-import sqlite_vec
 
 from ..errors import LibraryError, StoreSetupError
 from .caches import LibraryConnection, StoreCaches
@@ -122,11 +123,26 @@ def _use_wal(conn: apsw.Connection) -> None:
             delay = min(delay * 2, 0.1)
 
 
+@cache
+def sqlite_vec_path() -> str:
+    """sqlite-vec's loadable extension, found without importing the package: its import loads
+    numpy, which nothing else on a bm25 search or a status needs."""
+    spec = importlib.util.find_spec("sqlite_vec")
+    if spec is not None and spec.origin:
+        folder = os.path.dirname(spec.origin)
+        with contextlib.suppress(OSError):
+            if any(name.startswith("vec0.") for name in os.listdir(folder)):
+                return os.path.normpath(os.path.join(folder, "vec0"))
+    import sqlite_vec  # a packaging that keeps the extension elsewhere: ask it
+
+    return str(sqlite_vec.loadable_path())
+
+
 def load_vec(conn: apsw.Connection) -> str:
     """Load sqlite-vec into ``conn`` and prove it answers; returns its version."""
     try:
         conn.enable_load_extension(True)
-        conn.load_extension(sqlite_vec.loadable_path())
+        conn.load_extension(sqlite_vec_path())
         conn.enable_load_extension(False)
         row = one_row(conn, "SELECT vec_version()")
         version = row[0] if row else None

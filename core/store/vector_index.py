@@ -26,13 +26,19 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from typing import Protocol
+from functools import cache
+from typing import TYPE_CHECKING, Protocol
 
 import apsw
-import numpy as np
 
+from ..lazy_module import lazy
 from .caches import caches_of
 from .sql import in_batches, one_row, rows
+
+if TYPE_CHECKING:
+    import numpy as np
+else:
+    np = lazy("numpy")  # imported on first use: a bm25 search or a status never needs it
 
 BLOCK = 32_768  # codes per Hamming block: the temporaries stay in the CPU cache
 MAX_DEAD_SHARE = 0.2  # reload a cached copy once this share of it is known deleted
@@ -227,7 +233,10 @@ def forget_cached(conn: apsw.Connection) -> None:
 
 
 # -- searching ----------------------------------------------------------------------------
-_BYTE_COUNTS = np.array([bin(b).count("1") for b in range(256)], np.uint8)
+@cache
+def _byte_counts() -> np.ndarray:
+    """Set bits of each byte value."""
+    return np.array([bin(b).count("1") for b in range(256)], np.uint8)
 
 
 def _popcount(words: np.ndarray, out: np.ndarray) -> None:
@@ -235,7 +244,7 @@ def _popcount(words: np.ndarray, out: np.ndarray) -> None:
     if hasattr(np, "bitwise_count"):
         np.bitwise_count(words, out=out)
     else:
-        out[:] = _BYTE_COUNTS[words.view(np.uint8)].reshape(-1, 8).sum(axis=1, dtype=np.uint8)
+        out[:] = _byte_counts()[words.view(np.uint8)].reshape(-1, 8).sum(axis=1, dtype=np.uint8)
 
 
 def hamming(planes: np.ndarray, n: int, query_words: np.ndarray) -> np.ndarray:
@@ -274,7 +283,10 @@ def smallest(distances: np.ndarray, count: int) -> np.ndarray:
     return picked
 
 
-_BYTE_BITS = np.unpackbits(np.arange(256, dtype=np.uint8)[:, None], axis=1, bitorder="little").astype(np.float32)
+@cache
+def _byte_bits() -> np.ndarray:
+    """Row b: the eight bits of byte value b, lowest first, as 0.0/1.0."""
+    return np.unpackbits(np.arange(256, dtype=np.uint8)[:, None], axis=1, bitorder="little").astype(np.float32)
 
 
 def sign_dot(planes: np.ndarray, positions: np.ndarray, query: np.ndarray) -> np.ndarray:
@@ -286,7 +298,7 @@ def sign_dot(planes: np.ndarray, positions: np.ndarray, query: np.ndarray) -> np
                   .reshape(words, m, 8).transpose(0, 2, 1).reshape(words * 8, m))  # one row per code byte
     padded = np.zeros(words * 64, np.float32)
     padded[:len(query)] = query
-    table = padded.reshape(-1, 8) @ _BYTE_BITS.T  # (bytes, 256): sum of query over each byte's set bits
+    table = padded.reshape(-1, 8) @ _byte_bits().T  # (bytes, 256): sum of query over each byte's set bits
     scores = np.zeros(m, np.float32)
     for byte, row in enumerate(code_bytes):
         scores += table[byte].take(row)

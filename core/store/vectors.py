@@ -10,13 +10,19 @@ import math
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import apsw
-import numpy as np
 
 from ..errors import LibraryError
+from ..lazy_module import lazy
 from . import vector_index
 from .sql import Row, in_batches, one_int, one_row, rows
+
+if TYPE_CHECKING:
+    import numpy as np
+else:
+    np = lazy("numpy")  # imported on first use: a bm25 search or a status never needs it
 
 EXACT_BELOW = 10_000  # spaces with at most this many vectors are searched exactly
 # Approximate search: the SHORTLIST nearest sign-bit codes by Hamming distance, the CANDIDATES
