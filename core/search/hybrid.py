@@ -310,7 +310,8 @@ def rerank_passage(text: str, terms: TermMatcher, window_chars: int = RERANK_WIN
 def rerank_hits(query: str | ParsedQuery, hits: Sequence[Hit], reranker: Reranker,
                 top: int = RERANK_TOP) -> list[Hit]:
     """Re-order the first ``top`` chunks by cross-encoder score; a document takes its best
-    reranked chunk's score. Documents past the window keep their order after them. ``query``
+    reranked chunk's score. Documents past the window keep their order after them, and related
+    ones (found by meaning alone) stay after the rest. ``query``
     may be the search's own :class:`ParsedQuery`, so the text is not read again."""
     pairs: list[tuple[int, int]] = []  # (hit index, chunk index), best chunks of all hits first
     for round_ in range(CHUNKS_PER_HIT):
@@ -333,4 +334,5 @@ def rerank_hits(query: str | ParsedQuery, hits: Sequence[Hit], reranker: Reranke
                        for c in order)
         reranked.append(replace(hit, chunks=chunks, score=max(rescored.values()), reranked=True))
     reranked.sort(key=lambda hit: -hit.score)
-    return reranked + [hit for i, hit in enumerate(hits) if i not in by_hit]
+    # Matches by meaning alone stay after those holding the query's words (a stable sort).
+    return sorted(reranked + [hit for i, hit in enumerate(hits) if i not in by_hit], key=lambda hit: hit.related)

@@ -158,3 +158,16 @@ def test_the_first_results_do_not_depend_on_k(indexed, query: str) -> None:
         first = [(h.path, h.related) for h in lib.search(query, k=10, mode=mode)]
         deep = [(h.path, h.related) for h in lib.search(query, k=100, mode=mode)][:10]
         assert first == deep, (mode, first, deep)
+
+
+def test_reranking_keeps_related_results_after_word_matches(indexed, reranker_dir: Path) -> None:
+    from memex.core.models.rerank import load_reranker
+    from memex.core.search.hybrid import rerank_hits
+
+    lib, _ = indexed
+    # The test cross-encoder (random weights) scores the related letter above the bike repair
+    # note for this query: reranking alone would put it first.
+    hits = lib.search("Krankenkasse", k=10) + lib.search("derailleur", k=10)
+    assert [h.related for h in hits] == [True, False]
+    reranked = rerank_hits("derailleur", hits, load_reranker(str(reranker_dir)))
+    assert [h.related for h in reranked] == [False, True]
