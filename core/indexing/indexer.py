@@ -292,6 +292,8 @@ class Indexer:
             judged = self._judge(f, source_id)
             if isinstance(judged, str):
                 outcomes.append(judged)
+            elif judged.attempts:  # in flight when a run died: alone, so only the culprit counts
+                outcomes.extend(self._read([judged]))
             else:
                 ready.append(judged)
         if ready:
