@@ -2,4 +2,5 @@ import sys
 
 from .cli.quick import main
 
-sys.exit(main())
+if __name__ == "__main__":  # not again in a process multiprocessing starts
+    sys.exit(main())

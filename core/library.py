@@ -34,7 +34,6 @@ from .models.switch import (
 )
 from .preview.pages import RenderedPage
 from .preview.previews import PagePreviews
-from .preview.worker import PreviewWorker
 from .search.hybrid import Searcher, rerank_hits
 from .search.language import library_language_hint
 from .search.operators import apply_operators, parse_operators, resolve_folder
@@ -67,6 +66,7 @@ from .types import (
 if TYPE_CHECKING:  # indexing loads on first use: a search or status needs none of it
     from .extract.worker import ExtractionWorker
     from .indexing.runner import IndexRunner
+    from .preview.worker import PreviewWorker
 
 _SURROGATES = re.compile("[\ud800-\udfff]")
 #: Settings every search reads as it starts (a change answers the same query differently).

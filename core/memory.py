@@ -6,8 +6,6 @@ arenas for reuse, so an app that indexed a thousand files stays as large as its 
 
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
 import sys
 
 
@@ -15,6 +13,8 @@ def release_free_heap() -> bool:
     """Return free heap memory to the system; True when some was released (glibc only)."""
     if not sys.platform.startswith("linux"):
         return False
+    import ctypes.util  # here: ctypes.util loads subprocess, which a search never needs
+
     try:
         libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
         return bool(libc.malloc_trim(0))

@@ -20,13 +20,13 @@ from typing import TYPE_CHECKING
 
 from .. import config
 from ..errors import MemexError
-from ..service.client import ServiceClient, connect, results_from_dict, status_from_dict
-from ..service.protocol import RequestError
+from ..service.address import socket_file
 from ..types import FileError, IndexReport, LibraryStatus, SearchFilters, SearchResults, Source
 from .output import FAILED_SHOWN, say
 
 if TYPE_CHECKING:
     from ..library import Library
+    from ..service.client import ServiceClient
 
 NO_SERVICE_ENV = "MEMEX_NO_SERVICE"
 SERVICE_MAX_K = 100  # the service's own cap; a larger --k opens the library itself
@@ -79,13 +79,19 @@ def service_for(args: argparse.Namespace) -> ServiceClient | None:
     if os.environ.get(NO_SERVICE_ENV) or getattr(args, "embedder", None) or getattr(args, "reranker", None):
         return None
     target = library_target(args)
-    return connect(target) if target is not None else None
+    if target is None or socket_file(str(target)) is None:
+        return None  # nobody serves it: the socket machinery need not even load
+    from ..service.client import connect
+
+    return connect(target)
 
 
 def _ask(client: ServiceClient, op: str, params: dict[str, object], *,
          timeout: float | None = 40.0) -> dict[str, object] | None:
     """The service's answer; None when it went away (the caller opens the library); its
     refusal as a MemexError (the same line the library would give)."""
+    from ..service.protocol import RequestError
+
     try:
         return client.call(op, params, timeout=timeout)
     except RequestError as exc:
@@ -117,6 +123,8 @@ def find(args: argparse.Namespace, query: str, filters: SearchFilters, rerank: b
         params["before"] = filters.modified_before
     with client:
         answer = _ask(client, "search", params)
+    from ..service.client import results_from_dict
+
     return results_from_dict(answer) if answer is not None else None
 
 
@@ -130,6 +138,8 @@ def status(args: argparse.Namespace, every: bool) -> tuple[LibraryStatus, list[S
         return None
     with client:
         answer = _ask(client, "status", {"failed_limit": MAX_FAILED if every else FAILED_SHOWN})
+    from ..service.client import status_from_dict
+
     return status_from_dict(answer) if answer is not None else None
 
 
@@ -155,6 +165,8 @@ def index(args: argparse.Namespace, paths: Sequence[str], quiet: bool
         still_failed = answer.get("failed_in_library")
         failed = still_failed if isinstance(still_failed, int) else 0
         listed = _ask(client, "status", {"failed_limit": min(failed, MAX_FAILED)}) if failed else None
+    from ..service.client import status_from_dict
+
     failures = status_from_dict(listed)[2] if listed else []
     return report_from_dict(answer), failed, failures
 

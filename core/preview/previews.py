@@ -5,11 +5,14 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
 
 from ..errors import ExtractionError, LibraryError
 from ..indexing.scan import OUTSIDE_LINK, OUTSIDE_LINK_MESSAGE, judge_path
 from .pages import RenderedPage
-from .worker import PreviewWorker
+
+if TYPE_CHECKING:  # the worker (and multiprocessing) loads when a page is first drawn
+    from .worker import PreviewWorker
 
 
 class PagePreviews:
@@ -51,5 +54,7 @@ class PagePreviews:
             if self._closed:
                 raise LibraryError("The library is closed.")
             if self._worker is None:
+                from .worker import PreviewWorker
+
                 self._worker = PreviewWorker()
             return self._worker

@@ -7,9 +7,16 @@ Standard library only; platformdirs is imported only when ``XDG_RUNTIME_DIR`` is
 
 from __future__ import annotations
 
-import hashlib
 import os
 import stat
+
+try:  # the hash alone: hashlib would load OpenSSL first (~3 ms of a ~40 ms call)
+    from _sha256 import sha256  # Python 3.11
+except ImportError:
+    try:
+        from _sha2 import sha256  # Python 3.12 on
+    except ImportError:
+        from hashlib import sha256
 
 FOLDER_NAME = "memex"
 MAX_SOCKET_PATH = 100  # bytes: sun_path holds 104 (macOS) to 108 (Linux) with its NUL
@@ -35,7 +42,7 @@ def service_folder_path() -> str:
 
 def socket_name(library: str) -> str:
     """One name per library file (its resolved path), short enough for any socket path."""
-    digest = hashlib.sha256(os.fsencode(library)).hexdigest()[:24]
+    digest = sha256(os.fsencode(library)).hexdigest()[:24]
     return f"library-{digest}.sock"
 
 
