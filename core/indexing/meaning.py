@@ -26,8 +26,8 @@ from .pace import Pace
 
 Embed = Callable[[Sequence[str]], np.ndarray]
 FETCH_CHUNKS = 256  # chunks read, embedded and written in one transaction
-EARLY_CHUNKS = 64  # chunks embedded while files are still being read (time to first result)
-EARLY_BATCH = 64  # … at most this many between two files
+EARLY_CHUNKS = 32  # chunks embedded while files are still being read (time to first result)
+EARLY_BATCH = 32  # … at most this many between two files
 CACHE_ENTRIES = 4096  # vectors kept for repeated texts (1.5 KB each at 384 dimensions)
 
 
