@@ -114,7 +114,9 @@ def _index(vocabulary: Vocabulary) -> _Index:
 
 def closest_word(word: str, vocabulary: Vocabulary) -> str | None:
     """The library word closest to ``word`` within :func:`max_edits` (fewest edits; then one
-    with the same first letter; then the one most chunks hold), or None."""
+    with the same first letter; then the one most chunks hold), or None. A word two edits
+    away must keep the first letter: people seldom mistype it, and "remember" is not a typo
+    of "december"."""
     most = max_edits(word)
     index = _index(vocabulary)
     if not index.words:
@@ -131,7 +133,9 @@ def closest_word(word: str, vocabulary: Vocabulary) -> str | None:
         choice = None
         for row in rows[(length_gap <= edits) & (letter_gap <= 2 * edits)]:
             candidate = index.words[int(row)]
-            if candidate == word or edit_distance(word, candidate, edits) > edits:
+            if candidate == word or (edits > 1 and candidate[0] != word[0]):
+                continue  # two edits that include the first letter: another word, not a typo
+            if edit_distance(word, candidate, edits) > edits:
                 continue
             key = (int(candidate[0] != word[0]), -int(index.chunks[row]))
             if best is None or key < best:

@@ -139,6 +139,13 @@ def test_the_closest_word_is_the_commonest_of_the_nearest():
     assert closest_word("borow", vocabulary) == "borrow"
     assert closest_word("sorow", vocabulary) == "sorrow"
     assert closest_word("qqqqqq", vocabulary) is None
+
+
+def test_a_real_word_two_edits_from_another_is_not_turned_into_it():
+    vocabulary = Vocabulary(["december", "lifetime", "meeting"], [40, 3, 9])
+    assert closest_word("remember", vocabulary) is None  # not "december"
+    assert closest_word("lifetme", vocabulary) == "lifetime"
+    assert closest_word("meetnig", vocabulary) == "meeting"
     assert corrected_text("a borow,  b", lambda w: {"borow": "borrow"}.get(w)) == "a borrow,  b"
 
 
