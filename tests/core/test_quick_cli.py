@@ -115,6 +115,7 @@ CALLS = [
     ["search", "tax", "--type", "exe"],  # refused by the command: exit 2, one line
     ["search", "tax", "--after", "2030-01-01", "--before", "2020-01-01"],
     ["search", "   "],
+    ["search", "caf\udce9"],  # not UTF-8 (a byte a shell passes through): refused in one line
     ["search", "tax", "--k", "0"],  # a parse error: argparse's own words, from the full command line
     ["search", "tax", "--bogus"],
     ["search"],
@@ -126,7 +127,7 @@ CALLS = [
 ]
 
 
-@pytest.mark.parametrize("args", CALLS, ids=[" ".join(a) for a in CALLS])
+@pytest.mark.parametrize("args", CALLS, ids=[ascii(" ".join(a)) for a in CALLS])
 def test_quick_answers_exactly_as_the_full_command_line(setup, serving, args):
     quick = setup.run(args)
     full = setup.run(args, service=False)
