@@ -99,3 +99,28 @@ def test_find_applies_every_operator(two_folders):
     assert all("heat flux" in c.text.lower() for h in results.hits for c in h.chunks)
     with pytest.raises(OperatorError, match="in:garage"):
         lib.find("heat in:garage", 10)
+
+
+@pytest.mark.slow
+def test_the_command_line_takes_the_same_operators(tmp_path: Path):
+    import json
+    import subprocess
+    import sys
+
+    folder = tmp_path / "notes"
+    (folder / "kitchen").mkdir(parents=True)
+    (folder / "kitchen" / "bread.md").write_text("# Bread\n\nSourdough bread needs a lively starter.\n")
+    (folder / "bread.txt").write_text("Bread from the shop, sliced.\n")
+    script = Path(sys.executable).with_name("memex")
+    library = str(tmp_path / "lib.db")
+
+    def memex(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([str(script), *args], capture_output=True, text=True, timeout=180,
+                              env={**os.environ, "NO_COLOR": "1"})
+
+    assert memex("index", "--library", library, str(folder)).returncode == 0
+    found = memex("search", "--library", library, "--json", "--no-rerank", "bread type:markdown in:kitchen")
+    assert found.returncode == 0, found.stderr
+    assert [os.path.basename(h["path"]) for h in json.loads(found.stdout)] == ["bread.md"]
+    refused = memex("search", "--library", library, "bread before:31/12/2024")
+    assert refused.returncode != 0 and "YYYY-MM-DD" in refused.stderr and "Traceback" not in refused.stderr
