@@ -242,6 +242,17 @@ class Library:
         with surrogates) is skipped and listed in the report's errors as "bad-name"."""
         return self._runner.refresh(paths, progress, cancel, pause)
 
+    def retry(self, paths: Iterable[str | os.PathLike[str]], *,
+              progress: Callable[[IndexProgress], None] | None = None,
+              cancel: threading.Event | None = None, pause: threading.Event | None = None) -> IndexReport:
+        """Read these failed files again although they did not change (a file that was locked,
+        or a reader that has since improved); paths that are not failed files are ignored. The
+        report says what became readable and what still fails."""
+        wanted = [str(Path(p).expanduser().absolute()) for p in paths]
+        with self.store.write() as conn:
+            marked = docs.mark_for_retry(conn, wanted)
+        return self.refresh(marked, progress=progress, cancel=cancel, pause=pause)
+
     def remove(self, path: str | os.PathLike[str], *,
                progress: Callable[[IndexProgress], None] | None = None,
                cancel: threading.Event | None = None) -> IndexReport:

@@ -50,6 +50,7 @@ class FailuresDialog(QDialog):
 
     open_requested = Signal(str)
     reveal_requested = Signal(str)
+    retry_requested = Signal(list)  # paths to read again
 
     def __init__(self, failures: list[FileError], parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -68,9 +69,18 @@ class FailuresDialog(QDialog):
         self.reveal_button = QPushButton("Show in folder")
         self.open_button.clicked.connect(lambda: self._emit(self.open_requested))
         self.reveal_button.clicked.connect(lambda: self._emit(self.reveal_requested))
+        self.retry_button = QPushButton("Try again")
+        self.retry_all_button = QPushButton("Try all again")
+        self.retry_button.setToolTip("Read this file again, for example after closing the program that locked it")
+        self.retry_all_button.setToolTip("Read every file in this list again")
+        self.retry_button.clicked.connect(self._retry_selected)
+        self.retry_all_button.clicked.connect(
+            lambda: self.retry_requested.emit([f.path for f in self.failures if os.path.exists(f.path)]))
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
         buttons.addButton(self.open_button, QDialogButtonBox.ButtonRole.ActionRole)
         buttons.addButton(self.reveal_button, QDialogButtonBox.ButtonRole.ActionRole)
+        buttons.addButton(self.retry_button, QDialogButtonBox.ButtonRole.ActionRole)
+        buttons.addButton(self.retry_all_button, QDialogButtonBox.ButtonRole.ActionRole)
         buttons.rejected.connect(self.reject)
         self.table.itemSelectionChanged.connect(self._on_selection)
         self.table.doubleClicked.connect(lambda _i: self._emit(self.open_requested))
@@ -121,7 +131,15 @@ class FailuresDialog(QDialog):
         path = self.selected_path()
         self.open_button.setEnabled(path is not None and os.path.exists(path))
         self.reveal_button.setEnabled(path is not None)
-        self.open_button.setToolTip("" if path is None or os.path.exists(path) else "The file is not there any more")
+        there = path is not None and os.path.exists(path)
+        self.open_button.setToolTip("" if path is None or there else "The file is not there any more")
+        self.retry_button.setEnabled(there)
+        self.retry_all_button.setEnabled(any(os.path.exists(f.path) for f in self.failures))
+
+    def _retry_selected(self) -> None:
+        path = self.selected_path()
+        if path is not None:
+            self.retry_requested.emit([path])
 
     def _emit(self, signal) -> None:
         path = self.selected_path()

@@ -25,7 +25,7 @@ PROGRESS_EVERY_S = 0.05
 
 @dataclass
 class WriteJob:
-    kind: str  # "index" | "refresh" | "remove"
+    kind: str  # "index" | "refresh" | "retry" | "remove"
     paths: list[str] | None = None  # index: None means every source
     quiet: bool = False  # no message when nothing changed (the start-up check)
 
@@ -35,6 +35,8 @@ class WriteJob:
             return f"Removing {os.path.basename(self.paths[0]) if self.paths else ''}"
         if self.kind == "refresh":
             return "Updating changed files"
+        if self.kind == "retry":
+            return f"Reading {self.paths[0] if self.paths and len(self.paths) == 1 else 'failed files'} again"
         if self.paths is None:
             return "Checking your folders for changes"
         names = ", ".join(os.path.basename(p.rstrip(os.sep)) or p for p in self.paths[:3])
@@ -93,6 +95,12 @@ class IndexController(QObject):
                 job.paths += [p for p in wanted if p not in seen]
                 return
         self._enqueue(WriteJob("refresh", list(dict.fromkeys(wanted))))
+
+    def retry(self, paths: Iterable[str]) -> None:
+        """Read failed files again although they did not change. Runs after the current job."""
+        wanted = list(dict.fromkeys(os.fspath(p) for p in paths))
+        if wanted:
+            self._enqueue(WriteJob("retry", wanted))
 
     def remove(self, path: str) -> None:
         """Forget a source; files on disk are untouched. Runs after the current job."""
@@ -167,6 +175,8 @@ class IndexController(QObject):
                 return library.remove(job.paths[0], progress=report, cancel=cancel)
             if job.kind == "refresh":
                 return library.refresh(job.paths, progress=report, cancel=cancel, pause=pause)
+            if job.kind == "retry":
+                return library.retry(job.paths, progress=report, cancel=cancel, pause=pause)
             return library.index(job.paths, progress=report, cancel=cancel, pause=pause)
 
         return run

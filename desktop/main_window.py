@@ -304,8 +304,17 @@ class MainWindow(QMainWindow):
         dialog = FailuresDialog(failures, self)
         dialog.open_requested.connect(lambda path: self.opener.open(path, "", 1))
         dialog.reveal_requested.connect(self.opener.reveal)
+        dialog.retry_requested.connect(self._retry_failed)
         self.failures_dialog = dialog
         dialog.open()
+
+    def _retry_failed(self, paths: list[str]) -> None:
+        """Read failed files again; the dialog closes and the status bar shows the run."""
+        dialog = getattr(self, "failures_dialog", None)
+        if dialog is not None:
+            dialog.accept()
+        if self.indexer is not None:
+            self.indexer.retry(paths)
 
     def _fit_default_size(self, width: int, height: int) -> None:
         """The first-run size, no larger than 90% of the screen's free area (small laptop screens)."""

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import apsw
 
 from ..errors import LibraryError
 from ..types import Document, FileError, Source
+from .in_flight import done_reading
 from .sql import Row, one_int, one_row, rows
 
 
@@ -253,3 +254,18 @@ def failed_files(conn: apsw.Connection, limit: int = 1000) -> list[FileError]:
     found = rows(conn, "SELECT path, error_reason, error FROM documents WHERE status = 'error' "
                        "ORDER BY indexed_at DESC LIMIT ?", (limit,))
     return [FileError(path=str(r[0]), reason=r[1] or "failed", message=r[2] or "") for r in found]
+
+
+def mark_for_retry(conn: apsw.Connection, paths: Iterable[str]) -> list[str]:
+    """Make the next sync read these failed files again although they did not change (their
+    stored size, date and hash no longer match the disk), and forget how many runs stopped
+    while reading them. Returns the paths that were failed files (inside a write transaction)."""
+    marked: list[str] = []
+    for path in dict.fromkeys(paths):
+        row = one_row(conn, "SELECT id FROM documents WHERE path = ? AND status = 'error'", (path,))
+        if row is None:
+            continue
+        conn.execute("UPDATE documents SET size = -1, mtime_ns = -1, content_hash = '' WHERE id = ?", (row[0],))
+        done_reading(conn, path)
+        marked.append(path)
+    return marked

@@ -207,6 +207,31 @@ def test_failed_files_are_shown_with_reasons(qtbot, make_window, corpus):
     assert all(r[1] == window.failures_dialog.table.item(0, 1).text() and r[1] for r in rows)  # the folder
     window.failures_dialog.reject()
 
+
+def test_try_again_reads_a_failed_file_that_a_sync_leaves_failed(qtbot, make_window, corpus):
+    """A file that failed and was then put right without changing its size or date (a copy
+    finished, a lock released) is read when the person asks, from the failed-files list."""
+    good = b"The heron stood in the reeds at dawn."
+    stuck = corpus / "stuck.txt"
+    stuck.write_bytes(b"\x00" * len(good))
+    window = make_window()
+    window.add_paths([str(corpus)])
+    wait_idle(qtbot, window)
+    qtbot.waitUntil(lambda: window.status.problems.isVisible())
+    before = stuck.stat()
+    stuck.write_bytes(good)
+    os.utime(stuck, ns=(before.st_atime_ns, before.st_mtime_ns))
+
+    window.show_failures()
+    qtbot.waitUntil(lambda: getattr(window, "failures_dialog", None) is not None)
+    dialog = window.failures_dialog
+    assert dialog.retry_button.isEnabled() and dialog.retry_button.text() == "Try again"
+    dialog.retry_button.click()
+    wait_idle(qtbot, window)
+    qtbot.waitUntil(lambda: not window.status.problems.isVisible())
+    assert [os.path.basename(h.path) for h in search_for(qtbot, window, "heron")] == ["stuck.txt"]
+
+
 def test_errors_from_core_and_bugs_are_readable(qtbot, make_window, tmp_path):
     window = make_window()
     window.add_paths([str(tmp_path / "no-such-folder")])
