@@ -48,13 +48,13 @@ DELETE_MIDWAY = """
 import shutil, sys
 from memex.core.indexing import indexer
 from memex.core.cli.main import main
-original, seen = indexer.Indexer._index_file, []
-def index_file(self, f, source_id):
+original, seen = indexer.Indexer._judge, []
+def judge(self, f, source_id):
     seen.append(f.path)
     if len(seen) == 6:
         shutil.rmtree(sys.argv[1])
     return original(self, f, source_id)
-indexer.Indexer._index_file = index_file
+indexer.Indexer._judge = judge
 sys.exit(main(sys.argv[2:]))
 """
 
