@@ -5,9 +5,9 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
-import numpy as np
-
+from ..lazy_module import lazy
 from ..models.protocols import Reranker
 from ..store import Connection, SQLError
 from ..store.chunks import StoredChunk, chunks_passing, fetch_chunks
@@ -23,6 +23,11 @@ from .junk import content_weight
 from .query import ParsedQuery, parse_query
 from .snippets import TermMatcher, make_snippet
 from .word_parts import alternatives, lexical_search
+
+if TYPE_CHECKING:
+    import numpy as np
+else:
+    np = lazy("numpy")  # imported on first use: a bm25 search or a status never needs it
 
 MODES = ("bm25", "dense", "hybrid")
 CHUNKS_PER_HIT = 3

@@ -19,14 +19,20 @@ import threading
 import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cache
+from typing import TYPE_CHECKING
 
-import numpy as np
-
+from ..lazy_module import lazy
 from ..store import Connection
 from ..store.fts import holds_together, term_count
 from ..store.vocabulary import Vocabulary, library_vocabulary
 from .query import MAX_TERMS, STOPWORDS, fold, parse_query
 from .word_parts import is_cjk, part_of_longer_words
+
+if TYPE_CHECKING:
+    import numpy as np
+else:
+    np = lazy("numpy")  # imported on first use: a bm25 search or a status never needs it
 
 MIN_LENGTH = 4
 MAX_LENGTH = 32
@@ -76,12 +82,14 @@ _INDEX_LOCK = threading.Lock()
 _INDEXES: weakref.WeakKeyDictionary[Vocabulary, _Index] = weakref.WeakKeyDictionary()
 
 
-_BITS_IN_BYTE = np.array([bin(i).count("1") for i in range(256)], np.uint8)
+@cache
+def _bits_in_byte() -> np.ndarray:
+    return np.array([bin(i).count("1") for i in range(256)], np.uint8)
 
 
 def _bits_set(values: np.ndarray) -> np.ndarray:
     """How many bits each uint32 of ``values`` has set (numpy's own needs numpy 2)."""
-    return _BITS_IN_BYTE[values.view(np.uint8)].reshape(-1, 4).sum(axis=1)
+    return _bits_in_byte()[values.view(np.uint8)].reshape(-1, 4).sum(axis=1)
 
 
 def _histogram(word: str) -> np.ndarray:

@@ -5,12 +5,18 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import apsw
-import numpy as np
 
+from ..lazy_module import lazy
 from .connection import MEMEX_APPLICATION_ID, write_transaction
 from .sql import one_int, one_row, rows
+
+if TYPE_CHECKING:
+    import numpy as np
+else:
+    np = lazy("numpy")  # imported on first use: a bm25 search or a status never needs it
 
 # Every step is frozen: it holds its own SQL text and code and never calls live code (a later
 # change to ``vector_index``, say, must not change what an old library's upgrade does).

@@ -109,8 +109,9 @@ def test_bm25_and_status_without_the_service_load_no_models(setup):
     for args in (["search", "tax", "--mode", "bm25", "--no-rerank"], ["status"]):
         code = ("import sys; from memex.core.cli.main import main; "
                 f"code = main({[*args, '--library', str(setup.library)]!r}); "
-                "heavy = sorted(m for m in ('onnxruntime', 'tokenizers', 'memex.core.indexing.runner', "
-                "'memex.core.extract.worker') if m in sys.modules); "
+                "heavy = sorted(m for m in ('onnxruntime', 'tokenizers', 'numpy', 'sqlite_vec', "
+                "'memex.core.indexing.runner', 'memex.core.extract.worker', 'multiprocessing') "
+                "if m in sys.modules); "
                 "print(heavy, file=sys.stderr); sys.exit(code or bool(heavy))")
         proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
                               env={**setup.env, NO_SERVICE: "1"})
