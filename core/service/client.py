@@ -114,14 +114,15 @@ def status_from_dict(data: Mapping[str, object]) -> tuple[LibraryStatus, list[So
                for s in _objects(data.get("sources"))]
     failures = [FileError(path=str(f.get("path")), reason=str(f.get("reason")), message=str(f.get("message")))
                 for f in _objects(data.get("failed_files"))]
-    embedder, reranker = data.get("embedder"), data.get("reranker")
+    embedder, reranker, hint = data.get("embedder"), data.get("reranker"), data.get("language_hint")
     status = LibraryStatus(
         path=str(data.get("path")), size_bytes=_int(data.get("size_bytes")), sources=len(sources),
         documents=_int(data.get("documents")), failed=_int(data.get("failed")),
         chunks=_int(data.get("chunks")), chunks_embedded=_int(data.get("chunks_embedded")),
         embedder=embedder if isinstance(embedder, str) else None,
         reranker=reranker if isinstance(reranker, str) else None,
-        schema_version=_int(data.get("schema_version")))
+        schema_version=_int(data.get("schema_version")),
+        language_hint=hint if isinstance(hint, str) else None)
     return status, sources, failures
 
 

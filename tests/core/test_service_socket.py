@@ -275,3 +275,16 @@ def test_frames_carry_any_text_exactly():
         value = {"text": "caf\u00e9 \udc80 \U0001f600 \x00"}
         send(left, value, MAX_FRAME)
         assert receive(right, MAX_FRAME) == value
+
+
+def test_status_through_the_service_keeps_the_language_hint() -> None:
+    import dataclasses
+
+    from memex.core.service.client import status_from_dict
+    from memex.core.types import LibraryStatus
+
+    status = LibraryStatus(path="/l.db", size_bytes=1, sources=0, documents=3, failed=0, chunks=9,
+                           chunks_embedded=9, embedder="e", reranker=None, schema_version=6,
+                           language_hint="Most of this library is not in English")
+    back, _, _ = status_from_dict({**dataclasses.asdict(status), "sources": [], "failed_files": []})
+    assert back.language_hint == status.language_hint
