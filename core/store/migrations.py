@@ -5,18 +5,11 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING
 
 import apsw
 
-from ..lazy_module import lazy
 from .connection import MEMEX_APPLICATION_ID, write_transaction
 from .sql import one_int, one_row, rows
-
-if TYPE_CHECKING:
-    import numpy as np
-else:
-    np = lazy("numpy")  # imported on first use: a bm25 search or a status never needs it
 
 # Every step is frozen: it holds its own SQL text and code and never calls live code (a later
 # change to ``vector_index``, say, must not change what an old library's upgrade does).
@@ -152,6 +145,8 @@ def _binary_vectors_batch(conn: apsw.Connection, bits: str, i8: str, dim: int,
                           batch: list[tuple[int, bytes]]) -> int:
     """Write the codes (one bit per dimension, set when positive, padded to 64-bit words) and
     int8 copies (scaled so the largest component is ±127) of ``batch``; its highest id."""
+    import numpy as np  # here, not at the top: a bm25 search or a status never loads numpy
+
     if not batch:
         return 0
     ids = [cid for cid, _ in batch]
