@@ -5,15 +5,11 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from ..extract.registry import EXTENSION_KINDS, SUPPORTED_KINDS
+from ..extract.registry import SUPPORTED_KINDS, kind_named
 from .failures import UsageError
 from .output import safe
 
 DATE_FORMAT = "YYYY-MM-DD"
-# Everyday names for a kind that are neither the kind itself nor one of its file extensions.
-KIND_ALIASES: dict[str, str] = {
-    "word": "docx", "excel": "xlsx", "powerpoint": "pptx", "plain": "text", "source": "code",
-}
 
 
 def known_kinds() -> list[str]:
@@ -23,8 +19,7 @@ def known_kinds() -> list[str]:
 def resolve_kind(text: str) -> str:
     """The kind name for ``text``: a kind (``pdf``), a file extension (``htm``, ``.md``) or an
     alias (``word``), in any case; a UsageError naming the known kinds otherwise."""
-    key = text.strip().lower().removeprefix(".")
-    kind = key if key in SUPPORTED_KINDS else EXTENSION_KINDS.get(key) or KIND_ALIASES.get(key)
+    kind = kind_named(text)
     if kind is None:
         raise UsageError(f"--type '{safe(text)}' is not a file type Memex indexes; known types: "
                          f"{', '.join(known_kinds())} (file extensions such as htm or md work too).")

@@ -23,6 +23,7 @@ from .mcp_command import add_mcp_parser, cmd_mcp
 from .models import add_models_parser, cmd_models
 from .output import safe, say, say_lines
 from .plugins import add_plugin_commands, plugin_run
+from .quick import quiet_stdout
 from .serve import add_serve_parser, cmd_serve
 
 if TYPE_CHECKING:
@@ -370,18 +371,6 @@ def _safe_logging() -> None:
         root.addHandler(handler)
 
 
-def _quiet_stdout() -> None:
-    """The reader of stdout went away (``memex search … | head``): stop writing to it, as the
-    Python docs advise for SIGPIPE, so the exit flush cannot fail again."""
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    try:
-        os.dup2(devnull, sys.stdout.fileno())
-    except (OSError, ValueError):
-        pass
-    finally:
-        os.close(devnull)
-
-
 def _may_name_plugin(argv: Sequence[str]) -> bool:
     """False when the command is plainly a built-in one (its name first): plugins are then not
     looked for. Anything else (help, an option first, another word) looks for them."""
@@ -410,7 +399,7 @@ def run_parsed(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int
         sys.stdout.flush()
         return code
     except BrokenPipeError:
-        _quiet_stdout()
+        quiet_stdout()
         return EXIT_BROKEN_PIPE
     except UsageError as exc:
         say(f"memex: {exc}", err=True)

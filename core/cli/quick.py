@@ -128,12 +128,12 @@ def write_answer(writes: Writes, code: int) -> int:
             stream.write(text)
         sys.stdout.flush()
     except BrokenPipeError:  # the reader went away (memex search … | head): as memex does
-        _quiet_stdout()
+        quiet_stdout()
         return EXIT_BROKEN_PIPE
     return code
 
 
-def _quiet_stdout() -> None:
+def quiet_stdout() -> None:
     devnull = os.open(os.devnull, os.O_WRONLY)
     try:
         os.dup2(devnull, sys.stdout.fileno())

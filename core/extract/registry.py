@@ -47,6 +47,18 @@ EXTENSION_KINDS: dict[str, str] = {
 
 SUPPORTED_KINDS: frozenset[str] = frozenset(_KIND_EXTENSIONS)
 
+# Everyday names for a kind that are neither the kind itself nor one of its file extensions.
+KIND_ALIASES: dict[str, str] = {
+    "word": "docx", "excel": "xlsx", "powerpoint": "pptx", "plain": "text", "source": "code",
+}
+
+
+def kind_named(text: str) -> str | None:
+    """The kind ``text`` names: a kind (``pdf``), a file extension (``htm``, ``.md``) or an
+    everyday name (``word``), in any case; None for anything else."""
+    key = text.strip().lower().removeprefix(".")
+    return key if key in SUPPORTED_KINDS else EXTENSION_KINDS.get(key) or KIND_ALIASES.get(key)
+
 # Kinds read by text.py / html.py (decoded bytes) as opposed to container formats.
 TEXT_KINDS: frozenset[str] = frozenset({"text", "markdown", "code", "csv", "json", "xml", "yaml"})
 PYMUPDF_KINDS: frozenset[str] = frozenset({"pdf", "epub", "xps", "fb2", "mobi", "cbz"})

@@ -17,14 +17,10 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from ..errors import MemexError
-from ..extract.registry import EXTENSION_KINDS, SUPPORTED_KINDS
+from ..extract.registry import SUPPORTED_KINDS, kind_named
 from ..types import Hit, SearchFilters, SearchResults
 
 # Everyday names for a kind that are neither the kind itself nor one of its file extensions
-# (the same names the command line's --type takes).
-KIND_ALIASES: dict[str, str] = {
-    "word": "docx", "excel": "xlsx", "powerpoint": "pptx", "plain": "text", "source": "code",
-}
 OPERATOR_KEYS = ("type", "in", "before", "after")
 DATE_HELP = "YYYY, YYYY-MM or YYYY-MM-DD"
 # A quoted phrase, or a key:value (the value itself quoted, or up to the next space).
@@ -123,8 +119,7 @@ def parse_operators(query: str) -> QueryOperators:
 def resolve_kind(text: str) -> str:
     """The kind for ``text``: a kind (``pdf``), a file extension (``htm``) or an everyday name
     (``word``), in any case."""
-    key = text.strip().lower().removeprefix(".")
-    kind = key if key in SUPPORTED_KINDS else EXTENSION_KINDS.get(key) or KIND_ALIASES.get(key)
+    kind = kind_named(text)
     if kind is None:
         raise OperatorError(f"type:{text} is not a file type Memex indexes; known types: "
                             f"{', '.join(sorted(SUPPORTED_KINDS))} (extensions such as htm or md work too).")

@@ -23,9 +23,8 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ..cli.filters import KIND_ALIASES
 from ..errors import MemexError
-from ..extract.registry import EXTENSION_KINDS, SUPPORTED_KINDS
+from ..extract.registry import SUPPORTED_KINDS, kind_named
 from ..types import Changes, Document, Hit, SearchFilters, SearchResults
 from .params import MAX_PATH_CHARS, Params
 from .protocol import RequestError
@@ -239,8 +238,7 @@ def _filters(p: Params) -> SearchFilters | None:
 
 
 def _kind(p: Params, text: str) -> str:
-    key = text.strip().lower().removeprefix(".")
-    kind = key if key in SUPPORTED_KINDS else EXTENSION_KINDS.get(key) or KIND_ALIASES.get(key)
+    kind = kind_named(text)
     if kind is None:
         raise p.bad(f"'type' {text[:40]!r} is not a file type Memex indexes; known: "
                     f"{', '.join(sorted(SUPPORTED_KINDS))}.")
