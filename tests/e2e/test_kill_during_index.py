@@ -63,7 +63,10 @@ def test_sigkill_then_rerun_leaves_sound_complete_library(tmp_path, kill_after_d
     docs_before = count_rows(db, "SELECT count(*) FROM documents")
     embedded_before = count_rows(db, "SELECT count(*) FROM chunks WHERE embedded = 1")
     pending_before = count_rows(db, "SELECT count(*) FROM chunks WHERE embedded = 0")
-    assert 0 < docs_before < FILES
+    # Words come first, in growing groups of files: the kill lands while files are read or,
+    # once every file's words are in, while their vectors are made; either way work is left.
+    assert 0 < docs_before <= FILES
+    assert docs_before < FILES or pending_before > 0
 
     rerun = _memex(["index", "--library", str(db), "--json", str(folder)])
     out, err = rerun.communicate(timeout=300)
