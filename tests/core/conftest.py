@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import shutil
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -25,3 +27,12 @@ def open_library(tmp_path: Path, embedder):
 @pytest.fixture
 def library(open_library) -> Library:
     return open_library()
+
+
+@pytest.fixture
+def runtime(monkeypatch: pytest.MonkeyPatch):
+    """A fresh runtime folder for service sockets (short: a socket path holds ~100 bytes)."""
+    folder = tempfile.mkdtemp(prefix="mx")
+    monkeypatch.setenv("XDG_RUNTIME_DIR", folder)
+    yield Path(folder)
+    shutil.rmtree(folder, ignore_errors=True)

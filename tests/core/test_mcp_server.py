@@ -4,11 +4,9 @@ SDK's own client over stdio, against a real library built here."""
 from __future__ import annotations
 
 import os
-import shutil
 import socket
 import subprocess
 import sys
-import tempfile
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -29,13 +27,6 @@ def memex_command() -> list[str]:
     script = Path(sys.executable).with_name("memex")
     return [str(script)] if script.exists() else [sys.executable, "-m", "memex.core"]
 
-
-@pytest.fixture
-def runtime(monkeypatch: pytest.MonkeyPatch):
-    folder = tempfile.mkdtemp(prefix="mx")  # short: a socket path holds at most ~100 bytes
-    monkeypatch.setenv("XDG_RUNTIME_DIR", folder)
-    yield Path(folder)
-    shutil.rmtree(folder, ignore_errors=True)
 
 
 @pytest.fixture

@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from service_process import running_service
 
 pytestmark = [pytest.mark.slow,
               pytest.mark.skipif(not hasattr(socket, "AF_UNIX"), reason="Unix domain sockets only")]
@@ -62,17 +63,9 @@ def setup(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Setup]:
 
 @pytest.fixture(scope="module")
 def serving(setup: Setup) -> Iterator[subprocess.Popen[str]]:
-    proc = subprocess.Popen([str(MEMEX), "serve", "--library", str(setup.library)], env=setup.env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    deadline = time.monotonic() + 60
-    while setup.socket() is None:
-        assert proc.poll() is None, f"memex serve ended: {proc.communicate()[1]}"
-        assert time.monotonic() < deadline, "memex serve did not start listening"
-        time.sleep(0.1)
-    yield proc
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGINT)
-        proc.wait(timeout=30)
+    with running_service([str(MEMEX), "serve", "--library", str(setup.library)],
+                         setup.env, lambda: setup.socket() is not None) as proc:
+        yield proc
 
 
 @pytest.mark.parametrize("args", [

@@ -6,11 +6,9 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import shutil
 import socket
 import stat
 import struct
-import tempfile
 import time
 from pathlib import Path
 
@@ -23,13 +21,6 @@ from memex.core.service.server import WORKERS, ServiceRunning, ServiceServer
 
 pytestmark = pytest.mark.skipif(not hasattr(socket, "AF_UNIX"), reason="Unix domain sockets only")
 
-
-@pytest.fixture
-def runtime(monkeypatch: pytest.MonkeyPatch):
-    folder = tempfile.mkdtemp(prefix="mx")  # short: a socket path holds at most ~100 bytes
-    monkeypatch.setenv("XDG_RUNTIME_DIR", folder)
-    yield Path(folder)
-    shutil.rmtree(folder, ignore_errors=True)
 
 
 @pytest.fixture
