@@ -42,6 +42,9 @@ def main(folder: Path) -> None:
         for size in SIZES:
             window.resize(*size)
             wait(lambda: False, 0.15)
+            # A loaded machine may deliver the resize's layout passes late: wait until the
+            # layout settles (no problem left) or 5 s pass, and report what is left then.
+            wait(lambda: not layout_problems(window, check_screen=False), 5)
             problems = layout_problems(window, check_screen=False)
             if problems:
                 found[f"{state} {size}"] = problems
