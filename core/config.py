@@ -101,6 +101,7 @@ CHECKS: dict[str, tuple[Callable[[Any], bool], str]] = {
     "chunk_overlap": (_whole(0, 2048), "a whole number from 0 to 2048"),
     "ignore": (lambda v: isinstance(v, list | tuple) and all(_text(p) for p in v), "a list of file name patterns"),
     "index_hidden": (lambda v: isinstance(v, bool), "true or false"),
+    "ocr": (lambda v: isinstance(v, bool), "true or false"),
     "lexical_weight": (_number(0.0, 1.0), "a number from 0 to 1"),
     "fusion": (lambda v: v in FUSIONS, " or ".join(f'"{f}"' for f in FUSIONS)),
     "semantic_floor": (_number(-1.0, 1.0), "a number from -1 to 1"),
@@ -147,6 +148,7 @@ class Settings:
     chunk_overlap: int = 40
     ignore: tuple[str, ...] = DEFAULT_IGNORE  # any sequence given is kept as a tuple
     index_hidden: bool = False
+    ocr: bool = True  # read scanned pages and pictures of text (after every file's words are in)
     lexical_weight: float = 0.4  # hybrid fusion: share of the BM25 side (0 = dense only); see search.fusion
     fusion: str = "convex"  # "convex" (normalised scores) or "rrf" (reciprocal rank fusion)
     semantic_floor: float = 0.45  # hybrid: cosine below which a meaning-only match is not shown (search.arrange)

@@ -14,17 +14,68 @@ class Page:
 
 
 @dataclass(frozen=True)
+class OcrWord:
+    """One word read from a page image, with its box in the page's own units: PDF points
+    for a PDF page, pixels for an image file (the units the preview renders from)."""
+
+    text: str
+    x0: float
+    y0: float
+    x1: float
+    y1: float
+
+
+@dataclass(frozen=True)
+class OcrPage:
+    """The text read from one scanned page or picture (page ``number``, 1-based), its words
+    with their boxes, and the page size in the same units as the boxes."""
+
+    number: int
+    text: str
+    words: tuple[OcrWord, ...]
+    width: float
+    height: float
+    engine: str  # e.g. "rapidocr PP-OCRv6"
+
+
+@dataclass(frozen=True)
 class Extraction:
-    """What an extractor returns for one file."""
+    """What an extractor returns for one file.
+
+    ``ocr_pages``: pages with no text layer that hold a picture (scanned pages; every page of
+    an image file), left for the OCR pass that runs after the words of every file are in.
+    ``members``: documents inside this one (the messages of a mailbox, the attachments of a
+    message), each indexed as its own document linked to this one.
+    ``fields``: named values shown with a result and kept for search, e.g. ("from", ...),
+    ("to", ...), ("date", ISO 8601). ``date``: the document's own date (a message's Date
+    header, as a POSIX time), which the date filter uses instead of the file's mtime.
+    ``resume_at``: a mailbox read in slices: the byte offset to read on from (None: all read).
+    """
 
     pages: tuple[Page, ...]
     kind: str
     title: str | None = None
     truncated: bool = False
+    ocr_pages: tuple[int, ...] = ()
+    members: tuple[Member, ...] = ()
+    fields: tuple[tuple[str, str], ...] = ()
+    date: float | None = None
+    resume_at: int | None = None
 
     @property
     def char_count(self) -> int:
         return sum(len(p.text) for p in self.pages)
+
+
+@dataclass(frozen=True)
+class Member:
+    """A document inside another: ``key`` is unique within its container and holds no "/"
+    (its path is the container's path + "/" + key); ``name`` is what a person calls it (an
+    attachment's file name, a message's subject)."""
+
+    key: str
+    name: str
+    extraction: Extraction
 
 
 @dataclass(frozen=True)
@@ -88,6 +139,7 @@ class ChunkHit:
     score: float
     lexical_rank: int | None = None
     semantic_rank: int | None = None
+    ocr: bool = False  # the text was read from the page image by OCR
 
 
 @dataclass(frozen=True)
@@ -106,6 +158,11 @@ class Hit:
     related: bool = False
     # Other files with the same content (same hash), shown as one result.
     also_at: tuple[str, ...] = ()
+    # Named values shown with the result, e.g. a message's ("from", ...), ("to", ...), ("date", ...).
+    fields: tuple[tuple[str, str], ...] = ()
+    # Set for a document inside a file (a message in a mailbox, an attachment): the path of the
+    # file on disk that holds it; ``path`` is then that file's path + "/" + member keys.
+    container: str | None = None
 
     @property
     def best(self) -> ChunkHit:
@@ -176,6 +233,9 @@ class IndexProgress:
     chunks_per_s: float | None = None  # chunks embedded per second of embedding
     words_left_s: float | None = None  # until every file of this run is searchable by words
     meaning_left_s: float | None = None  # until every chunk has its vector (words time included)
+    # Reading scanned pages and pictures (OCR), after the words of every file are in.
+    ocr_pages_total: int = 0  # pages waiting for OCR or read in this run
+    ocr_pages_done: int = 0
 
 
 @dataclass(frozen=True)
