@@ -236,6 +236,8 @@ class IndexProgress:
     # Reading scanned pages and pictures (OCR), after the words of every file are in.
     ocr_pages_total: int = 0  # pages waiting for OCR or read in this run
     ocr_pages_done: int = 0
+    # Files and folders the scan passed over without reading (see ``Library.skipped_files``).
+    files_skipped: int = 0
 
 
 @dataclass(frozen=True)
@@ -285,6 +287,9 @@ class IndexReport:
     sources_added: int = 0
     sources_removed: int = 0
     sources_checked: int = 0  # sources scanned completely (their "last checked" time moved)
+    # Files and folders this run's scan passed over without reading them: types Memex does not
+    # read, pipes and devices, unreadable folders, names it cannot hold, hidden and ignored ones.
+    files_skipped: int = 0
 
     @property
     def changes(self) -> Changes:
