@@ -58,6 +58,7 @@ from .types import (
     IndexProgress,
     IndexReport,
     LibraryStatus,
+    OcrPage,
     SearchFilters,
     SearchResults,
     Source,
@@ -264,12 +265,14 @@ class Library:
 
     # -- previews (see preview.previews) --------------------------------------------------
     def render_page(self, path: str | os.PathLike[str], page_number: int, terms: Sequence[str], width_px: int,
-                    crop_margins: bool = False) -> RenderedPage:
+                    crop_margins: bool = False, ocr: OcrPage | None = None) -> RenderedPage:
         """A page of ``path`` drawn as PNG with ``terms`` highlighted, by a separate process
         (started on first use, stopped by :meth:`close`); see :meth:`PreviewWorker.render`.
-        A file that hangs or crashes the renderer raises an ``ExtractionError`` saying so; so
-        does a path that leads out of its folder through a link (reason "outside-link")."""
-        return self._previews.render(path, page_number, terms, width_px, crop_margins)
+        ``ocr`` (the page's :meth:`ocr_words`) marks the matching words OCR read on a page
+        with no text layer. A file that hangs or crashes the renderer raises an
+        ``ExtractionError`` saying so; so does a path that leads out of its folder through a
+        link (reason "outside-link")."""
+        return self._previews.render(path, page_number, terms, width_px, crop_margins, ocr)
 
     def _source_root(self, path: str) -> str | None:
         return docs.source_root(self.store.connection(), path)
@@ -417,6 +420,15 @@ class Library:
         """The stored text of one page, rebuilt from its chunks at their offsets (for preview).
         Whitespace between chunks is shown as a line break."""
         return page_text(self.store.connection(), document_id, page)
+
+    def ocr_words(self, path: str | os.PathLike[str], page: int) -> OcrPage | None:
+        """What OCR read on page ``page`` of the document at ``path`` (its text, and its words
+        with boxes in the page's units, for the preview to highlight), or None when that page
+        was not read by OCR (it has a text layer, or still waits, or failed)."""
+        from .store.ocr import ocr_words
+
+        with self.store.read() as conn:
+            return ocr_words(conn, str(path), page)
 
     def failures(self, limit: int = 1000) -> list[FileError]:
         return docs.failed_files(self.store.connection(), limit)

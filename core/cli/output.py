@@ -83,13 +83,13 @@ def hit_dict(rank: int, hit: Hit, showing_results_for: str | None = None) -> dic
     return {
         "rank": rank, "path": hit.path, "title": hit.title, "kind": hit.kind,
         "showing_results_for": showing_results_for,
-        "page": hit.page, "score": hit.score, "reranked": hit.reranked,
+        "page": hit.page, "ocr": hit.best.ocr, "score": hit.score, "reranked": hit.reranked,
         "related": hit.related, "also_at": list(hit.also_at),
         "modified": time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(hit.mtime)),
         "snippet": hit.snippet,
         "highlights": [[h.start, h.end] for h in hit.best.highlights],
         "chunks": [{"page": c.page, "char_start": c.char_start, "char_end": c.char_end,
-                    "score": c.score, "snippet": c.snippet} for c in hit.chunks],
+                    "score": c.score, "snippet": c.snippet, "ocr": c.ocr} for c in hit.chunks],
     }
 
 
@@ -115,6 +115,8 @@ def format_hits(hits: Sequence[Hit], color: bool) -> list[str]:
         if hit.related and (rank == 1 or not hits[rank - 2].related):
             lines += ["Related (found by meaning, without your words):", ""]
         where = f"page {hit.page}" if hit.kind in {"pdf", "epub", "xps", "pptx", "xlsx"} else ""
+        if hit.best.ocr:
+            where = f"{where}, read by OCR" if where else "read by OCR"
         head = f"{rank:>2}. {safe(hit.path)}" + (f"  ({where})" if where else "")
         snippet = marked_snippet(hit, *(BOLD, RESET) if color else ("«", "»"))
         lines += [head, f"    {snippet}"]
@@ -161,9 +163,20 @@ def format_pace(p: IndexProgress) -> str:
     return "; ".join(parts)
 
 
+def ocr_progress(p: IndexProgress) -> str:
+    """``reading scanned pages, 12 of 80`` ("" when no page waits for OCR in this run)."""
+    if p.ocr_pages_total <= 0:
+        return ""
+    return f"reading scanned pages, {p.ocr_pages_done:,} of {p.ocr_pages_total:,}"
+
+
 def format_progress(p: IndexProgress) -> str:
     if p.phase == "scanning":
         return "Scanning…"
+    if p.phase == "ocr":
+        pace = format_pace(p)
+        return (f"[{p.files_done}/{p.files_total}] {ocr_progress(p)}, {p.chunks_embedded} embedded, "
+                f"{len(p.errors)} errors{'  ' + pace if pace else ''}")[:160]
     current = safe(os.path.basename(p.current)) if p.current else ""
     pace = format_pace(p)
     return (f"[{p.files_done}/{p.files_total}] {p.chunks_written} chunks, "
@@ -178,6 +191,9 @@ def format_progress_summary(p: IndexProgress) -> str:
     passages, 2,000 embedded, 1 failed`` (no file name: a log keeps every line)."""
     if p.phase == "scanning":
         return "Scanning: looking for files to index"
+    if p.phase == "ocr":
+        return (f"OCR: {ocr_progress(p)}; {p.chunks_written:,} passages, {p.chunks_embedded:,} embedded, "
+                f"{len(p.errors):,} failed")
     pace = format_pace(p)
     return (f"{p.phase.capitalize()}: {p.files_done:,} of {p.files_total:,} files, "
             f"{p.chunks_written:,} passages, {p.chunks_embedded:,} embedded, {len(p.errors):,} failed"

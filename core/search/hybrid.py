@@ -14,6 +14,7 @@ from ..store.chunks import StoredChunk, chunks_passing, fetch_chunks
 from ..store.counts import library_counts
 from ..store.duplicates import content_hashes, paths_by_hash
 from ..store.fts import ideal_score, name_matches, split_or
+from ..store.ocr import ocr_chunk_ids
 from ..store.term_presence import chunks_holding
 from ..store.vectors import VectorSpace, knn, unit_vectors
 from ..types import ChunkHit, Hit, SearchFilters
@@ -185,12 +186,14 @@ class Searcher:
         lex_rank = {cid: i for i, (cid, _) in enumerate(lex, start=1)}
         sem_rank = {cid: i for i, (cid, _) in enumerate(sem, start=1)}
         terms = TermMatcher(parsed.terms)
+        read_by_ocr = ocr_chunk_ids(self.conn, [cid for doc in ranking for cid, _ in doc.chunks[:CHUNKS_PER_HIT]])
         hits = []
         for doc in ranking:
             chunks = [(cid, score) for cid, score in doc.chunks[:CHUNKS_PER_HIT] if cid in stored]
             first = stored[chunks[0][0]]
             chunk_hits = tuple(
-                _chunk_hit(stored[cid], RankedChunk(cid, score, lex_rank.get(cid), sem_rank.get(cid)), terms)
+                _chunk_hit(stored[cid], RankedChunk(cid, score, lex_rank.get(cid), sem_rank.get(cid)), terms,
+                           ocr=cid in read_by_ocr)
                 for cid, score in chunks)
             hits.append(Hit(document_id=first.document_id, path=first.path, title=first.title,
                             kind=first.kind, mtime=first.mtime, score=doc.score, chunks=chunk_hits,
@@ -293,12 +296,12 @@ def _weighed(scored: list[tuple[int, float]], weights: dict[int, float]) -> list
     return sorted(((cid, score * weights[cid]) for cid, score in scored if cid in weights), key=lambda cs: -cs[1])
 
 
-def _chunk_hit(chunk: StoredChunk, ranked: RankedChunk, terms: TermMatcher) -> ChunkHit:
+def _chunk_hit(chunk: StoredChunk, ranked: RankedChunk, terms: TermMatcher, ocr: bool = False) -> ChunkHit:
     snippet, highlights = make_snippet(chunk.text, terms)
     return ChunkHit(chunk_id=chunk.id, page=chunk.page, char_start=chunk.char_start,
                     char_end=chunk.char_end, text=chunk.text, snippet=snippet,
                     highlights=highlights, score=ranked.score,
-                    lexical_rank=ranked.lexical_rank, semantic_rank=ranked.semantic_rank)
+                    lexical_rank=ranked.lexical_rank, semantic_rank=ranked.semantic_rank, ocr=ocr)
 
 
 def rerank_passage(text: str, terms: TermMatcher, window_chars: int = RERANK_WINDOW_CHARS) -> str:

@@ -92,7 +92,7 @@ def _hit(h: Mapping[str, object]) -> Hit:
     chunks = tuple(
         ChunkHit(chunk_id=_int(str(p.get("id")).rpartition(":")[2]), page=_int(p.get("page")),
                  char_start=_int(p.get("char_start")), char_end=_int(p.get("char_end")), text="",
-                 snippet=str(p.get("snippet", "")), score=_float(p.get("score")),
+                 snippet=str(p.get("snippet", "")), score=_float(p.get("score")), ocr=p.get("ocr") is True,
                  highlights=tuple(Highlight(_int(span[0]), _int(span[1]))
                                   for span in _spans(p.get("highlights"))))
         for p in _objects(h.get("passages")))

@@ -254,7 +254,7 @@ def results_dict(results: SearchResults) -> dict[str, object]:
 
 def hit_dict(hit: Hit) -> dict[str, object]:
     passages = [{"id": f"{hit.document_id}:{c.chunk_id}", "page": c.page, "char_start": c.char_start,
-                 "char_end": c.char_end, "score": c.score, "snippet": c.snippet,
+                 "char_end": c.char_end, "score": c.score, "snippet": c.snippet, "ocr": c.ocr,
                  "highlights": [[h.start, h.end] for h in c.highlights]} for c in hit.chunks]
     return {"id": passages[0]["id"] if passages else str(hit.document_id), "document_id": hit.document_id,
             "path": hit.path, "title": hit.title, "kind": hit.kind, "page": hit.page if hit.chunks else None,

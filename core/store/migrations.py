@@ -311,6 +311,53 @@ def _cjk_grams(conn: apsw.Connection) -> None:
     )
 
 
+def _ocr_pages(conn: apsw.Connection) -> None:
+    """Pages with no text layer that hold a picture (scanned pages, image files), read by OCR
+    after every file's words are in: waiting, done (the text read, its words with their boxes
+    as JSON, the page size in the boxes' units) or failed (one line why). A document written
+    again (read anew, or failed) loses its rows, as it loses its chunks; the rows it needs are
+    recorded again with it."""
+    conn.execute(
+        """
+        CREATE TABLE ocr_pages(
+            document_id INTEGER NOT NULL REFERENCES documents(id) ON DELETE CASCADE,
+            page INTEGER NOT NULL,
+            state TEXT NOT NULL DEFAULT 'waiting' CHECK (state IN ('waiting', 'done', 'failed')),
+            engine TEXT,
+            text TEXT,
+            words TEXT,
+            width REAL,
+            height REAL,
+            error TEXT,
+            attempts INTEGER NOT NULL DEFAULT 0,
+            PRIMARY KEY (document_id, page)
+        ) WITHOUT ROWID;
+        CREATE INDEX ocr_pages_waiting ON ocr_pages(document_id) WHERE state = 'waiting';
+        CREATE TRIGGER ocr_pages_document_written AFTER UPDATE OF indexed_at ON documents BEGIN
+            DELETE FROM ocr_pages WHERE document_id = new.id;
+        END;
+        """
+    )
+
+
+def _skipped_files(conn: apsw.Connection) -> None:
+    """Files and folders the scan passed over without reading them, each with a reason tag
+    and a one-line message (see ``skipped``): kept so the list outlives the run that found
+    it. A scan of a folder replaces its rows; a removed source takes its rows with it."""
+    conn.execute(
+        """
+        CREATE TABLE skipped_files(
+            path TEXT PRIMARY KEY,
+            source_id INTEGER REFERENCES sources(id) ON DELETE CASCADE,
+            reason TEXT NOT NULL,
+            message TEXT NOT NULL,
+            seen_at REAL NOT NULL
+        );
+        CREATE INDEX skipped_files_source ON skipped_files(source_id);
+        """
+    )
+
+
 Migration = tuple[str, Callable[[apsw.Connection], None]]
 
 MIGRATIONS: list[Migration] = [
@@ -320,6 +367,8 @@ MIGRATIONS: list[Migration] = [
     ("0004_library_counts", _library_counts),
     ("0005_word_index", _word_index),
     ("0006_cjk_grams", _cjk_grams),
+    ("0007_ocr_pages", _ocr_pages),
+    ("0009_skipped_files", _skipped_files),  # 0008 (documents inside files) goes before this line
 ]
 
 
