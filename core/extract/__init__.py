@@ -19,6 +19,7 @@ from memex.core.errors import (
 from memex.core.types import Extraction, Page
 
 from .registry import (
+    MAIL_KINDS,
     OFFICE_KINDS,
     PYMUPDF_KINDS,
     SUPPORTED_KINDS,
@@ -33,12 +34,14 @@ DEFAULT_MAX_CHARS = 5_000_000
 _MAX_TITLE_CHARS = 300
 
 
-def extract_file(path: Path, max_chars: int = DEFAULT_MAX_CHARS, kind: str | None = None) -> Extraction:
+def extract_file(path: Path, max_chars: int = DEFAULT_MAX_CHARS, kind: str | None = None,
+                 start: int = 0) -> Extraction:
     """Extract the text of ``path``; raises an ``ExtractionError`` subclass on failure.
 
     At most ``max_chars`` characters come back (``truncated`` says when more were dropped).
     ``kind`` is the file's kind when the caller has detected it already (the indexer's scan);
-    by default it is detected here.
+    by default it is detected here. ``start``: for a mailbox, the byte offset of the message
+    to read on from (a previous extraction's ``resume_at``).
     """
     path = Path(path)
     if max_chars <= 0:
@@ -54,7 +57,7 @@ def extract_file(path: Path, max_chars: int = DEFAULT_MAX_CHARS, kind: str | Non
     if size == 0:
         raise EmptyFile("the file is empty")
     try:
-        raw = _dispatch(path, kind, max_chars)
+        raw = _dispatch(path, kind, max_chars, start)
     except ExtractionError:
         raise
     except MemoryError:
@@ -70,7 +73,7 @@ def extract_file(path: Path, max_chars: int = DEFAULT_MAX_CHARS, kind: str | Non
     return _finish(raw, max_chars)
 
 
-def _dispatch(path: Path, kind: str, max_chars: int) -> Extraction:
+def _dispatch(path: Path, kind: str, max_chars: int, start: int = 0) -> Extraction:
     if kind in PYMUPDF_KINDS:
         from .pdf import extract_paged
 
@@ -83,6 +86,10 @@ def _dispatch(path: Path, kind: str, max_chars: int) -> Extraction:
         from .html import extract_html
 
         return extract_html(path, kind, max_chars)
+    if kind in MAIL_KINDS:
+        from .mail import extract_mail
+
+        return extract_mail(path, kind, max_chars, start)
     if kind in TEXT_KINDS:
         from .text import extract_text
 
@@ -111,7 +118,7 @@ def _finish(raw: Extraction, max_chars: int) -> Extraction:
             truncated = True
         left -= len(text)
         pages.append(Page(page.number, text))
-    if not any(p.text.strip() for p in pages):
+    if not any(p.text.strip() for p in pages) and not raw.members:
         raise EmptyFile("the file contains no text")
     title = raw.title
     if title is not None:

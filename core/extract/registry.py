@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import codecs
 import os
+import re
 import stat
 from pathlib import Path
 
@@ -39,6 +40,8 @@ _KIND_EXTENSIONS: dict[str, tuple[str, ...]] = {
     "odt": ("odt",),
     "ods": ("ods",),
     "odp": ("odp",),
+    "email": ("eml",),
+    "mbox": ("mbox", "mbx"),
 }
 
 EXTENSION_KINDS: dict[str, str] = {
@@ -63,6 +66,7 @@ def kind_named(text: str) -> str | None:
 TEXT_KINDS: frozenset[str] = frozenset({"text", "markdown", "code", "csv", "json", "xml", "yaml"})
 PYMUPDF_KINDS: frozenset[str] = frozenset({"pdf", "epub", "xps", "fb2", "mobi", "cbz"})
 OFFICE_KINDS: frozenset[str] = frozenset({"docx", "pptx", "xlsx", "odt", "ods", "odp"})
+MAIL_KINDS: frozenset[str] = frozenset({"email", "mbox"})
 
 # Extension-less files that are text by convention (compared case-insensitively).
 _TEXT_NAMES: frozenset[str] = frozenset(
@@ -75,14 +79,22 @@ _TEXT_NAMES: frozenset[str] = frozenset(
 )
 
 _SNIFF_BYTES = 4096
+# A header field ("Received: ...", "From: ...") and an mbox "From sender date" line.
+_HEADER_LINE_RE = re.compile(rb"[!-9;-~]+:[ \t]?")
+_FROM_LINE_RE = re.compile(rb"From \S+ .*\d{1,2}:\d\d")
+_MAIL_FIELD_RE = re.compile(rb"^(from|date|received|message-id|return-path|delivered-to):", re.I | re.M)
 
 
 def detect_kind(path: Path) -> str | None:
     """The extractor kind for ``path``, or None when Memex does not read this type."""
     path = Path(path)
     suffix = path.suffix
+    if _is_maildir_message(path):  # before extensions: Maildir names end in host names (".org")
+        return "email"
     if suffix and suffix[1:].lower() in EXTENSION_KINDS:
         return EXTENSION_KINDS[suffix[1:].lower()]
+    if _is_mbox_file(path, suffix):
+        return "mbox"
     if not suffix and path.name.lower() in _TEXT_NAMES:
         return "text"
     if suffix and not _may_be_text_name(path.name, suffix[1:]):
@@ -103,18 +115,52 @@ def is_supported(path: Path) -> bool:
     return detect_kind(path) is not None
 
 
-def _looks_like_utf8_text(path: Path) -> bool:
-    """First 4 KB has no NUL byte and decodes as UTF-8 (a cut multi-byte tail is allowed)."""
+def _is_maildir_message(path: Path) -> bool:
+    """A file in a Maildir's ``cur/`` or ``new/`` (beside a ``tmp/``) that starts with headers."""
+    if path.parent.name not in ("cur", "new") or not os.path.isdir(path.parent.parent / "tmp"):
+        return False
+    head = _read_head(path)
+    return head is not None and _looks_like_headers(head)
+
+
+def _looks_like_headers(head: bytes) -> bool:
+    """Starts with header fields, one of them a field every message has."""
+    block = head.replace(b"\r\n", b"\n").split(b"\n\n", 1)[0]
+    return _HEADER_LINE_RE.match(block) is not None and _MAIL_FIELD_RE.search(block) is not None
+
+
+def _is_mbox_file(path: Path, suffix: str) -> bool:
+    """An mbox without a mail extension: Thunderbird's ``Inbox`` beside ``Inbox.msf``, or a
+    file (``/var/mail/ann``, ``~/mbox``) starting with a "From " line followed by headers."""
+    has_index = os.path.exists(f"{path}.msf")
+    if not has_index and suffix and not _may_be_text_name(path.name, suffix[1:]):
+        return False
+    head = _read_head(path)
+    if head is None or not head.startswith(b"From "):
+        return False
+    first, _, rest = head.partition(b"\n")
+    return has_index or bool(_FROM_LINE_RE.match(first) and _looks_like_headers(rest))
+
+
+def _read_head(path: Path) -> bytes | None:
+    """The first 4 KB of a regular file; None for anything else or when it cannot be read."""
     try:
         # Non-blocking and regular files only: a FIFO must never stall the scanner or watcher.
         fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
         try:
             if not stat.S_ISREG(os.fstat(fd).st_mode):
-                return False
-            head = os.read(fd, _SNIFF_BYTES)
+                return None
+            return os.read(fd, _SNIFF_BYTES)
         finally:
             os.close(fd)
     except OSError:
+        return None
+
+
+def _looks_like_utf8_text(path: Path) -> bool:
+    """First 4 KB has no NUL byte and decodes as UTF-8 (a cut multi-byte tail is allowed)."""
+    head = _read_head(path)
+    if head is None:
         return False
     if b"\x00" in head:
         return False

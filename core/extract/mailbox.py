@@ -1,0 +1,140 @@
+"""mbox mailboxes (Thunderbird folders, exports, /var/mail) read as a stream, in slices.
+
+Messages start at "From " lines (the mbox "From_" line: a sender and a date with a time of
+day, so a body line that merely begins with "From " and was not escaped does not split a
+message); ">From " lines (mboxrd and mboxo escaping) lose one ">". Nothing holds more than
+one message in memory, and a message over ``MAX_MESSAGE_BYTES`` is read for its headers
+only. A call stops after a budget of messages, bytes, characters or seconds and says where to
+go on from (``Extraction.resume_at``), so a huge mailbox is read in slices and mail appended
+later is read from the old end.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tempfile
+import time
+from pathlib import Path
+from typing import BinaryIO
+
+from memex.core.errors import CorruptFile, EmptyFile, ExtractionError
+from memex.core.types import Extraction, Member, Page
+
+from .mail import MAX_MESSAGE_BYTES, MessageReader, headers_only, total_chars
+
+MAX_SLICE_MESSAGES = 2000
+MAX_SLICE_BYTES = 64 * 2**20
+MAX_SLICE_SECONDS = 20.0  # well inside the extraction worker's deadline
+_LINE_LIMIT = 2**20  # a longer "line" is read in pieces
+_HEAD_KEEP = 256 * 1024  # of a message over the cap, this much is kept for its headers
+
+# "From sender date" with a time of day somewhere in the date.
+_FROM_LINE_RE = re.compile(rb"From \S+ .*\d{1,2}:\d\d")
+
+
+def is_from_line(line: bytes) -> bool:
+    return _FROM_LINE_RE.match(line) is not None
+
+
+def read_mbox(path: Path, max_chars: int, start: int = 0) -> Extraction:
+    """The messages of mailbox ``path`` from byte ``start`` (which must be the offset of a
+    message's "From " line; otherwise ``ExtractionError`` with reason "moved")."""
+    with open(path, "rb") as fh, tempfile.TemporaryDirectory(prefix="memex-mbox-") as scratch:
+        stream = _MboxStream(fh, _first_message(fh, start))
+        reader = MessageReader(Path(scratch))
+        members: list[Member] = []
+        left = max_chars
+        began = time.monotonic()
+        while stream.next_offset is not None:
+            if members and (len(members) >= MAX_SLICE_MESSAGES or left <= 0
+                            or stream.next_offset - start >= MAX_SLICE_BYTES
+                            or time.monotonic() - began >= MAX_SLICE_SECONDS):
+                break
+            offset, data, too_large = stream.read_message()
+            try:
+                message = reader.read(data, max(left, 1), too_large=too_large)
+            except ExtractionError:
+                continue  # unreadable as a message: the mailbox goes on
+            if members and message.truncated and not too_large:
+                stream.next_offset = offset  # it did not fit: the next slice reads it whole
+                break
+            left -= total_chars(message)
+            members.append(Member(key=str(offset), name=message.title or "(no subject)",
+                                  extraction=message))
+    if not members and start == 0:
+        raise EmptyFile("the mailbox holds no messages")
+    return Extraction(pages=(Page(1, ""),), kind="mbox", title=Path(path).name,
+                      members=tuple(members), resume_at=stream.next_offset)
+
+
+def _first_message(fh: BinaryIO, start: int) -> int:
+    """The offset of the first message to read: ``start`` itself, checked to be at a "From "
+    line; from 0, past any blank lines at the top."""
+    size = os.fstat(fh.fileno()).st_size
+    if start < 0 or start > size:
+        raise ExtractionError("the mailbox changed since it was last read", "moved")
+    if start > 0:
+        fh.seek(start - 1)
+        before, line = fh.read(1), fh.readline(_LINE_LIMIT)
+        if before != b"\n" or not is_from_line(line):
+            raise ExtractionError("the mailbox changed since it was last read", "moved")
+        return start
+    offset = 0
+    while (line := fh.readline(_LINE_LIMIT)) and not line.strip():
+        offset += len(line)
+    if not line:
+        raise EmptyFile("the mailbox holds no messages")
+    if not line.startswith(b"From "):
+        raise CorruptFile("the file is not an mbox mailbox (it does not start with a \"From \" line)")
+    return offset
+
+
+class _MboxStream:
+    """Reads one message at a time; ``next_offset`` is where the next one's "From " line
+    starts (None at the end of the file)."""
+
+    def __init__(self, fh: BinaryIO, offset: int) -> None:
+        self.fh = fh
+        self.next_offset: int | None = offset
+
+    def read_message(self) -> tuple[int, bytes, bool]:
+        """(offset, message bytes without its "From " line, over the size cap)."""
+        offset = self.next_offset
+        assert offset is not None, "read past the end of the mailbox"
+        self.fh.seek(offset)
+        from_line = self.fh.readline(_LINE_LIMIT)
+        pos = offset + len(from_line)
+        at_line_start = from_line.endswith(b"\n")
+        chunks: list[bytes] = []
+        size = 0
+        too_large = False
+        self.next_offset = None
+        while line := self.fh.readline(_LINE_LIMIT):
+            line_start, at_line_start = at_line_start, line.endswith(b"\n")
+            if line_start and line.startswith(b"From ") and is_from_line(line):
+                self.next_offset = pos
+                break
+            pos += len(line)
+            if too_large:
+                continue
+            if line_start and line.startswith(b">") and line.lstrip(b">").startswith(b"From "):
+                line = line[1:]
+            chunks.append(line)
+            size += len(line)
+            if size > MAX_MESSAGE_BYTES:
+                too_large = True
+                chunks = [headers_only(_prefix(chunks, _HEAD_KEEP))]
+        return offset, b"".join(chunks), too_large
+
+
+def _prefix(chunks: list[bytes], limit: int) -> bytes:
+    """The first ``limit`` bytes of the joined chunks, without joining them all."""
+    taken: list[bytes] = []
+    size = 0
+    for chunk in chunks:
+        if size >= limit:
+            break
+        taken.append(chunk[: limit - size])
+        size += len(taken[-1])
+    return b"".join(taken)
