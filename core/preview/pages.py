@@ -13,7 +13,8 @@ from dataclasses import dataclass
 
 from ..search.query import fold, query_terms
 
-RENDERABLE_KINDS = frozenset({"pdf", "xps", "epub", "fb2", "mobi", "cbz"})
+# Kinds drawn as pages; "image": a picture (one page; a TIFF, one page per frame).
+RENDERABLE_KINDS = frozenset({"pdf", "xps", "epub", "fb2", "mobi", "cbz", "image"})
 MAX_WIDTH_PX = 4000
 _WORD = re.compile(r"\w+", re.UNICODE)
 

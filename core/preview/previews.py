@@ -9,7 +9,9 @@ from typing import TYPE_CHECKING
 
 from ..errors import ExtractionError, LibraryError
 from ..indexing.scan import OUTSIDE_LINK, OUTSIDE_LINK_MESSAGE, judge_path
-from .pages import RenderedPage
+from ..search.query import fold
+from ..types import OcrPage
+from .pages import RenderedPage, word_matches
 
 if TYPE_CHECKING:  # the worker (and multiprocessing) loads when a page is first drawn
     from .worker import PreviewWorker
@@ -27,9 +29,17 @@ class PagePreviews:
         self._closed = False
 
     def render(self, path: str | os.PathLike[str], page_number: int, terms: Sequence[str], width_px: int,
-               crop_margins: bool = False) -> RenderedPage:
-        """See :meth:`Library.render_page`."""
-        return self._started().render(self.readable(path), page_number, terms, width_px, crop_margins)
+               crop_margins: bool = False, ocr: OcrPage | None = None) -> RenderedPage:
+        """See :meth:`Library.render_page`. ``ocr``: the words OCR read on that page; those
+        matching ``terms`` are highlighted where the page has no text layer of its own."""
+        boxes: list[tuple[float, float, float, float]] = []
+        frame = None
+        if ocr is not None:
+            folded = [fold(t) for t in terms if t and t.strip()]
+            boxes = [(w.x0, w.y0, w.x1, w.y1) for w in ocr.words if folded and word_matches(w.text, folded)]
+            frame = (ocr.width, ocr.height)
+        return self._started().render(self.readable(path), page_number, terms, width_px, crop_margins,
+                                      boxes, frame)
 
     def readable(self, path: str | os.PathLike[str]) -> str:
         """Where ``path`` may be read, as the scan's link judge says (``scan.judge_path``)."""

@@ -15,6 +15,8 @@ from pathlib import Path
 from ..child_process import PYMUPDF_ADDONS, ChildSpec, IsolatedWorker
 from .pages import RenderedPage
 
+Box = tuple[float, float, float, float]  # x0, y0, x1, y1
+
 DEFAULT_TARGET = "memex.core.preview.render:handle"
 DEFAULT_TIMEOUT_S = 10.0
 DEFAULT_MEMORY_MB = 1024  # a 4000 px page is ~70 MB of pixels; PyMuPDF itself needs ~100 MB
@@ -40,15 +42,21 @@ class PreviewWorker(IsolatedWorker):
     close_wait_s = 0.2
 
     def render(self, path: str | os.PathLike[str], page_number: int, terms: Sequence[str], width_px: int,
-               crop_margins: bool = False) -> RenderedPage:
+               crop_margins: bool = False, boxes: Sequence[Box] = (),
+               frame: tuple[float, float] | None = None) -> RenderedPage:
         """Page ``page_number`` (1-based) of ``path`` as PNG, ``width_px`` wide (less for a page
         too tall to draw that wide), every word matching ``terms`` (folded query words, see
-        ``query_terms``) highlighted. ``crop_margins`` leaves out the empty side margins.
+        ``query_terms``) highlighted. ``crop_margins`` leaves out the empty side margins. A page
+        with no text layer (a scan, a picture) highlights ``boxes`` instead: (x0, y0, x1, y1)
+        in the units of a page ``frame`` = (width, height) in size (the words OCR read that
+        match, in PDF points or image pixels; see ``render.render_page``).
 
         Raises :class:`UnsupportedFile`, :class:`EncryptedFile`, :class:`CorruptFile`,
         :class:`ExtractionTimeout`, :class:`ExtractorCrashed` or :class:`ExtractionError`
         (page out of range, file gone), each with a readable message."""
-        args = (os.fspath(path), int(page_number), list(terms), int(width_px), bool(crop_margins))
+        args = (os.fspath(path), int(page_number), list(terms), int(width_px), bool(crop_margins),
+                [tuple(float(v) for v in box) for box in boxes],
+                (float(frame[0]), float(frame[1])) if frame else None)
         return self._request(("render", args), Path(path).name)
 
     def page_count(self, path: str | os.PathLike[str]) -> int:
