@@ -138,7 +138,7 @@ class MessageReader:
                 unread.append(name)
                 continue
             extraction = self._attachment(part, name, budget, depth)
-            if extraction is None:
+            if extraction is None or not total_chars(extraction):  # e.g. a picture with no text
                 unread.append(name)
                 continue
             budget -= total_chars(extraction)
@@ -153,7 +153,6 @@ class MessageReader:
                 inner = part.get_payload()
                 if isinstance(inner, list) and inner and isinstance(inner[0], Message):
                     return self.message(inner[0], budget, depth + 1)
-                return None
             payload = part.get_payload(decode=True)
         except Exception:
             return None
@@ -172,10 +171,10 @@ class MessageReader:
             fh.write(payload)
         try:
             kind = detect_kind(target)
+            if kind == "email" or name.lower().endswith(".eml"):
+                return self.read(payload, budget, depth + 1)
             if kind is None or kind == "mbox":
                 return None
-            if kind == "email":
-                return self.read(payload, budget, depth + 1)
             return extract_file(target, budget, kind)
         except ExtractionError:
             return None

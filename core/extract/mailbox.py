@@ -31,6 +31,9 @@ _HEAD_KEEP = 256 * 1024  # of a message over the cap, this much is kept for its 
 
 # "From sender date" with a time of day somewhere in the date.
 _FROM_LINE_RE = re.compile(rb"From \S+ .*\d{1,2}:\d\d")
+_MOZILLA_STATUS_RE = re.compile(rb"^X-Mozilla-Status:[ \t]*([0-9A-Fa-f]{1,4})[ \t]*\r?$", re.M)
+_MOZILLA_EXPUNGED = 0x0008
+_BLANK_LINE_RE = re.compile(rb"\r?\n\r?\n")
 
 
 def is_from_line(line: bytes) -> bool:
@@ -52,6 +55,8 @@ def read_mbox(path: Path, max_chars: int, start: int = 0) -> Extraction:
                             or time.monotonic() - began >= MAX_SLICE_SECONDS):
                 break
             offset, data, too_large = stream.read_message()
+            if _expunged(data):
+                continue
             try:
                 message = reader.read(data, max(left, 1), too_large=too_large)
             except ExtractionError:
@@ -126,6 +131,14 @@ class _MboxStream:
                 too_large = True
                 chunks = [headers_only(_prefix(chunks, _HEAD_KEEP))]
         return offset, b"".join(chunks), too_large
+
+
+def _expunged(data: bytes) -> bool:
+    """Deleted in Thunderbird but still in the file until the folder is compacted."""
+    head = data[:_HEAD_KEEP]
+    end = _BLANK_LINE_RE.search(head)
+    match = _MOZILLA_STATUS_RE.search(head[: end.start()] if end else head)
+    return match is not None and bool(int(match.group(1), 16) & _MOZILLA_EXPUNGED)
 
 
 def _prefix(chunks: list[bytes], limit: int) -> bytes:
