@@ -41,6 +41,7 @@ from .search.query import parse_query
 from .search.spelling import suggest
 from .store import Store
 from .store import documents as docs
+from .store import skipped as skipped_store
 from .store.chunks import StoredChunk, fetch_chunks, page_text
 from .store.connection import LibraryRecovered
 from .store.open_marks import clear_mark, clear_stale_marks, mark_open, stale_marks
@@ -432,6 +433,20 @@ class Library:
 
     def failures(self, limit: int = 1000) -> list[FileError]:
         return docs.failed_files(self.store.connection(), limit)
+
+    def skipped_files(self, limit: int = 1000, *, on_purpose: bool = False) -> list[FileError]:
+        """Files and folders the last scans passed over without reading them, by path, with
+        why: a type Memex does not read ("unsupported"), a pipe or device ("not-a-file"), a
+        folder it may not open, a name it cannot hold, a broken link. Hidden entries and names
+        matching an ignore pattern (skipped because the settings say so) only with
+        ``on_purpose``. Links leading out of a folder are listed by :meth:`failures`."""
+        return skipped_store.skipped_files(self.store.connection(), limit, on_purpose)
+
+    def skipped_counts(self, under: Sequence[str | os.PathLike[str]] = ()) -> dict[str, int]:
+        """How many skipped entries (see :meth:`skipped_files`, on purpose included) there are
+        for each reason: in the whole library, or at and inside the folders or files ``under``."""
+        roots = [str(Path(p).expanduser().resolve()) for p in under]
+        return skipped_store.skipped_counts(self.store.connection(), roots)
 
     def status(self) -> LibraryStatus:
         """The library's totals, read from the counts its triggers keep (no table is scanned)."""

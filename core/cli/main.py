@@ -25,6 +25,7 @@ from .output import safe, say, say_lines
 from .plugins import add_plugin_commands, plugin_run
 from .quick import quiet_stdout
 from .serve import add_serve_parser, cmd_serve
+from .skipped import add_skipped_parser, cmd_skipped, report_line
 
 if TYPE_CHECKING:
     from ..library import Library
@@ -92,6 +93,7 @@ def build_parser(plugins: bool = True) -> argparse.ArgumentParser:
                    help=f"list every file that could not be read (default: the first {output.FAILED_SHOWN})")
     p = sub.add_parser("remove", parents=[common], help="forget a source folder or file (files on disk are untouched)")
     p.add_argument("path", help="a folder or file given to memex index before")
+    add_skipped_parser(sub, common)
     sub.add_parser("doctor", parents=[common, models], help="check the installation and the library")
     add_serve_parser(sub, common)
     add_mcp_parser(sub)
@@ -152,6 +154,7 @@ def cmd_index(args: argparse.Namespace) -> int:
             log(p)
 
     handed = via_service.index(args, args.paths, quiet=args.json)  # the running owner writes
+    skipped_counts: dict[str, int] | None = None  # the breakdown, known when the library is open here
     if handed is not None:
         report, still_failed, failed_files = handed
         earlier = _earlier_of(failed_files, report) if not args.json else []
@@ -166,11 +169,16 @@ def cmd_index(args: argparse.Namespace) -> int:
                 if show:
                     output.clear_progress()
             still_failed = lib.status().failed  # the whole library's, not only this run's
+            if report.files_skipped and not args.json:
+                skipped_counts = lib.skipped_counts(args.paths)
             earlier = _earlier_failures(lib, report, still_failed) if not args.json else []
     if args.json:
         print(output.to_json({**output.dataclasses.asdict(report), "failed_in_library": still_failed}))
         return 0
     say_lines(output.format_report(report))
+    skipped_line = report_line(report.files_skipped, skipped_counts)
+    if skipped_line:
+        say(skipped_line)
     if still_failed:
         say(output.failed_in_library_line(still_failed))
         say_lines(output.format_failures(earlier, max(still_failed - len(report.errors), len(earlier))))
@@ -330,7 +338,7 @@ def cmd_gui(args: argparse.Namespace) -> int:
 
 COMMANDS = {"index": cmd_index, "search": cmd_search, "status": cmd_status, "remove": cmd_remove,
             "doctor": cmd_doctor, "eval": cmd_eval, "gui": cmd_gui, "serve": cmd_serve,
-            "mcp": cmd_mcp,
+            "mcp": cmd_mcp, "skipped": cmd_skipped,
             "models": cmd_models}
 
 

@@ -184,4 +184,5 @@ def report_from_dict(data: dict[str, object]) -> IndexReport:
         unchanged=count("unchanged"), failed=count("failed"), chunks=count("chunks"),
         embedded=count("embedded"), seconds=float(seconds) if isinstance(seconds, int | float) else 0.0,
         cancelled=data.get("cancelled") is True, errors=errors, sources_added=count("sources_added"),
-        sources_removed=count("sources_removed"), sources_checked=count("sources_checked"))
+        sources_removed=count("sources_removed"), sources_checked=count("sources_checked"),
+        files_skipped=count("files_skipped"))

@@ -15,6 +15,7 @@ file that brings the whole process down cannot do so on every start.
 from __future__ import annotations
 
 import os
+import stat as stat_mod
 import tempfile
 import threading
 import time
@@ -40,6 +41,7 @@ from .chunking import TokenizerLike, chunk_documents
 from .meaning import MeaningQueue
 from .pace import Pace
 from .scan import DiskFile, IgnoreRules, stat_file, walk_files
+from .skips import SkipLog
 
 CHECKPOINT_EVERY = 200  # files between PASSIVE WAL checkpoints (and one at the end of a run)
 MAX_ATTEMPTS = 3  # runs that may end while reading one version of a file before it is skipped
@@ -146,6 +148,7 @@ class Indexer:
         self.respace = respace
         self.rules = options.rules
         self.errors: list[FileError] = []
+        self.skips = SkipLog()  # what the scan passed over, kept in the library
         self._files_total = 0
         self._files_done = 0
         self._current: str | None = None
@@ -167,6 +170,7 @@ class Indexer:
         plan = _Plan()
         try:
             plan = self._plan(units)
+            self.skips.write(self.conn)
             counts["moved"], counts["removed"] = self._apply_moves_and_deletions(plan)
             self.guard()
             self._read_words(plan, counts)
@@ -184,6 +188,7 @@ class Indexer:
             removed=counts["removed"], unchanged=plan.unchanged + counts.get("unchanged", 0),
             failed=counts["failed"], chunks=self.pace.chunks_written, embedded=self.pace.chunks_embedded,
             seconds=time.monotonic() - started, cancelled=cancelled, errors=tuple(self.errors),
+            files_skipped=self.skips.count,
         )
 
     def _read_words(self, plan: _Plan, counts: dict[str, int]) -> None:
@@ -209,15 +214,19 @@ class Indexer:
         """Files on disk and files the library knows, for one unit."""
         path = unit.path
         if unit.root != path and self.rules.ignored_path(path, unit.root):
+            if not os.path.lexists(path):  # a hidden or ignored entry that went away
+                self.skips.scan(path, True, unit.source_id)
             return [], docs.known_files(self.conn, path, os.path.isdir(path) or unit.kind == "gone")
         verdict = scan.judge_path(path, unit.root)
         if verdict.link is not None:  # a link or a path through one: judged as the full scan does
+            self.skips.scan(verdict.link, False, unit.source_id)  # a link is no skipped entry
             known = {**docs.known_files(self.conn, verdict.link, is_folder=False),
                      **docs.known_files(self.conn, verdict.link, is_folder=True)}
             out = verdict.kind == "outside-link"  # else its target is indexed at its real place
             return ([scan.outside_entry(verdict.link, unit.root)] if out else []), known
         if os.path.isdir(path):
-            return (list(walk_files(path, self.rules, self._error, source_root=unit.root)),
+            skip = self.skips.scan(path, True, unit.source_id)
+            return (list(walk_files(path, self.rules, self._error, source_root=unit.root, on_skip=skip)),
                     docs.known_files(self.conn, path, is_folder=True))
         if unit.kind == "folder" and unit.root == path:
             # A source folder that is not there (an unplugged drive?): keep what we know.
@@ -226,12 +235,16 @@ class Indexer:
         known = docs.known_files(self.conn, path, is_folder=False)
         if unit.kind == "gone":
             known.update(docs.known_files(self.conn, path, is_folder=True))
+        skip = self.skips.scan(path, unit.kind == "gone", unit.source_id)
         single = stat_file(path)
         if single is None:
             if os.path.exists(path):
                 self._error(FileError(path, "unsupported", "Not a regular file"))
+                skip(scan.passed_over(path, scan.lstat_mode(path)))
             return [], known
         kind = detect_kind_safe(path)
+        if kind is None:
+            skip(scan.passed_over(path, stat_mod.S_IFREG))
         return ([replace(single, root=unit.root, kind=kind)] if kind else []), known
 
     def _plan(self, units: Sequence[Unit]) -> _Plan:
@@ -439,6 +452,7 @@ class Indexer:
             phase=phase, files_total=self._files_total, files_done=self._files_done,
             chunks_written=pace.chunks_written, chunks_embedded=pace.chunks_embedded,
             chunks_pending=pending, current=self._current, errors=tuple(self.errors),
+            files_skipped=self.skips.count,
             files_per_s=pace.files_per_s(), chunks_per_s=pace.chunks_per_s(),
             words_left_s=pace.words_left_s(), meaning_left_s=pace.meaning_left_s(pending)))
 

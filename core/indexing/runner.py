@@ -96,7 +96,8 @@ class IndexRunner:
             kind = "folder" if os.path.isdir(path) else "file" if os.path.exists(path) else "gone"
             units[path] = Unit(path, kind, source_id, source_paths[source_id])
         report = self._run(list(units.values()), [], progress, cancel, pause)
-        return replace(report, errors=(*skipped, *report.errors)) if skipped else report
+        return replace(report, errors=(*skipped, *report.errors),
+                       files_skipped=report.files_skipped + len(skipped)) if skipped else report
 
     def remove(self, path: str | os.PathLike[str], progress: Progress | None,
                cancel: threading.Event | None) -> IndexReport:

@@ -34,6 +34,16 @@ HASH_SAMPLE = 8 << 20
 OUTSIDE_LINK = "outside-link"
 OUTSIDE_LINK_MESSAGE = "Link outside the folder: what it points at is not indexed"
 
+# Why the scan passed over an entry without reading it (kept in the library: ``store.skipped``).
+UNSUPPORTED = "unsupported"  # a regular file of a type Memex does not read
+NOT_A_FILE = "not-a-file"  # a named pipe, socket or device
+UNREADABLE_FOLDER = "unreadable-folder"
+BROKEN_LINK = "broken-link"
+HIDDEN = "hidden"  # skipped on purpose: the settings leave hidden entries out…
+IGNORED = "ignored"  # … and names that match an ignore pattern
+_SPECIAL_NAMES = ((stat_mod.S_ISFIFO, "a named pipe"), (stat_mod.S_ISSOCK, "a socket"),
+                  (stat_mod.S_ISCHR, "a device"), (stat_mod.S_ISBLK, "a device"))
+
 
 @dataclass(frozen=True)
 class DiskFile:
@@ -141,6 +151,17 @@ class IgnoreRules:
             return True
         return self._match is not None and self._match(os.path.normcase(name)) is not None
 
+    def skipped_entry(self, path: str, is_folder: bool) -> FileError:
+        """Why the scan passes over ``path``, whose name :meth:`ignored` (hidden, or the first
+        pattern it matches)."""
+        name = os.path.basename(path)
+        inside = "; nothing in this folder is indexed" if is_folder else ""
+        if not self.include_hidden and name.startswith("."):
+            return FileError(path, HIDDEN, f"Hidden (the name starts with a dot){inside}")
+        key = os.path.normcase(name)
+        pattern = next((p for p in self.patterns if fnmatch.fnmatchcase(key, os.path.normcase(p))), "")
+        return FileError(path, IGNORED, f"Matches the ignore pattern {pattern}{inside}")
+
     def ignored_path(self, path: str, root: str) -> bool:
         """True when any part of ``path`` below ``root`` is ignored."""
         rel = os.path.relpath(path, root)
@@ -153,6 +174,7 @@ def walk_files(
     on_error: Callable[[FileError], None],
     kind_of: Callable[[str], str | None] | None = None,
     source_root: str | None = None,
+    on_skip: Callable[[FileError], None] | None = None,
 ) -> Iterator[DiskFile]:
     """Regular, indexable files under ``root`` (a folder inside the source ``source_root``,
     by default the source itself), each with its kind (``kind_of``, by default
@@ -160,8 +182,11 @@ def walk_files(
     :func:`judge_path`: one leading out of the source comes back as an ``outside`` entry (to
     be listed, never read), one staying inside is skipped (its target is found at its real
     place: no duplicates, no loops); FIFOs, sockets and devices are skipped; unreadable
-    folders are reported and skipped."""
+    folders are reported and skipped. ``on_skip`` hears of every entry passed over without
+    being read, with why (see :func:`passed_over`): no more is read to tell it than the walk
+    itself reads."""
     detect = kind_of or (lambda p: detect_kind(Path(p)))
+    skip = on_skip or (lambda _entry: None)
     source = root if source_root is None else source_root
     start = judge_path(root, source)
     if start.kind == "outside-link" and start.link is not None:
@@ -177,16 +202,22 @@ def walk_files(
                 listing = list(entries)
         except OSError as exc:
             on_error(FileError(folder, "unreadable", f"Cannot read folder: {exc.strerror or exc}"))
+            skip(FileError(printable_path(folder), UNREADABLE_FOLDER,
+                           f"Cannot open this folder ({exc.strerror or exc}); nothing in it is indexed"))
             continue
         for entry in sorted(listing, key=lambda e: e.name):
             if rules.ignored(entry.name):
+                skip(rules.skipped_entry(printable_path(entry.path), _is_folder(entry)))
                 continue
             bad_name = name_error(entry.path)
             if bad_name is not None:
                 on_error(bad_name)
+                skip(bad_name)
                 continue
+            link = False
             try:
-                if entry.is_symlink():
+                link = entry.is_symlink()
+                if link:
                     if inside_source(entry.path, source) is None:
                         yield outside_entry(entry.path, source)
                     else:  # counted at its target; a broken one is still worth a word
@@ -198,10 +229,46 @@ def walk_files(
                 st = entry.stat(follow_symlinks=False)
             except OSError as exc:
                 on_error(FileError(entry.path, "unreadable", f"Cannot read file: {exc.strerror or exc}"))
+                if link or exc.errno != errno.ENOENT:  # not merely gone since the listing
+                    skip(_unreadable_entry(entry.path, exc, link))
                 continue
             kind = detect(entry.path) if stat_mod.S_ISREG(st.st_mode) else None
             if kind is not None:
                 yield DiskFile(entry.path, st.st_size, st.st_mtime_ns, source, kind=kind)
+            else:
+                skip(passed_over(entry.path, st.st_mode))
+
+
+def passed_over(path: str, mode: int) -> FileError:
+    """Why a file the scan found (``mode`` from its stat, not following a link) is not read:
+    a regular file of a type Memex does not read, or no regular file at all."""
+    if stat_mod.S_ISREG(mode):
+        suffix = os.path.splitext(os.path.basename(path))[1]
+        shown = suffix if suffix else "no extension, and not plain text"
+        return FileError(path, UNSUPPORTED, f"This type of file is not supported ({shown})")
+    what = next((name for test, name in _SPECIAL_NAMES if test(mode)), "not a file")
+    return FileError(path, NOT_A_FILE, f"Not a regular file ({what}): there is nothing to read")
+
+
+def lstat_mode(path: str) -> int:
+    """The file type and mode bits of ``path`` itself (0 when it cannot be read)."""
+    try:
+        return os.lstat(path).st_mode
+    except OSError:
+        return 0
+
+
+def _unreadable_entry(path: str, exc: OSError, link: bool) -> FileError:
+    if link:
+        return FileError(path, BROKEN_LINK, "A link to something that is not there")
+    return FileError(path, "unreadable", f"Cannot read file: {exc.strerror or exc}")
+
+
+def _is_folder(entry: os.DirEntry[str]) -> bool:
+    try:
+        return entry.is_dir(follow_symlinks=False)
+    except OSError:
+        return False
 
 
 def stat_file(path: str) -> DiskFile | None:
