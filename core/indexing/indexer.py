@@ -23,6 +23,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -34,6 +35,7 @@ from ..store import Connection, in_flight
 from ..store import documents as docs
 from ..store.chunks import insert_chunks
 from ..store.connection import checkpoint, write_transaction
+from ..store.ocr import record_waiting
 from ..store.vectors import VectorSpace
 from ..types import ChunkSpan, Extraction, FileError, IndexProgress, IndexReport
 from . import scan
@@ -42,6 +44,9 @@ from .meaning import MeaningQueue
 from .pace import Pace
 from .scan import DiskFile, IgnoreRules, stat_file, walk_files
 from .skips import SkipLog
+
+if TYPE_CHECKING:
+    from .ocr_phase import OcrPhase
 
 CHECKPOINT_EVERY = 200  # files between PASSIVE WAL checkpoints (and one at the end of a run)
 MAX_ATTEMPTS = 3  # runs that may end while reading one version of a file before it is skipped
@@ -132,6 +137,7 @@ class Indexer:
         pause: threading.Event | None = None,
         guard: Callable[[], None] | None = None,
         respace: Callable[[], tuple[VectorSpace, Callable[[Sequence[str]], np.ndarray]]] | None = None,
+        ocr: OcrPhase | None = None,
     ) -> None:
         """``guard`` is called after every file and embedding batch and raises to stop the run
         (the library file was deleted, say). ``respace`` gives the active space and its embedder
@@ -146,6 +152,7 @@ class Indexer:
                               on_pause=lambda: self._emit("paused", force=True))
         self.guard = guard or (lambda: None)
         self.respace = respace
+        self.ocr = ocr  # reads scanned pages once every file's words are in
         self.rules = options.rules
         self.errors: list[FileError] = []
         self.skips = SkipLog()  # what the scan passed over, kept in the library
@@ -174,7 +181,11 @@ class Indexer:
             counts["moved"], counts["removed"] = self._apply_moves_and_deletions(plan)
             self.guard()
             self._read_words(plan, counts)
+            if self.ocr is not None:
+                self.ocr.start()
             self.meaning.drain()
+            if self.ocr is not None:
+                self.ocr.finish(self.meaning, lambda: self._emit("ocr", force=True))
             if full_sources:
                 with write_transaction(self.conn):
                     docs.mark_sources_indexed(self.conn, full_sources)
@@ -383,6 +394,7 @@ class Indexer:
         with self._writing():
             doc_id = docs.write_document(self.conn, record)
             insert_chunks(self.conn, doc_id, spans)
+            record_waiting(self.conn, doc_id, result.ocr_pages)
             in_flight.done_reading(self.conn, f.path)
         self.pace.read(0, 0, len(spans))
         self.meaning.wrote(doc_id, f.mtime_ns, len(spans))

@@ -26,6 +26,7 @@ from ..store.vectors import VectorSpace, active_space, ensure_space
 from ..store.writer_lock import writer_turn
 from ..types import FileError, IndexProgress, IndexReport, Source
 from .indexer import Indexer, IndexOptions, Unit
+from .ocr_phase import OcrPhase
 from .scan import name_error
 
 Progress = Callable[[IndexProgress], None]
@@ -134,12 +135,19 @@ class IndexRunner:
                     return space, partial(emb.embed_documents, batch_size=embed_batch_size(emb))
 
                 space, emb = self._space_for_writing(conn)
+                options, cancel, pause = self._options(), cancel or threading.Event(), pause or threading.Event()
+                # Scanned pages are read after every file's words are in, beside the vectors.
+                ocr = OcrPhase(self._store, emb.tokenizer, options, enabled=self._settings().ocr,
+                               cancel=cancel, pause=pause, guard=lock.check_in_place)
                 indexer = Indexer(
-                    conn, emb.tokenizer, self._extraction_worker(), self._options(),
+                    conn, emb.tokenizer, self._extraction_worker(), options,
                     embed=partial(emb.embed_documents, batch_size=embed_batch_size(emb)), space=space,
-                    progress=progress, cancel=cancel, pause=pause,
-                    guard=lock.check_in_place, respace=follow_switch)
-                return indexer.run(units, [sid for sid in full_sources if sid in alive])
+                    progress=ocr.annotate(progress), cancel=cancel, pause=pause,
+                    guard=lock.check_in_place, respace=follow_switch, ocr=ocr)
+                try:
+                    return ocr.reported(indexer.run(units, [sid for sid in full_sources if sid in alive]))
+                finally:
+                    ocr.close()
         finally:
             self._running.release()
 

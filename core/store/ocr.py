@@ -133,7 +133,7 @@ def ocr_counts(conn: apsw.Connection) -> OcrCounts:
 
 
 def failed_pages(conn: apsw.Connection, limit: int = 1000) -> list[FileError]:
-    """Pages OCR could not read, one line each (reason "ocr-failed")."""
+    """Pages OCR could not read, one line each (reason "ocr-failed": "Page 3: why")."""
     found = rows(conn, "SELECT d.path, o.page, o.error FROM ocr_pages o JOIN documents d ON d.id = o.document_id "
                        "WHERE o.state = 'failed' ORDER BY d.path, o.page LIMIT ?", (limit,))
     return [page_failure(str(r[0]), int(r[1]), str(r[2] or "")) for r in found]
@@ -141,7 +141,7 @@ def failed_pages(conn: apsw.Connection, limit: int = 1000) -> list[FileError]:
 
 def page_failure(path: str, page: int, message: str) -> FileError:
     detail = " ".join(message.split()) or "no reason given"
-    return FileError(path=path, reason="ocr-failed", message=f"Page {page} could not be read by OCR: {detail}")
+    return FileError(path=path, reason="ocr-failed", message=f"Page {page}: {detail}")
 
 
 def ocr_words(conn: apsw.Connection, path: str, page: int) -> OcrPage | None:
@@ -165,7 +165,7 @@ def ocr_chunk_ids(conn: apsw.Connection, chunk_ids: Sequence[int]) -> set[int]:
 
 def pack_words(words: Sequence[OcrWord]) -> str:
     """Words as compact JSON: [[text, x0, y0, x1, y1], ...], boxes to a tenth of a unit."""
-    return json.dumps([[w.text, round(w.x0, 1), round(w.y0, 1), round(w.x1, 1), round(w.y1, 1)] for w in words],
+    return json.dumps([[str(w.text), *(round(float(v), 1) for v in (w.x0, w.y0, w.x1, w.y1))] for w in words],
                       ensure_ascii=False, separators=(",", ":"))
 
 
