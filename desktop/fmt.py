@@ -6,10 +6,13 @@ import html
 import os
 import time
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
+from email.utils import parseaddr
 
 from memex.core.display_text import safe
 from memex.core.humanize import duration
+from memex.core.types import Hit
 
 # The type filter's choices: label → kinds.
 TYPE_FILTERS: tuple[tuple[str, tuple[str, ...]], ...] = (
@@ -22,6 +25,8 @@ TYPE_FILTERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("Code & data", ("code", "json", "xml", "yaml")),
     ("Web pages", ("html",)),
     ("E-books", ("epub", "mobi", "fb2", "xps", "cbz")),
+    ("Mail", ("email", "mbox")),
+    ("Pictures", ("image",)),
 )
 
 DATE_FILTERS: tuple[tuple[str, float | None], ...] = (
@@ -110,8 +115,9 @@ PAGED_KINDS = frozenset({"pdf", "xps", "epub", "mobi", "fb2", "cbz"})
 
 
 def page_label(kind: str, page: int) -> str | None:
-    """"page 3", "slide 3", "sheet 3" — or None for formats without pages."""
-    if kind in PAGED_KINDS:
+    """"page 3", "slide 3", "sheet 3" — or None for formats without pages (and for a
+    picture's only page: a TIFF's second frame is "page 2")."""
+    if kind in PAGED_KINDS or (kind == "image" and page > 1):
         return f"page {page}"
     if kind in ("pptx", "odp"):
         return f"slide {page}"
@@ -138,3 +144,73 @@ def report_sentence(r) -> str:
         return "Everything is up to date"
     sentence = ", ".join(bits)
     return f"{sentence[0].upper()}{sentence[1:]} in {duration(r.seconds)}"
+
+
+OCR_MARK = "OCR"
+OCR_TIP = "Text read from the page image"
+
+
+@dataclass(frozen=True)
+class HitLabels:
+    """How a result names itself: ``title`` (the file name, a message's subject), ``place``
+    (its folder; "From: …" for a message; the file holding an attachment), ``date`` (a
+    message's own date; "" otherwise) and ``message`` (it is a mail message)."""
+
+    title: str
+    place: str
+    date: str
+    message: bool
+
+
+def field(hit: Hit, name: str) -> str:
+    """The value of the hit's field ``name`` ("from", "to", "date"), "" when it has none."""
+    return next((value for key, value in hit.fields if key == name), "")
+
+
+def sender(value: str) -> str:
+    """"Ada Lovelace" for "Ada Lovelace <ada@example.org>", the address when there is no name."""
+    name, address = parseaddr(value)
+    return safe(name or address or value.strip())
+
+
+def field_time(value: str) -> float | None:
+    """An ISO 8601 date (a message's "date" field) as a POSIX time; None when it is not one."""
+    try:
+        return datetime.fromisoformat(value.strip()).timestamp() if value.strip() else None
+    except (ValueError, OverflowError, OSError):
+        return None
+
+
+def is_message(hit: Hit) -> bool:
+    """Whether the hit is a mail message (a .eml file, a message in a mailbox)."""
+    return hit.kind == "email" or bool(field(hit, "from"))
+
+
+def hit_labels(hit: Hit) -> HitLabels:
+    """The title and place line of a result and of its preview (see :class:`HitLabels`)."""
+    sent_by = field(hit, "from")
+    if is_message(hit):
+        when = field_time(field(hit, "date"))
+        subject = safe(" ".join((hit.title or "").split())) or "(no subject)"
+        return HitLabels(subject, f"From: {sender(sent_by)}" if sent_by else "From: unknown sender",
+                         short_date(when) if when is not None else "", True)
+    if hit.container:
+        title = safe(hit.title) if hit.title and hit.title.strip() else file_name(hit.path)
+        return HitLabels(title, f"in {file_name(hit.container)}", "", False)
+    return HitLabels(file_name(hit.path), folder_label(os.path.dirname(hit.path)), "", False)
+
+
+def hit_tooltip(hit: Hit) -> str:
+    """What hovering a result says: its path (and other copies); for a message, who wrote it
+    to whom and when, above the file that holds it."""
+    also = "".join(f"\nalso at {p}" for p in hit.also_at)
+    labels = hit_labels(hit)
+    if not labels.message:
+        return hit.path + also
+    lines = [labels.title, f"From: {field(hit, 'from') or 'unknown sender'}"]
+    if field(hit, "to"):
+        lines.append(f"To: {field(hit, 'to')}")
+    if labels.date:
+        lines.append(f"Date: {labels.date}")
+    lines.append(f"In {hit.container or hit.path}")
+    return "\n".join(lines) + also

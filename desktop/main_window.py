@@ -203,7 +203,7 @@ class MainWindow(QMainWindow):
         self.show_error(describe_error(exc))
 
     def _set_library(self, library: Library) -> None:
-        self.library = self.info.library = library
+        self.library = self.info.library = self.opener.library = library
         self.memory.set_library(library)
         self.search.set_library(library)
         self.preview.set_library(library)
@@ -347,6 +347,7 @@ class MainWindow(QMainWindow):
                 restart_needed=[r for r in result.restart_needed if r != RESTART_FIELDS["embedder"]])
         ignore_changed = (result.settings.ignore != settings.ignore
                           or result.settings.index_hidden != settings.index_hidden)
+        ocr_turned_on = result.settings.ocr and not settings.ocr
         settings = result.settings
         changes = self.library.update_settings(settings)  # a run under way keeps the value it started with
         reopen = [r for r in result.restart_needed if r != RESTART_FIELDS["embedder"]]
@@ -367,6 +368,8 @@ class MainWindow(QMainWindow):
             self.watch.restart(settings)
         if changes.search_results:  # a ranking setting: the same query now answers differently
             self.search.refresh()
+        if ocr_turned_on and self.indexer is not None:  # the scanned pages waiting are read now
+            self.indexer.index(None, quiet=True)
         if switch:
             self.model_switch.propose(new_embedder)
 

@@ -1,5 +1,6 @@
-"""Handing a file to the system: open it (at a page where the viewer allows), show it in its
-folder, copy its path. Finding a viewer may run ``xdg-mime`` and so happens off the GUI
+"""Handing a file to the system: open it (at a page where the viewer allows; a message or an
+attachment as the file the library hands out for it), show it in its folder, copy its path.
+Finding that file and a viewer may run ``xdg-mime`` or write a file, and so happens off the GUI
 thread; starting it is non-blocking (a detached process or the desktop's URL handler)."""
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from memex.core.library import Library
 from PySide6.QtCore import QObject, QProcess, QUrl, Signal
 from PySide6.QtGui import QDesktopServices, QGuiApplication
 
@@ -118,14 +120,22 @@ class Opener(QObject):
     def __init__(self, tasks: TaskManager, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.tasks = tasks
+        self.library: Library | None = None  # says what file opens a document (see Library.open_target)
         self.launched: list[tuple[str, ...] | str] = []  # what was started (for the curious)
 
     def open(self, path: str, kind: str, page: int) -> None:
-        if not os.path.exists(path):
-            self.error.emit(f"{path} is not there any more (moved or deleted?).")
-            return
-        self.tasks.run(lambda: plan_open(path, kind, page), self._run_plan, lane="read",
-                       failure=lambda exc: self.error.emit(describe_error(exc)))
+        """Open the document ``path`` (for a message in a mailbox or an attachment, the file
+        the library hands out for it: an exported message, the attachment, the mailbox)."""
+        library = self.library
+
+        def plan() -> OpenPlan:
+            open_target = getattr(library, "open_target", None)  # TEMPORARY until Library.open_target lands
+            target = open_target(path) if open_target is not None else path
+            if not os.path.exists(target):
+                return OpenPlan(target, page, problem=f"{target} is not there any more (moved or deleted?).")
+            return plan_open(target, kind, page)
+
+        self.tasks.run(plan, self._run_plan, lane="read", failure=lambda exc: self.error.emit(describe_error(exc)))
 
     def _run_plan(self, plan: OpenPlan) -> None:
         if plan.problem:

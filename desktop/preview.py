@@ -1,10 +1,11 @@
 """The preview of the selected result: its page's text with the passage and the query's words
-marked, and — for PDFs and other paged formats — the page itself, drawn in the background by
-the library's preview process (a file that hangs or crashes it shows an error instead)."""
+marked, and — for PDFs, other paged formats and pictures — the page itself, drawn in the
+background by the library's preview process (a file that hangs or crashes it shows an error
+instead). On a scanned page or a picture the words OCR read are marked from their boxes. A
+message's header names its subject, sender and date; a document inside another file (a
+message in a mailbox, an attachment) shows its text."""
 
 from __future__ import annotations
-
-import os
 
 from memex.core.api import RENDERABLE_KINDS, RenderedPage, match_spans, query_terms
 from memex.core.library import Library
@@ -58,6 +59,31 @@ def page_html(text: str, chunk_text: str, query: str, mark: str, passage: str) -
         body = (part(0, start) + f'<a name="passage"></a><span style="{passage}">' + part(start, end)
                 + "</span>" + part(end, len(text)))
     return f'<div style="white-space:pre-wrap; line-height:145%;">{body}</div>'
+
+
+def _renderable(hit: Hit) -> bool:
+    """Whether the document is drawn as pages: a paged format or a picture on disk (a document
+    inside another file, such as an attachment, shows its text)."""
+    return hit.kind in RENDERABLE_KINDS and hit.container is None
+
+
+def _header_texts(hit: Hit, chunk: ChunkHit) -> tuple[str, str, str]:
+    """The header's name, place and the rest: a file's name, folder, page and date; a
+    message's subject, sender, date and the mailbox holding it."""
+    labels = fmt.hit_labels(hit)
+    bits = []
+    if labels.message:
+        bits += [labels.date] if labels.date else []
+    else:
+        page = fmt.page_label(hit.kind, chunk.page)
+        bits += [page] if page else []
+    if hit.container and labels.message:
+        bits.append(f"in {fmt.file_name(hit.container)}")
+    if hit.mtime and not labels.message:
+        bits.append(f"modified {fmt.short_date(hit.mtime)}")
+    if chunk.ocr:
+        bits.append("read by OCR")
+    return labels.title, labels.place, "".join(f"  ·  {bit}" for bit in bits)
 
 
 def _framed(pix: QPixmap) -> QPixmap:
@@ -136,8 +162,8 @@ class PreviewPanel(QWidget):
         self.open_button.setToolTip("Open in the default application (Ctrl+O)")
         self.open_button.setShortcut("Ctrl+O")
         self.open_button.clicked.connect(lambda: self.hit and self.open_requested.emit(self.hit, self.chunk))
-        self.reveal_button.clicked.connect(lambda: self.hit and self.reveal_requested.emit(self.hit.path))
-        self.copy_button.clicked.connect(lambda: self.hit and self.copy_requested.emit(self.hit.path))
+        self.reveal_button.clicked.connect(lambda: self.hit and self.reveal_requested.emit(self._file_path()))
+        self.copy_button.clicked.connect(lambda: self.hit and self.copy_requested.emit(self._file_path()))
 
         header = QWidget(objectName="PreviewHeader")
         head = QVBoxLayout(header)
@@ -270,15 +296,8 @@ class PreviewPanel(QWidget):
             self.stack.setCurrentIndex(0)
             return
         self.stack.setCurrentIndex(1)
-        set_tooltip(self.title, hit.path)
-        bits = []
-        page = fmt.page_label(hit.kind, chunk.page)
-        if page:
-            bits.append(page)
-        if hit.mtime:
-            bits.append(f"modified {fmt.short_date(hit.mtime)}")
-        self._header_texts = (fmt.file_name(hit.path), fmt.folder_label(os.path.dirname(hit.path)),
-                              "".join(f"  ·  {bit}" for bit in bits))
+        set_tooltip(self.title, fmt.hit_tooltip(hit))
+        self._header_texts = _header_texts(hit, chunk)
         self._fit_header()
         if self._count_for != hit.document_id:  # another document: its page count is not known yet
             self.page_count, self._count_for = None, hit.document_id
@@ -291,7 +310,7 @@ class PreviewPanel(QWidget):
             return
         self._update_navigation()
         self._load_text(token, hit, chunk, query, page)
-        renderable = hit.kind in RENDERABLE_KINDS
+        renderable = _renderable(hit)
         self.tabs.setTabEnabled(1, renderable)
         self.tabs.setCurrentIndex(1 if renderable and self.prefer_page else 0)
         self.page_label.setPixmap(QPixmap())
@@ -386,8 +405,15 @@ class PreviewPanel(QWidget):
                 self.page_label.setText(f"This page cannot be shown: {describe_error(exc)}")  # replaces the image
                 self.page_failed.emit(describe_error(exc))
 
-        self.tasks.run(lambda: library.render_page(path, page, terms, int(width * ratio), crop_margins=True), done,
-                       failure=failed, lane="render", key="render")
+        def draw() -> RenderedPage:  # on the render lane: the OCR words too come from the library file there
+            ocr = library.ocr_words(path, page)
+            return library.render_page(path, page, terms, int(width * ratio), crop_margins=True, ocr=ocr)
+
+        self.tasks.run(draw, done, failure=failed, lane="render", key="render")
+
+    def _file_path(self) -> str:
+        """The file on disk the shown document is (or is inside: a message in a mailbox)."""
+        return "" if self.hit is None else self.hit.container or self.hit.path
 
     def _scroll_to(self, x: float, y: float) -> None:
         self.page_scroll.verticalScrollBar().setValue(int(max(0, y - 80)))
@@ -414,7 +440,7 @@ class PreviewPanel(QWidget):
         set_tooltip(self.meta, whole if self.meta.text() != whole else "")
 
     def _render_if_resized(self) -> None:
-        if self.hit is None or self.hit.kind not in RENDERABLE_KINDS or not self._rendered_width:
+        if self.hit is None or not _renderable(self.hit) or not self._rendered_width:
             return
         if abs(self._target_width() - self._rendered_width) > self._rendered_width * 0.1:
             self._render(self._token)

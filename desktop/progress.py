@@ -20,6 +20,7 @@ PHASES = {
     "scanning": "Looking for changes",
     "indexing": "Indexing",
     "embedding": "Analysing passages",
+    "ocr": "Reading scanned pages",
     "paused": "Paused",
     "waiting": "Waiting for another Memex",  # another process is indexing this library
     "done": "Finishing",
@@ -186,6 +187,8 @@ class StatusArea(QWidget):
         self._message_text = ""
         self._message_error = False
         self._meter: RunMeter | None = None
+        self._ocr_meter: RunMeter | None = None  # timed from the first scanned page a run reads
+        self._ocr_base = 0
         self._last: IndexProgress | None = None
         self._shown_at = 0.0
         self._paused = False
@@ -200,6 +203,7 @@ class StatusArea(QWidget):
     # -- indexing -------------------------------------------------------------------------
     def start_run(self, description: str) -> None:
         self._meter = RunMeter()
+        self._ocr_meter = None
         self._last = None
         self._set_running(True)
         self.show_text(self.phase, description)
@@ -234,7 +238,9 @@ class StatusArea(QWidget):
         paused = self._paused or p.phase in ("paused", "waiting")
         meter.pause(paused)  # neither counts towards the speed
         self.show_text(self.phase, PHASES["paused"] if self._paused else PHASES.get(p.phase, p.phase.capitalize()))
-        if p.files_total > 0:
+        if p.phase == "ocr" and p.ocr_pages_total > 0:
+            self._show_ocr_counts(p, paused)
+        elif p.files_total > 0:
             self.bar.setRange(0, p.files_total)
             self.bar.setValue(min(p.files_done, p.files_total))
             bits = [f"{p.files_done:,} of {fmt.count(p.files_total, 'file')}"]
@@ -253,6 +259,25 @@ class StatusArea(QWidget):
         name = fmt.file_name(p.current) if p.current else ""
         self.show_text(self.current, name, Qt.TextElideMode.ElideMiddle)
         set_tooltip(self.current, p.current or "")
+
+    def _show_ocr_counts(self, p: IndexProgress, paused: bool) -> None:
+        """Pages read of those waiting ("12 of 80"), pages per second and the time left, timed
+        from the first page this run saw read (pages read before a restart do not count)."""
+        total, done = p.ocr_pages_total, min(p.ocr_pages_done, p.ocr_pages_total)
+        if self._ocr_meter is None:
+            self._ocr_meter, self._ocr_base = RunMeter(), done
+        self.bar.setRange(0, total)
+        self.bar.setValue(done)
+        bits = [f"{done:,} of {total:,}"]
+        read, left = done - self._ocr_base, total - self._ocr_base
+        self._ocr_meter.pause(paused)
+        rate = None if paused else self._ocr_meter.rate(read)
+        if rate:
+            bits.append(f"{rate:.1f} pages/s" if rate >= 0.1 else f"{60 * rate:.1f} pages/min")
+        eta = None if paused else self._ocr_meter.eta(read, left)
+        if eta is not None:
+            bits.append(f"about {fmt.duration(eta)} left")
+        self.show_text(self.counts, "  ·  ".join(bits))
 
     def rehearse(self) -> None:
         """Show a made-up run once, off screen (see ResultsView.rehearse)."""

@@ -3,7 +3,6 @@ with the query's words marked. Rows are drawn once into cached pixmaps."""
 
 from __future__ import annotations
 
-import os
 from collections import OrderedDict
 from typing import TYPE_CHECKING
 
@@ -19,7 +18,7 @@ from PySide6.QtGui import (
     QPixmap,
     QTextDocument,
 )
-from PySide6.QtWidgets import QStyle, QStyledItemDelegate, QStyleOptionViewItem
+from PySide6.QtWidgets import QStyle, QStyledItemDelegate, QStyleOptionViewItem, QToolTip
 
 from . import fmt, style
 
@@ -35,6 +34,7 @@ PAD_X, PAD_Y, BADGE = 14, 10, 26
 GAP = 12
 TEXT_LEFT = PAD_X + BADGE + GAP
 MAX_SNIPPET_LINES = 3
+OCR_PAD, OCR_GAP = 4, 6  # inside the "OCR" mark, and between it and the text after it
 CACHE_BYTES = 32 << 20  # painted rows kept for repaints (visible rows and some more)
 
 
@@ -156,7 +156,7 @@ class ResultDelegate(QStyledItemDelegate):
         hit: Hit = index.data(HIT_ROLE)
         chunk: ChunkHit = index.data(CHUNK_ROLE)
         expanded = top and len(hit.chunks) > 1 and self.view.isExpanded(index)
-        date = fmt.relative_time(hit.mtime) if top and hit.mtime else ""
+        date = fmt.relative_time(hit.mtime) if top and hit.mtime and not fmt.is_message(hit) else ""
         dpr = painter.device().devicePixelRatioF() if painter.device() else 1.0
         key = (self.view.results.query, hit.document_id, hit.path, chunk.chunk_id, top, rect.width(), rect.height(),
                expanded, date, dpr, style.is_dark(option.palette))
@@ -193,11 +193,13 @@ class ResultDelegate(QStyledItemDelegate):
 
     def _draw_document_head(self, painter: QPainter, rect: QRect, pal: QPalette, hit: Hit, chunk: ChunkHit,
                             expanded: bool, date: str, dpr: float) -> tuple[int, int]:
-        """The badge, the name and date, the folder · page · "n more matches" line; returns
-        where the snippet starts."""
+        """The badge, the name (a message's subject) and date, the folder (a message's sender
+        and date) · page · "n more matches" line, after the OCR mark when OCR read the
+        passage; returns where the snippet starts."""
         title_font, small, _ = self._fonts()
         tfm, sfm, _ = self._fm()
         muted = style.muted_colour(pal)
+        labels = fmt.hit_labels(hit)
         y = rect.top() + PAD_Y
         badge = style.kind_badge(style.badge_label(hit.kind, hit.path), hit.kind, BADGE, dpr)
         painter.drawPixmap(rect.left() + PAD_X, y + 1, badge)
@@ -210,12 +212,15 @@ class ResultDelegate(QStyledItemDelegate):
                          Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter, date)
         painter.setFont(title_font)
         painter.setPen(pal.color(QPalette.ColorRole.Text))
-        name = tfm.elidedText(fmt.file_name(hit.path), Qt.TextElideMode.ElideMiddle,
-                              max(20, right - x - date_w - 12))
+        mode = Qt.TextElideMode.ElideRight if labels.message else Qt.TextElideMode.ElideMiddle
+        name = tfm.elidedText(labels.title, mode, max(20, right - x - date_w - 12))
         painter.drawText(QRect(x, y, right - x, tfm.height()), Qt.AlignmentFlag.AlignVCenter, name)
         y += tfm.height() + 2
+        if chunk.ocr:
+            x = self._draw_ocr_mark(painter, QRect(x, y, 0, sfm.height()), pal)
         page = fmt.page_label(hit.kind, chunk.page)
-        meta_tail = [page] if page else []
+        meta_tail = [labels.date] if labels.date else []
+        meta_tail += [page] if page else []
         more = len(hit.chunks) - 1
         if hit.also_at:
             meta_tail.append(also_at_text(hit.also_at))
@@ -223,12 +228,53 @@ class ResultDelegate(QStyledItemDelegate):
             meta_tail.append(f"{'▾' if expanded else '▸'} {more} more match{'es' if more != 1 else ''}")
         tail = "  ·  ".join(meta_tail)
         tail_w = sfm.horizontalAdvance(tail + "  ·  ") if tail else 0
-        folder = sfm.elidedText(fmt.folder_label(os.path.dirname(hit.path)), Qt.TextElideMode.ElideMiddle,
-                                max(40, right - x - tail_w))
+        place = sfm.elidedText(labels.place, Qt.TextElideMode.ElideRight if labels.message
+                               else Qt.TextElideMode.ElideMiddle, max(40, right - x - tail_w))
         painter.setFont(small)
+        painter.setPen(muted)
         painter.drawText(QRect(x, y, right - x, sfm.height()), Qt.AlignmentFlag.AlignVCenter,
-                         folder + ("  ·  " + tail if tail else ""))
-        return x, y + sfm.height() + 6
+                         place + ("  ·  " + tail if tail else ""))
+        return rect.left() + TEXT_LEFT, y + sfm.height() + 6
+
+    def _ocr_mark_width(self) -> int:
+        return self._fm()[1].horizontalAdvance(fmt.OCR_MARK) + 2 * OCR_PAD
+
+    def _draw_ocr_mark(self, painter: QPainter, line: QRect, pal: QPalette) -> int:
+        """The small "OCR" mark at the start of ``line`` (the passage was read from the page
+        image); returns where the line's text goes on."""
+        _, small, _ = self._fonts()
+        box = QRect(line.left(), line.top() + 1, self._ocr_mark_width(), line.height() - 2)
+        colour = QColor(style.ACCENT)
+        painter.save()
+        painter.setPen(colour)
+        painter.setBrush(QColor(colour.red(), colour.green(), colour.blue(), 30))
+        painter.drawRoundedRect(QRectF(box).adjusted(0.5, 0.5, -0.5, -0.5), 3, 3)
+        mark_font = QFont(small)
+        mark_font.setWeight(QFont.Weight.DemiBold)
+        painter.setFont(mark_font)
+        painter.setPen(style.readable(colour, [pal.color(QPalette.ColorRole.Base)]))
+        painter.drawText(box, Qt.AlignmentFlag.AlignCenter, fmt.OCR_MARK)
+        painter.restore()
+        return box.right() + 1 + OCR_GAP
+
+    def ocr_mark_rect(self, rect: QRect, index) -> QRect:
+        """Where the row at ``rect`` shows its "OCR" mark (an empty rect when it has none)."""
+        chunk: ChunkHit | None = index.data(CHUNK_ROLE)
+        if chunk is None or not chunk.ocr:
+            return QRect()
+        tfm, sfm, _ = self._fm()
+        if index.internalId() == 0:
+            top = rect.top() + (self.divider_height() if index.data(DIVIDER_ROLE) else 0)
+            return QRect(rect.left() + TEXT_LEFT, top + PAD_Y + tfm.height() + 2 + 1, self._ocr_mark_width(),
+                         sfm.height() - 2)
+        hit: Hit = index.data(HIT_ROLE)
+        x = rect.left() + TEXT_LEFT + 8 + sfm.horizontalAdvance(self._passage_label(hit, chunk)) + OCR_GAP
+        return QRect(x, rect.top() + 6 + 1, self._ocr_mark_width(), sfm.height() - 2)
+
+    @staticmethod
+    def _passage_label(hit: Hit, chunk: ChunkHit) -> str:
+        page = fmt.page_label(hit.kind, chunk.page)
+        return page.capitalize() if page else "Another passage"
 
     def _draw_passage_head(self, painter: QPainter, rect: QRect, pal: QPalette, hit: Hit,
                            chunk: ChunkHit) -> tuple[int, int]:
@@ -241,9 +287,10 @@ class ResultDelegate(QStyledItemDelegate):
         y = rect.top() + 6
         painter.setFont(small)
         painter.setPen(muted)
-        page = fmt.page_label(hit.kind, chunk.page)
-        label = page.capitalize() if page else "Another passage"
+        label = self._passage_label(hit, chunk)
         painter.drawText(QRect(x, y, rect.right() - x, sfm.height()), Qt.AlignmentFlag.AlignVCenter, label)
+        if chunk.ocr:
+            self._draw_ocr_mark(painter, QRect(x + sfm.horizontalAdvance(label) + OCR_GAP, y, 0, sfm.height()), pal)
         painter.setPen(QColor(muted.red(), muted.green(), muted.blue(), 90))
         painter.drawLine(x - 8, rect.top() + 4, x - 8, rect.bottom() - 4)
         return x, y + sfm.height() + 2
@@ -272,6 +319,14 @@ class ResultDelegate(QStyledItemDelegate):
         tfm, sfm, _ = self._fm()
         y = rect.top() + PAD_Y + tfm.height() + 2
         return QRect(rect.left() + TEXT_LEFT, y, rect.width() - TEXT_LEFT - PAD_X, sfm.height())
+
+    def helpEvent(self, event, view, option, index) -> bool:  # noqa: N802 - Qt's name
+        """Hovering the "OCR" mark says what it means; elsewhere the row's own tooltip."""
+        if (event is not None and event.type() == QEvent.Type.ToolTip and index.isValid()
+                and self.ocr_mark_rect(option.rect, index).contains(event.pos())):
+            QToolTip.showText(event.globalPos(), fmt.OCR_TIP, view, self.ocr_mark_rect(option.rect, index))
+            return True
+        return super().helpEvent(event, view, option, index)
 
     def editorEvent(self, event, model, option, index) -> bool:
         if (event.type() == QEvent.Type.MouseButtonRelease and index.internalId() == 0

@@ -83,11 +83,10 @@ class ResultsModel(QAbstractItemModel):
         top = index.internalId() == 0
         row = self._rows[index.row() if top else index.internalId() - 1]
         chunk_no = 0 if top else index.row() + 1
-        if role == Qt.ItemDataRole.DisplayRole:
-            return fmt.file_name(row.hit.path) if top else f"Page {row.hit.chunks[chunk_no].page}"
+        if role == Qt.ItemDataRole.DisplayRole:  # what a screen reader says: a message by its subject
+            return fmt.hit_labels(row.hit).title if top else f"Page {row.hit.chunks[chunk_no].page}"
         if role == Qt.ItemDataRole.ToolTipRole:  # a path that looks like HTML is shown as it is
-            also = "".join(f"\nalso at {p}" for p in row.hit.also_at)
-            return tooltip_text(row.hit.path + also)
+            return tooltip_text(fmt.hit_tooltip(row.hit))
         if role == DIVIDER_ROLE:  # the first of the results found by meaning alone
             return top and row.hit.related and (index.row() == 0 or not self._rows[index.row() - 1].hit.related)
         if role == HIT_ROLE:
@@ -134,8 +133,8 @@ class ResultsView(QTreeView):
     def set_hits(self, query: str, hits: list[Hit], keep_document: int | None = None) -> None:
         """Show ``hits``; select the row of ``keep_document`` if given and present, else the
         first row."""
-        signature = (query, [(h.document_id, h.path, h.mtime, h.reranked, h.related, h.also_at,
-                               tuple(c.chunk_id for c in h.chunks)) for h in hits])
+        signature = (query, [(h.document_id, h.path, h.mtime, h.reranked, h.related, h.also_at, h.fields,
+                               tuple((c.chunk_id, c.ocr) for c in h.chunks)) for h in hits])
         if signature == self._signature and hits:
             return  # the same rows (e.g. a refresh while indexing): keep everything as it is
         self._signature = signature

@@ -44,7 +44,9 @@ class IndexRunStatus:
     def _on_progress(self, job: WriteJob, p: IndexProgress) -> None:
         window = self.window
         window.status.update_progress(p)
-        if window.tray is not None and p.files_total:
+        if window.tray is not None and p.phase == "ocr" and p.ocr_pages_total:
+            window.tray.set_state(f"reading scanned pages, {p.ocr_pages_done:,} of {p.ocr_pages_total:,}")
+        elif window.tray is not None and p.files_total:
             window.tray.set_state(f"indexing {p.files_done:,} of {fmt.count(p.files_total, 'file')}")
         written = (p.chunks_written, p.chunks_embedded, len(p.errors))
         if written != self._written_seen and time.monotonic() - window.info.last_asked >= INFO_EVERY_S:

@@ -1,5 +1,5 @@
 """The settings dialog: library file, models, CPU/GPU, threads, chunk size, ignore patterns,
-start at login and the tray. It edits a copy of the settings; the window saves and applies
+reading scanned pages (OCR), start at login and the tray. It edits a copy of the settings; the window saves and applies
 the result and says which changes need a restart."""
 
 from __future__ import annotations
@@ -241,6 +241,10 @@ class SettingsDialog(QDialog):
         self.ignore.setMinimumHeight(120)
         self.hidden = QCheckBox("Index hidden files and folders")
         self.hidden.setChecked(settings.index_hidden)
+        self.ocr = QCheckBox("Read scanned pages and pictures (OCR)")
+        self.ocr.setChecked(settings.ocr)
+        self.ocr.setToolTip("Reads the text of scanned PDF pages and of pictures (PNG, JPEG, TIFF…) on this "
+                            "computer, at low priority, after every file's words are searchable.")
 
     def _build_desktop_fields(self, start_at_login: bool, minimise_to_tray: bool, tray_available: bool) -> None:
         self.login = QCheckBox("Start Memex when I log in")
@@ -275,6 +279,7 @@ class SettingsDialog(QDialog):
         form.addRow("Passage size", self.chunk)
         form.addRow("Ignore", self.ignore)
         form.addRow("", self.hidden)
+        form.addRow("", self.ocr)
         form.addRow(_section("Desktop"))
         form.addRow("", self.login)
         form.addRow("", self.tray)
@@ -336,7 +341,7 @@ class SettingsDialog(QDialog):
             self._original, library=self.library.text().strip() or None, embedder=self.embedder.value(),
             reranker=self.reranker.value(), device=self.device.currentData(), threads=self.threads.value(),
             chunk_tokens=self.chunk.value(), chunk_overlap=min(self._original.chunk_overlap, self.chunk.value() // 4),
-            ignore=patterns, index_hidden=self.hidden.isChecked())
+            ignore=patterns, index_hidden=self.hidden.isChecked(), ocr=self.ocr.isChecked())
         restart = [label for f, label in RESTART_FIELDS.items() if getattr(new, f) != getattr(self._original, f)]
         later = [label for f, label in NEXT_SCAN_FIELDS.items() if getattr(new, f) != getattr(self._original, f)]
         return SettingsResult(new, self.login.isChecked(), self.tray.isChecked(), restart, later)

@@ -20,6 +20,7 @@ _BADGE_COLOURS = {
     "xlsx": "#2f855a", "ods": "#2f855a", "csv": "#2f855a", "text": "#6b7785", "markdown": "#4a5568",
     "code": "#7c5cc4", "json": "#6b46c1", "xml": "#6b46c1", "yaml": "#6b46c1", "html": "#c05621",
     "epub": "#a86b12", "mobi": "#a86b12", "fb2": "#a86b12", "xps": "#a86b12", "cbz": "#a86b12",
+    "email": "#0e7c86", "mbox": "#0e7c86", "image": "#2c7a4b",
 }
 
 STYLE_SHEET = """
@@ -153,7 +154,8 @@ def badge_label(kind: str, path: str = "") -> str:
     ext = os.path.splitext(path)[1].lstrip(".").upper()
     if ext and len(ext) <= 4:
         return ext
-    return {"text": "TXT", "markdown": "MD", "code": "CODE"}.get(kind, (kind or "?")[:4].upper())
+    return {"text": "TXT", "markdown": "MD", "code": "CODE", "email": "MAIL", "image": "IMG"}.get(
+        kind, (kind or "?")[:4].upper())
 
 
 @lru_cache(maxsize=256)
