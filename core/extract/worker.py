@@ -31,7 +31,9 @@ _SERVE = "memex.core.extract.worker:serve"
 RECYCLE_MB = 250  # a child holding more than this after a request is replaced
 TRIM_AFTER_BYTES = 1_000_000  # after a file this large the child gives freed memory back
 
-Request: TypeAlias = tuple[Path, int, str | None]
+# (path, max_chars, kind) or (path, max_chars, kind, start): ``start`` is the byte offset a
+# mailbox is read on from (a previous extraction's ``resume_at``), 0 for every other file.
+Request: TypeAlias = tuple[Path, int, str | None] | tuple[Path, int, str | None, int]
 Outcome: TypeAlias = Extraction | ExtractionError
 
 
@@ -59,19 +61,21 @@ class ExtractionWorker(IsolatedWorker):
     def target(self) -> str:
         return self.extractor
 
-    def extract(self, path: Path, max_chars: int = 5_000_000, kind: str | None = None) -> Extraction:
-        """The text of ``path``; ``kind``, when the caller knows it, is not detected again."""
-        outcome = self.extract_many([(Path(path), max_chars, kind)])[0]
+    def extract(self, path: Path, max_chars: int = 5_000_000, kind: str | None = None,
+                start: int = 0) -> Extraction:
+        """The text of ``path``; ``kind``, when the caller knows it, is not detected again;
+        ``start``: the byte offset a mailbox is read on from."""
+        outcome = self.extract_many([(Path(path), max_chars, kind, start)])[0]
         if isinstance(outcome, ExtractionError):
             raise outcome
         return outcome
 
     def extract_many(self, requests: Sequence[Request]) -> list[Outcome]:
-        """The text of each (path, max_chars, kind), or the error that file met, in one round
-        trip. A batch that times out or crashes the child is read again file by file."""
+        """The text of each (path, max_chars, kind[, start]), or the error that file met, in one
+        round trip. A batch that times out or crashes the child is read again file by file."""
         if not requests:
             return []
-        sent = [(Path(os.fspath(p)), m, k) for p, m, k in requests]
+        sent: list[Request] = [(Path(os.fspath(r[0])), r[1], r[2], _start_of(r)) for r in requests]
         try:
             replies = self._request((self.extractor, sent), Path(sent[0][0]).name)
         except ExtractionError as exc:
@@ -146,9 +150,15 @@ def serve(extractor: str, requests: list[Request]) -> list[tuple[Any, ...] | Non
     return replies
 
 
+def _start_of(request: Request) -> int:
+    return request[3] if len(request) > 3 else 0
+
+
 def _one(func: Callable[..., Any], request: Request) -> tuple[Any, ...]:
-    try:
-        return ("ok", func(*request))
+    path, max_chars, kind = request[:3]
+    start = _start_of(request)
+    try:  # an extractor that reads no mailbox need not take ``start``
+        return ("ok", func(path, max_chars, kind, start=start) if start else func(path, max_chars, kind))
     except ExtractionError as exc:
         return ("err", type(exc).__name__, str(exc), exc.reason)
     except MemoryError:

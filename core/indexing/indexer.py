@@ -40,7 +40,9 @@ from ..store.vectors import VectorSpace
 from ..types import ChunkSpan, Extraction, FileError, IndexProgress, IndexReport
 from . import scan
 from .chunking import TokenizerLike, chunk_documents
+from .mailboxes import MAILBOX_KINDS, MailboxReader
 from .meaning import MeaningQueue
+from .members import MemberWriter
 from .pace import Pace
 from .scan import DiskFile, IgnoreRules, stat_file, walk_files
 from .skips import SkipLog
@@ -164,6 +166,9 @@ class Indexer:
         self.meaning = MeaningQueue(conn, embed, space, self.job, self.pace, self.guard,
                                     report=lambda force: self._emit("embedding", force=force),
                                     respace=respace)
+        self.members = MemberWriter(conn, tokenizer, options.chunk_tokens, options.chunk_overlap, self.pace,
+                                    self.meaning)  # documents inside files: messages, attachments
+        self.mailboxes = MailboxReader(self)
 
     # -- public ---------------------------------------------------------------------------
     def run(self, units: Sequence[Unit], full_sources: Sequence[int] = ()) -> IndexReport:
@@ -316,6 +321,8 @@ class Indexer:
             judged = self._judge(f, source_id)
             if isinstance(judged, str):
                 outcomes.append(judged)
+            elif judged.kind in MAILBOX_KINDS:  # alone, in slices, each slice committed
+                outcomes.append(self.mailboxes.read(judged))
             elif judged.attempts:  # in flight when a run died: alone, so only the culprit counts
                 outcomes.extend(self._read([judged]))
             else:
@@ -394,6 +401,7 @@ class Indexer:
         with self._writing():
             doc_id = docs.write_document(self.conn, record)
             insert_chunks(self.conn, doc_id, spans)
+            self.members.write(doc_id, record, result)
             record_waiting(self.conn, doc_id, result.ocr_pages)
             in_flight.done_reading(self.conn, f.path)
         self.pace.read(0, 0, len(spans))

@@ -14,6 +14,7 @@ from ..store.chunks import StoredChunk, chunks_passing, fetch_chunks
 from ..store.counts import library_counts
 from ..store.duplicates import content_hashes, paths_by_hash
 from ..store.fts import ideal_score, name_matches, split_or
+from ..store.members import member_details
 from ..store.ocr import ocr_chunk_ids
 from ..store.term_presence import chunks_holding
 from ..store.vectors import VectorSpace, knn, unit_vectors
@@ -187,17 +188,20 @@ class Searcher:
         sem_rank = {cid: i for i, (cid, _) in enumerate(sem, start=1)}
         terms = TermMatcher(parsed.terms)
         read_by_ocr = ocr_chunk_ids(self.conn, [cid for doc in ranking for cid, _ in doc.chunks[:CHUNKS_PER_HIT]])
+        details = member_details(self.conn, [doc.key for doc in ranking])  # a message's sender, its mailbox
         hits = []
         for doc in ranking:
             chunks = [(cid, score) for cid, score in doc.chunks[:CHUNKS_PER_HIT] if cid in stored]
             first = stored[chunks[0][0]]
+            fields, container = details.get(doc.key, ((), None))
             chunk_hits = tuple(
                 _chunk_hit(stored[cid], RankedChunk(cid, score, lex_rank.get(cid), sem_rank.get(cid)), terms,
                            ocr=cid in read_by_ocr)
                 for cid, score in chunks)
             hits.append(Hit(document_id=first.document_id, path=first.path, title=first.title,
                             kind=first.kind, mtime=first.mtime, score=doc.score, chunks=chunk_hits,
-                            related=doc.key in related, also_at=also_at.get(doc.key, ())))
+                            related=doc.key in related, also_at=also_at.get(doc.key, ()),
+                            fields=fields, container=container))
         return hits
 
     def _evidence(self, parsed: ParsedQuery, ranking: Sequence[FusedDocument[int, int]],

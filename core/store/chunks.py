@@ -27,7 +27,7 @@ class StoredChunk:
     path: str
     title: str | None
     kind: str
-    mtime: float
+    mtime: float  # the document's own date (a message's) when it has one, else the file's mtime
 
 
 def insert_chunks(conn: apsw.Connection, document_id: int, spans: Sequence[ChunkSpan]) -> int:
@@ -89,7 +89,7 @@ def chunks_passing(conn: apsw.Connection, chunk_ids: Sequence[int], filters: Sea
 
 def fetch_chunks(conn: apsw.Connection, chunk_ids: Sequence[int]) -> dict[int, StoredChunk]:
     sql = """SELECT c.id, c.document_id, c.ord, c.page, c.char_start, c.char_end, c.text,
-                    d.path, d.title, d.kind, d.mtime_ns
+                    d.path, d.title, d.kind, coalesce(d.date * 1e9, d.mtime_ns)
              FROM chunks c JOIN documents d ON d.id = c.document_id
              WHERE c.id IN ({ids})"""
     return {int(r[0]): _stored(r) for r in in_batches(conn, sql, chunk_ids)}

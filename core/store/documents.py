@@ -11,6 +11,7 @@ import apsw
 
 from ..errors import LibraryError
 from ..types import Document, FileError, Source
+from . import members
 from .in_flight import done_reading
 from .sql import Row, one_int, one_row, rows
 
@@ -141,13 +142,15 @@ def remove_path(conn: apsw.Connection, target: str) -> int:
 
 
 def known_files(conn: apsw.Connection, root: str, is_folder: bool) -> dict[str, KnownFile]:
-    """Every document at ``root`` (a file) or inside it (a folder)."""
+    """Every file's document at ``root`` (a file) or inside it (a folder). Documents inside
+    files (members: messages, attachments) are not files: they follow their container."""
     cols = "id, path, size, mtime_ns, content_hash, status, error_reason"
     if is_folder:
         lo, hi = under(root)
-        found = rows(conn, f"SELECT {cols} FROM documents WHERE path >= ? AND path < ?", (lo, hi))
+        found = rows(conn, f"SELECT {cols} FROM documents WHERE path >= ? AND path < ? AND parent_id IS NULL",
+                     (lo, hi))
     else:
-        found = rows(conn, f"SELECT {cols} FROM documents WHERE path = ?", (root,))
+        found = rows(conn, f"SELECT {cols} FROM documents WHERE path = ? AND parent_id IS NULL", (root,))
     return {str(r[1]): KnownFile(*r) for r in found}
 
 
@@ -186,6 +189,8 @@ def write_document(conn: apsw.Connection, rec: DocumentRecord) -> int:
     if existing:
         doc_id = int(existing[0])
         conn.execute("DELETE FROM chunks WHERE document_id = ?", (doc_id,))
+        if rec.status == "error":  # what its last good read found inside it goes too
+            members.clear_contents(conn, doc_id)
         conn.execute(
             """UPDATE documents SET source_id=?, folder=?, name=?, kind=?, size=?, mtime_ns=?,
                content_hash=?, status=?, error_reason=?, error=?, title=?, pages=?, truncated=?,
@@ -211,8 +216,12 @@ def move_document(
     conn: apsw.Connection, doc_id: int, new_path: str, size: int, mtime_ns: int, source_id: int | None
 ) -> None:
     """The file with this content now lives at ``new_path``: keep its chunks and vectors, and
-    take the new path's stat, so the next scan sees it unchanged instead of hashing it again."""
+    take the new path's stat, so the next scan sees it unchanged instead of hashing it again.
+    The documents inside it (messages, attachments) move with it."""
+    old = one_row(conn, "SELECT path FROM documents WHERE id = ?", (doc_id,))
     folder, name = os.path.split(new_path)
+    if old is not None:
+        members.repath_members(conn, doc_id, str(old[0]), new_path, source_id, move_source=True)
     conn.execute(
         "UPDATE documents SET path=?, folder=?, name=?, size=?, mtime_ns=?, source_id=? WHERE id=?",
         (new_path, folder, name, size, mtime_ns, source_id, doc_id),

@@ -1,4 +1,4 @@
-"""Search filters (folder, file type, modified date) as SQL over the ``documents`` alias ``d``."""
+"""Search filters (folder, file type, date) as SQL over the ``documents`` alias ``d``."""
 
 from __future__ import annotations
 
@@ -21,10 +21,11 @@ def filter_sql(filters: SearchFilters | None) -> tuple[str, list[apsw.SQLiteValu
     if filters.kinds:
         parts.append(f"d.kind IN ({','.join('?' * len(filters.kinds))})")
         params += list(filters.kinds)
+    # A document's own date (a message's) when it has one, else the file's modification time.
     if filters.modified_after is not None:
-        parts.append("d.mtime_ns >= ?")
+        parts.append("coalesce(d.date * 1e9, d.mtime_ns) >= ?")
         params.append(int(filters.modified_after * 1e9))
     if filters.modified_before is not None:
-        parts.append("d.mtime_ns < ?")
+        parts.append("coalesce(d.date * 1e9, d.mtime_ns) < ?")
         params.append(int(filters.modified_before * 1e9))
     return "".join(" AND " + p for p in parts), params

@@ -358,6 +358,36 @@ def _skipped_files(conn: apsw.Connection) -> None:
     )
 
 
+def _members(conn: apsw.Connection) -> None:
+    """Documents inside files (the messages of a mailbox, the attachments of a message): each
+    a document of its own whose ``parent_id`` is the document holding it (deleted with it) and
+    ``member_key`` its key there (its path is the parent's path + "/" + key). ``date`` is a
+    document's own date (a message's Date header, POSIX seconds), which the date filter uses
+    instead of the file's mtime; ``document_fields`` holds its named values (from, to, date),
+    in order; ``mailbox_state`` remembers how far an mbox was read (``read_to``, a byte
+    offset) and the SHA-256 of those first bytes, so mail appended later is read alone."""
+    conn.execute(
+        """
+        ALTER TABLE documents ADD COLUMN parent_id INTEGER REFERENCES documents(id) ON DELETE CASCADE;
+        ALTER TABLE documents ADD COLUMN member_key TEXT;
+        ALTER TABLE documents ADD COLUMN date REAL;
+        CREATE INDEX documents_parent ON documents(parent_id);
+        CREATE TABLE document_fields(
+            document_id INTEGER NOT NULL REFERENCES documents(id) ON DELETE CASCADE,
+            ord INTEGER NOT NULL,
+            name TEXT NOT NULL,
+            value TEXT NOT NULL,
+            PRIMARY KEY (document_id, ord)
+        ) WITHOUT ROWID;
+        CREATE TABLE mailbox_state(
+            document_id INTEGER PRIMARY KEY REFERENCES documents(id) ON DELETE CASCADE,
+            read_to INTEGER NOT NULL,
+            head_sha256 TEXT NOT NULL
+        );
+        """
+    )
+
+
 Migration = tuple[str, Callable[[apsw.Connection], None]]
 
 MIGRATIONS: list[Migration] = [
@@ -368,7 +398,8 @@ MIGRATIONS: list[Migration] = [
     ("0005_word_index", _word_index),
     ("0006_cjk_grams", _cjk_grams),
     ("0007_ocr_pages", _ocr_pages),
-    ("0009_skipped_files", _skipped_files),  # 0008 (documents inside files) goes before this line
+    ("0008_members", _members),
+    ("0009_skipped_files", _skipped_files),
 ]
 
 

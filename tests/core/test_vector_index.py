@@ -174,7 +174,8 @@ def test_migration_indexes_a_library_made_before_it(tmp_path):
         conn.executemany("INSERT INTO vec_chunks_1(rowid, embedding) VALUES (?, ?)",
                          [(c, v.tobytes()) for c, v in zip(ids, matrix, strict=True)])
     assert migrate(conn) == ["0002_binary_vectors", "0003_document_names", "0004_library_counts",
-                             "0005_word_index", "0006_cjk_grams", "0007_ocr_pages"]
+                             "0005_word_index", "0006_cjk_grams", "0007_ocr_pages", "0008_members",
+                             "0009_skipped_files"]
     space = vec.active_space(conn)
     assert space is not None
     for table in (vi.bits_table(space), vi.int8_table(space)):

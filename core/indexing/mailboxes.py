@@ -1,0 +1,215 @@
+"""Reading an mbox mailbox: incrementally, in slices, each slice committed as it comes.
+
+A mailbox is read alone (never in a batch with other files). When it changed and only grew
+(the SHA-256 of its first ``read_to`` bytes is the one stored when it was last read that
+far), only the mail after ``read_to`` is read and added; otherwise it is read again from the
+start (members that did not change keep their rows and vectors; see :mod:`.members`). The
+extractor stops after a budget and says where to go on (``Extraction.resume_at``): the
+following slices are asked for in the same run, each written in its own transaction with the
+progress shown, so a stop loses nothing and the next run goes on from where this one got to
+(a mailbox read in part is stored with no stat or hash, so the next scan reads it again).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING, Protocol
+
+from ..errors import ExtractionError, IndexingCancelled
+from ..extract.worker import ExtractionWorker
+from ..jobs import JobControl
+from ..store import Connection, in_flight
+from ..store import members as store
+from ..store.chunks import insert_chunks
+from ..store.connection import write_transaction
+from ..store.documents import DocumentRecord, KnownFile, write_document
+from ..types import Extraction, FileError
+from . import scan
+from .chunking import chunk_documents
+from .members import MemberWriter
+
+if TYPE_CHECKING:
+    from .indexer import IndexOptions, _Reading
+
+MAILBOX_KINDS = frozenset({"mbox"})
+_BLOCK = 1 << 20
+
+
+class ReadingHost(Protocol):
+    """What the mailbox reader uses of the indexer that runs it."""
+
+    conn: Connection
+    worker: ExtractionWorker
+    options: IndexOptions
+    members: MemberWriter
+    _current: str | None
+
+    job: JobControl
+
+    def guard(self) -> None: ...
+    def _emit(self, phase: str, force: bool = False) -> None: ...
+    def _error(self, err: FileError) -> None: ...
+    def _record_failure(self, f: scan.DiskFile, source_id: int | None, digest: str, reason: str,
+                        message: str, known: KnownFile | None) -> str: ...
+    def _link_instead(self, f: scan.DiskFile, source_id: int | None, verdict: scan.Verdict,
+                      known: KnownFile | None) -> str: ...
+
+
+class _Head:
+    """A running SHA-256 of a file's first ``pos`` bytes, read through an open descriptor."""
+
+    def __init__(self, fd: int) -> None:
+        self.fd = fd
+        self.reset()
+
+    def reset(self) -> None:
+        self.sha = hashlib.sha256()
+        self.pos = 0
+
+    def advance(self, to: int) -> bool:
+        """Take in the bytes up to ``to``; False when the file ends before."""
+        while self.pos < to:
+            block = os.pread(self.fd, min(_BLOCK, to - self.pos), self.pos)
+            if not block:
+                return False
+            self.sha.update(block)
+            self.pos += len(block)
+        return True
+
+    def hexdigest(self) -> str:
+        return self.sha.hexdigest()
+
+
+class MailboxReader:
+    """Reads the mailboxes of one indexing run for ``host``."""
+
+    def __init__(self, host: ReadingHost) -> None:
+        self.host = host
+        self.slices = 0  # extraction requests made for mailboxes in this run
+        self.messages_read = 0  # messages those requests brought back
+
+    def read(self, r: _Reading) -> str:
+        """Read mailbox ``r`` (from where it is known to be unchanged) to its end: the outcome."""
+        h, f = self.host, r.file
+        with write_transaction(h.conn):
+            in_flight.note_reading(h.conn, f.path, r.attempts + 1, r.digest)
+        try:
+            pin = scan.PinnedFile(r.real)
+        except OSError as exc:
+            return h._record_failure(f, r.source_id, r.digest, "unreadable",
+                                     f"Cannot read file: {exc.strerror or exc}", r.known)
+        try:
+            with pin:
+                return self._read_pinned(r, pin)
+        except IndexingCancelled:  # stopped between two slices: the next run goes on from there
+            with write_transaction(h.conn):
+                in_flight.done_reading(h.conn, f.path)
+            raise
+
+    def _read_pinned(self, r: _Reading, pin: scan.PinnedFile) -> str:
+        h, f = self.host, r.file
+        head = _Head(pin.fd)
+        start = self._start(r, head, os.fstat(pin.fd).st_size)
+        if start is None:  # read to its end already (it changed back, or only its stat did)
+            assert r.known is not None
+            with write_transaction(h.conn):
+                store.mark_finished(h.conn, r.known.id, f.size, f.mtime_ns, r.digest)
+                in_flight.done_reading(h.conn, f.path)
+            return "unchanged"
+        result, size = self._extract(pin, r, start)
+        if isinstance(result, ExtractionError) and start and result.reason == "moved":
+            head.reset()  # its old end is no longer where a message starts: read it all again
+            start = 0
+            result, size = self._extract(pin, r, start)
+        if isinstance(result, ExtractionError) and start and r.known is not None:
+            return self._failed_after(r.known.id, r, start, result)  # the mail read before stays
+        if isinstance(result, ExtractionError):
+            return h._record_failure(f, r.source_id, r.digest, result.reason, str(result), r.known)
+        after = scan.judge_file(f)
+        if after.real != r.real or after.kind != "direct":  # became a link during the read
+            return h._link_instead(f, r.source_id, after, r.known)
+        doc_id: int | None = None
+        while True:
+            with write_transaction(h.conn):
+                doc_id = self._write_slice(doc_id, r, result, start, head, size)
+            h._current = f.path
+            h._emit("indexing", force=True)
+            h.guard()
+            if result.resume_at is None or result.resume_at <= start:
+                return "updated" if r.known else "added"
+            h.job.checkpoint()
+            start = result.resume_at
+            following, size = self._extract(pin, r, start)
+            if isinstance(following, ExtractionError):
+                return self._failed_after(doc_id, r, start, following)
+            result = following
+
+    def _start(self, r: _Reading, head: _Head, size: int) -> int | None:
+        """Where to read from: the old end when the mailbox only grew since it was read that
+        far, else 0; None when it holds nothing past that end."""
+        state = store.mailbox_state(self.host.conn, r.known.id) if r.known is not None else None
+        if state is None:
+            return 0
+        read_to, expected = state
+        if 0 < read_to <= size and head.advance(read_to) and head.hexdigest() == expected:
+            return None if read_to == size else read_to
+        head.reset()
+        return 0
+
+    def _extract(self, pin: scan.PinnedFile, r: _Reading, start: int) -> tuple[Extraction | ExtractionError, int]:
+        """One slice from ``start``, and the mailbox's size just before it was read."""
+        h = self.host
+        size = os.fstat(pin.fd).st_size
+        result = h.worker.extract_many([(Path(pin.path), h.options.max_chars, r.kind, start)])[0]
+        self.slices += 1
+        if not isinstance(result, ExtractionError):
+            self.messages_read += len(result.members)
+        return result, size
+
+    def _write_slice(self, doc_id: int | None, r: _Reading, result: Extraction, start: int, head: _Head,
+                     size_before: int) -> int:
+        """One slice, in the caller's transaction: the mailbox's own document (first slice),
+        the slice's messages, and how far the mailbox is now read. Returns the document id.
+        (``head`` holds the mailbox's first ``start`` bytes.)"""
+        h, f = self.host, r.file
+        record = DocumentRecord(
+            path=f.path, kind=result.kind or r.kind or "mbox", size=f.size, mtime_ns=f.mtime_ns,
+            content_hash=r.digest, source_id=r.source_id, title=result.title, pages=len(result.pages),
+            truncated=result.truncated)
+        if doc_id is None:
+            doc_id = write_document(h.conn, record)
+            spans = chunk_documents([result.pages], h.members.tokenizer, h.options.chunk_tokens,
+                                    h.options.chunk_overlap)[0]
+            insert_chunks(h.conn, doc_id, spans)
+            h.members.meaning.wrote(doc_id, f.mtime_ns, len(spans))
+        h.members.write(doc_id, record, result, start)
+        end = result.resume_at
+        size_after = os.fstat(head.fd).st_size
+        if end is None and size_after != size_before:
+            end = start  # mail arrived while it was read: this slice again next time
+        if end is None:  # read to the end
+            if head.advance(size_after):
+                store.set_mailbox_state(h.conn, doc_id, size_after, head.hexdigest())
+            store.mark_finished(h.conn, doc_id, f.size, f.mtime_ns, r.digest)
+            in_flight.done_reading(h.conn, f.path)
+            return doc_id
+        if end > 0 and head.advance(end):
+            store.set_mailbox_state(h.conn, doc_id, end, head.hexdigest())
+        else:
+            store.forget_mailbox(h.conn, doc_id)
+        store.mark_unfinished(h.conn, doc_id)  # a stop now: the next scan reads on from ``end``
+        return doc_id
+
+    def _failed_after(self, doc_id: int, r: _Reading, start: int, error: ExtractionError) -> str:
+        """A slice after the first failed: the mailbox is listed as failed, the messages read
+        before ``start`` stay searchable (and a later read goes on from there)."""
+        h, f = self.host, r.file
+        message = f"{error} (the messages before byte {start:,} are indexed)"
+        with write_transaction(h.conn):
+            store.mark_failed_after(h.conn, doc_id, error.reason, message)
+            store.mark_finished(h.conn, doc_id, f.size, f.mtime_ns, r.digest)
+            in_flight.done_reading(h.conn, f.path)
+        h._error(FileError(f.path, error.reason, message))
+        return "failed"
