@@ -116,7 +116,8 @@ def test_a_source_added_by_name_is_not_listed_as_skipped(library: Library, folde
 def test_a_single_file_source_of_an_unread_type_is_listed(library: Library, folder: Path):
     report = library.index([folder / "data.xyz"])
     assert report.added == 0 and report.files_skipped == 1
-    assert reasons(library.skipped_files()) == {"data.xyz": ("unsupported", "This type of file is not supported (.xyz)")}
+    assert reasons(library.skipped_files()) == {
+        "data.xyz": ("unsupported", "This type of file is not supported (.xyz)")}
 
 
 def test_removing_a_source_forgets_its_skipped_files(library: Library, folder: Path):
