@@ -13,8 +13,7 @@ from memex.core.config import Settings
 from memex.core.preview.render import render_page
 from memex.core.preview.worker import PreviewWorker
 from memex.core.types import ChunkHit, Highlight, Hit, IndexProgress, OcrPage, OcrWord
-from memex.desktop import result_delegate
-from memex.desktop.fmt import OCR_TIP
+from memex.desktop import fmt, result_delegate
 from memex.desktop.progress import StatusArea
 from memex.desktop.results import HIT_ROLE, ResultsView
 from memex.desktop.settings_dialog import SettingsDialog
@@ -120,7 +119,7 @@ def test_a_passage_read_by_ocr_is_marked_and_the_mark_explains_itself(view, qtbo
         view.initViewItemOption(option)
         option.rect = row
         assert view.delegate.helpEvent(event, view, option, index)
-        assert QToolTip.text() == OCR_TIP
+        assert QToolTip.text() == fmt.OCR_TIP == "Text read from the page image"
         QToolTip.hideText()
     # the mark is painted where the delegate says it is: a pixel of the accent colour inside it
     image = view.viewport().grab().toImage()
