@@ -15,7 +15,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .config import Settings, default_library_path
+from .config import Settings, cache_dir, default_library_path
 from .errors import LibraryError
 from .memory import release_free_heap
 from .models.model_set import EMBED_BATCH_SIZE, EmbedderChoice, ModelSet, RerankerChoice
@@ -44,6 +44,7 @@ from .store import documents as docs
 from .store import skipped as skipped_store
 from .store.chunks import StoredChunk, fetch_chunks, page_text
 from .store.connection import LibraryRecovered
+from .store.members import containers
 from .store.open_marks import clear_mark, clear_stale_marks, mark_open, stale_marks
 from .store.ownership import library_path, prepare_library_file
 from .store.source_record import remember_sources
@@ -249,10 +250,12 @@ class Library:
               cancel: threading.Event | None = None, pause: threading.Event | None = None) -> IndexReport:
         """Read these failed files again although they did not change (a file that was locked,
         or a reader that has since improved); paths that are not failed files are ignored. The
-        report says what became readable and what still fails."""
+        report says what became readable and what still fails. A document inside a file (a
+        message, an attachment) is read again with the file that holds it."""
         wanted = [str(Path(p).expanduser().absolute()) for p in paths]
         with self.store.write() as conn:
-            marked = docs.mark_for_retry(conn, wanted)
+            held = containers(conn, wanted)
+            marked = docs.mark_for_retry(conn, [held.get(p, p) for p in wanted])
         return self.refresh(marked, progress=progress, cancel=cancel, pause=pause)
 
     def remove(self, path: str | os.PathLike[str], *,
@@ -419,8 +422,22 @@ class Library:
 
     def page_text(self, document_id: int, page: int) -> str:
         """The stored text of one page, rebuilt from its chunks at their offsets (for preview).
-        Whitespace between chunks is shown as a line break."""
+        Whitespace between chunks is shown as a line break. A document inside a file (a
+        message in a mailbox, an attachment) has its text here too."""
         return page_text(self.store.connection(), document_id, page)
+
+    def open_target(self, path: str) -> str:
+        """The file to hand the operating system to open the document at ``path``: the file
+        itself; for a message inside a mailbox, the message written as an .eml file into
+        Memex's cache folder (its own, private, one folder per document; written again when
+        stale); for an attachment, its bytes taken out of the message into that folder (a
+        Maildir message file is copied there as .eml, so a mail program opens it). Raises a
+        LibraryError with one line when the file holding it is gone or changed since it was
+        read (in a way that moves the message)."""
+        from .opening import OPENED_FOLDER, open_target
+
+        with self.store.read() as conn:
+            return open_target(conn, str(path), cache_dir() / OPENED_FOLDER)
 
     def ocr_words(self, path: str | os.PathLike[str], page: int) -> OcrPage | None:
         """What OCR read on page ``page`` of the document at ``path`` (its text, and its words
