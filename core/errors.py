@@ -83,6 +83,7 @@ REASON_WORDS = {
     "crashed": "made the reader crash", "unsupported": "unsupported type", "unreadable": "cannot be read",
     "missing": "not found", "truncated": "only partly indexed", "too-large": "too large",
     "outside-link": "link outside the folder", "failed": "could not be read",
+    "ocr-failed": "a scanned page could not be read", "ocr-unavailable": "OCR cannot start",
     # Entries the scan passes over (see Library.skipped_files).
     "not-a-file": "not a regular file", "unreadable-folder": "folder cannot be opened",
     "broken-link": "broken link", "bad-name": "name cannot be read", "hidden": "hidden",
