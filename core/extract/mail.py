@@ -156,6 +156,9 @@ class MessageReader:
                 inner = part.get_payload()
                 if isinstance(inner, list) and inner and isinstance(inner[0], Message):
                     return self.message(inner[0], budget, depth + 1)
+            encoded = part.get_payload()
+            if not isinstance(encoded, str) or len(encoded) * 3 // 4 > MAX_ATTACHMENT_BYTES:
+                return None  # too large even after base64 decoding: not decoded at all
             payload = part.get_payload(decode=True)
         except Exception:
             return None
