@@ -55,8 +55,8 @@ def read_mbox(path: Path, max_chars: int, start: int = 0) -> Extraction:
                             or time.monotonic() - began >= MAX_SLICE_SECONDS):
                 break
             offset, data, too_large = stream.read_message()
-            if _expunged(data):
-                continue
+            if not data.strip() or _expunged(data):
+                continue  # nothing there, or deleted in Thunderbird and not yet compacted away
             try:
                 message = reader.read(data, max(left, 1), too_large=too_large)
             except ExtractionError:
