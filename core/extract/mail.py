@@ -28,10 +28,12 @@ MAX_MESSAGE_BYTES = 100 * 2**20  # a larger message is read for its headers only
 MAX_ATTACHMENT_BYTES = 50 * 2**20  # a larger attachment is listed by name only
 MAX_ATTACHMENTS = 50  # attachments read per message; the rest are listed by name
 MAX_DEPTH = 3  # messages inside messages inside ...: deeper attachments are listed by name
+MAX_LISTED_NAMES = 200  # attachment names listed in a message's text
 MAX_HEADER_CHARS = 2000  # a From/To/Cc value longer than this is cut
 MAX_NAME_CHARS = 120  # an attachment's name on disk (and in its member key)
 _HEADERS_ONLY_BYTES = 256 * 1024  # what a message over the cap is read from
 
+_TOO_LARGE_NOTE = "(The message is too large to read; only its headers are indexed.)"
 _CONTROL_RE = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 _NAME_JUNK_RE = re.compile(r'[\x00-\x1f\x7f-\x9f<>:"|?*\\/]+')
 _SPACE_RE = re.compile(r"\s+")
@@ -115,39 +117,34 @@ class MessageReader:
         parts = _Parts()
         if not too_large:
             _sort_parts(message, parts, in_alternative=False)
-        body = _body_text(parts)
-        if too_large:
-            body = "(The message is too large to read; only its headers are indexed.)"
-        members, unread = self._attachments(parts.attachments, max_chars - len(body), depth)
-        names = [m.name for m in members] + unread
-        text = _header_block(fields, subject) + body.strip()
-        if names:
-            text += "\n\nAttachments: " + ", ".join(names)
-        text = text.replace("\x00", "").replace("\r\n", "\n").replace("\r", "\n")
-        truncated = too_large or len(text) > max_chars
+        body = _TOO_LARGE_NOTE if too_large else _body_text(parts)
+        members, names = self._attachments(parts.attachments, max_chars - len(body), depth)
+        head, tail = _header_block(fields, subject), _attachment_line(names)
+        body = body.strip().replace("\x00", "").replace("\r\n", "\n").replace("\r", "\n")
+        room = max(max_chars - len(head) - len(tail), 0)  # the body is cut, never the names
+        text = (head + body[:room] + tail)[:max(max_chars, 0)]
         return Extraction(
-            pages=(Page(1, text[:max(max_chars, 0)]),), kind="email", title=subject or "(no subject)",
-            truncated=truncated, members=tuple(members), fields=tuple(fields),
+            pages=(Page(1, text),), kind="email", title=subject or "(no subject)",
+            truncated=too_large or len(body) > room, members=tuple(members), fields=tuple(fields),
             date=when.timestamp() if when is not None else None)
 
     def _attachments(self, parts: list[Message], budget: int,
                      depth: int) -> tuple[list[Member], list[str]]:
-        """Members for the attachments that could be read, and the names of the others."""
+        """Members for the attachments that could be read, and every attachment's name."""
         members: list[Member] = []
-        unread: list[str] = []
+        names: list[str] = []
         for index, part in enumerate(parts, start=1):
             name = attachment_name(part, index)
+            names.append(name)
             if depth >= MAX_DEPTH or len(members) >= MAX_ATTACHMENTS or budget <= 0:
-                unread.append(name)
                 continue
             extraction = self._attachment(part, name, budget, depth)
             if extraction is None or not total_chars(extraction):  # e.g. a picture with no text
-                unread.append(name)
                 continue
             budget -= total_chars(extraction)
             key = f"attachment-{index}-{safe_file_name(name)}"
             members.append(Member(key=key, name=name, extraction=extraction))
-        return members, unread
+        return members, names
 
     def _attachment(self, part: Message, name: str, budget: int, depth: int) -> Extraction | None:
         """The extraction of one attachment, or None when it cannot be read."""
@@ -306,6 +303,15 @@ def message_date(message: Message) -> dt.datetime | None:
         return when
     except (ValueError, OverflowError, OSError, TypeError, IndexError, AttributeError):
         return None
+
+
+def _attachment_line(names: list[str]) -> str:
+    """Every attachment named in the message's text, so each is found by its name."""
+    if not names:
+        return ""
+    shown = ", ".join(names[:MAX_LISTED_NAMES])
+    more = len(names) - MAX_LISTED_NAMES
+    return f"\n\nAttachments: {shown}" + (f" and {more} more" if more > 0 else "")
 
 
 def _header_block(fields: list[tuple[str, str]], subject: str) -> str:
