@@ -352,7 +352,7 @@ def _skipped_files(conn: apsw.Connection) -> None:
             reason TEXT NOT NULL,
             message TEXT NOT NULL,
             seen_at REAL NOT NULL
-        );
+        ) WITHOUT ROWID;
         CREATE INDEX skipped_files_source ON skipped_files(source_id);
         """
     )

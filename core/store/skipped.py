@@ -24,18 +24,23 @@ ON_PURPOSE = frozenset({"hidden", "ignored"})
 def replace_found(conn: apsw.Connection, path: str, whole_folder: bool, source_id: int | None,
                   found: Iterable[FileError]) -> None:
     """What a scan of ``path`` found skipped: the rows kept for ``path`` (and, when
-    ``whole_folder``, everything inside it) are replaced by ``found``. Call inside a write
-    transaction."""
-    conn.execute("DELETE FROM skipped_files WHERE path = ?", (path,))
+    ``whole_folder``, everything inside it) become ``found``. Only the differences are written
+    (a scan mostly finds what the last one found). Call inside a write transaction."""
     if whole_folder:
         lo, hi = under(path)
-        conn.execute("DELETE FROM skipped_files WHERE path >= ? AND path < ?", (lo, hi))
+        kept_rows = rows(conn, "SELECT path, source_id, reason, message FROM skipped_files "
+                               "WHERE path = ? OR (path >= ? AND path < ?)", (path, lo, hi))
+    else:
+        kept_rows = rows(conn, "SELECT path, source_id, reason, message FROM skipped_files WHERE path = ?", (path,))
+    kept = {str(p): (sid, str(reason), str(message)) for p, sid, reason, message in kept_rows}
+    wanted = {f.path: (source_id, f.reason, f.message) for f in found}
+    conn.executemany("DELETE FROM skipped_files WHERE path = ?", [(p,) for p in kept if p not in wanted])
     now = time.time()
     conn.executemany(
         "INSERT INTO skipped_files(path, source_id, reason, message, seen_at) VALUES (?, ?, ?, ?, ?) "
         "ON CONFLICT(path) DO UPDATE SET source_id = excluded.source_id, reason = excluded.reason, "
         "message = excluded.message, seen_at = excluded.seen_at",
-        [(f.path, source_id, f.reason, f.message, now) for f in found])
+        [(p, *values, now) for p, values in wanted.items() if kept.get(p) != values])
 
 
 def forget_sources_themselves(conn: apsw.Connection) -> None:
