@@ -85,6 +85,7 @@ def hit_dict(rank: int, hit: Hit, showing_results_for: str | None = None) -> dic
         "showing_results_for": showing_results_for,
         "page": hit.page, "ocr": hit.best.ocr, "score": hit.score, "reranked": hit.reranked,
         "related": hit.related, "also_at": list(hit.also_at),
+        "fields": dict(hit.fields), "container": hit.container,
         "modified": time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(hit.mtime)),
         "snippet": hit.snippet,
         "highlights": [[h.start, h.end] for h in hit.best.highlights],
@@ -119,13 +120,23 @@ def format_hits(hits: Sequence[Hit], color: bool) -> list[str]:
             where = f"{where}, read by OCR" if where else "read by OCR"
         head = f"{rank:>2}. {safe(hit.path)}" + (f"  ({where})" if where else "")
         snippet = marked_snippet(hit, *(BOLD, RESET) if color else ("«", "»"))
-        lines += [head, f"    {snippet}"]
+        sender = mail_line(hit)
+        lines += [head, *([f"    {sender}"] if sender else []), f"    {snippet}"]
         lines += [f"    also at {safe(path)}" for path in hit.also_at[:ALSO_AT_SHOWN]]
         if len(hit.also_at) > ALSO_AT_SHOWN:
             more = len(hit.also_at) - ALSO_AT_SHOWN
             lines.append(f"    also at {more} more place{'' if more == 1 else 's'}")
         lines.append("")
     return lines[:-1]
+
+
+def mail_line(hit: Hit) -> str | None:
+    """``From: Ann <ann@example.org> — Subject`` for a message, made safe; None for other hits."""
+    sender = dict(hit.fields).get("from")
+    if sender is None:
+        return None
+    subject = safe(hit.title or "(no subject)", fold_space=True)
+    return f"From: {safe(sender, fold_space=True)} — {subject}"
 
 
 def format_results(results: SearchResults, color: bool) -> list[str]:

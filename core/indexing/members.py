@@ -94,32 +94,32 @@ class MemberWriter:
 
     def _level(self, parent_id: int, parent: DocumentRecord, members: Sequence[Member], start: int,
                end: int | None) -> None:
-        every = store.list_members(self.conn, parent_id)
-        occupied = {m.key for m in every}
-        existing = [m for m in every if in_span(m.key, start, end)]
-        incoming = usable_members(members)
-        wanted = {m.key for m in incoming}
-        by_key = {m.key: m for m in existing}
-        spare: dict[str, list[store.StoredMember]] = {}
-        for gone in existing:
-            if gone.key not in wanted:
-                spare.setdefault(gone.content_hash, []).append(gone)
+        """Bring the members of ``parent`` in the span [start, end) in line with ``members``."""
+        existing = [m for m in store.list_members(self.conn, parent_id) if in_span(m.key, start, end)]
+        incoming = [(m, member_hash(m.name, m.extraction)) for m in usable_members(members)]
+        at_key = {m.key: m for m in existing}
+        kept = {m.key for m, digest in incoming if m.key in at_key and at_key[m.key].content_hash == digest}
+        free: dict[str, list[store.StoredMember]] = {}  # rows not kept where they are, by content
+        for row in existing:
+            if row.key not in kept:
+                free.setdefault(row.content_hash, []).append(row)
+        moves: list[tuple[store.StoredMember, str]] = []
         to_write: list[tuple[Member, str]] = []
-        for member in incoming:
-            digest = member_hash(member.name, member.extraction)
-            old = by_key.get(member.key)
-            if old is not None and old.content_hash == digest:
-                self.kept += 1
+        for member, digest in incoming:
+            if member.key in kept:
                 continue
-            moved = spare.get(digest) if member.key not in occupied else None
-            if moved:
-                found = moved.pop()
-                store.rename_member(self.conn, found.id, member.key, f"{parent.path}/{found.key}",
-                                    f"{parent.path}/{member.key}")
-                self.kept += 1
-                continue
-            to_write.append((member, digest))
-        store.delete_members(self.conn, [m.id for group in spare.values() for m in group])
+            if free.get(digest):
+                moves.append((free[digest].pop(), member.key))
+            else:
+                to_write.append((member, digest))
+        store.delete_members(self.conn, [row.id for rows in free.values() for row in rows])
+        # Moved rows step aside first (two messages may swap places), then take their new keys.
+        for row, _ in moves:
+            store.rename_member(self.conn, row.id, f".moving-{row.id}", f"{parent.path}/{row.key}",
+                                f"{parent.path}/.moving-{row.id}")
+        for row, key in moves:
+            store.rename_member(self.conn, row.id, key, f"{parent.path}/.moving-{row.id}", f"{parent.path}/{key}")
+        self.kept += len(kept) + len(moves)
         self._write_all(parent_id, parent, to_write)
 
     def _write_all(self, parent_id: int, parent: DocumentRecord, to_write: list[tuple[Member, str]]) -> None:

@@ -98,11 +98,15 @@ def _hit(h: Mapping[str, object]) -> Hit:
         for p in _objects(h.get("passages")))
     title = h.get("title")
     also_at = h.get("also_at")
+    fields = h.get("fields")
+    container = h.get("container")
     return Hit(document_id=_int(h.get("document_id")), path=str(h.get("path", "")),
                title=title if isinstance(title, str) else None, kind=str(h.get("kind", "")),
                mtime=_float(h.get("mtime")), score=_float(h.get("score")), chunks=chunks,
                reranked=h.get("reranked") is True, related=h.get("related") is True,
-               also_at=tuple(str(p) for p in also_at) if isinstance(also_at, list) else ())
+               also_at=tuple(str(p) for p in also_at) if isinstance(also_at, list) else (),
+               fields=tuple((str(k), str(v)) for k, v in fields.items()) if isinstance(fields, dict) else (),
+               container=container if isinstance(container, str) else None)
 
 
 def status_from_dict(data: Mapping[str, object]) -> tuple[LibraryStatus, list[Source], list[FileError]]:

@@ -247,7 +247,9 @@ def _kind(p: Params, text: str) -> str:
 
 def results_dict(results: SearchResults) -> dict[str, object]:
     """A search's results as JSON: each hit with its passage id, path, page, snippet, score,
-    whether it was found by meaning alone (``related``) and its duplicates (``also_at``)."""
+    whether it was found by meaning alone (``related``), its duplicates (``also_at``), its
+    named fields (a message's from, to, date; its subject is the title) and, for a document
+    inside a file (a message in a mailbox, an attachment), the file on disk (``container``)."""
     return {"query": results.query, "showing_results_for": results.showing_results_for,
             "results": [hit_dict(hit) for hit in results.hits]}
 
@@ -260,7 +262,7 @@ def hit_dict(hit: Hit) -> dict[str, object]:
             "path": hit.path, "title": hit.title, "kind": hit.kind, "page": hit.page if hit.chunks else None,
             "snippet": hit.snippet if hit.chunks else "", "score": hit.score, "reranked": hit.reranked,
             "related": hit.related, "also_at": list(hit.also_at), "mtime": hit.mtime,
-            "passages": passages}
+            "fields": dict(hit.fields), "container": hit.container, "passages": passages}
 
 
 def _document_dict(document: Document) -> dict[str, object]:
