@@ -24,6 +24,7 @@ class SkipLog:
 
     def __init__(self) -> None:
         self._scans: list[_Scanned] = []
+        self._counted = (0, 0)  # (entries collected, distinct paths among them) when last counted
 
     def scan(self, path: str, whole_folder: bool, source_id: int | None) -> Callable[[FileError], None]:
         """A collector for the scan of ``path`` (a folder with everything inside it when
@@ -34,8 +35,12 @@ class SkipLog:
 
     @property
     def count(self) -> int:
-        """Entries passed over, each once (nested sources scan some paths twice)."""
-        return len({f.path for s in self._scans for f in s.found})
+        """Entries passed over, each once (nested sources scan some paths twice). Counted again
+        only when more were collected: every progress report asks."""
+        collected = sum(len(s.found) for s in self._scans)
+        if collected != self._counted[0]:
+            self._counted = (collected, len({f.path for s in self._scans for f in s.found}))
+        return self._counted[1]
 
     def write(self, conn: Connection) -> None:
         """Keep what was found in the library, in one transaction. Scans of longer (more
