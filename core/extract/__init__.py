@@ -8,6 +8,7 @@ on first use, so ``detect_kind`` stays cheap for the scanner.
 from __future__ import annotations
 
 import os
+from dataclasses import replace
 from pathlib import Path
 
 from memex.core.errors import (
@@ -90,6 +91,10 @@ def _dispatch(path: Path, kind: str, max_chars: int, start: int = 0) -> Extracti
         from .mail import extract_mail
 
         return extract_mail(path, kind, max_chars, start)
+    if kind == "image":
+        from .images import extract_image
+
+        return extract_image(path, kind, max_chars)
     if kind in TEXT_KINDS:
         from .text import extract_text
 
@@ -118,9 +123,13 @@ def _finish(raw: Extraction, max_chars: int) -> Extraction:
             truncated = True
         left -= len(text)
         pages.append(Page(page.number, text))
-    if not any(p.text.strip() for p in pages) and not raw.members:
+    kept = {p.number for p in pages}
+    ocr_pages = tuple(n for n in raw.ocr_pages if n in kept)  # not the pages cut off by the cap
+    truncated = truncated or len(ocr_pages) < len(raw.ocr_pages)
+    if not any(p.text.strip() for p in pages) and not raw.members and not ocr_pages:
         raise EmptyFile("the file contains no text")
     title = raw.title
     if title is not None:
         title = " ".join(title.replace("\x00", "").split())[:_MAX_TITLE_CHARS] or None
-    return Extraction(pages=tuple(pages), kind=raw.kind, title=title, truncated=truncated)
+    # Everything else (documents inside, fields, date, where to read on) comes through as it is.
+    return replace(raw, pages=tuple(pages), title=title, truncated=truncated, ocr_pages=ocr_pages)

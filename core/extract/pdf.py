@@ -1,13 +1,18 @@
-"""Paged formats read with PyMuPDF: pdf, epub, xps, fb2, mobi, cbz (one Page per page)."""
+"""Paged formats read with PyMuPDF: pdf, epub, xps, fb2, mobi, cbz (one Page per page).
+
+A page with no text that holds a picture (a scan; every page of a comic book archive) is listed
+in ``ocr_pages`` for OCR, at most ``MAX_OCR_PAGES`` of them; a file of such pages only comes
+back with empty pages rather than as an error."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import pymupdf
-from memex.core.errors import CorruptFile, EmptyFile, EncryptedFile, NoTextLayer
+from memex.core.errors import CorruptFile, EmptyFile, EncryptedFile
 from memex.core.types import Extraction, Page
 
+from .ocr import MAX_OCR_PAGES
 from .office import check_zip
 
 # MuPDF would otherwise print repair notes and errors for damaged files to stderr.
@@ -43,10 +48,10 @@ def _read_pages(doc: pymupdf.Document, kind: str, max_chars: int) -> Extraction:
         raise CorruptFile(f"the {label} file has no readable pages")
 
     pages: list[Page] = []
+    scanned: list[int] = []  # empty pages holding a picture: left for OCR
     total = 0
     failed = 0
     last_error: Exception | None = None
-    has_images = False
     truncated = False
     for index in range(page_count):
         try:
@@ -59,8 +64,8 @@ def _read_pages(doc: pymupdf.Document, kind: str, max_chars: int) -> Extraction:
             continue
         pages.append(Page(index + 1, text))
         total += len(text)
-        if not has_images and not text.strip():
-            has_images = _has_images(page)
+        if not text.strip() and (kind == "cbz" or _has_images(page)):
+            scanned.append(index + 1)
         if total >= max_chars and index + 1 < page_count:
             truncated = True
             break
@@ -68,14 +73,10 @@ def _read_pages(doc: pymupdf.Document, kind: str, max_chars: int) -> Extraction:
     if failed == len(pages):
         detail = _message(last_error) if last_error else "unknown error"
         raise CorruptFile(f"no page of the {label} file could be read: {detail}")
-    if not any(p.text.strip() for p in pages):
-        if kind == "cbz" or has_images:
-            raise NoTextLayer(
-                f"the {label} file has no text layer (scanned or image-only pages; "
-                "run OCR on it to make it searchable)"
-            )
+    if not scanned and not any(p.text.strip() for p in pages):
         raise EmptyFile(f"the {label} file contains no text")
-    return Extraction(pages=tuple(pages), kind=kind, title=_title(doc), truncated=truncated)
+    return Extraction(pages=tuple(pages), kind=kind, title=_title(doc),
+                      truncated=truncated or len(scanned) > MAX_OCR_PAGES, ocr_pages=tuple(scanned[:MAX_OCR_PAGES]))
 
 
 def _has_images(page: pymupdf.Page) -> bool:

@@ -42,6 +42,7 @@ _KIND_EXTENSIONS: dict[str, tuple[str, ...]] = {
     "odp": ("odp",),
     "email": ("eml",),
     "mbox": ("mbox", "mbx"),
+    "image": ("png", "jpg", "jpeg", "jpe", "tif", "tiff", "webp", "bmp", "gif"),
 }
 
 EXTENSION_KINDS: dict[str, str] = {
@@ -53,6 +54,7 @@ SUPPORTED_KINDS: frozenset[str] = frozenset(_KIND_EXTENSIONS)
 # Everyday names for a kind that are neither the kind itself nor one of its file extensions.
 KIND_ALIASES: dict[str, str] = {
     "word": "docx", "excel": "xlsx", "powerpoint": "pptx", "plain": "text", "source": "code",
+    "picture": "image", "photo": "image",
 }
 
 

@@ -15,7 +15,6 @@ from memex.core.errors import (
     ExtractionError,
     ExtractionTimeout,
     ExtractorCrashed,
-    NoTextLayer,
     UnsupportedFile,
 )
 from memex.core.extract import SUPPORTED_KINDS, detect_kind, extract_file, is_supported
@@ -45,7 +44,8 @@ TEST_TARGET = f"{docgen.__name__}:misbehaving_extract"
         ("deck.pptx", "pptx"),
         ("sheet.xlsx", "xlsx"),
         ("essay.odt", "odt"),
-        ("photo.jpg", None),
+        ("photo.jpg", "image"),
+        ("scan.TIFF", "image"),
         ("archive.zip", None),
         ("archive.tar.gz", None),
         ("program.exe", None),
@@ -79,10 +79,10 @@ def test_detect_kind_sniffs_text_names_with_a_qualifier(tmp_path: Path) -> None:
     for name in ("README.Debian", "README.source", "COPYING.LIB", "Makefile.am", "notes.draft"):
         (tmp_path / name).write_text("How this package differs from upstream.\n", encoding="utf-8")
         assert detect_kind(tmp_path / name) == "text", name
-    (tmp_path / "photo.JPEG").write_bytes(b"\xff\xd8\xff\xe0\x00\x10JFIF\x00\x01")
+    (tmp_path / "song.FLAC").write_bytes(b"fLaC\x00\x00\x00\x22\x10\x00\x10\x00\x00\x00\xff")
     (tmp_path / "README.Bin").write_bytes(b"\x7fELF\x02\x01\x01\x00" + bytes(range(256)))
     (tmp_path / "cache.db").write_text("not a type Memex reads", encoding="utf-8")
-    assert detect_kind(tmp_path / "photo.JPEG") is None
+    assert detect_kind(tmp_path / "song.FLAC") is None
     assert detect_kind(tmp_path / "README.Bin") is None
     assert detect_kind(tmp_path / "cache.db") is None
     assert detect_kind(tmp_path / "README.missing") is None
@@ -125,10 +125,9 @@ def test_encrypted_pdf(tmp_path: Path) -> None:
     assert "password" in str(info.value)
 
 
-def test_scanned_pdf_has_no_text_layer(tmp_path: Path) -> None:
-    with pytest.raises(NoTextLayer) as info:
-        extract_file(docgen.make_scanned_pdf(tmp_path / "scan.pdf"))
-    assert info.value.reason == "no-text"
+def test_scanned_pdf_pages_are_left_for_ocr(tmp_path: Path) -> None:
+    result = extract_file(docgen.make_scanned_pdf(tmp_path / "scan.pdf"))
+    assert result.pages == (Page(1, ""),) and result.ocr_pages == (1,)
 
 
 def test_broken_pdf_is_corrupt(tmp_path: Path) -> None:
@@ -226,9 +225,9 @@ def test_max_chars_truncates(tmp_path: Path) -> None:
 
 
 def test_unsupported_and_missing_files(tmp_path: Path) -> None:
-    (tmp_path / "pic.png").write_bytes(b"\x89PNG\r\n")
+    (tmp_path / "song.mp3").write_bytes(b"ID3\x04\x00")
     with pytest.raises(UnsupportedFile):
-        extract_file(tmp_path / "pic.png")
+        extract_file(tmp_path / "song.mp3")
     with pytest.raises(ExtractionError) as info:
         extract_file(tmp_path / "gone.txt")
     assert info.value.reason == "unreadable"
