@@ -44,6 +44,7 @@ from .store import documents as docs
 from .store import skipped as skipped_store
 from .store.chunks import StoredChunk, fetch_chunks, page_text
 from .store.connection import LibraryRecovered
+from .store.members import chain as member_chain
 from .store.members import containers
 from .store.open_marks import clear_mark, clear_stale_marks, mark_open, stale_marks
 from .store.ownership import library_path, prepare_library_file
@@ -275,7 +276,13 @@ class Library:
         ``ocr`` (the page's :meth:`ocr_words`) marks the matching words OCR read on a page
         with no text layer. A file that hangs or crashes the renderer raises an
         ``ExtractionError`` saying so; so does a path that leads out of its folder through a
-        link (reason "outside-link")."""
+        link (reason "outside-link"). A document inside a file (a PDF attached to a message)
+        is drawn from its copy in the cache folder (see :meth:`open_target`)."""
+        if not os.path.lexists(path):
+            with self.store.read() as conn:
+                inside = len(member_chain(conn, os.fspath(path))) > 1
+            if inside:
+                path = self.open_target(os.fspath(path))
         return self._previews.render(path, page_number, terms, width_px, crop_margins, ocr)
 
     def _source_root(self, path: str) -> str | None:

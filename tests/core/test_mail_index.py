@@ -347,6 +347,8 @@ def test_opening_a_message_writes_it_into_the_cache_folder_only(tmp_path: Path, 
     pdf = Path(counted.open_target(f"{box}/{offsets[1]}/attachment-1-budget.pdf"))
     assert pdf.suffix == ".pdf" and pdf.read_bytes() == ZEPPELIN_PDF and pdf.is_relative_to(cache_dir())
     assert counted.open_target(str(box)) == str(box)
+    page = counted.render_page(f"{box}/{offsets[1]}/attachment-1-budget.pdf", 1, ["zeppelin"], 300)
+    assert page.png.startswith(b"\x89PNG") and page.page_count == 1 and len(page.matches) == 1
     assert _tree(tmp_path) == before  # nothing written beside the mail (the cache is elsewhere)
 
     opened.write_text("stale", encoding="utf-8")
