@@ -54,7 +54,7 @@ SUPPORTED_KINDS: frozenset[str] = frozenset(_KIND_EXTENSIONS)
 # Everyday names for a kind that are neither the kind itself nor one of its file extensions.
 KIND_ALIASES: dict[str, str] = {
     "word": "docx", "excel": "xlsx", "powerpoint": "pptx", "plain": "text", "source": "code",
-    "picture": "image", "photo": "image",
+    "picture": "image", "photo": "image", "mail": "email", "message": "email",
 }
 
 

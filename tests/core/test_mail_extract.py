@@ -445,3 +445,10 @@ def test_a_cut_message_keeps_its_headers_and_attachment_names(tmp_path: Path) ->
     assert result.truncated and len(text) <= 400
     assert text.startswith("From: Ann Example") and "Subject: Long\n\nword word" in text
     assert text.endswith("\n\nAttachments: minutes.txt")
+
+
+def test_mail_is_a_file_type_by_its_everyday_names() -> None:
+    from memex.core.extract.registry import kind_named
+
+    assert kind_named("mail") == kind_named("eml") == kind_named("message") == "email"
+    assert kind_named("mbox") == kind_named(".MBX") == "mbox"
