@@ -66,11 +66,11 @@ def read_scanned_page(path: Path, kind: str, page: int, timeout_s: float) -> Ocr
     if page < 1:
         raise ValueError("page numbers start at 1")
     path = Path(path)
+    engine = _engine()  # loading it (once) is not the page's time
     started = time.monotonic()
     try:
         with _deadline(timeout_s):
             picture = _load(path, kind, page)
-            engine = _engine()
             _check_time(started, timeout_s)
             lines, words = _read(engine, picture.pixels, started, timeout_s)
     except _PastDeadline:
