@@ -13,7 +13,7 @@ from memex.core.cli import output
 from memex.core.cli.argument_types import whole_number
 from memex.core.cli.output import safe, say, say_lines
 
-SUITES = ["embed", "rerank", "indexing", "latency", "robustness", "all"]
+SUITES = ["embed", "rerank", "indexing", "latency", "robustness", "ocr", "all"]
 
 
 def _sizes(text: str) -> list[int]:
@@ -27,6 +27,7 @@ def _sizes(text: str) -> list[int]:
 
 
 _rounds = whole_number("give a whole number of rounds, 1 or more, not {text}")
+_pages = whole_number("give a whole number of pages, 1 or more, not {text}")
 
 
 class BenchCommand:
@@ -35,14 +36,16 @@ class BenchCommand:
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
         parser.add_argument("suite", choices=SUITES, help="what to measure (see the README, Benchmarks)")
         parser.add_argument("--workdir", metavar="DIR",
-                            help="where latency, indexing and robustness build their libraries "
+                            help="where latency, indexing, robustness and ocr build their libraries "
                                  "(default: bench/SUITE in Memex's cache folder, kept between runs)")
         parser.add_argument("--reranker", metavar="MODEL", help="reranker for the rerank benchmark")
         parser.add_argument("--sizes", type=_sizes, default=[100000, 1000000],
                             help="latency: library sizes in chunks")
-        parser.add_argument("--rounds", type=_rounds, default=200, help="robustness: kill -9 rounds")
+        parser.add_argument("--rounds", type=_rounds,
+                            help="robustness: kill -9 rounds (200); ocr: indexing runs with OCR on and off, each (3)")
+        parser.add_argument("--pages", type=_pages, default=12, help="ocr: test pages each engine reads (12)")
         parser.add_argument("--folder", metavar="DIR",
-                            help="indexing: a real mixed folder to index beside Recoll "
+                            help="indexing, ocr: a real mixed folder to index beside Recoll "
                                  "(default: /tmp/realfolder, built by tests/realfolder/build_folder.py)")
 
     def run(self, args: argparse.Namespace) -> int:
@@ -56,7 +59,7 @@ class BenchCommand:
             if not args.json:
                 say(f"running {name}…", err=True)
             rows += suites.run(name, workdir=workdir, reranker=args.reranker,
-                               sizes=args.sizes, rounds=args.rounds,
+                               sizes=args.sizes, rounds=args.rounds, pages=args.pages,
                                folder=Path(args.folder).resolve() if args.folder else None)
         if args.json:
             print(output.to_json([r.as_dict() for r in rows]))

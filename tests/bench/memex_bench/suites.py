@@ -8,11 +8,11 @@ from memex.core.errors import MemexError
 
 from .table import Row
 
-ORDER = ["embed", "rerank", "latency", "indexing", "robustness"]
+ORDER = ["embed", "rerank", "latency", "indexing", "robustness", "ocr"]
 
 
-def run(name: str, *, workdir: Path | None, reranker: str | None, sizes: list[int], rounds: int,
-        folder: Path | None = None) -> list[Row]:
+def run(name: str, *, workdir: Path | None, reranker: str | None, sizes: list[int], rounds: int | None,
+        folder: Path | None = None, pages: int = 12) -> list[Row]:
     if name == "embed":
         from . import embed
 
@@ -37,9 +37,14 @@ def run(name: str, *, workdir: Path | None, reranker: str | None, sizes: list[in
     if name == "robustness":
         from . import robustness
 
-        rows = robustness.run(workdir or _scratch("robustness"), kill_rounds=rounds)
+        rows = robustness.run(workdir or _scratch("robustness"), kill_rounds=rounds or 200)
         print(robustness.format_table(rows))
         return []
+    if name == "ocr":
+        from . import ocr_bench
+
+        return ocr_bench.run(workdir or _scratch("ocr"), pages=pages, folder=folder,
+                             rounds=rounds or ocr_bench.FOLDER_ROUNDS)
     raise MemexError(f"Unknown benchmark '{name}'.")
 
 

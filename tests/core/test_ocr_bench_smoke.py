@@ -1,0 +1,94 @@
+"""``memex bench ocr``: its error measure against a plain dynamic programme, its test pages
+(pictures with no text layer), and a whole run on two pages that prints every row."""
+
+from __future__ import annotations
+
+import json
+import math
+import random
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("memex_bench")
+pymupdf = pytest.importorskip("pymupdf")
+
+from memex_bench import ocr_bench  # noqa: E402
+from memex_bench.ocr_pages import (  # noqa: E402
+    VARIANTS,
+    char_error_rate,
+    edit_distance,
+    make_page,
+    word_recall,
+)
+
+
+def _levenshtein(a: str, b: str) -> int:
+    previous = list(range(len(b) + 1))
+    for i, ca in enumerate(a, 1):
+        current = [i]
+        for j, cb in enumerate(b, 1):
+            current.append(min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (ca != cb)))
+        previous = current
+    return previous[-1]
+
+
+def test_edit_distance_agrees_with_the_textbook_programme() -> None:
+    rnd = random.Random(7)
+    for _ in range(400):
+        a = "".join(rnd.choice("abcé ") for _ in range(rnd.randint(0, 14)))
+        b = "".join(rnd.choice("abcé ") for _ in range(rnd.randint(0, 14)))
+        assert edit_distance(a, b) == _levenshtein(a, b), (a, b)
+
+
+def test_error_rate_and_recall_count_against_the_known_text() -> None:
+    truth = "grep  searches\nfor PATTERNS"
+    assert char_error_rate("grep searches for PATTERNS", truth) == 0.0  # line breaks are spaces
+    assert char_error_rate("GREP searches for PATTERNS", truth) == pytest.approx(4 / 26)  # case counts
+    assert char_error_rate("", truth) == 1.0
+    assert char_error_rate("qrep searches for PATTERNS", truth) == pytest.approx(1 / 26)
+    assert word_recall("searches PATTERNS on", truth) == 0.5  # of grep, searches, for, patterns
+    assert word_recall("GREP searches for patterns", truth) == 1.0
+
+
+def test_test_pages_are_pictures_without_a_text_layer(tmp_path: Path) -> None:
+    text = "NAME\nls - list directory contents\nSYNOPSIS\nls [OPTION]... [FILE]...\n" * 3
+    for number, variant in enumerate(VARIANTS):
+        suffix = ".png" if variant.kind == "image" else ".pdf"
+        page = make_page(text, variant, number, tmp_path / f"p{number}{suffix}")
+        assert "ls - list directory contents" in page.truth
+        with pymupdf.open(page.path) as doc:
+            assert doc.page_count == 1
+            if variant.kind == "pdf":
+                assert doc[0].get_text().strip() == ""  # nothing but a picture
+                assert len(doc[0].get_images()) == 1
+
+
+@pytest.mark.slow
+def test_bench_ocr_prints_every_row(tmp_path: Path) -> None:
+    proc = subprocess.run([sys.executable, "-m", "memex.core", "bench", "ocr", "--pages", "2", "--rounds", "1",
+                           "--workdir", str(tmp_path), "--json"], capture_output=True, text=True, timeout=1800)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    rows = {row["figure"]: row for row in json.loads(proc.stdout)}
+    engine = next(f for f in rows if f.startswith("OCR character error rate, 2 pages ("))
+    expected = [engine, "  … 300 dpi scan (1 page)", "  … 150 dpi scan (1 page)",
+                "OCR words a search finds (share of each page's words)", "OCR speed",
+                "OCR speed, words of the known text", "OCR CPU time per page (all threads)",
+                "OCR peak memory, engine process", "OCR first page, engine start included",
+                "  … delay from OCR", "scanned files found by a word only their pictures hold",
+                "peak memory, indexing process", "peak memory, largest worker process (extraction, OCR)"]
+    for figure in expected:
+        assert figure in rows, (figure, sorted(rows))
+    assert any(f.startswith("all text-layer files searchable, OCR on (") for f in rows)
+    assert "scanned pages searchable (5 pages, last run)" in rows
+    tesseract = ocr_bench.tesseract_installed()
+    for figure in expected[:9]:
+        row = rows[figure]
+        assert math.isfinite(row["value"]) and row["value"] >= 0
+        assert (row["baseline_value"] is not None) == tesseract
+        assert row["baseline"] == ("Tesseract (PyMuPDF)" if tesseract else "Tesseract: not installed")
+    assert rows[engine]["value"] < 10  # clean 300 and 150 dpi pages: under 10 % of characters wrong
+    assert rows["OCR speed"]["value"] > 0
+    assert rows["OCR peak memory, engine process"]["value"] > 50
