@@ -95,13 +95,14 @@ def detect_kind(path: Path) -> str | None:
         return "email"
     if suffix and suffix[1:].lower() in EXTENSION_KINDS:
         return EXTENSION_KINDS[suffix[1:].lower()]
-    if _is_mbox_file(path, suffix):
-        return "mbox"
-    if not suffix and path.name.lower() in _TEXT_NAMES:
-        return "text"
     if suffix and not _may_be_text_name(path.name, suffix[1:]):
         return None
-    return "text" if _looks_like_utf8_text(path) else None
+    head = _read_head(path)  # read once for both sniffs
+    if head is not None and _is_mbox(path, head):
+        return "mbox"  # before text names: Thunderbird folders are called "News", "Todo", ...
+    if not suffix and path.name.lower() in _TEXT_NAMES:
+        return "text"
+    return "text" if head is not None and _looks_like_utf8_text(head) else None
 
 
 def _may_be_text_name(name: str, suffix: str) -> bool:
@@ -131,17 +132,14 @@ def _looks_like_headers(head: bytes) -> bool:
     return _HEADER_LINE_RE.match(block) is not None and _MAIL_FIELD_RE.search(block) is not None
 
 
-def _is_mbox_file(path: Path, suffix: str) -> bool:
-    """An mbox without a mail extension: Thunderbird's ``Inbox`` beside ``Inbox.msf``, or a
-    file (``/var/mail/ann``, ``~/mbox``) starting with a "From " line followed by headers."""
-    has_index = os.path.exists(f"{path}.msf")
-    if not has_index and suffix and not _may_be_text_name(path.name, suffix[1:]):
-        return False
-    head = _read_head(path)
-    if head is None or not head.startswith(b"From "):
+def _is_mbox(path: Path, head: bytes) -> bool:
+    """An mbox without a mail extension (``head``: its first bytes): Thunderbird's ``Inbox``
+    beside ``Inbox.msf``, or a file (``/var/mail/ann``, ``~/mbox``) starting with a "From "
+    line followed by headers."""
+    if not head.startswith(b"From "):
         return False
     first, _, rest = head.partition(b"\n")
-    return has_index or bool(_FROM_LINE_RE.match(first) and _looks_like_headers(rest))
+    return bool(_FROM_LINE_RE.match(first) and _looks_like_headers(rest)) or os.path.exists(f"{path}.msf")
 
 
 def _read_head(path: Path) -> bytes | None:
@@ -159,11 +157,9 @@ def _read_head(path: Path) -> bytes | None:
         return None
 
 
-def _looks_like_utf8_text(path: Path) -> bool:
-    """First 4 KB has no NUL byte and decodes as UTF-8 (a cut multi-byte tail is allowed)."""
-    head = _read_head(path)
-    if head is None:
-        return False
+def _looks_like_utf8_text(head: bytes) -> bool:
+    """A file's first 4 KB has no NUL byte and decodes as UTF-8 (a cut multi-byte tail is
+    allowed)."""
     if b"\x00" in head:
         return False
     try:
