@@ -164,6 +164,10 @@ def test_thunderbird_folder_without_extension_is_an_mbox(tmp_path: Path) -> None
     sent.write_bytes(b"From - \nSubject: x\n\nhello\n")
     (tmp_path / "Sent.msf").write_bytes(b"")
     assert detect_kind(sent) == "mbox"
+    news = tmp_path / "News"  # a folder name that is also a conventional text file name
+    write_mbox(news, [message("Press", "Release.\n")])
+    (tmp_path / "News.msf").write_bytes(b"")
+    assert detect_kind(news) == "mbox"
     note = tmp_path / "notes"  # plain text that happens to start with "From"
     note.write_text("From here to there: a note.\nNothing else.\n")
     assert detect_kind(note) == "text"
