@@ -11,7 +11,7 @@ from memex.core.errors import EmptyFile
 from memex.core.types import Extraction, Page
 from PIL import Image
 
-from .ocr import MAX_OCR_PAGES, check_picture_size, open_picture
+from .scans import MAX_OCR_PAGES, check_picture_size, open_picture
 
 MIN_TEXT_SIDE = 16  # a picture smaller than this either way (an icon, a spacer) holds no readable text
 _PAGED_FORMATS = frozenset({"TIFF"})  # other formats' frames are animation, not pages

@@ -16,43 +16,22 @@ import signal
 import threading
 import time
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from memex.core.errors import CorruptFile, EncryptedFile, ExtractionError, ExtractionTimeout
+from memex.core.errors import ExtractionError, ExtractionTimeout
 from memex.core.types import OcrPage, OcrWord
-from PIL import Image, ImageOps, ImageStat, UnidentifiedImageError
+
+from .scans import ENGINE_MAX_SIDE, MAX_IMAGE_PIXELS, MAX_OCR_PAGES, RENDER_DPI, Array, load_page
 
 OCR_ENGINE = "RapidOCR PP-OCRv6 small"
-MAX_IMAGE_PIXELS = 80_000_000  # a 600 dpi A3 scan is 70 MP; more is refused before decoding
-MAX_OCR_PAGES = 500  # pages of one file left for OCR; later ones are not read
-RENDER_DPI = 200  # a PDF page is drawn at this resolution for the engine...
-ENGINE_MAX_SIDE = 2400  # ...and no picture the engine reads is larger than this a side
 ENGINE_THREADS = 2
 DETECT_MAX_SIDE = 1024  # text is found on a copy at most this large; lines are read at full size
 MIN_LINE_SCORE = 0.5  # lines read with less confidence are dropped (noise, picture texture)
 _VOTE_LINES = 8  # the longest lines decide which way up the page is
 _SURE = 0.85  # a reading this confident (weighted by line length) is taken as upright
-_PAGED_KINDS = frozenset({"pdf", "xps", "epub", "cbz", "fb2", "mobi"})
 _MODEL_FILES = ("PP-OCRv6_det_small.onnx", "ch_ppocr_mobile_v2.0_cls_mobile.onnx", "PP-OCRv6_rec_small.onnx")
-
-Image.MAX_IMAGE_PIXELS = MAX_IMAGE_PIXELS
-
-# numpy image: rows x columns x 3 (BGR, as the engine expects)
-Array = Any
-
-
-@dataclass(frozen=True)
-class _Picture:
-    """What the engine reads (``pixels``), and the page's size in its own units (PDF points,
-    or the image's pixels): boxes found in ``pixels`` are scaled to that size."""
-
-    pixels: Array
-    width: float
-    height: float
-
 
 def read_scanned_page(path: Path, kind: str, page: int, timeout_s: float) -> OcrPage:
     """The text of page ``page`` (1-based) of ``path`` — a PDF or other paged document
@@ -66,12 +45,14 @@ def read_scanned_page(path: Path, kind: str, page: int, timeout_s: float) -> Ocr
     if page < 1:
         raise ValueError("page numbers start at 1")
     path = Path(path)
-    engine = _engine()  # loading it (once) is not the page's time
     started = time.monotonic()
     try:
         with _deadline(timeout_s):
-            picture = _load(path, kind, page)
-            _check_time(started, timeout_s)
+            picture = load_page(path, kind, page)  # a picture too large is refused before the engine loads
+        loading = time.monotonic()
+        engine = _engine()  # loaded once per process: not the page's time
+        started += time.monotonic() - loading
+        with _deadline(timeout_s - (time.monotonic() - started)):
             lines, words = _read(engine, picture.pixels, started, timeout_s)
     except _PastDeadline:
         raise ExtractionTimeout(f"reading page {page} took longer than {timeout_s:g} s and was stopped") from None
@@ -81,109 +62,6 @@ def read_scanned_page(path: Path, kind: str, page: int, timeout_s: float) -> Ocr
     sx, sy = picture.width / columns, picture.height / rows
     boxes = tuple(OcrWord(text, x0 * sx, y0 * sy, x1 * sx, y1 * sy) for text, (x0, y0, x1, y1) in words)
     return OcrPage(page, "\n".join(lines), boxes, picture.width, picture.height, OCR_ENGINE)
-
-
-# --- loading the page ------------------------------------------------------------------------
-
-
-def _load(path: Path, kind: str, page: int) -> _Picture:
-    if kind == "image":
-        return load_picture(path, page)
-    if kind in _PAGED_KINDS:
-        return _render(path, kind, page)
-    raise ExtractionError(f"{kind} files have no pages to read by OCR", "unsupported")
-
-
-def check_picture_size(width: int, height: int, name: str) -> None:
-    """Refuse a picture too large to decode safely (its size comes from the header)."""
-    if width * height > MAX_IMAGE_PIXELS:
-        raise ExtractionError(
-            f"{name} is too large to read ({width} × {height} pixels; at most "
-            f"{MAX_IMAGE_PIXELS // 1_000_000} million)", "too-large")
-
-
-def open_picture(path: Path) -> Image.Image:
-    """The picture at ``path`` with only its header read; a one-line error for anything else."""
-    try:
-        return Image.open(path)
-    except Image.DecompressionBombError:
-        raise ExtractionError(f"{path.name} is too large to read", "too-large") from None
-    except UnidentifiedImageError:
-        raise CorruptFile(f"{path.name} is not a picture Memex can read") from None
-
-
-def load_picture(path: Path, page: int) -> _Picture:
-    """Frame ``page`` of the picture, at most ``ENGINE_MAX_SIDE`` a side, in the orientation
-    the preview shows it (MuPDF turns a JPEG by its EXIF orientation, other formats not)."""
-    with open_picture(path) as image:
-        if page > 1:
-            try:
-                image.seek(page - 1)
-            except EOFError:
-                raise ExtractionError(f"{path.name} has no page {page}", "page") from None
-        check_picture_size(image.width, image.height, path.name)
-        width, height = image.size
-        shown: Image.Image = image
-        if image.format in ("JPEG", "MPO"):
-            if image.getexif().get(0x0112, 1) in (5, 6, 7, 8):
-                width, height = height, width
-            image.thumbnail((ENGINE_MAX_SIDE, ENGINE_MAX_SIDE))  # decodes straight at the smaller size
-            shown = ImageOps.exif_transpose(image)
-        else:
-            image.thumbnail((ENGINE_MAX_SIDE, ENGINE_MAX_SIDE))
-        pixels = _to_bgr(shown)
-    return _Picture(pixels, float(width), float(height))
-
-
-def _to_bgr(image: Image.Image) -> Array:
-    """Three 8-bit channels; a transparent picture is laid on white (or on black when its
-    visible pixels are light: white text on a transparent background)."""
-    import cv2
-
-    if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
-        rgba = image.convert("RGBA")
-        alpha = rgba.getchannel("A")
-        light = ImageStat.Stat(rgba.convert("L"), mask=alpha.point(lambda a: 255 if a else 0)).mean
-        ground = Image.new("RGB", rgba.size, (0, 0, 0) if light and light[0] > 160 else (255, 255, 255))
-        ground.paste(rgba, mask=alpha)
-        image = ground
-    if image.mode in ("1", "L", "I", "I;16", "F"):
-        grey = np.asarray(image.convert("L"))
-        return cv2.cvtColor(grey, cv2.COLOR_GRAY2BGR)
-    rgb = np.asarray(image.convert("RGB"))
-    return cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)
-
-
-def _render(path: Path, kind: str, page: int) -> _Picture:
-    """The page drawn in grey, at ``RENDER_DPI`` but at most ``ENGINE_MAX_SIDE`` a side; a page
-    holding a picture over ``MAX_IMAGE_PIXELS`` is refused before it is drawn."""
-    import cv2
-    import pymupdf
-
-    label = kind.upper()
-    try:
-        doc = pymupdf.open(str(path), filetype=kind)
-    except (RuntimeError, ValueError) as exc:
-        raise CorruptFile(f"the {label} file could not be opened: {exc}") from None
-    try:
-        if doc.needs_pass:
-            raise EncryptedFile(f"the {label} file is password-protected")
-        if not 1 <= page <= doc.page_count:
-            raise ExtractionError(f"the {label} file has no page {page}", "page")
-        sheet = doc.load_page(page - 1)
-        for info in sheet.get_images(full=False):
-            check_picture_size(int(info[2]), int(info[3]), f"a picture on page {page}")
-        rect = sheet.rect
-        longest = max(rect.width, rect.height, 1.0)
-        zoom = min(RENDER_DPI / 72, ENGINE_MAX_SIDE / longest)
-        pix = sheet.get_pixmap(matrix=pymupdf.Matrix(zoom, zoom), colorspace=pymupdf.csGRAY, alpha=False)
-        grey = np.frombuffer(pix.samples_mv, dtype=np.uint8).reshape(pix.height, pix.stride)[:, : pix.width]
-        pixels = cv2.cvtColor(grey, cv2.COLOR_GRAY2BGR)
-        return _Picture(pixels, float(rect.width), float(rect.height))
-    except (RuntimeError, ValueError) as exc:  # a damaged page
-        raise CorruptFile(f"page {page} of the {label} file could not be drawn: {exc}") from None
-    finally:
-        doc.close()
 
 
 # --- the engine ------------------------------------------------------------------------------
@@ -425,4 +303,4 @@ def _deadline(timeout_s: float) -> Iterator[None]:
         signal.signal(signal.SIGALRM, previous)
 
 
-__all__ = ["MAX_IMAGE_PIXELS", "MAX_OCR_PAGES", "OCR_ENGINE", "read_scanned_page"]
+__all__ = ["ENGINE_MAX_SIDE", "MAX_IMAGE_PIXELS", "MAX_OCR_PAGES", "OCR_ENGINE", "RENDER_DPI", "read_scanned_page"]

@@ -12,8 +12,8 @@ import pymupdf
 from memex.core.errors import CorruptFile, EmptyFile, EncryptedFile
 from memex.core.types import Extraction, Page
 
-from .ocr import MAX_OCR_PAGES
 from .office import check_zip
+from .scans import MAX_OCR_PAGES
 
 # MuPDF would otherwise print repair notes and errors for damaged files to stderr.
 pymupdf.TOOLS.mupdf_display_errors(False)
