@@ -126,7 +126,10 @@ def _finish(raw: Extraction, max_chars: int) -> Extraction:
     kept = {p.number for p in pages}
     ocr_pages = tuple(n for n in raw.ocr_pages if n in kept)  # not the pages cut off by the cap
     truncated = truncated or len(ocr_pages) < len(raw.ocr_pages)
-    if not any(p.text.strip() for p in pages) and not raw.members and not ocr_pages:
+    # A mailbox has no text of its own, and a slice of one may hold only deleted messages;
+    # the mail reader says itself when a mailbox holds nothing.
+    if not any(p.text.strip() for p in pages) and not raw.members and not ocr_pages \
+            and raw.kind not in MAIL_KINDS:
         raise EmptyFile("the file contains no text")
     title = raw.title
     if title is not None:

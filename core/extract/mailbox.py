@@ -49,12 +49,14 @@ def read_mbox(path: Path, max_chars: int, start: int = 0) -> Extraction:
         members: list[Member] = []
         left = max_chars
         began = time.monotonic()
+        read = 0  # messages read, kept or not
         while stream.next_offset is not None:
-            if members and (len(members) >= MAX_SLICE_MESSAGES or left <= 0
-                            or stream.next_offset - start >= MAX_SLICE_BYTES
-                            or time.monotonic() - began >= MAX_SLICE_SECONDS):
+            if read and (read >= MAX_SLICE_MESSAGES or left <= 0
+                         or stream.next_offset - start >= MAX_SLICE_BYTES
+                         or time.monotonic() - began >= MAX_SLICE_SECONDS):
                 break
             offset, data, too_large = stream.read_message()
+            read += 1
             if not data.strip() or _expunged(data):
                 continue  # nothing there, or deleted in Thunderbird and not yet compacted away
             try:
@@ -67,7 +69,7 @@ def read_mbox(path: Path, max_chars: int, start: int = 0) -> Extraction:
             left -= total_chars(message)
             members.append(Member(key=str(offset), name=message.title or "(no subject)",
                                   extraction=message))
-    if not members and start == 0:
+    if not members and start == 0 and stream.next_offset is None:
         raise EmptyFile("the mailbox holds no messages")
     return Extraction(pages=(Page(1, ""),), kind="mbox", title=Path(path).name,
                       members=tuple(members), resume_at=stream.next_offset)

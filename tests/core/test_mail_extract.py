@@ -456,3 +456,31 @@ def test_mail_is_a_file_type_by_its_everyday_names() -> None:
 
     assert kind_named("mail") == kind_named("eml") == kind_named("message") == "email"
     assert kind_named("mbox") == kind_named(".MBX") == "mbox"
+
+
+def test_slices_of_deleted_messages_are_empty_not_failed(tmp_path: Path,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(mailbox_module, "MAX_SLICE_MESSAGES", 2)
+    gone = []
+    for i in range(3):
+        msg = message(f"Gone {i}", "Deleted.\n")
+        msg["X-Mozilla-Status"] = "0008"
+        gone.append(msg)
+    box = tmp_path / "Trash.mbox"
+    offsets = write_mbox(box, [*gone, message("Kept", "Still here.\n")])
+    first = extract_file(box)
+    assert first.members == () and first.resume_at == offsets[2]  # the budget counts them too
+    rest = extract_file(box, start=first.resume_at)
+    assert [m.name for m in rest.members] == ["Kept"] and rest.resume_at is None
+    appended = box.stat().st_size
+    more = mailbox.mbox(box)
+    more.add(gone[0])
+    more.flush()
+    more.close()
+    tail = extract_file(box, start=appended)
+    assert tail.members == () and tail.resume_at is None
+    monkeypatch.setattr(mailbox_module, "MAX_SLICE_MESSAGES", 2000)
+    all_gone = tmp_path / "Deleted.mbox"
+    write_mbox(all_gone, gone)
+    with pytest.raises(EmptyFile):
+        extract_file(all_gone)
