@@ -9,7 +9,6 @@ attachment is ever written outside that folder.
 
 from __future__ import annotations
 
-import codecs
 import contextlib
 import datetime as dt
 import re
@@ -34,6 +33,7 @@ MAX_NAME_CHARS = 120  # an attachment's name on disk (and in its member key)
 _HEADERS_ONLY_BYTES = 256 * 1024  # what a message over the cap is read from
 
 _TOO_LARGE_NOTE = "(The message is too large to read; only its headers are indexed.)"
+_ASCII_NAMES = frozenset({"us-ascii", "ascii", "ansi_x3.4-1968"})
 _CONTROL_RE = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 _NAME_JUNK_RE = re.compile(r'[\x00-\x1f\x7f-\x9f<>:"|?*\\/]+')
 _SPACE_RE = re.compile(r"\s+")
@@ -223,15 +223,14 @@ def part_text(part: Message) -> str:
         return ""
     if not isinstance(payload, bytes):
         return ""
-    charset = None
     try:
         charset = part.get_content_charset()
-        if charset:
-            codecs.lookup(charset)
-    except (LookupError, ValueError):
-        charset = None
-    if charset:
-        return payload.decode(charset, errors="replace")
+        # Not "us-ascii": mislabelled UTF-8 is common. Unknown names and codecs that are not
+        # text encodings ("base64", "zlib") raise LookupError.
+        if charset and charset not in _ASCII_NAMES:
+            return payload.decode(charset, errors="replace")
+    except (LookupError, ValueError, TypeError):
+        pass
     try:
         return payload.decode("utf-8")
     except UnicodeDecodeError:

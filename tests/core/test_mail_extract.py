@@ -324,6 +324,9 @@ def test_broken_headers_and_charsets_never_raise(tmp_path: Path) -> None:
         b"Content-Transfer-Encoding: base64\r\n\r\nbm90IHZhbGlkIGJhc2U2NC*&^%\r\n"
         b"--never-closed\r\nContent-Type: text/plain; charset=\"utf-8\"\r\n"
         b"Content-Transfer-Encoding: quoted-printable\r\n\r\nr=C3=A9sum=C3=A9 =ZZ broken\r\n"
+        b"--never-closed\r\nContent-Type: text/plain; charset=zlib\r\n\r\nnot compressed\r\n"
+        b"--never-closed\r\nContent-Type: text/plain; charset=us-ascii\r\n\r\n"
+        b"na\xc3\xafve but labelled ascii\r\n"
         b"--never-closed\r\nContent-Type: application/pdf\r\n"
         b"Content-Disposition: attachment; filename*=x-bad''%FF%FE%00.pdf\r\n"
         b"Content-Transfer-Encoding: base64\r\n\r\n!!!!\r\n"
@@ -334,7 +337,7 @@ def test_broken_headers_and_charsets_never_raise(tmp_path: Path) -> None:
     assert result.title is not None and "Caf" in result.title
     assert result.date is None and "date" not in dict(result.fields)
     text = texts(result)
-    assert "résumé" in text
+    assert "résumé" in text and "not compressed" in text and "naïve but labelled ascii" in text
     assert "Attachments:" in text  # the unreadable PDF is still findable by its name
     for value in (result.title, text, *dict(result.fields).values()):
         value.encode("utf-8")  # no lone surrogates left
