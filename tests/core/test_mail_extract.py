@@ -487,3 +487,36 @@ def test_slices_of_deleted_messages_are_empty_not_failed(tmp_path: Path,
     write_mbox(all_gone, gone)
     with pytest.raises(EmptyFile):
         extract_file(all_gone)
+
+
+def test_mangled_messages_never_raise_anything_but_extraction_errors(tmp_path: Path) -> None:
+    import random
+
+    rng = random.Random(14)
+    msg = message("Tëst =?utf-8?q?x?=", "Hello wörld\nFrom here\n",
+                  attachments=(("a.txt", b"attached words\n", "text/plain"),))
+    msg.add_attachment(message("Inner", "inner words\n"))
+    base = msg.as_bytes()
+    tokens = [b"\n", b"\r\n", b"=?", b"?=", b"?q?", b"?b?", b"--", b"boundary=", b"charset=zlib",
+              b"\x00", b"\xff\xfe", b";", b'"', b"Content-Type: message/rfc822\n", b">From ",
+              b"filename*=", b"%00", b"../", b"base64", b"multipart/mixed"]
+    eml, box = tmp_path / "m.eml", tmp_path / "m.mbox"
+    for _ in range(80):
+        data = bytearray(base)
+        for _ in range(rng.randint(1, 12)):
+            pos = rng.randrange(len(data))
+            if rng.random() < 0.5:
+                data[pos:pos] = rng.choice(tokens)
+            else:
+                del data[pos:pos + rng.randint(1, 40)]
+        eml.write_bytes(bytes(data))
+        box.write_bytes(b"From a@b Thu Dec  4 10:00:00 2025\n" + bytes(data))
+        for path in (eml, box):
+            try:
+                result = extract_file(path)
+            except ExtractionError:
+                continue
+            for member in result.members:
+                (member.key + member.name + texts(member.extraction)).encode("utf-8")
+            (texts(result) + (result.title or "")).encode("utf-8")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.eml", "m.mbox"]
