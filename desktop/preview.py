@@ -7,7 +7,7 @@ message in a mailbox, an attachment) shows its text."""
 
 from __future__ import annotations
 
-from memex.core.api import RENDERABLE_KINDS, RenderedPage, match_spans, query_terms
+from memex.core.api import RenderedPage, query_terms
 from memex.core.library import Library
 from memex.core.types import ChunkHit, Hit
 from PySide6.QtCore import QEvent, Qt, QTimer, Signal
@@ -28,64 +28,10 @@ from . import fmt, style
 from .empty_state import EmptyState
 from .fitting import FlowLayout
 from .plain import make_plain, set_tooltip
+from .preview_text import header_texts, page_html, renderable
 from .tasks import TaskManager, describe_error
 
 RERENDER_MS = 250
-MAX_PREVIEW_CHARS = 60_000
-
-
-def page_html(text: str, chunk_text: str, query: str, mark: str, passage: str) -> str:
-    """The page text as HTML: the passage (``chunk_text``, where it is found) on a tinted
-    background behind an anchor named ``passage``, the query's words marked everywhere."""
-    start = text.find(chunk_text) if chunk_text else -1
-    if start < 0 and chunk_text:
-        start = text.find(chunk_text[:80])
-    if len(text) > MAX_PREVIEW_CHARS:  # a huge "page" (a long text file): show the part around the passage
-        begin = max(0, (start if start >= 0 else 0) - MAX_PREVIEW_CHARS // 3)
-        newline = text.rfind("\n", max(0, begin - 2000), begin)
-        begin = newline + 1 if newline >= 0 else begin
-        cut = text[begin:begin + MAX_PREVIEW_CHARS]
-        text = ("…\n" if begin else "") + cut + ("\n…" if begin + MAX_PREVIEW_CHARS < len(text) else "")
-        start = text.find(chunk_text) if chunk_text else -1
-    spans = match_spans(text, query)
-    if start < 0:
-        body = fmt.marked_html(text, spans, mark)
-    else:
-        end = min(len(text), start + len(chunk_text))
-
-        def part(a: int, b: int) -> str:
-            return fmt.marked_html(text[a:b], [(s - a, e - a) for s, e in spans if s >= a and e <= b], mark)
-
-        body = (part(0, start) + f'<a name="passage"></a><span style="{passage}">' + part(start, end)
-                + "</span>" + part(end, len(text)))
-    return f'<div style="white-space:pre-wrap; line-height:145%;">{body}</div>'
-
-
-def _renderable(hit: Hit) -> bool:
-    """Whether the document is drawn as pages: a paged format or a picture on disk (a document
-    inside another file, such as an attachment, shows its text)."""
-    return hit.kind in RENDERABLE_KINDS and hit.container is None
-
-
-def _header_texts(hit: Hit, chunk: ChunkHit) -> tuple[str, str, str]:
-    """The header's name, place and the rest: a file's name, folder, page and date; a
-    message's subject, sender, date and the mailbox holding it."""
-    labels = fmt.hit_labels(hit)
-    bits = []
-    if labels.message:
-        bits += [labels.date] if labels.date else []
-    else:
-        page = fmt.page_label(hit.kind, chunk.page)
-        bits += [page] if page else []
-    if hit.container and labels.message:
-        bits.append(f"in {fmt.file_name(hit.container)}")
-    if hit.mtime and not labels.message:
-        bits.append(f"modified {fmt.short_date(hit.mtime)}")
-    if chunk.ocr:
-        bits.append("read by OCR")
-    return labels.title, labels.place, "".join(f"  ·  {bit}" for bit in bits)
-
-
 def _framed(pix: QPixmap) -> QPixmap:
     """The page with a thin grey border, so white pages stand out from the background."""
     framed = QPixmap(pix.width() + 2, pix.height() + 2)
@@ -153,6 +99,7 @@ class PreviewPanel(QWidget):
         self.meta.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         make_plain(self.title, self.meta)  # a file or folder name is never markup
         self._header_texts = ("", "", "")  # name, folder, the rest: in full (shown shortened to fit)
+        self._header_message = False  # a mail message: its subject and sender shortened at their ends
         self.open_button = QToolButton(text="Open")
         self.reveal_button = QToolButton(text="Show in folder")
         self.copy_button = QToolButton(text="Copy path")
@@ -297,7 +244,8 @@ class PreviewPanel(QWidget):
             return
         self.stack.setCurrentIndex(1)
         set_tooltip(self.title, fmt.hit_tooltip(hit))
-        self._header_texts = _header_texts(hit, chunk)
+        self._header_texts = header_texts(hit, chunk)
+        self._header_message = fmt.is_message(hit)
         self._fit_header()
         if self._count_for != hit.document_id:  # another document: its page count is not known yet
             self.page_count, self._count_for = None, hit.document_id
@@ -310,11 +258,11 @@ class PreviewPanel(QWidget):
             return
         self._update_navigation()
         self._load_text(token, hit, chunk, query, page)
-        renderable = _renderable(hit)
-        self.tabs.setTabEnabled(1, renderable)
-        self.tabs.setCurrentIndex(1 if renderable and self.prefer_page else 0)
+        drawn = renderable(hit)
+        self.tabs.setTabEnabled(1, drawn)
+        self.tabs.setCurrentIndex(1 if drawn and self.prefer_page else 0)
         self.page_label.setPixmap(QPixmap())
-        if renderable:
+        if drawn:
             self.page_label.setText("Drawing the page…")
             self._render(token)
         else:
@@ -431,16 +379,19 @@ class PreviewPanel(QWidget):
         title, folder, rest = self._header_texts
         self.title.ensurePolished()  # the style sheet's font, before measuring with it
         self.meta.ensurePolished()
-        self.title.setText(self.title.fontMetrics().elidedText(title, Qt.TextElideMode.ElideMiddle, width))
+        # a file's name keeps its end (the type), a subject its start; a sender comes before the date
+        mode = Qt.TextElideMode.ElideRight if self._header_message else Qt.TextElideMode.ElideMiddle
+        self.title.setText(self.title.fontMetrics().elidedText(title, mode, width))
         metrics = self.meta.fontMetrics()
-        room = max(40, width - metrics.horizontalAdvance(rest))
-        folder = metrics.elidedText(folder, Qt.TextElideMode.ElideMiddle, room)
+        if not self._header_message:
+            room = max(40, width - metrics.horizontalAdvance(rest))
+            folder = metrics.elidedText(folder, Qt.TextElideMode.ElideMiddle, room)
         self.meta.setText(metrics.elidedText(folder + rest, Qt.TextElideMode.ElideRight, width))
         whole = self._header_texts[1] + rest
         set_tooltip(self.meta, whole if self.meta.text() != whole else "")
 
     def _render_if_resized(self) -> None:
-        if self.hit is None or not _renderable(self.hit) or not self._rendered_width:
+        if self.hit is None or not renderable(self.hit) or not self._rendered_width:
             return
         if abs(self._target_width() - self._rendered_width) > self._rendered_width * 0.1:
             self._render(self._token)
