@@ -87,6 +87,9 @@ class MemberWriter:
     def write(self, container_id: int, container: DocumentRecord, result: Extraction, start: int = 0) -> int:
         """The container's own date and fields, then its members in the span the extraction
         read (from ``start`` to ``result.resume_at``); returns the members written."""
+        plain = not (result.members or result.fields or result.date is not None)
+        if plain and start == 0 and not store.holds_contents(self.conn, container_id):
+            return 0  # an ordinary file, as it was: nothing to write
         store.set_own_values(self.conn, container_id, result.date, result.fields)
         before = self.written
         self._level(container_id, container, result.members, start, result.resume_at)

@@ -100,9 +100,12 @@ def clear_contents(conn: apsw.Connection, doc_id: int) -> None:
     forget_mailbox(conn, doc_id)
 
 
-def count_below(conn: apsw.Connection, doc_id: int) -> int:
-    row = one_row(conn, f"{_BELOW} SELECT count(*) FROM below", (doc_id,))
-    return int(row[0]) if row else 0
+def holds_contents(conn: apsw.Connection, doc_id: int) -> bool:
+    """Whether the document has members, fields or a date of its own (one cheap look)."""
+    row = one_row(conn, """SELECT EXISTS(SELECT 1 FROM documents WHERE parent_id = ?1)
+                               OR EXISTS(SELECT 1 FROM document_fields WHERE document_id = ?1)
+                               OR (SELECT date FROM documents WHERE id = ?1) IS NOT NULL""", (doc_id,))
+    return bool(row and row[0])
 
 
 # -- mailboxes -----------------------------------------------------------------------------

@@ -403,3 +403,28 @@ def test_stops_in_the_middle_of_a_mailbox_never_count_as_crashes(tmp_path: Path,
     report = counted.index()
     assert report.failed == 0 and counted.failures() == []
     assert all(found(counted, w) for w in ("harbour", "zeppelin", "glaciers", "osprey", "heron"))
+
+
+def test_a_message_read_again_replaces_its_attachments_and_a_failed_one_loses_them(
+        tmp_path: Path, counted: Library) -> None:
+    folder = tmp_path / "mail"
+    folder.mkdir()
+    eml = folder / "report.eml"
+    eml.write_bytes(message("Budget report", "Attached.\n",
+                            attachments=(("budget.pdf", ZEPPELIN_PDF, "application/pdf"),)).as_bytes())
+    counted.index([folder])
+    assert paths(counted) == [str(eml), f"{eml}/attachment-1-budget.pdf"]
+    assert counted.find("zeppelin", mode="bm25").hits[0].container == str(eml)
+
+    eml.write_bytes(message("Budget report", "Sent without the attachment after all.\n").as_bytes())
+    counted.index()
+    assert paths(counted) == [str(eml)] and found(counted, "zeppelin") == []
+
+    eml.write_bytes(message("Budget report", "Attached again.\n",
+                            attachments=(("budget.pdf", ZEPPELIN_PDF, "application/pdf"),)).as_bytes())
+    counted.index()
+    assert found(counted, "zeppelin") == [f"{eml}/attachment-1-budget.pdf"]
+    eml.write_bytes(b"")  # nothing left to read: a failed file
+    report = counted.index()
+    assert report.failed == 1 and paths(counted) == [str(eml)] and found(counted, "zeppelin") == []
+    assert counted.status().documents == 0 and counted.status().failed == 1
