@@ -184,3 +184,46 @@ def test_models_download_from_a_hub_and_rerank(app_dir, home, library, reranker_
 def test_the_optimised_embedder_copy_is_built_by_the_app(home, library):
     built = [json.loads(p.read_text(encoding="utf-8")) for p in (home / "cache" / "optimized").glob("*/build.json")]
     assert any("error" not in b and b.get("min_cosine_to_source", 0) >= 0.99 for b in built), built
+
+
+@pytest.fixture(scope="module")
+def scans_and_mail(app_dir: Path, home: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A library holding a scanned page (a PDF page that is only a picture of text) and a mailbox
+    whose one message carries the only copy of its words, indexed by the app."""
+    import mailbox
+    from email.message import EmailMessage
+
+    import pymupdf
+
+    folder = tmp_path_factory.mktemp("frozen-scans")
+    text_pdf = pymupdf.open()
+    page = text_pdf.new_page()
+    page.insert_text((72, 120), "The pelican harbour ledger lists every moored trawler.", fontsize=16)
+    picture = page.get_pixmap(dpi=200)
+    scan = pymupdf.open()
+    scan.new_page(width=page.rect.width, height=page.rect.height).insert_image(page.rect, pixmap=picture)
+    scan.save(folder / "scan.pdf")
+    message = EmailMessage()
+    message["From"] = "Ada Keeper <ada@example.org>"
+    message["To"] = "crew@example.org"
+    message["Subject"] = "Lighthouse rota"
+    message["Date"] = "Tue, 03 Mar 2026 09:30:00 +0000"
+    message.set_content("The quarterly lighthouse inspection moves to Thursday.\n")
+    box = mailbox.mbox(str(folder / "inbox.mbox"))
+    box.add(message)
+    box.close()
+    path = home / "scans.db"
+    ok(run(app_dir, "memex", "index", "--library", str(path), str(folder), home=home))
+    return path
+
+
+@pytest.mark.parametrize(("query", "expected"), [
+    ("pelican harbour trawler", "scan.pdf"),
+    ("quarterly lighthouse inspection", "inbox.mbox"),
+])
+def test_the_app_reads_scanned_pages_and_mail(app_dir, home, scans_and_mail, query, expected):
+    """OCR (RapidOCR's models and OpenCV travel with the app) and mail reading work in the build."""
+    proc = ok(run(app_dir, "memex", "search", "--json", "--mode", "bm25", "--library", str(scans_and_mail), query,
+                  home=home))
+    hits = json.loads(proc.stdout)
+    assert hits and expected in Path(hits[0]["path"]).parts, hits
