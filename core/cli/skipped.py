@@ -62,10 +62,12 @@ def format_skipped(listed: list[FileError], counts: Mapping[str, int], everythin
     lines = [f"{files(len(listed))} passed over without being read:"] if listed else []
     lines += [f"  {safe(f.path)}: {safe(f.message)}" for f in listed]
     if on_purpose and not everything:
-        lines.append(f"{on_purpose:,} more {_were(on_purpose)} skipped on purpose (hidden, or matching an "
-                     "ignore pattern): memex skipped --all lists them.")
-    elif not listed:
-        lines.append("Nothing was skipped except what your settings leave out.")
+        if listed:
+            lines.append(f"{on_purpose:,} more {_were(on_purpose)} skipped on purpose (hidden, or matching an "
+                         "ignore pattern): memex skipped --all lists them.")
+        else:
+            lines.append(f"Only what your settings leave out was skipped: {on_purpose:,} hidden or matching an "
+                         "ignore pattern (memex skipped --all lists them).")
     return lines
 
 

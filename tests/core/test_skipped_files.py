@@ -170,3 +170,20 @@ def test_the_command_line_counts_and_lists_them(tmp_path: Path, folder: Path):
     assert {"path": str(folder / "pipe"), "reason": "not-a-file",
             "message": "Not a regular file (a named pipe): there is nothing to read"} in data["skipped_files"]
     assert json.loads(memex("index", "--json", "--library", library).stdout)["files_skipped"] == 7
+
+
+def test_the_index_line_says_what_it_knows():
+    from memex.core.cli.skipped import format_skipped, report_line
+
+    assert report_line(0, {}) is None
+    assert report_line(3, {"hidden": 1, "ignored": 2}) == (
+        "3 files skipped (3 hidden or ignored on purpose) — memex skipped --all lists them.")
+    assert report_line(1, {"unreadable-folder": 1}) == (
+        "1 file skipped (1 folder that cannot be opened) — memex skipped lists them.")
+    # Through a running service the breakdown is not at hand; a count that does not add up is not shown.
+    assert report_line(5, None) == "5 files skipped — memex skipped lists them."
+    assert report_line(2, {"unsupported": 5}) == "2 files skipped — memex skipped lists them."
+    assert format_skipped([], {"hidden": 1}, everything=False) == [
+        "Only what your settings leave out was skipped: 1 hidden or matching an ignore pattern "
+        "(memex skipped --all lists them)."]
+    assert format_skipped([], {}, everything=False)[0].startswith("Nothing was skipped")
