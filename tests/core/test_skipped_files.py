@@ -120,6 +120,20 @@ def test_a_single_file_source_of_an_unread_type_is_listed(library: Library, fold
         "data.xyz": ("unsupported", "This type of file is not supported (.xyz)")}
 
 
+def test_a_broken_link_and_a_name_that_is_not_utf8_are_listed(library: Library, tmp_path: Path):
+    root = tmp_path / "odd"
+    root.mkdir()
+    (root / "gone.txt").symlink_to(root / "nowhere.txt")
+    with open(os.path.join(os.fsencode(root), b"caf\xe9.txt"), "wb") as fh:  # Latin-1, not UTF-8
+        fh.write(b"An old archive's file name.")
+    report = library.index([root])
+    assert report.files_skipped == 2
+    assert reasons(library.skipped_files()) == {
+        "gone.txt": ("broken-link", "A link to something that is not there"),
+        "caf\ufffd.txt": ("bad-name", "The file name is not valid UTF-8; rename the file to index it"),
+    }
+
+
 def test_removing_a_source_forgets_its_skipped_files(library: Library, folder: Path):
     library.index([folder])
     library.remove(folder)
