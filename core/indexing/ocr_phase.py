@@ -130,9 +130,11 @@ class OcrPhase:
         """Wait for the pages to be read, embedding their chunks as they come; a cancel stops
         OCR at once (IndexingCancelled); a failure of the thread is raised here."""
         while self.running:
-            if self.cancel.is_set():
-                self.close()
-                raise IndexingCancelled("Indexing was cancelled")
+            try:
+                meaning.job.checkpoint()  # a pause waits here; a stop raises
+            except IndexingCancelled:
+                self.close()  # at once: the page in progress is abandoned
+                raise
             assert self._thread is not None
             self._thread.join(REPORT_S)
             report()
@@ -232,12 +234,19 @@ class OcrPhase:
         if exc.reason == "closed" or self._stop.is_set():
             self._write(db, lambda: pages_store.forget_attempt(db, page))
             return "stopped"
-        if exc.reason == UNAVAILABLE:  # not the page's fault: every page waits for a working engine
+        if self._engine_missing(exc):  # not the page's fault: every page waits for a working engine
             self._write(db, lambda: pages_store.forget_attempt(db, page))
             self.errors.append(FileError(page.path, UNAVAILABLE, " ".join(str(exc).split())))
             self._stop.set()
             return "stopped"
         return self._fail(db, page, str(exc))
+
+    @staticmethod
+    def _engine_missing(exc: ExtractionError) -> bool:
+        """The engine cannot load or its process cannot start (no page could be read now)."""
+        spec = OcrWorker.SPEC
+        return (exc.reason == UNAVAILABLE or str(exc) == spec.not_started
+                or (exc.reason == "failed" and str(exc).startswith(spec.load_failed)))
 
     def _fail(self, db: Connection, page: pages_store.WaitingPage, message: str) -> str:
         self._write(db, lambda: pages_store.mark_failed(db, page, message))

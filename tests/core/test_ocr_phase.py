@@ -11,7 +11,7 @@ from pathlib import Path
 import pymupdf
 import pytest
 from memex.core.cli.output import format_hits, format_progress, hit_dict
-from memex.core.errors import IndexingCancelled
+from memex.core.errors import ExtractionError, IndexingCancelled
 from memex.core.indexing.indexer import IndexOptions
 from memex.core.indexing.meaning import MeaningQueue
 from memex.core.indexing.ocr_phase import OcrPhase, OcrWorker
@@ -193,6 +193,7 @@ def run_phase(library, cancel: threading.Event | None = None) -> OcrPhase:
     return phase
 
 
+@pytest.mark.slow
 def test_pages_of_a_changed_or_vanished_file_or_with_text_are_dropped_unread(tmp_path, open_library,
                                                                             unreadable):
     folder = make_folder(tmp_path)
@@ -265,3 +266,23 @@ def slow_picture(path: Path, kind: str, page: int, timeout_s: float) -> object:
     """(In the OCR process.) An engine that takes a minute over a page."""
     time.sleep(60)
     raise AssertionError("not reached")
+
+
+def engine_missing(path: Path, kind: str, page: int, timeout_s: float) -> object:
+    """(In the OCR process.) An engine that cannot load."""
+    raise ExtractionError("the OCR engine cannot start: rapidocr is not installed", "ocr-unavailable")
+
+
+def test_an_engine_that_cannot_start_leaves_every_page_waiting_and_says_so_once(tmp_path, open_library, monkeypatch):
+    monkeypatch.setattr(OcrWorker, "SPEC", replace(OcrWorker.SPEC, target=f"{__name__}:engine_missing"))
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    for name in ("a.pdf", "b.pdf", "c.pdf"):
+        save_scanned(folder / name, "words")
+    library = open_library(reranker=False)
+    report = library.index([folder])
+    assert [(e.reason, e.message) for e in report.errors] == [
+        ("ocr-unavailable", "the OCR engine cannot start: rapidocr is not installed")]
+    with library.store.read() as conn:
+        assert ocr_store.ocr_counts(conn) == ocr_store.OcrCounts(waiting=3, done=0, failed=0)
+        assert {p.attempts for p in ocr_store.next_waiting(conn, 10)} == {0}
