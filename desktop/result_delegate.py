@@ -34,7 +34,7 @@ PAD_X, PAD_Y, BADGE = 14, 10, 26
 GAP = 12
 TEXT_LEFT = PAD_X + BADGE + GAP
 MAX_SNIPPET_LINES = 3
-OCR_PAD, OCR_GAP = 4, 6  # inside the "OCR" mark, and between it and the text after it
+OCR_PAD, OCR_GAP = 5, 6  # inside the "OCR" mark, and between it and the text after it
 CACHE_BYTES = 32 << 20  # painted rows kept for repaints (visible rows and some more)
 
 
@@ -62,6 +62,7 @@ class ResultDelegate(QStyledItemDelegate):
         self._fonts_cache: tuple[QFont, QFont, QFont] | None = None
         self._metrics: tuple[QFontMetrics, QFontMetrics, QFontMetrics] | None = None
         self._line = 18.0
+        self._mark_font_cache: tuple[str, QFont, QFontMetrics] | None = None
 
     def clear_cache(self) -> None:
         self._heights.clear()
@@ -236,22 +237,30 @@ class ResultDelegate(QStyledItemDelegate):
                          place + ("  ·  " + tail if tail else ""))
         return rect.left() + TEXT_LEFT, y + sfm.height() + 6
 
+    def _mark_font(self) -> QFont:
+        """The "OCR" mark's letters: a little smaller than the detail line's, and bolder."""
+        small = self._fonts()[1]
+        if self._mark_font_cache is None or self._mark_font_cache[0] != small.key():
+            font = QFont(small)
+            font.setPointSizeF(max(6.5, small.pointSizeF() - 1.5))
+            font.setWeight(QFont.Weight.Bold)
+            self._mark_font_cache = (small.key(), font, QFontMetrics(font))
+        return self._mark_font_cache[1]
+
     def _ocr_mark_width(self) -> int:
-        return self._fm()[1].horizontalAdvance(fmt.OCR_MARK) + 2 * OCR_PAD
+        self._mark_font()
+        return self._mark_font_cache[2].horizontalAdvance(fmt.OCR_MARK) + 2 * OCR_PAD
 
     def _draw_ocr_mark(self, painter: QPainter, line: QRect, pal: QPalette) -> int:
         """The small "OCR" mark at the start of ``line`` (the passage was read from the page
         image); returns where the line's text goes on."""
-        _, small, _ = self._fonts()
         box = QRect(line.left(), line.top() + 1, self._ocr_mark_width(), line.height() - 2)
         colour = QColor(style.ACCENT)
         painter.save()
         painter.setPen(colour)
         painter.setBrush(QColor(colour.red(), colour.green(), colour.blue(), 30))
         painter.drawRoundedRect(QRectF(box).adjusted(0.5, 0.5, -0.5, -0.5), 3, 3)
-        mark_font = QFont(small)
-        mark_font.setWeight(QFont.Weight.DemiBold)
-        painter.setFont(mark_font)
+        painter.setFont(self._mark_font())
         painter.setPen(style.readable(colour, [pal.color(QPalette.ColorRole.Base)]))
         painter.drawText(box, Qt.AlignmentFlag.AlignCenter, fmt.OCR_MARK)
         painter.restore()
