@@ -41,39 +41,12 @@ def _cpu_s() -> float:
 # -- engines -------------------------------------------------------------------------------------
 def memex_reader() -> tuple[Callable[[Path, str, int], str], str]:
     """Memex's own engine: ``read_scanned_page`` as indexing calls it."""
-    try:
-        from memex.core.extract.ocr import OCR_ENGINE, read_scanned_page
-    except ImportError:  # a build before the engine: its model, called directly
-        return rapidocr_reader()
+    from memex.core.extract.ocr import OCR_ENGINE, read_scanned_page
 
     def read(path: Path, kind: str, page: int) -> str:
         return read_scanned_page(path, kind, page, PAGE_DEADLINE_S).text
 
     return read, OCR_ENGINE
-
-
-def rapidocr_reader() -> tuple[Callable[[Path, str, int], str], str]:
-    """RapidOCR (PP-OCRv6 small, ONNX Runtime) on the page rendered at 200 dpi, or on the
-    picture file's own pixels."""
-    import numpy as np
-    import pymupdf
-    from rapidocr import RapidOCR
-
-    engine = RapidOCR(params={"Global.log_level": "error"})
-
-    def read(path: Path, kind: str, page: int) -> str:
-        if kind == "image":
-            pix = pymupdf.Pixmap(str(path))
-        else:
-            with pymupdf.open(path) as doc:
-                pix = doc[page - 1].get_pixmap(dpi=200)
-        if pix.n != 3 or pix.alpha:
-            pix = pymupdf.Pixmap(pymupdf.csRGB, pix, 0)
-        image = np.frombuffer(pix.samples, dtype=np.uint8).reshape(pix.height, pix.width, 3)
-        result = engine(image[:, :, ::-1])  # BGR, as OpenCV reads
-        return "\n".join(result.txts or ())
-
-    return read, "rapidocr PP-OCRv6 small (called directly)"
 
 
 def tesseract_reader() -> tuple[Callable[[Path, str, int], str], str]:
@@ -94,9 +67,7 @@ def tesseract_reader() -> tuple[Callable[[Path, str, int], str], str]:
 def run_engine(name: str, manifest: Path) -> dict:
     """Read every page of the manifest; the first page once more beforehand, untimed, so the
     timings leave out loading the engine (its time is reported on its own)."""
-    import pymupdf  # both engines' processes hold PyMuPDF: the memory figures compare alike
-
-    del pymupdf
+    import pymupdf  # noqa: F401 - both engines' processes hold PyMuPDF: memory figures compare alike
     pages = json.loads(manifest.read_text(encoding="utf-8"))
     before_mb = peak_rss_mb()
     started = time.perf_counter()
