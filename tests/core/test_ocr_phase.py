@@ -286,3 +286,21 @@ def test_an_engine_that_cannot_start_leaves_every_page_waiting_and_says_so_once(
     with library.store.read() as conn:
         assert ocr_store.ocr_counts(conn) == ocr_store.OcrCounts(waiting=3, done=0, failed=0)
         assert {p.attempts for p in ocr_store.next_waiting(conn, 10)} == {0}
+
+
+def test_a_page_that_was_being_read_when_three_runs_died_is_not_read_a_fourth_time(tmp_path, open_library,
+                                                                                   unreadable):
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    save_scanned(folder / "deadly.pdf", "words")
+    library = open_library(reranker=False)
+    library.update_settings(replace(library.settings, ocr=False))
+    library.index([folder])
+    with library.store.write() as conn:  # as three runs that ended while reading it left it
+        for _ in range(3):
+            ocr_store.note_attempt(conn, ocr_store.next_waiting(conn, 1)[0])
+    phase = run_phase(library)
+    assert [e.message for e in phase.errors] == [
+        "Page 1: Memex stopped 3 times while reading this page; it is skipped until the file changes"]
+    with library.store.read() as conn:
+        assert ocr_store.ocr_counts(conn) == ocr_store.OcrCounts(waiting=0, done=0, failed=1)
