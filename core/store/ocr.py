@@ -127,8 +127,9 @@ def drop_page(conn: apsw.Connection, page: WaitingPage) -> None:
 
 def ocr_counts(conn: apsw.Connection) -> OcrCounts:
     """Pages waiting, read and failed (of documents that were read)."""
-    found: dict[str, int] = dict(rows(conn, "SELECT o.state, count(*) FROM ocr_pages o JOIN documents d ON d.id = o.document_id "
-                            "WHERE d.status = 'ok' GROUP BY o.state"))
+    sql = ("SELECT o.state, count(*) FROM ocr_pages o JOIN documents d ON d.id = o.document_id "
+           "WHERE d.status = 'ok' GROUP BY o.state")
+    found: dict[str, int] = dict(rows(conn, sql))
     return OcrCounts(**{state: int(found.get(state, 0)) for state in STATES})
 
 
