@@ -1,4 +1,4 @@
-"""Pictures (PNG, JPEG, TIFF, WebP, BMP, GIF): no text of their own, so every page — one per
+"""Pictures (PNG, JPEG, TIFF, WebP, BMP, GIF, HEIC): no text of their own, so every page — one per
 picture, one per frame of a multi-page TIFF — is left for OCR, which runs after the words of
 every file are in. Only the header is read here: a picture too large to decode is refused
 before a single pixel is."""

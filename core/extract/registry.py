@@ -42,7 +42,7 @@ _KIND_EXTENSIONS: dict[str, tuple[str, ...]] = {
     "odp": ("odp",),
     "email": ("eml",),
     "mbox": ("mbox", "mbx"),
-    "image": ("png", "jpg", "jpeg", "jpe", "tif", "tiff", "webp", "bmp", "gif"),
+    "image": ("png", "jpg", "jpeg", "jpe", "tif", "tiff", "webp", "bmp", "gif", "heic", "heif"),
 }
 
 EXTENSION_KINDS: dict[str, str] = {

@@ -4,6 +4,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -51,8 +53,19 @@ def check_picture_size(width: int, height: int, name: str) -> None:
             f"{MAX_IMAGE_PIXELS // 1_000_000} million)", "too-large")
 
 
+@functools.cache
+def register_picture_formats() -> None:
+    """Teach Pillow the formats it reads through plugins: HEIC/HEIF (photos from phones), with
+    pillow-heif. Once per process; without the plugin those files are refused as unreadable."""
+    with contextlib.suppress(ImportError):
+        from pillow_heif import register_heif_opener
+
+        register_heif_opener()
+
+
 def open_picture(path: Path) -> Image.Image:
     """The picture at ``path`` with only its header read; a one-line error for anything else."""
+    register_picture_formats()
     try:
         with warnings.catch_warnings():  # a picture over the cap is refused below, in one line
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)

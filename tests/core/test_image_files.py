@@ -19,6 +19,7 @@ from memex.core.extract import SUPPORTED_KINDS, detect_kind, extract_file
 from memex.core.extract.images import extract_image
 from memex.core.extract.ocr import MAX_IMAGE_PIXELS, MAX_OCR_PAGES, read_scanned_page
 from memex.core.extract.registry import kind_named
+from memex.core.extract.scans import register_picture_formats
 from memex.core.extract.worker import ExtractionWorker
 from memex.core.types import Page
 from PIL import Image, ImageDraw, ImageFont
@@ -27,16 +28,17 @@ DEADLINE_S = 120.0
 
 
 @pytest.mark.parametrize("name", ["a.png", "b.JPG", "c.jpeg", "d.jpe", "e.tif", "f.TIFF", "g.webp", "h.bmp",
-                                  "i.gif"])
+                                  "i.gif", "j.heic", "k.HEIF"])
 def test_pictures_are_a_kind(tmp_path: Path, name: str) -> None:
     assert detect_kind(tmp_path / name) == "image"
     assert "image" in SUPPORTED_KINDS
     assert kind_named("picture") == kind_named("png") == kind_named(".jpg") == "image"
 
 
-@pytest.mark.parametrize("fmt", ["PNG", "JPEG", "WEBP", "BMP", "GIF"])
+@pytest.mark.parametrize("fmt", ["PNG", "JPEG", "WEBP", "BMP", "GIF", "HEIF"])
 def test_a_picture_is_one_page_left_for_ocr(tmp_path: Path, fmt: str) -> None:
     path = tmp_path / f"note.{fmt.lower()}"
+    register_picture_formats()  # HEIF is written (and read) through pillow-heif
     Image.new("RGB", (300, 200), "white").save(path, fmt)
     result = extract_file(path)
     assert result == extract_image(path, "image", 1000)
@@ -182,3 +184,16 @@ def test_each_tiff_page_is_read_on_its_own(tmp_path: Path) -> None:
     with pytest.raises(ExtractionError) as info:
         read_scanned_page(path, "image", 4, DEADLINE_S)
     assert info.value.reason == "page"
+
+
+@pytest.mark.slow
+def test_a_phone_photo_in_heic_is_read(tmp_path: Path) -> None:
+    register_picture_formats()
+    drawn = tmp_path / "receipt.png"
+    fx.draw_text_picture(drawn, ("Harbour cafe receipt", "Total 48213"), size=36)
+    with Image.open(drawn) as picture:
+        picture.save(tmp_path / "receipt.heic", quality=92)
+    assert (tmp_path / "receipt.heic").read_bytes()[4:12] == b"ftypheic"
+    assert extract_file(tmp_path / "receipt.heic").ocr_pages == (1,)
+    page = read_scanned_page(tmp_path / "receipt.heic", "image", 1, DEADLINE_S)
+    assert "receipt" in page.text and "48213" in page.text, page.text
