@@ -129,8 +129,7 @@ class Opener(QObject):
         library = self.library
 
         def plan() -> OpenPlan:
-            open_target = getattr(library, "open_target", None)  # TEMPORARY until Library.open_target lands
-            target = open_target(path) if open_target is not None else path
+            target = library.open_target(path) if library is not None else path
             if not os.path.exists(target):
                 return OpenPlan(target, page, problem=f"{target} is not there any more (moved or deleted?).")
             return plan_open(target, kind, page)

@@ -9,6 +9,7 @@ import html
 from pathlib import Path
 
 import pytest
+from gui_helpers import search_for, wait_idle
 from memex.core.config import Settings
 from memex.core.preview.render import render_page
 from memex.core.preview.worker import PreviewWorker
@@ -62,9 +63,8 @@ def view(qtbot):
     return view
 
 
-def _painted_texts(view: ResultsView, index, monkeypatch) -> list[str]:
+def _painted_texts(view: ResultsView, index) -> list[str]:
     """The texts the delegate draws for the row at ``index``."""
-    monkeypatch.setattr(result_delegate, "QPainter", _RecordingPainter)
     _RecordingPainter.texts = []
     view.delegate.clear_cache()
     option = QStyleOptionViewItem()
@@ -72,15 +72,18 @@ def _painted_texts(view: ResultsView, index, monkeypatch) -> list[str]:
     option.rect = QRect(QPoint(0, 0), view.delegate.sizeHint(option, index))
     pix = QPixmap(option.rect.size())
     painter = QPainter(pix)
-    view.delegate.paint(painter, option, index)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(result_delegate, "QPainter", _RecordingPainter)
+        view.delegate.paint(painter, option, index)
     painter.end()
+    view.delegate.clear_cache()
     return list(_RecordingPainter.texts)
 
 
-def test_a_message_shows_its_subject_sender_and_date(view, monkeypatch):
+def test_a_message_shows_its_subject_sender_and_date(view):
     view.set_hits("invoice", [_message()])
     index = view.results.index(0)
-    texts = _painted_texts(view, index, monkeypatch)
+    texts = _painted_texts(view, index)
     assert SUBJECT in texts  # the title line
     detail = next(t for t in texts if t.startswith("From: "))
     assert detail.startswith("From: Ada Lovelace  ·  05 Mar 2024"), detail  # the sender's name and the date
@@ -90,24 +93,22 @@ def test_a_message_shows_its_subject_sender_and_date(view, monkeypatch):
     assert f"From: {SENDER}" in tooltip and "To: Bob <bob@example.org>" in tooltip and "/mail/Inbox.mbox" in tooltip
 
 
-def test_an_ordinary_file_keeps_its_name_and_folder(view, monkeypatch):
+def test_an_ordinary_file_keeps_its_name_and_folder(view):
     view.set_hits("invoice", [_scan(ocr=False)])
-    texts = _painted_texts(view, view.results.index(0), monkeypatch)
+    texts = _painted_texts(view, view.results.index(0))
     assert "scanned-letter.pdf" in texts
     assert any(t.startswith("/papers  ·  page 3") for t in texts)
     assert "OCR" not in texts
     assert view.delegate.ocr_mark_rect(QRect(0, 0, 600, 90), view.results.index(0)).isEmpty()
 
 
-def test_a_passage_read_by_ocr_is_marked_and_the_mark_explains_itself(view, qtbot, monkeypatch):
+def test_a_passage_read_by_ocr_is_marked_and_the_mark_explains_itself(view, qtbot):
     view.set_hits("invoice", [_scan(ocr=True)])
     top = view.results.index(0)
     view.setExpanded(top, True)
     passage = view.results.index(0, 0, top)
-    assert "OCR" in _painted_texts(view, top, monkeypatch)
-    assert "OCR" in _painted_texts(view, passage, monkeypatch)  # the document's other passage too
-    monkeypatch.undo()
-    view.delegate.clear_cache()
+    assert "OCR" in _painted_texts(view, top)
+    assert "OCR" in _painted_texts(view, passage)  # the document's other passage too
     qtbot.waitUntil(lambda: view.visualRect(passage).height() > 0)
     for index in (top, passage):
         row = view.visualRect(index)
@@ -310,3 +311,91 @@ def test_a_message_preview_names_sender_and_shows_text_not_pages(qtbot, make_win
     preview.copy_requested.connect(copied.append)
     preview.copy_button.click()
     assert copied == ["/mail/Inbox.mbox"]  # a path that exists on disk
+
+
+# -- the whole way: indexed files, searched, shown and opened -------------------------------
+
+def _mailbox(path: Path) -> Path:
+    import mailbox
+    from email.message import EmailMessage
+
+    box = mailbox.mbox(str(path))
+    for sender, subject, body in ((SENDER, "Telescope mirror recoating schedule",
+                                   "The primary mirror goes out for recoating on 14 March."),
+                                  ("Alan Turing <alan@example.org>", "Lunch on Friday?",
+                                   "Shall we try the noodle place by the station?")):
+        message = EmailMessage()
+        message["From"], message["To"], message["Subject"] = sender, "team@example.org", subject
+        message["Date"] = "Tue, 05 Mar 2024 09:30:00 +0000"
+        message.set_content(body)
+        box.add(message)
+    box.flush()
+    box.close()
+    return path
+
+
+def test_a_message_is_found_shown_and_opened_as_a_message(qtbot, make_window, tmp_path: Path, desktop_has_apps):
+    folder = tmp_path / "mail"
+    folder.mkdir()
+    mbox = _mailbox(folder / "Inbox.mbox")
+    window = _wide_window(qtbot, make_window)
+    launched: list = []
+    window.opener.launch = lambda command: launched.append(command) or True
+    window.opener.open_url = lambda path: launched.append(path) or True
+    shown: list[str] = []
+    window.preview.text_shown.connect(shown.append)
+    window.add_paths([str(folder)])
+    wait_idle(qtbot, window)
+    hits = search_for(qtbot, window, "recoating")
+    assert hits and hits[0].container == str(mbox) and hits[0].title == "Telescope mirror recoating schedule"
+    texts = _painted_texts(window.search.view, window.search.view.results.index(0))
+    assert "Telescope mirror recoating schedule" in texts
+    assert any(t.startswith("From: Ada Lovelace  ·  05 Mar 2024") for t in texts)
+    qtbot.waitUntil(lambda: any("primary mirror" in h for h in shown))  # the preview shows the message
+    assert window.preview.title.text() == "Telescope mirror recoating schedule"
+    window.status.clear_message()
+    window.preview.open_button.click()
+    qtbot.waitUntil(lambda: bool(launched) or bool(window.status.message_text()))
+    assert launched, window.status.message_text()
+    opened = Path(str(launched[0]))
+    assert opened.suffix == ".eml" and opened != mbox  # the message itself, written out for a mail program
+    assert b"Telescope mirror recoating schedule" in opened.read_bytes()
+    assert b"Lunch on Friday" not in opened.read_bytes()
+
+
+def _scanned_pdf(path: Path, text: str) -> Path:
+    """A text page drawn to a 150-dpi picture and put in a PDF that holds only that picture."""
+    import pymupdf
+
+    source = pymupdf.open()
+    page = source.new_page(width=595, height=842)
+    page.insert_textbox(pymupdf.Rect(60, 80, 535, 400), text, fontsize=14, fontname="helv")
+    picture = page.get_pixmap(dpi=150, alpha=False).tobytes("png")
+    scan = pymupdf.open()
+    scan.new_page(width=595, height=842).insert_image(pymupdf.Rect(0, 0, 595, 842), stream=picture)
+    scan.save(str(path))
+    return path
+
+
+@pytest.mark.slow
+def test_a_word_only_in_a_scanned_page_is_found_and_marked_on_the_page(qtbot, make_window, tmp_path: Path):
+    folder = tmp_path / "scans"
+    folder.mkdir()
+    _scanned_pdf(folder / "harbour-notice.pdf", "Harbour Office notice.\n\nThe quokka enclosure on the eastern "
+                                                "pier will be repainted next week.")
+    window = _wide_window(qtbot, make_window)
+    pages: list[tuple[int, int]] = []
+    window.preview.page_shown.connect(lambda doc, page: pages.append((doc, page)))
+    window.add_paths([str(folder)])
+    wait_idle(qtbot, window, timeout=120_000)  # words, then the scanned page read by OCR
+    hits = search_for(qtbot, window, "quokka")
+    assert [Path(h.path).name for h in hits] == ["harbour-notice.pdf"]
+    assert hits[0].page == 1 and hits[0].chunks[0].ocr
+    assert "OCR" in _painted_texts(window.search.view, window.search.view.results.index(0))
+    qtbot.waitUntil(lambda: (hits[0].document_id, 1) in pages, timeout=30_000)
+    rendered = window.preview.last_render
+    assert len(rendered.matches) == 1  # the word OCR read, from its box
+    x0, y0, x1, y1 = rendered.matches[0]
+    assert rendered.width * 0.05 < x0 < rendered.width * 0.5 and y0 < rendered.height * 0.5  # where it is printed
+    assert _yellow_share(rendered.png, rendered.matches[0]) > 0.3
+    assert "read by OCR" in window.preview.meta.text()
