@@ -184,6 +184,9 @@ def _open_picture(pymupdf, file: Path):
         from PIL import Image, UnidentifiedImageError
     except ImportError as exc:
         raise UnsupportedFile(f"{file.name} cannot be shown: no reader for this kind of picture.") from exc
+    from memex.core.extract.scans import register_picture_formats
+
+    register_picture_formats()  # HEIC/HEIF through pillow-heif
     try:
         with Image.open(file) as picture:
             if picture.width * picture.height > MAX_PICTURE_PIXELS:

@@ -21,6 +21,7 @@ from memex.core.extract.ocr import MAX_IMAGE_PIXELS, MAX_OCR_PAGES, read_scanned
 from memex.core.extract.registry import kind_named
 from memex.core.extract.scans import register_picture_formats
 from memex.core.extract.worker import ExtractionWorker
+from memex.core.preview.render import render_page
 from memex.core.types import Page
 from PIL import Image, ImageDraw, ImageFont
 
@@ -141,7 +142,7 @@ def test_a_pdf_of_scans_only_and_a_comic_book_come_back_for_ocr(tmp_path: Path) 
 def test_pictures_open_as_pages_for_the_preview(tmp_path: Path) -> None:
     """MuPDF opens PNG, JPEG and TIFF pictures as documents (a TIFF page per page), so the
     preview draws them; a JPEG turned by its EXIF orientation is shown turned, and OCR reports
-    its size the same way."""
+    its size the same way. A HEIC photo is drawn through Pillow and pillow-heif."""
     Image.new("RGB", (300, 200), "white").save(tmp_path / "a.png")
     frames = [Image.new("L", (300, 200), 255) for _ in range(3)]
     frames[0].save(tmp_path / "b.tif", save_all=True, append_images=frames[1:])
@@ -152,6 +153,10 @@ def test_pictures_open_as_pages_for_the_preview(tmp_path: Path) -> None:
     assert pymupdf.open(str(tmp_path / "b.tif")).page_count == 3
     shown = pymupdf.open(str(tmp_path / "c.jpg"))[0].rect
     assert shown.width < shown.height
+    register_picture_formats()
+    Image.new("RGB", (300, 200), "white").save(tmp_path / "d.heic")  # MuPDF cannot: Pillow draws it
+    drawn = render_page(str(tmp_path / "d.heic"), 1, [], 150)
+    assert (drawn.width, drawn.height, drawn.page_count) == (150, 100, 1)
 
 
 @pytest.mark.slow
