@@ -156,15 +156,15 @@ class OcrPhase:
             self._thread.join()
 
     def annotate(self, progress: Progress | None) -> Progress | None:
-        """``progress`` with this phase's counts and errors in every report, and the phase
-        called "ocr" while pages are being read."""
+        """``progress`` with this phase's pages, chunks and errors in every report, and the
+        phase called "ocr" while pages are being read."""
         if progress is None:
             return None
 
         def report(p: IndexProgress) -> None:
             phase = "ocr" if self.running and p.phase in ("embedding", "ocr") else p.phase
             progress(replace(p, phase=phase, ocr_pages_total=self.total, ocr_pages_done=self.done,
-                             errors=(*p.errors, *self.errors)))
+                             chunks_written=p.chunks_written + self.chunks_written, errors=(*p.errors, *self.errors)))
         return report
 
     def reported(self, report: IndexReport) -> IndexReport:

@@ -85,6 +85,7 @@ def test_a_scanned_word_is_found_on_its_page_after_every_file_was_searchable(tmp
     assert "reading scanned pages, " in format_progress(events[first_ocr])
     assert events[-1].phase == "done"
     assert (events[-1].ocr_pages_done, events[-1].ocr_pages_total) == (1, 1)
+    assert events[-1].chunks_written == report.chunks  # OCR's chunks counted with the rest
 
     assert names(library, TEXT_WORD) == [("notes.txt", 1, False)]
     assert names(library, LAYER_WORD) == [("mixed.pdf", 1, False)]  # the text layer, not OCR'd
