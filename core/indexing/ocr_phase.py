@@ -173,8 +173,9 @@ class OcrPhase:
 
     # -- the thread -------------------------------------------------------------------------
     def _work(self) -> None:
-        conn = open_connection(self.store.path, create=False, caches=self.store.caches)
+        conn: Connection | None = None
         try:
+            conn = open_connection(self.store.path, create=False, caches=self.store.caches)
             worker = self.make_worker()
             with self._lock:
                 self._worker = worker
@@ -197,7 +198,8 @@ class OcrPhase:
                 worker_now, self._worker = self._worker, None
             if worker_now is not None:
                 worker_now.close()
-            conn.close()
+            if conn is not None:
+                conn.close()
 
     def _stopped(self) -> bool:
         """Whether to stop; while paused, wait here (between two pages)."""
