@@ -88,35 +88,46 @@ def load_picture(path: Path, page: int) -> Picture:
                 raise ExtractionError(f"{path.name} has no page {page}", "page") from None
         check_picture_size(image.width, image.height, path.name)
         width, height = image.size
-        shown: Image.Image = image
         if image.format in ("JPEG", "MPO"):
             if image.getexif().get(0x0112, 1) in (5, 6, 7, 8):
                 width, height = height, width
             image.thumbnail((ENGINE_MAX_SIDE, ENGINE_MAX_SIDE))  # decodes straight at the smaller size
-            shown = ImageOps.exif_transpose(image)
-        else:
-            image.thumbnail((ENGINE_MAX_SIDE, ENGINE_MAX_SIDE))
+            shown = flatten(ImageOps.exif_transpose(image))
+        else:  # flattened first: a 1-bit or palette picture shrinks smoothly, not by dropping pixels
+            shown = flatten(image)
+            shown.thumbnail((ENGINE_MAX_SIDE, ENGINE_MAX_SIDE), Image.Resampling.LANCZOS)
         pixels = to_bgr(shown)
     return Picture(pixels, float(width), float(height))
 
 
-def to_bgr(image: Image.Image) -> Array:
-    """Three 8-bit channels; a transparent picture is laid on white (or on black when its
-    visible pixels are light: white text on a transparent background)."""
-    import cv2
-
-    if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
+def flatten(image: Image.Image) -> Image.Image:
+    """8-bit grey or RGB. A transparent picture is laid on white (on black when its visible
+    pixels are light: white text on a transparent background); 16-bit and float grey is
+    stretched to its own range."""
+    if image.mode in ("RGBA", "LA", "PA", "RGBa", "La") or (image.mode == "P" and "transparency" in image.info):
         rgba = image.convert("RGBA")
         alpha = rgba.getchannel("A")
         light = ImageStat.Stat(rgba.convert("L"), mask=alpha.point(lambda a: 255 if a else 0)).mean
         ground = Image.new("RGB", rgba.size, (0, 0, 0) if light and light[0] > 160 else (255, 255, 255))
         ground.paste(rgba, mask=alpha)
-        image = ground
-    if image.mode in ("1", "L", "I", "I;16", "F"):
-        grey = np.asarray(image.convert("L"))
-        return cv2.cvtColor(grey, cv2.COLOR_GRAY2BGR)
-    rgb = np.asarray(image.convert("RGB"))
-    return cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)
+        return ground
+    if image.mode in ("I", "F") or image.mode.startswith("I;16"):
+        values = np.asarray(image, dtype=np.float32)
+        low, high = float(values.min()), float(values.max())
+        scaled = (values - low) * (255.0 / max(high - low, 1e-6))
+        return Image.fromarray(scaled.astype(np.uint8), "L")
+    if image.mode in ("1", "L"):
+        return image.convert("L")
+    return image.convert("RGB")
+
+
+def to_bgr(image: Image.Image) -> Array:
+    """The engine's input: three 8-bit channels, blue first, from a flattened picture."""
+    import cv2
+
+    if image.mode == "L":
+        return cv2.cvtColor(np.asarray(image), cv2.COLOR_GRAY2BGR)
+    return cv2.cvtColor(np.asarray(image.convert("RGB")), cv2.COLOR_RGB2BGR)
 
 
 def render_page(path: Path, kind: str, page: int) -> Picture:

@@ -11,6 +11,7 @@ import zipfile
 import zlib
 from pathlib import Path
 
+import numpy as np
 import ocr_fixtures as fx
 import pymupdf
 import pytest
@@ -202,3 +203,28 @@ def test_a_phone_photo_in_heic_is_read(tmp_path: Path) -> None:
     assert extract_file(tmp_path / "receipt.heic").ocr_pages == (1,)
     page = read_scanned_page(tmp_path / "receipt.heic", "image", 1, DEADLINE_S)
     assert "receipt" in page.text and "48213" in page.text, page.text
+
+
+@pytest.mark.slow
+def test_pictures_in_awkward_forms_are_read(tmp_path: Path) -> None:
+    """A JPEG stored sideways with an EXIF orientation (read, and sized, as shown), a 16-bit
+    grey PNG whose darkest ink is above 8-bit white, a 1-bit TIFF, white text on a transparent
+    PNG."""
+    lines = ("Harbour survey 48213",)
+    fx.draw_text_picture(tmp_path / "shot.png", lines, size=40)
+    with Image.open(tmp_path / "shot.png") as shot:
+        shot.load()
+    exif = Image.Exif()
+    exif[0x0112] = 6  # shown turned a quarter right: stored turned a quarter left
+    shot.rotate(90, expand=True).save(tmp_path / "phone.jpg", exif=exif, quality=90)
+    grey = np.asarray(shot.convert("L")).astype(np.uint16) * 200 + 5000  # grey ink: no 8-bit level is dark
+    Image.fromarray(grey).save(tmp_path / "deep.png")
+    shot.convert("L").point(lambda v: 255 if v > 128 else 0).convert("1").save(tmp_path / "fax.tif")
+    ink = np.asarray(shot.convert("L")) < 128
+    clear = np.zeros((*ink.shape, 4), dtype=np.uint8)
+    clear[ink] = (255, 255, 255, 255)
+    Image.fromarray(clear, "RGBA").save(tmp_path / "clear.png")
+    for name in ("phone.jpg", "deep.png", "fax.tif", "clear.png"):
+        page = read_scanned_page(tmp_path / name, "image", 1, DEADLINE_S)
+        assert fx.cer(page.text, lines[0]) <= 0.05, (name, page.text)
+        assert (page.width, page.height) == shot.size, name
