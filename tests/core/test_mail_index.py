@@ -289,6 +289,9 @@ def test_copies_of_a_mailbox_show_each_message_once(tmp_path: Path, counted: Lib
     hits = counted.find("glaciers", mode="bm25").hits
     assert len(hits) == 1 and len(hits[0].also_at) == 1
     assert {hits[0].container, hits[0].also_at[0].rsplit("/", 1)[0]} == {str(box), str(folder / "backup.mbox")}
+    assert counted.sources()[0].documents == 10  # two mailboxes, each with three messages and an attachment
+    assert counted.remove(folder).removed == 10
+    assert counted.documents() == [] and counted.status().chunks == 0
 
 
 def test_a_maildir_folder_and_an_html_eml(tmp_path: Path, counted: Library) -> None:
