@@ -4,12 +4,14 @@ setting, and pages highlighted from the word boxes OCR read."""
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import html
 from pathlib import Path
 
 import pytest
 from gui_helpers import search_for, wait_idle
+from layout_check import layout_problems
 from memex.core.config import Settings
 from memex.core.preview.render import render_page
 from memex.core.preview.worker import PreviewWorker
@@ -353,6 +355,11 @@ def test_a_message_is_found_shown_and_opened_as_a_message(qtbot, make_window, tm
     assert any(t.startswith("From: Ada Lovelace  ·  05 Mar 2024") for t in texts)
     qtbot.waitUntil(lambda: any("primary mirror" in h for h in shown))  # the preview shows the message
     assert window.preview.title.text() == "Telescope mirror recoating schedule"
+    for size in ((800, 500), (1024, 700), (1600, 1000)):  # the subject and sender fit, or end in "…" with a tooltip
+        window.resize(*size)
+        with contextlib.suppress(qtbot.TimeoutError):
+            qtbot.waitUntil(lambda: not layout_problems(window, check_screen=False), timeout=5000)
+        assert layout_problems(window, check_screen=False) == [], size
     window.status.clear_message()
     window.preview.open_button.click()
     qtbot.waitUntil(lambda: bool(launched) or bool(window.status.message_text()))
