@@ -137,7 +137,7 @@ class MemberWriter:
                 mtime_ns=_date_ns(ex.date, parent.mtime_ns), content_hash=digest, source_id=parent.source_id,
                 title=ex.title or member.name, pages=len(ex.pages), truncated=ex.truncated)
             doc_id = write_document(self.conn, record)
-            store.link_member(self.conn, doc_id, parent_id, member.key)
+            store.link_member(self.conn, doc_id, parent_id, member.key, member.name)
             store.set_own_values(self.conn, doc_id, ex.date, ex.fields)
             insert_chunks(self.conn, doc_id, chunks)
             self.written += 1

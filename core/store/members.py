@@ -50,9 +50,12 @@ def list_members(conn: apsw.Connection, parent_id: int) -> list[StoredMember]:
     return [StoredMember(int(r[0]), str(r[1]), str(r[2])) for r in found]
 
 
-def link_member(conn: apsw.Connection, doc_id: int, parent_id: int, key: str) -> None:
-    """Make the document just written at ``parent path/key`` a member of ``parent_id``."""
-    conn.execute("UPDATE documents SET parent_id = ?, member_key = ? WHERE id = ?", (parent_id, key, doc_id))
+def link_member(conn: apsw.Connection, doc_id: int, parent_id: int, key: str, name: str) -> None:
+    """Make the document just written at ``parent path/key`` a member of ``parent_id``. Its
+    ``name`` (what the name search matches, a file's name for a file) is what a person calls
+    it, an attachment's file name or a message's subject, not its key."""
+    conn.execute("UPDATE documents SET parent_id = ?, member_key = ?, name = ? WHERE id = ?",
+                 (parent_id, key, name, doc_id))
 
 
 def set_own_values(conn: apsw.Connection, doc_id: int, date: float | None, fields: Fields) -> None:
@@ -66,9 +69,9 @@ def set_own_values(conn: apsw.Connection, doc_id: int, date: float | None, field
 def rename_member(conn: apsw.Connection, member_id: int, key: str, old_path: str, new_path: str) -> None:
     """A member found again under another key (a message that moved inside its mailbox):
     its row, chunks and vectors are kept; its path and its own members' paths follow."""
-    folder, _, name = new_path.rpartition("/")
-    conn.execute("UPDATE documents SET path = ?, folder = ?, name = ?, member_key = ? WHERE id = ?",
-                 (new_path, folder, name, key, member_id))
+    folder = new_path.rpartition("/")[0]
+    conn.execute("UPDATE documents SET path = ?, folder = ?, member_key = ? WHERE id = ?",
+                 (new_path, folder, key, member_id))
     repath_members(conn, member_id, old_path, new_path, None)
 
 

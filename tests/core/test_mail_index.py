@@ -144,6 +144,8 @@ def test_an_mbox_holds_messages_and_attachments_linked_to_it(tmp_path: Path, cou
     assert hit.path == attached and hit.kind == "pdf" and hit.container == str(box)
     parent = counted.document(hit.path.rsplit("/", 1)[0])
     assert parent is not None and parent.title == "Budget report"
+    assert attached not in found(counted, "attachment")  # named by its file name, not by its key
+    assert found(counted, "budget.pdf")[:1] == [attached]
 
     lunch = counted.find("harbour", mode="bm25").hits[0]
     assert lunch.path == f"{box}/0" and lunch.title == "Lunch on Friday" and lunch.container == str(box)
