@@ -27,6 +27,8 @@ _MAX_FILE_BYTES = 100 * 2**20  # a message file copied to be opened as .eml
 
 def open_target(conn: Connection, path: str, cache: Path) -> str:
     """See :meth:`Library.open_target`; ``cache`` is the folder Memex writes exports into."""
+    if not path or "\x00" in path or not os.path.isabs(path):
+        raise LibraryError(f"{path[:200]!r} is not a document's path.")
     links = store.chain(conn, path)
     if not links:
         if os.path.isfile(path):

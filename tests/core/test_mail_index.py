@@ -368,6 +368,9 @@ def test_opening_a_message_writes_it_into_the_cache_folder_only(tmp_path: Path, 
     box.unlink()
     with pytest.raises(LibraryError, match="no longer there"):
         counted.open_target(f"{box}/{offsets[1]}")
+    for bad in ("", "relative/path.eml", "/nul\x00byte"):
+        with pytest.raises(LibraryError, match="is not a document's path"):
+            counted.open_target(bad)
 
 
 def test_results_show_sender_and_subject(tmp_path: Path, counted: Library) -> None:
