@@ -313,9 +313,25 @@ def _attachment_line(names: list[str]) -> str:
     return f"\n\nAttachments: {shown}" + (f" and {more} more" if more > 0 else "")
 
 
+_MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August", "September",
+           "October", "November", "December")
+
+
+def _readable_date(iso: str) -> str:
+    """"5 March 2024, 09:30 +00:00" for the text a person reads and searches (the ISO form stays
+    in the fields); English month names whatever the process's locale."""
+    try:
+        when = dt.datetime.fromisoformat(iso)
+    except ValueError:
+        return iso
+    zone = when.strftime("%z")
+    zone = f" {zone[:3]}:{zone[3:]}" if zone else ""
+    return f"{when.day} {_MONTHS[when.month - 1]} {when.year}, {when.hour:02d}:{when.minute:02d}{zone}"
+
+
 def _header_block(fields: list[tuple[str, str]], subject: str) -> str:
     labels = {"from": "From", "to": "To", "cc": "Cc", "date": "Date"}
-    lines = [f"{labels[name]}: {value}" for name, value in fields]
+    lines = [f"{labels[name]}: {_readable_date(value) if name == 'date' else value}" for name, value in fields]
     lines.append(f"Subject: {subject or '(no subject)'}")
     return "\n".join(lines) + "\n\n"
 

@@ -520,3 +520,15 @@ def test_mangled_messages_never_raise_anything_but_extraction_errors(tmp_path: P
                 (member.key + member.name + texts(member.extraction)).encode("utf-8")
             (texts(result) + (result.title or "")).encode("utf-8")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["m.eml", "m.mbox"]
+
+
+def test_the_message_text_shows_its_date_in_words(tmp_path):
+    """The text a person reads (and a snippet shows) carries "4 December 2025, 10:00 +00:00", not
+    an ISO stamp; the ISO form stays in the fields."""
+    path = tmp_path / "dated.eml"
+    path.write_bytes(b"From: Ann <ann@example.org>\nSubject: Kiln schedule\n"
+                     b"Date: Thu, 4 Dec 2025 10:00:00 +0100\n\nThe kiln fires on Friday.\n")
+    result = extract_file(path)
+    text = result.pages[0].text
+    assert "Date: 4 December 2025, 10:00 +01:00" in text and "T10:00" not in text
+    assert dict(result.fields)["date"] == "2025-12-04T10:00:00+01:00"
