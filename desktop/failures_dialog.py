@@ -8,8 +8,7 @@ from __future__ import annotations
 
 import os
 from collections import Counter
-from collections.abc import Callable, Sequence
-from typing import Any
+from collections.abc import Sequence
 
 from memex.core.errors import reason_words
 from memex.core.types import FileError
@@ -73,9 +72,7 @@ def skipped_heading(skipped: Sequence[FileError]) -> str:
 
 class FailuresDialog(QDialog):
     """Files that could not be read, with their folder, the reason and the message; and the
-    files not read at all (given as ``skipped``, or filled in by :meth:`show_skipped`). With
-    neither given, a parent window that has a ``library`` and background ``tasks`` is asked
-    for them off the GUI thread."""
+    files not read at all (given as ``skipped``, or filled in by :meth:`show_skipped`)."""
 
     open_requested = Signal(str)
     reveal_requested = Signal(str)
@@ -129,8 +126,6 @@ class FailuresDialog(QDialog):
         if failures:
             self.table.selectRow(0)
         self._update_buttons()
-        if skipped is None:
-            self._ask_parent_for_skipped(parent)
 
     # -- the two lists --------------------------------------------------------------------
     def _build_table(self) -> QTableWidget:
@@ -167,14 +162,6 @@ class FailuresDialog(QDialog):
             self.setWindowTitle(f"{fmt.count(len(self.skipped), 'file')} Memex did not read")
             table.selectRow(0)
         self._update_buttons()
-
-    def _ask_parent_for_skipped(self, parent: QWidget | None) -> None:
-        library: Any = getattr(parent, "library", None)
-        tasks: Any = getattr(parent, "tasks", None)
-        if library is None or tasks is None or not callable(getattr(library, "skipped_files", None)):
-            return
-        fill: Callable[[list[FileError]], None] = self.show_skipped
-        tasks.run(lambda: library.skipped_files(limit=MANY_SKIPPED), fill, lane="read")
 
     # -- selection and buttons ------------------------------------------------------------
     def selected_path(self) -> str | None:

@@ -32,6 +32,7 @@ from PySide6.QtWidgets import (
 
 from . import qtcompat, style
 from .drop_hint import DropHint, local_paths
+from .failures_dialog import MANY_SKIPPED
 from .folders import FailuresDialog, FoldersPanel
 from .indexing import IndexController
 from .install_desktop_entry import set_start_at_login, start_at_login_enabled
@@ -298,10 +299,12 @@ class MainWindow(QMainWindow):
     def show_failures(self) -> None:
         library = self.library
         if library is not None:
-            self.tasks.run(lambda: library.failures(), self._show_failures_dialog, lane="read")
+            self.tasks.run(lambda: (library.failures(), library.skipped_files(limit=MANY_SKIPPED)),
+                           self._show_failures_dialog, lane="read")
 
-    def _show_failures_dialog(self, failures) -> None:
-        dialog = FailuresDialog(failures, self)
+    def _show_failures_dialog(self, lists) -> None:
+        failures, skipped = lists
+        dialog = FailuresDialog(failures, self, skipped=skipped)
         dialog.open_requested.connect(lambda path: self.opener.open(path, "", 1))
         dialog.reveal_requested.connect(self.opener.reveal)
         dialog.retry_requested.connect(self._retry_failed)
