@@ -23,6 +23,7 @@ import numpy as np
 from memex.core.errors import ExtractionError, ExtractionTimeout
 from memex.core.types import OcrPage, OcrWord
 
+from .reading_order import reading_order
 from .scans import ENGINE_MAX_SIDE, MAX_IMAGE_PIXELS, MAX_OCR_PAGES, RENDER_DPI, Array, load_page
 
 OCR_ENGINE = "RapidOCR PP-OCRv6 small"
@@ -225,21 +226,25 @@ def _upside_down(engine: Any, pixels: Array, boxes: Any) -> bool:
 
 
 def _lines_and_words(result: Any, width: int, height: int, turn: int | None) -> tuple[list[str], list[tuple[str, Box]]]:
-    """Lines read with enough confidence, and their words, boxes turned back to the frame of
-    the page before ``turn`` (a ``width`` × ``height`` picture)."""
+    """Lines read with enough confidence, in reading order (columns one after the other; the
+    pieces of one row joined), and their words, boxes turned back to the frame of the page
+    before ``turn`` (a ``width`` × ``height`` picture)."""
     if not result.txts:
         return [], []
-    kept = [(text.strip(), _bounds(box)) for text, score, box in zip(result.txts, result.scores, result.boxes,
-                                                                      strict=False)
+    kept = [(text.strip(), _bounds(box), _thickness(box))
+            for text, score, box in zip(result.txts, result.scores, result.boxes, strict=False)
             if score >= MIN_LINE_SCORE and text.strip()]
-    lines = [text for text, _ in kept]
+    order = reading_order([box for _, box, _ in kept], [thickness for _, _, thickness in kept])
+    lines = [" ".join(kept[i][0] for i in row) for row in order]
     words: list[tuple[str, Box]] = []
     for line in result.word_results or ():
+        if not isinstance(line, (list, tuple)):  # word boxes not worked out for this reading
+            continue
         for item in line:
-            if len(item) != 3 or item[2] is None or not str(item[0]).strip():
+            if not isinstance(item, (list, tuple)) or len(item) != 3 or item[2] is None or not str(item[0]).strip():
                 continue
             box = _bounds(item[2])
-            if any(_inside(box, line_box) for _, line_box in kept):
+            if any(_inside(box, line_box) for _, line_box, _ in kept):
                 words.append((str(item[0]).strip(), _turn_back(box, turn, width, height)))
     return lines, words
 
@@ -247,6 +252,12 @@ def _lines_and_words(result: Any, width: int, height: int, turn: int | None) -> 
 def _bounds(quad: Sequence[Sequence[float]] | Any) -> Box:
     points = np.asarray(quad, dtype=np.float64).reshape(-1, 2)
     return (float(points[:, 0].min()), float(points[:, 1].min()), float(points[:, 0].max()), float(points[:, 1].max()))
+
+
+def _thickness(quad: Sequence[Sequence[float]] | Any) -> float:
+    """A line's own height, tilted or not: from its top left corner to its bottom left."""
+    points = np.asarray(quad, dtype=np.float64).reshape(-1, 2)
+    return float(np.linalg.norm(points[3] - points[0]))
 
 
 def _inside(word: Box, line: Box, slack: float = 2.0) -> bool:

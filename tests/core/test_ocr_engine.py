@@ -17,6 +17,7 @@ import pytest
 from memex.core.errors import ExtractionError
 from memex.core.extract import ocr
 from memex.core.extract.ocr import OCR_ENGINE, read_scanned_page
+from memex.core.extract.reading_order import reading_order
 from memex.core.types import OcrPage
 
 # Measured on these pages: no character wrong at 150/300 dpi and sideways; 0.7 % on the grainy,
@@ -139,3 +140,49 @@ def test_the_engine_prints_nothing_and_never_downloads(tmp_path: Path) -> None:
     done = subprocess.run([sys.executable, "-c", script, str(png)], capture_output=True, env=env, timeout=300)
     assert done.returncode == 0, done.stderr.decode(errors="replace")
     assert done.stdout == b"" and done.stderr == b""
+
+
+# --- reading order ---------------------------------------------------------------------------
+
+
+def test_columns_of_text_are_read_one_after_the_other() -> None:
+    title = (100.0, 40.0, 500.0, 60.0)
+    left = [(50.0, 100.0 + 25 * i, 280.0, 120.0 + 25 * i) for i in range(4)]
+    right = [(320.0, 100.0 + 25 * i, 550.0, 120.0 + 25 * i) for i in range(4)]
+    boxes = [title, *[b for pair in zip(left, right, strict=True) for b in pair]]  # found row by row
+    order = reading_order(boxes)
+    assert order == [[0], [1], [3], [5], [7], [2], [4], [6], [8]]
+
+
+def test_a_row_of_a_receipt_is_one_line() -> None:
+    items = [(40.0, 100.0 + 30 * i, 200.0, 120.0 + 30 * i) for i in range(3)]
+    prices = [(420.0, 101.0 + 30 * i, 470.0, 121.0 + 30 * i) for i in range(3)]
+    order = reading_order([*prices, *items])
+    assert order == [[3, 0], [4, 1], [5, 2]]
+    assert reading_order([]) == []
+    # Lines of a tilted scan: their upright boxes overlap, but lines one above the other are no row.
+    tilted = [(50.0, 100.0 + 18 * i, 500.0, 135.0 + 18 * i) for i in range(3)]
+    assert reading_order(tilted, [12.0, 12.0, 12.0]) == [[0], [1], [2]]
+
+
+@pytest.mark.slow
+def test_a_scanned_two_column_page_reads_column_by_column(tmp_path: Path) -> None:
+    left = ("The harbour survey began", "at the northern breakwater", "in the first week of March.")
+    right = ("Divers measured the depth", "at seventeen stations along", "the approach channel.")
+    doc = pymupdf.open()
+    page = doc.new_page(width=fx.PAGE_W, height=fx.PAGE_H)
+    page.insert_text((72, 72), "Harbour Survey Notes", fontsize=16)
+    for index, (a, b) in enumerate(zip(left, right, strict=True)):
+        page.insert_text((72, 120 + 16 * index), a, fontsize=11)
+        page.insert_text((330, 120 + 16 * index), b, fontsize=11)
+    page.insert_text((72, 220), "Coffee for the crew", fontsize=11)
+    page.insert_text((480, 220), "12.50", fontsize=11)
+    doc.save(str(tmp_path / "text.pdf"))
+    doc.close()
+    scan = pymupdf.open()
+    fx.add_scanned_page(scan, fx.page_image(tmp_path / "text.pdf", 150))
+    scan.save(str(tmp_path / "scan.pdf"))
+    read = read_scanned_page(tmp_path / "scan.pdf", "pdf", 1, DEADLINE_S)
+    expected = "\n".join(("Harbour Survey Notes", *left, *right, "Coffee for the crew 12.50"))
+    assert fx.cer(read.text, expected) <= CLEAN_CER, read.text
+    assert read.text.splitlines()[1:4] == list(left)
