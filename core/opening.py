@@ -9,7 +9,6 @@ read it (in a way that moves its messages) or is gone, the answer is a one-line 
 
 from __future__ import annotations
 
-import hashlib
 import os
 import secrets
 import stat
@@ -69,7 +68,9 @@ def _member_bytes(root: ChainLink, members: list[ChainLink]) -> tuple[str, bytes
 
 def _check_unchanged(conn: Connection, root: ChainLink, first: ChainLink) -> None:
     """Refuse when the file holding the member changed since it was read, unless it is a
-    mailbox that only grew past the message (its old messages are where they were)."""
+    mailbox that only grew past the message, or whose status Thunderbird keeps changed (its
+    old messages are where they were)."""
+    from .indexing.mailboxes import MailboxHead
     from .indexing.scan import file_hash
 
     changed = LibraryError(f"{_name(root.path)} changed since Memex read it; open the result again "
@@ -83,14 +84,10 @@ def _check_unchanged(conn: Connection, root: ChainLink, first: ChainLink) -> Non
     if state is None or not (first.key or "").isdigit() or int(first.key or 0) >= state[0]:
         raise changed
     read_to, expected = state
-    digest = hashlib.sha256()
     with open(root.path, "rb") as fh:
-        left = read_to
-        while left > 0 and (block := fh.read(min(1 << 20, left))):
-            digest.update(block)
-            left -= len(block)
-    if left or digest.hexdigest() != expected:
-        raise changed
+        head = MailboxHead(fh.fileno())
+        if not (head.advance(read_to) and head.matches(expected)):
+            raise changed
 
 
 def _read_capped(path: str) -> bytes:

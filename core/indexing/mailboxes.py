@@ -57,8 +57,12 @@ class ReadingHost(Protocol):
                       known: KnownFile | None) -> str: ...
 
 
-class _Head:
-    """A running SHA-256 of a file's first ``pos`` bytes, read through an open descriptor."""
+class MailboxHead:
+    """Running SHA-256 hashes of a mailbox's first ``pos`` bytes, read through an open
+    descriptor: of the bytes themselves, and of the bytes with the status Thunderbird rewrites
+    in place (X-Mozilla-Status read/replied/flagged bits, X-Mozilla-Status2, X-Mozilla-Keys)
+    left out, so reading a message there does not make its mailbox be read again. A message
+    deleted there (its expunged bit) still changes both."""
 
     def __init__(self, fd: int) -> None:
         self.fd = fd
@@ -66,7 +70,9 @@ class _Head:
 
     def reset(self) -> None:
         self.sha = hashlib.sha256()
+        self.masked = hashlib.sha256()
         self.pos = 0
+        self._carry = b""  # from the last line break on: not yet masked
 
     def advance(self, to: int) -> bool:
         """Take in the bytes up to ``to``; False when the file ends before."""
@@ -76,10 +82,51 @@ class _Head:
                 return False
             self.sha.update(block)
             self.pos += len(block)
+            # Whole lines go through, each with the line break before it (so a header at a
+            # block's edge is seen the same wherever the blocks fall); the rest waits.
+            data = self._carry + block
+            cut = max(data.rfind(b"\n"), 0)
+            self.masked.update(_masked(data[:cut]))
+            self._carry = data[cut:]
         return True
 
-    def hexdigest(self) -> str:
-        return self.sha.hexdigest()
+    def digest(self) -> str:
+        """What ``mailbox_state`` keeps: the two hashes, as hex, one space apart."""
+        masked = self.masked.copy()
+        masked.update(_masked(self._carry))
+        return f"{self.sha.hexdigest()} {masked.hexdigest()}"
+
+    def matches(self, stored: str) -> bool:
+        """Whether the bytes taken in are those ``stored`` was made from, the status
+        Thunderbird rewrites aside (a state holding one hash is checked against it alone)."""
+        mine, theirs = self.digest().split(), stored.split()
+        return mine[0] == theirs[0] or (len(theirs) > 1 and mine[1] == theirs[1])
+
+
+_MARK = b"\nX-Mozilla-"
+_EXPUNGED_DIGITS = frozenset(b"89abcdefABCDEF")  # the last hex digit holds the expunged bit 0x0008
+
+
+def _masked(lines: bytes) -> bytes:
+    """``lines`` (whole lines after a line break) without what Thunderbird rewrites in place:
+    X-Mozilla-Status keeps only its expunged bit; X-Mozilla-Status2 and -Keys lose their value."""
+    if _MARK not in lines:
+        return lines
+    parts = lines.split(_MARK)
+    for i in range(1, len(parts)):
+        part = parts[i]
+        end = part.find(b"\n")
+        head, rest = (part, b"") if end < 0 else (part[:end], part[end:])
+        name, colon, value = head.partition(b":")
+        if not colon:
+            continue
+        if name == b"Status":
+            digits = value.strip()
+            expunged = bool(digits) and digits[-1] in _EXPUNGED_DIGITS
+            parts[i] = b"Status:" + (b"0008" if expunged else b"0000") + rest
+        elif name in (b"Status2", b"Keys"):
+            parts[i] = name + b":" + rest
+    return _MARK.join(parts)
 
 
 class MailboxReader:
@@ -110,12 +157,13 @@ class MailboxReader:
 
     def _read_pinned(self, r: _Reading, pin: scan.PinnedFile) -> str:
         h, f = self.host, r.file
-        head = _Head(pin.fd)
+        head = MailboxHead(pin.fd)
         start = self._start(r, head, os.fstat(pin.fd).st_size)
-        if start is None:  # read to its end already (it changed back, or only its stat did)
+        if start is None:  # read to its end already (only its stat, or a status Thunderbird keeps, changed)
             assert r.known is not None
             with write_transaction(h.conn):
                 store.mark_finished(h.conn, r.known.id, f.size, f.mtime_ns, r.digest)
+                store.set_mailbox_state(h.conn, r.known.id, head.pos, head.digest())
                 in_flight.done_reading(h.conn, f.path)
             return "unchanged"
         result, size = self._extract(pin, r, start)
@@ -146,14 +194,14 @@ class MailboxReader:
                 return self._failed_after(doc_id, r, start, following)
             result = following
 
-    def _start(self, r: _Reading, head: _Head, size: int) -> int | None:
+    def _start(self, r: _Reading, head: MailboxHead, size: int) -> int | None:
         """Where to read from: the old end when the mailbox only grew since it was read that
         far, else 0; None when it holds nothing past that end."""
         state = store.mailbox_state(self.host.conn, r.known.id) if r.known is not None else None
         if state is None:
             return 0
         read_to, expected = state
-        if 0 < read_to <= size and head.advance(read_to) and head.hexdigest() == expected:
+        if 0 < read_to <= size and head.advance(read_to) and head.matches(expected):
             return None if read_to == size else read_to
         head.reset()
         return 0
@@ -168,7 +216,7 @@ class MailboxReader:
             self.messages_read += len(result.members)
         return result, size
 
-    def _write_slice(self, doc_id: int | None, r: _Reading, result: Extraction, start: int, head: _Head,
+    def _write_slice(self, doc_id: int | None, r: _Reading, result: Extraction, start: int, head: MailboxHead,
                      size_before: int) -> int:
         """One slice, in the caller's transaction: the mailbox's own document (first slice),
         the slice's messages, and how far the mailbox is now read. Returns the document id.
@@ -191,12 +239,12 @@ class MailboxReader:
             end = start  # mail arrived while it was read: this slice again next time
         if end is None:  # read to the end
             if head.advance(size_after):
-                store.set_mailbox_state(h.conn, doc_id, size_after, head.hexdigest())
+                store.set_mailbox_state(h.conn, doc_id, size_after, head.digest())
             store.mark_finished(h.conn, doc_id, f.size, f.mtime_ns, r.digest)
             in_flight.done_reading(h.conn, f.path)
             return doc_id
         if end > 0 and head.advance(end):
-            store.set_mailbox_state(h.conn, doc_id, end, head.hexdigest())
+            store.set_mailbox_state(h.conn, doc_id, end, head.digest())
         else:
             store.forget_mailbox(h.conn, doc_id)
         store.mark_unfinished(h.conn, doc_id)  # a stop now: the next scan reads on from ``end``

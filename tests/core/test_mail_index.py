@@ -436,3 +436,65 @@ def test_a_message_read_again_replaces_its_attachments_and_a_failed_one_loses_th
     report = counted.index()
     assert report.failed == 1 and paths(counted) == [str(eml)] and found(counted, "zeppelin") == []
     assert counted.status().documents == 0 and counted.status().failed == 1
+
+
+def test_a_status_thunderbird_rewrites_in_place_reads_nothing_again(tmp_path: Path, counted: Library,
+                                                                     log: Path) -> None:
+    """Reading or tagging a message in Thunderbird rewrites its X-Mozilla-* headers in place;
+    that alone reads no mail again. Deleting one there (its expunged bit) does."""
+    folder = tmp_path / "mail"
+    folder.mkdir()
+    box = folder / "Inbox"
+    (folder / "Inbox.msf").write_text("// index")
+    messages = three_messages()
+    for msg in messages:
+        msg["X-Mozilla-Status"] = "0000"
+        msg["X-Mozilla-Status2"] = "00000000"
+        msg["X-Mozilla-Keys"] = " " * 40
+    offsets = write_mbox(box, messages)
+    counted.index([folder])
+    assert requests(log) == [("Inbox", 0, 3)]
+
+    def rewrite(old: bytes, new: bytes, after: int) -> None:
+        data = box.read_bytes()
+        at = data.index(old, after)
+        box.write_bytes(data[:at] + new + data[at + len(old):])
+
+    rewrite(b"X-Mozilla-Status: 0000", b"X-Mozilla-Status: 0001", offsets[1])  # read
+    rewrite(b"X-Mozilla-Keys: " + b" " * 40, b"X-Mozilla-Keys: $label1" + b" " * 33, offsets[2])  # tagged
+    counted.index()
+    assert len(requests(log)) == 1  # nothing read again
+    assert Path(counted.open_target(f"{box}/{offsets[1]}")).read_bytes().count(b"X-Mozilla-Status: 0001") == 1
+
+    rewrite(b"X-Mozilla-Status: 0000", b"X-Mozilla-Status: 0008", offsets[0])  # deleted, not yet compacted
+    counted.index()
+    assert requests(log)[1:] == [("Inbox", 0, 2)]
+    assert found(counted, "harbour") == [] and found(counted, "glaciers") == [f"{box}/{offsets[2]}"]
+
+
+def test_a_mailboxs_head_hashes_the_same_however_it_is_read(tmp_path: Path,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    from memex.core.indexing import mailboxes
+
+    one = (b"From - Thu Dec 04 10:00:00 2025\nX-Mozilla-Status: 0001\nX-Mozilla-Status2: 00000000\n"
+           b"X-Mozilla-Keys:       \nFrom: a@example.org\n\nbody\n\n")
+    box = tmp_path / "box"
+    box.write_bytes(one * 60)
+    flipped = tmp_path / "flipped"  # read and tagged in Thunderbird: the same but for its status
+    flipped.write_bytes(one.replace(b"0001", b"0005").replace(b"Keys:       ", b"Keys: $lab1 ") * 60)
+    deleted = tmp_path / "deleted"
+    deleted.write_bytes(one.replace(b"0001", b"0009") + one * 59)
+    digests: dict[str, set[str]] = {}
+    for name, path in (("box", box), ("flipped", flipped), ("deleted", deleted)):
+        with open(path, "rb") as fh:
+            for block, step in ((1, 7), (5, 1), (64, 100), (1 << 20, 5000)):
+                monkeypatch.setattr(mailboxes, "_BLOCK", block)
+                head = mailboxes.MailboxHead(fh.fileno())
+                for to in range(step, len(one) * 60 + step, step):
+                    assert head.advance(min(to, len(one) * 60))
+                digests.setdefault(name, set()).add(head.digest())
+    assert all(len(found) == 1 for found in digests.values())
+    (box_digest,), (flipped_digest,), (deleted_digest,) = digests.values()
+    assert box_digest.split()[0] != flipped_digest.split()[0]  # the bytes differ ...
+    assert box_digest.split()[1] == flipped_digest.split()[1]  # ... but not what Memex reads
+    assert box_digest.split()[1] != deleted_digest.split()[1]  # a deletion there is a change
