@@ -160,7 +160,7 @@ def test_ignored_folders_and_unsupported_files_are_not_reported(make_watcher, fo
     (folder / ".git" / "config.txt").write_text("[core]")
     (folder / "node_modules" / "pkg").mkdir(parents=True)
     (folder / "node_modules" / "pkg" / "index.js").write_text("x = 1")
-    (folder / "photo.png").write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00")
+    (folder / "song.mp3").write_bytes(b"ID3\x04\x00\x00")  # a type Memex does not read
     (folder / "draft.tmp").write_text("temp")
     (folder / "~$report.docx").write_text("lock")
     (folder / ".hidden.txt").write_text("secret")
