@@ -15,16 +15,17 @@ import logging
 import signal
 import threading
 import time
+import warnings
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from memex.core.errors import ExtractionError, ExtractionTimeout
+from memex.core.errors import CorruptFile, ExtractionError, ExtractionTimeout
 from memex.core.types import OcrPage, OcrWord
 
 from .reading_order import reading_order
-from .scans import ENGINE_MAX_SIDE, MAX_IMAGE_PIXELS, MAX_OCR_PAGES, RENDER_DPI, Array, load_page
+from .scans import ENGINE_MAX_SIDE, MAX_IMAGE_PIXELS, MAX_OCR_PAGES, RENDER_DPI, Array, Picture, load_page
 
 OCR_ENGINE = "RapidOCR PP-OCRv6 small"
 ENGINE_THREADS = 2
@@ -48,13 +49,15 @@ def read_scanned_page(path: Path, kind: str, page: int, timeout_s: float) -> Ocr
     path = Path(path)
     started = time.monotonic()
     try:
-        with _deadline(timeout_s):
-            picture = load_page(path, kind, page)  # a picture too large is refused before the engine loads
-        loading = time.monotonic()
-        engine = _engine()  # loaded once per process: not the page's time
-        started += time.monotonic() - loading
-        with _deadline(timeout_s - (time.monotonic() - started)):
-            lines, words = _read(engine, picture.pixels, started, timeout_s)
+        with warnings.catch_warnings():  # libraries' notes on damaged files never reach a terminal
+            warnings.simplefilter("ignore")
+            with _deadline(timeout_s):
+                picture = _decoded(path, kind, page)  # a picture too large is refused before the engine loads
+            loading = time.monotonic()
+            engine = _engine()  # loaded once per process: not the page's time
+            started += time.monotonic() - loading
+            with _deadline(timeout_s - (time.monotonic() - started)):
+                lines, words = _read_page(engine, picture.pixels, started, timeout_s, page)
     except _PastDeadline:
         raise ExtractionTimeout(f"reading page {page} took longer than {timeout_s:g} s and was stopped") from None
     except MemoryError:
@@ -63,6 +66,32 @@ def read_scanned_page(path: Path, kind: str, page: int, timeout_s: float) -> Ocr
     sx, sy = picture.width / columns, picture.height / rows
     boxes = tuple(OcrWord(text, x0 * sx, y0 * sy, x1 * sx, y1 * sy) for text, (x0, y0, x1, y1) in words)
     return OcrPage(page, "\n".join(lines), boxes, picture.width, picture.height, OCR_ENGINE)
+
+
+def _decoded(path: Path, kind: str, page: int) -> Picture:
+    try:
+        return load_page(path, kind, page)
+    except (ExtractionError, MemoryError):
+        raise
+    except FileNotFoundError:
+        raise ExtractionError(f"{path.name} is not there any more", "missing") from None
+    except Exception as exc:  # Pillow and MuPDF on a damaged file: OSError, ValueError, SyntaxError...
+        raise CorruptFile(f"{path.name} could not be decoded: {_one_line(exc)}") from None
+
+
+def _read_page(engine: Any, pixels: Array, started: float, timeout_s: float,
+               page: int) -> tuple[list[str], list[tuple[str, Box]]]:
+    try:
+        return _read(engine, pixels, started, timeout_s)
+    except (ExtractionError, MemoryError):
+        raise
+    except Exception as exc:  # the engine's own errors carry a whole traceback: its last line says it
+        raise ExtractionError(f"the OCR engine failed on page {page}: {_one_line(exc)}", "failed") from None
+
+
+def _one_line(exc: BaseException) -> str:
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    return (lines[-1] if lines else type(exc).__name__)[:300]
 
 
 # --- the engine ------------------------------------------------------------------------------

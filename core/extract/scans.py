@@ -67,8 +67,8 @@ def open_picture(path: Path) -> Image.Image:
     """The picture at ``path`` with only its header read; a one-line error for anything else."""
     register_picture_formats()
     try:
-        with warnings.catch_warnings():  # a picture over the cap is refused below, in one line
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+        with warnings.catch_warnings():  # over the cap: refused below, in one line; damaged: no notes
+            warnings.simplefilter("ignore")
             return Image.open(path)
     except Image.DecompressionBombError:  # Pillow's own refusal, at twice the cap
         raise ExtractionError(f"{path.name} is too large to read (over {2 * MAX_IMAGE_PIXELS // 1_000_000} "

@@ -228,3 +228,14 @@ def test_pictures_in_awkward_forms_are_read(tmp_path: Path) -> None:
         page = read_scanned_page(tmp_path / name, "image", 1, DEADLINE_S)
         assert fx.cer(page.text, lines[0]) <= 0.05, (name, page.text)
         assert (page.width, page.height) == shot.size, name
+
+
+def test_a_damaged_or_vanished_picture_fails_in_one_line(tmp_path: Path) -> None:
+    fx.draw_text_picture(tmp_path / "whole.png", ("Harbour survey",))
+    data = (tmp_path / "whole.png").read_bytes()
+    (tmp_path / "cut.png").write_bytes(data[: len(data) // 2])  # the header is whole, the pixels are not
+    (tmp_path / "odd.tif").write_bytes(b"II*\x00" + b"\xff" * 100)
+    for name, reason in (("cut.png", "corrupt"), ("odd.tif", "corrupt"), ("gone.png", "missing")):
+        with pytest.raises(ExtractionError) as info:
+            read_scanned_page(tmp_path / name, "image", 1, DEADLINE_S)
+        assert info.value.reason == reason and name in str(info.value) and "\n" not in str(info.value)
