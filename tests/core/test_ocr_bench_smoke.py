@@ -66,6 +66,34 @@ def test_test_pages_are_pictures_without_a_text_layer(tmp_path: Path) -> None:
                 assert len(doc[0].get_images()) == 1
 
 
+def test_without_tesseract_the_baseline_says_so(tmp_path: Path) -> None:
+    page = make_page("NAME\nls - list directory contents\n", VARIANTS[0], 0, tmp_path / "p.pdf")
+    read = {"engine": "E", "texts": [page.truth.replace("ls", "Is")], "seconds": [2.0], "cpu_s": 3.0,
+            "first_page_s": 5.0, "peak_mb": 400.0}
+    rows = ocr_bench.engine_rows([page], read, None)
+    assert [r.figure for r in rows][:2] == ["OCR character error rate, 1 page (E)", "  … 300 dpi scan (1 page)"]
+    assert all(r.baseline == "Tesseract: not installed" and r.baseline_value is None for r in rows)
+    assert rows[0].value == pytest.approx(100 / len(" ".join(page.truth.split())))  # one l read as I
+    assert {r.figure: r.value for r in rows}["OCR speed"] == 0.5
+
+
+def _folder_run(words_s: float, **more: object) -> dict:
+    return {"words_s": words_s, "files": 9, "peak_mb": 200.0, "workers_mb": 100.0, "found": {},
+            "ocr_pages_total": 0, **more}
+
+
+def test_the_delay_target_is_ten_percent() -> None:
+    found = {"Thornbury": ["letter-scan.pdf"], "Wexcombe": ["receipt-scan.pdf"]}
+    on = [_folder_run(10.9), _folder_run(10.5, ocr_s=60.0, ocr_pages_total=5, found=found)]
+    rows = {r.figure: r for r in ocr_bench.folder_rows([_folder_run(10.0), _folder_run(12.0)], on)}
+    assert rows["  … delay from OCR"].value == pytest.approx(5.0) and rows["  … delay from OCR"].ok
+    assert rows["scanned pages searchable (5 pages, last run)"].value == 60.0
+    assert rows["scanned files found by a word only their pictures hold"].value == 2
+    late = {r.figure: r for r in ocr_bench.folder_rows([_folder_run(10.0)], [_folder_run(11.5)])}
+    assert late["  … delay from OCR"].ok is False
+    assert "scanned pages searchable (0 pages, last run)" not in late
+
+
 @pytest.mark.slow
 def test_bench_ocr_prints_every_row(tmp_path: Path) -> None:
     proc = subprocess.run([sys.executable, "-m", "memex.core", "bench", "ocr", "--pages", "2", "--rounds", "1",

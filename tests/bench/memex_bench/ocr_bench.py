@@ -90,7 +90,8 @@ def _child(*args: str) -> dict:
     proc = subprocess.run([sys.executable, "-m", "memex_bench.ocr_child", *args], capture_output=True,
                           text=True, timeout=3600, cwd=Path(__file__).resolve().parents[1])
     if proc.returncode != 0:
-        raise RuntimeError(f"OCR benchmark process ({' '.join(args[:2])}) failed: {proc.stderr.strip()[-800:]}")
+        last = (proc.stderr.strip().splitlines() or [f"exit status {proc.returncode}"])[-1]
+        raise RuntimeError(f"OCR benchmark process ({' '.join(args[:2])}) failed: {last}")
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
@@ -124,11 +125,11 @@ def engine_rows(pages: list[TestPage], memex: dict, tesseract: dict | None) -> l
     def row(figure: str, key: str, unit: str) -> Row:
         return Row(figure, float(ours[key] or 0.0), unit, "", base, theirs[key])
 
-    rows = [row(f"OCR character error rate, {len(pages)} pages ({name})", "cer", "%")]
+    rows = [row(f"OCR character error rate, {_pages(len(pages))} ({name})", "cer", "%")]
     for variant in _variants_in(pages):
         count = sum(p.variant == variant.label for p in pages)
         theirs_v = _error_rate(tesseract["texts"], pages, variant.label) if tesseract else None
-        rows.append(Row(f"  … {variant.label} ({count} page{'s' if count > 1 else ''})",
+        rows.append(Row(f"  … {variant.label} ({_pages(count)})",
                         _error_rate(memex["texts"], pages, variant.label), "%", "", base, theirs_v))
     rows += [
         row("OCR words a search finds (share of each page's words)", "recall", "%"),
@@ -139,6 +140,10 @@ def engine_rows(pages: list[TestPage], memex: dict, tesseract: dict | None) -> l
         row("OCR first page, engine start included", "first", "s"),
     ]
     return rows
+
+
+def _pages(count: int) -> str:
+    return f"{count} page" if count == 1 else f"{count} pages"
 
 
 def _variants_in(pages: list[TestPage]) -> list[Variant]:
