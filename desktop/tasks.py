@@ -36,6 +36,10 @@ from PySide6.QtCore import QObject, Qt, Signal, Slot
 log = logging.getLogger(__name__)
 
 LANES = {"write": 1, "search": 1, "rerank": 1, "read": 2, "render": 1, "watch": 1}
+# Lanes whose work nobody at the screen waits for run below the GUI thread. The others answer
+# the window (a query, a page) and hold the GIL while they do: at a lower priority, a busy CPU
+# (documents being embedded) stretches those stretches and the GUI thread waits for the GIL.
+BACKGROUND_LANES = frozenset({"write", "watch"})
 DROPPED = object()  # the payload of a job superseded by a newer one with the same key
 
 
@@ -105,8 +109,10 @@ class _Done:
 class _Lane:
     """Threads taking jobs from one queue, in order."""
 
-    def __init__(self, name: str, threads: int, finish: Callable[[int, bool, Any], None]) -> None:
+    def __init__(self, name: str, threads: int, finish: Callable[[int, bool, Any], None],
+                 background: bool = False) -> None:
         self.name = name
+        self.background = background
         self._finish = finish
         self._queue: queue.Queue[_Job | None] = queue.Queue()
         self._queued: dict[str, _Job] = {}
@@ -140,7 +146,8 @@ class _Lane:
         return not any(t.is_alive() for t in self._threads)
 
     def _loop(self) -> None:
-        lower_priority()
+        if self.background:
+            lower_priority()
         while True:
             job = self._queue.get()
             if job is None:
@@ -179,7 +186,7 @@ class TaskManager(QObject):
         self._closed = False
         self._finished.connect(self._deliver, Qt.ConnectionType.QueuedConnection)
         deprioritize_other_threads()
-        self._lanes = {name: _Lane(name, n, self._emit_finished)
+        self._lanes = {name: _Lane(name, n, self._emit_finished, background=name in BACKGROUND_LANES)
                        for name, n in (lanes or LANES).items()}
 
     def run(self, fn: Callable[[], Any], success: Callable[[Any], None] | None = None, *,

@@ -13,7 +13,7 @@ from memex.core.cli import output
 from memex.core.cli.argument_types import whole_number
 from memex.core.cli.output import safe, say, say_lines
 
-SUITES = ["embed", "rerank", "indexing", "latency", "robustness", "ocr", "all"]
+SUITES = ["embed", "rerank", "indexing", "latency", "robustness", "ocr", "window", "all"]
 
 
 def _sizes(text: str) -> list[int]:
@@ -45,7 +45,7 @@ class BenchCommand:
                             help="robustness: kill -9 rounds (200); ocr: indexing runs with OCR on and off, each (3)")
         parser.add_argument("--pages", type=_pages, default=12, help="ocr: test pages each engine reads (12)")
         parser.add_argument("--folder", metavar="DIR",
-                            help="indexing, ocr: a real mixed folder to index beside Recoll "
+                            help="indexing, ocr, window: a real mixed folder to index (beside Recoll) "
                                  "(default: /tmp/realfolder, built by tests/realfolder/build_folder.py)")
 
     def run(self, args: argparse.Namespace) -> int:

@@ -8,7 +8,7 @@ from memex.core.errors import MemexError
 
 from .table import Row
 
-ORDER = ["embed", "rerank", "latency", "indexing", "robustness", "ocr"]
+ORDER = ["embed", "rerank", "latency", "indexing", "robustness", "ocr", "window"]
 
 
 def run(name: str, *, workdir: Path | None, reranker: str | None, sizes: list[int], rounds: int | None,
@@ -45,6 +45,10 @@ def run(name: str, *, workdir: Path | None, reranker: str | None, sizes: list[in
 
         return ocr_bench.run(workdir or _scratch("ocr"), pages=pages, folder=folder,
                              rounds=rounds or ocr_bench.FOLDER_ROUNDS)
+    if name == "window":
+        from . import window_latency
+
+        return window_latency.run(workdir or _scratch("window"), folder=folder)
     raise MemexError(f"Unknown benchmark '{name}'.")
 
 
