@@ -142,7 +142,7 @@ class MessageReader:
             if extraction is None or not total_chars(extraction):  # e.g. a picture with no text
                 continue
             budget -= total_chars(extraction)
-            key = f"attachment-{index}-{safe_file_name(name)}"
+            key = attachment_key(index, name)
             members.append(Member(key=key, name=name, extraction=extraction))
         return members, names
 
@@ -205,6 +205,20 @@ def _sort_parts(part: Message, parts: _Parts, in_alternative: bool) -> None:
             parts.plain.append(current)
         elif ctype == "text/html":
             parts.html.append(current)
+
+
+def attachment_parts(message: Message) -> list[Message]:
+    """A message's attachments in the order their keys number them (forwarded messages
+    included, their own attachments not)."""
+    parts = _Parts()
+    _sort_parts(message, parts, in_alternative=False)
+    return parts.attachments
+
+
+def attachment_key(index: int, name: str) -> str:
+    """The member key of the ``index``-th attachment (from 1), called ``name``
+    (``attachment_name``); opening an attachment finds it again by this key."""
+    return f"attachment-{index}-{safe_file_name(name)}"
 
 
 def _body_text(parts: _Parts) -> str:

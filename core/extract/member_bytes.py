@@ -11,7 +11,14 @@ from pathlib import Path
 
 from memex.core.errors import ExtractionError
 
-from .mail import MAX_MESSAGE_BYTES, _Parts, _sort_parts, attachment_name, parse_message, safe_file_name
+from .mail import (
+    MAX_MESSAGE_BYTES,
+    attachment_key,
+    attachment_name,
+    attachment_parts,
+    parse_message,
+    safe_file_name,
+)
 from .mailbox import is_from_line
 
 _LINE_LIMIT = 2**20
@@ -72,10 +79,8 @@ def attachment(message_bytes: bytes, keys: Sequence[str]) -> tuple[str, bytes]:
 
 
 def _attachment_part(message: Message, key: str) -> Message:
-    parts = _Parts()
-    _sort_parts(message, parts, in_alternative=False)
-    for index, part in enumerate(parts.attachments, start=1):
-        if f"attachment-{index}-{safe_file_name(attachment_name(part, index))}" == key:
+    for index, part in enumerate(attachment_parts(message), start=1):
+        if attachment_key(index, attachment_name(part, index)) == key:
             return part
     raise ExtractionError("the attachment is no longer in the message", "moved")
 
