@@ -150,7 +150,18 @@ def test_in_batches_reads_every_id_once_past_the_batch_size(tmp_path):
         conn.close()
 
 
+def _imported_from(path: Path) -> set[str | None]:
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    return {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
+
+
 def test_migrations_are_frozen_text_that_calls_no_live_code():
-    tree = ast.parse(Path(migrations_module.__file__).read_text(encoding="utf-8"))
-    imported = {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
-    assert imported <= {"__future__", "collections.abc", "connection", "errors", "sql"}, imported
+    runner = Path(migrations_module.__file__)
+    imported = _imported_from(runner)
+    steps = {m for m in imported if m and m.startswith("migration_steps.")}
+    assert imported - steps <= {"__future__", "collections.abc", "connection", "errors", "sql"}, imported
+    step_files = sorted((runner.parent / "migration_steps").glob("*.py"))
+    assert {f"migration_steps.{f.stem}" for f in step_files if f.stem != "__init__"} == steps
+    for step_file in step_files:
+        imported = _imported_from(step_file)
+        assert imported <= {"__future__", "sql"}, (step_file.name, imported)
