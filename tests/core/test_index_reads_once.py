@@ -16,7 +16,7 @@ import pytest
 from memex.core import extract
 from memex.core.extract import registry
 from memex.core.extract.worker import ExtractionWorker
-from memex.core.indexing import indexer, scan
+from memex.core.indexing import file_access, indexer, scan
 from memex.core.library import Library
 from memex.core.types import Extraction
 
@@ -63,7 +63,7 @@ class _Counts:
         self.log = log
         self.parent: Counter[str] = Counter()
         self.hashes: Counter[str] = Counter()
-        real_detect, real_hash = registry.detect_kind, scan._hash_open
+        real_detect, real_hash = registry.detect_kind, file_access._hash_open
 
         def detect(path):
             self.parent[Path(path).name] += 1
@@ -75,7 +75,7 @@ class _Counts:
 
         for module in (scan, indexer, extract, registry):  # every name it is reached by here
             monkeypatch.setattr(module, "detect_kind", detect)
-        monkeypatch.setattr(scan, "_hash_open", hash_open)
+        monkeypatch.setattr(file_access, "_hash_open", hash_open)
 
     def detections(self) -> Counter[str]:
         child = Counter(self.log.read_text(encoding="utf-8").split()) if self.log.exists() else Counter()
@@ -146,13 +146,13 @@ def test_a_file_changed_after_the_plan_hashed_it_is_hashed_again(tmp_path, embed
         late = folder / "z_late.txt"
         late.write_text("The second new file, as the plan hashed it.\n")
         hashes: Counter[str] = Counter()
-        real_hash = scan._hash_open
+        real_hash = file_access._hash_open
 
         def hash_open(fh, path):
             hashes[Path(path).name] += 1
             return real_hash(fh, path)
 
-        monkeypatch.setattr(scan, "_hash_open", hash_open)
+        monkeypatch.setattr(file_access, "_hash_open", hash_open)
 
         def rewrite_late(progress) -> None:
             # Files are read a few at a time: the late one changes once the first one is reached.
