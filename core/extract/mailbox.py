@@ -7,6 +7,11 @@ one message in memory, and a message over ``MAX_MESSAGE_BYTES`` is read for its 
 only. A call stops after a budget of messages, bytes, characters or seconds and says where to
 go on from (``Extraction.resume_at``), so a huge mailbox is read in slices and mail appended
 later is read from the old end.
+
+A message that hangs or crashes the reader would stop its whole slice; the indexer then asks
+for one message at a time (:func:`one_message`), and past the one that stops the reader
+(:func:`skip_message`: where the next message starts, found without parsing anything).
+Both are asked for through the request's one number, ``start`` (see :func:`slice_request`).
 """
 
 from __future__ import annotations
@@ -40,18 +45,46 @@ def is_from_line(line: bytes) -> bool:
     return _FROM_LINE_RE.match(line) is not None
 
 
+def one_message(offset: int) -> int:
+    """The ``start`` that asks for the message at ``offset`` alone (its ``resume_at`` says
+    where the next one starts)."""
+    return -1 - 2 * offset
+
+
+def skip_message(offset: int) -> int:
+    """The ``start`` that asks only where the message after the one at ``offset`` starts (no
+    message is read: the answer holds no members, its ``resume_at`` is that offset)."""
+    return -2 - 2 * offset
+
+
+def slice_request(start: int) -> tuple[int, str]:
+    """(offset, what to do there) for a request's ``start``: "slice" (from ``start`` on, as far
+    as the budget goes), "one" (:func:`one_message`) or "skip" (:func:`skip_message`)."""
+    if start >= 0:
+        return start, "slice"
+    code = -1 - start
+    return code // 2, "skip" if code % 2 else "one"
+
+
 def read_mbox(path: Path, max_chars: int, start: int = 0) -> Extraction:
     """The messages of mailbox ``path`` from byte ``start`` (which must be the offset of a
-    message's "From " line; otherwise ``ExtractionError`` with reason "moved")."""
+    message's "From " line; otherwise ``ExtractionError`` with reason "moved"); a negative
+    ``start`` asks for one message or a skip (:func:`slice_request`)."""
+    start, mode = slice_request(start)
     with open(path, "rb") as fh, tempfile.TemporaryDirectory(prefix="memex-mbox-") as scratch:
         stream = _MboxStream(fh, _first_message(fh, start))
+        if mode == "skip":
+            stream.read_message(keep=False)
+            return Extraction(pages=(Page(1, ""),), kind="mbox", title=Path(path).name,
+                              resume_at=stream.next_offset)
         reader = MessageReader(Path(scratch))
         members: list[Member] = []
         left = max_chars
         began = time.monotonic()
         read = 0  # messages read, kept or not
+        most = 1 if mode == "one" else MAX_SLICE_MESSAGES
         while stream.next_offset is not None:
-            if read and (read >= MAX_SLICE_MESSAGES or left <= 0
+            if read and (read >= most or left <= 0
                          or stream.next_offset - start >= MAX_SLICE_BYTES
                          or time.monotonic() - began >= MAX_SLICE_SECONDS):
                 break
@@ -105,8 +138,9 @@ class _MboxStream:
         self.fh = fh
         self.next_offset: int | None = offset
 
-    def read_message(self) -> tuple[int, bytes, bool]:
-        """(offset, message bytes without its "From " line, over the size cap)."""
+    def read_message(self, keep: bool = True) -> tuple[int, bytes, bool]:
+        """(offset, message bytes without its "From " line, over the size cap); without
+        ``keep``, the message is only passed over (no bytes come back)."""
         offset = self.next_offset
         assert offset is not None, "read past the end of the mailbox"
         self.fh.seek(offset)
@@ -123,7 +157,7 @@ class _MboxStream:
                 self.next_offset = pos
                 break
             pos += len(line)
-            if too_large:
+            if too_large or not keep:
                 continue
             if line_start and line.startswith(b">") and line.lstrip(b">").startswith(b"From "):
                 line = line[1:]

@@ -187,7 +187,7 @@ def give_memory_back() -> None:
 
 def warm_up() -> None:
     """Import the format modules (in the child), so their import time is not charged to a file."""
-    for name in ("pdf", "office", "html", "text"):
+    for name in ("pdf", "office", "html", "text", "mail", "mailbox"):
         # A failure here is reported by the first file that needs the module.
         with contextlib.suppress(Exception):
             importlib.import_module(f"memex.core.extract.{name}")

@@ -8,6 +8,11 @@ extractor stops after a budget and says where to go on (``Extraction.resume_at``
 following slices are asked for in the same run, each written in its own transaction with the
 progress shown, so a stop loses nothing and the next run goes on from where this one got to
 (a mailbox read in part is stored with no stat or hash, so the next scan reads it again).
+
+A slice that hangs or crashes the extraction process (or runs it out of memory) is read again
+one message at a time; the message that does it again is listed as a failed document inside
+the mailbox, and the mailbox is read on from the message after it: one such message costs
+two deadlines, not a mailbox that never gets past it.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 from ..errors import ExtractionError, IndexingCancelled
+from ..extract.mailbox import MAX_SLICE_BYTES, MAX_SLICE_MESSAGES, one_message, skip_message
 from ..extract.worker import ExtractionWorker
 from ..jobs import JobControl
 from ..store import Connection, in_flight
@@ -35,6 +41,24 @@ if TYPE_CHECKING:
 
 MAILBOX_KINDS = frozenset({"mbox"})
 _BLOCK = 1 << 20
+# A slice that failed so is read again one message at a time (one message may be why) ...
+READER_STOPPED = frozenset({"timeout", "crashed", "too-large"})
+# ... and a message read alone that fails so is not the message's doing: the mailbox fails.
+NOT_THE_MESSAGE = frozenset({"closed", "moved", "unreadable"})
+
+
+class _OneByOne:
+    """Reading one message at a time from ``began``, as far as the slice that stopped the
+    reader could have reached (the extractor's slice budget); past it, slices again."""
+
+    def __init__(self, began: int) -> None:
+        self.began = began
+        self.read = 0
+
+    def goes_on_to(self, offset: int) -> bool:
+        """One more message was read alone; whether the next, at ``offset``, is read alone too."""
+        self.read += 1
+        return self.read < MAX_SLICE_MESSAGES and offset - self.began < MAX_SLICE_BYTES
 
 
 class ReadingHost(Protocol):
@@ -136,6 +160,7 @@ class MailboxReader:
         self.host = host
         self.slices = 0  # extraction requests made for mailboxes in this run
         self.messages_read = 0  # messages those requests brought back
+        self.skipped = 0  # messages passed over because reading them stopped the reader
 
     def read(self, r: _Reading) -> str:
         """Read mailbox ``r`` (from where it is known to be unchanged) to its end: the outcome."""
@@ -171,17 +196,37 @@ class MailboxReader:
             head.reset()  # its old end is no longer where a message starts: read it all again
             start = 0
             result, size = self._extract(pin, r, start)
-        if isinstance(result, ExtractionError) and start and r.known is not None:
-            return self._failed_after(r.known.id, r, start, result)  # the mail read before stays
-        if isinstance(result, ExtractionError):
-            return h._record_failure(f, r.source_id, r.digest, result.reason, str(result), r.known)
-        after = scan.judge_file(f)
-        if after.real != r.real or after.kind != "direct":  # became a link during the read
-            return h._link_instead(f, r.source_id, after, r.known)
+        return self._read_on(r, pin, head, start, result, size)
+
+    def _read_on(self, r: _Reading, pin: scan.PinnedFile, head: MailboxHead, start: int,
+                 result: Extraction | ExtractionError, size: int) -> str:
+        """Write ``result`` (read from ``start``) and the slices after it, to the mailbox's end.
+        A slice that stops the reader (a hang, a crash) is read again one message at a time,
+        and the message that stops it is listed as failed and passed over."""
+        h, f = self.host, r.file
         doc_id: int | None = None
+        alone: _OneByOne | None = None  # reading one message at a time since a slice stopped the reader
         while True:
+            culprit: ExtractionError | None = None
+            if isinstance(result, ExtractionError):
+                if alone is None and result.reason in READER_STOPPED:
+                    alone = _OneByOne(start)
+                    result, size = self._extract(pin, r, start, one_message(start))
+                    continue
+                if alone is None or result.reason in NOT_THE_MESSAGE:
+                    return self._give_up(doc_id, r, start, result)
+                culprit, alone = result, None  # this one message: go on after it
+                result, size = self._extract(pin, r, start, skip_message(start))
+                if isinstance(result, ExtractionError):
+                    return self._give_up(doc_id, r, start, result)
+            if doc_id is None:
+                after = scan.judge_file(f)
+                if after.real != r.real or after.kind != "direct":  # became a link during the read
+                    return h._link_instead(f, r.source_id, after, r.known)
             with write_transaction(h.conn):
                 doc_id = self._write_slice(doc_id, r, result, start, head, size)
+                if culprit is not None:
+                    self._write_skipped(doc_id, r, start, culprit)
             h._current = f.path
             h._emit("indexing", force=True)
             h.guard()
@@ -189,10 +234,9 @@ class MailboxReader:
                 return "updated" if r.known else "added"
             h.job.checkpoint()
             start = result.resume_at
-            following, size = self._extract(pin, r, start)
-            if isinstance(following, ExtractionError):
-                return self._failed_after(doc_id, r, start, following)
-            result = following
+            if alone is not None and not alone.goes_on_to(start):
+                alone = None  # past where the slice that stopped could have reached: slices again
+            result, size = self._extract(pin, r, start, one_message(start) if alone is not None else start)
 
     def _start(self, r: _Reading, head: MailboxHead, size: int) -> int | None:
         """Where to read from: the old end when the mailbox only grew since it was read that
@@ -206,11 +250,14 @@ class MailboxReader:
         head.reset()
         return 0
 
-    def _extract(self, pin: scan.PinnedFile, r: _Reading, start: int) -> tuple[Extraction | ExtractionError, int]:
-        """One slice from ``start``, and the mailbox's size just before it was read."""
+    def _extract(self, pin: scan.PinnedFile, r: _Reading, start: int,
+                 request: int | None = None) -> tuple[Extraction | ExtractionError, int]:
+        """One slice from ``start`` (``request``: the start to ask for instead, for one
+        message or a skip), and the mailbox's size just before it was read."""
         h = self.host
         size = os.fstat(pin.fd).st_size
-        result = h.worker.extract_many([(Path(pin.path), h.options.max_chars, r.kind, start)])[0]
+        asked = start if request is None else request
+        result = h.worker.extract_many([(Path(pin.path), h.options.max_chars, r.kind, asked)])[0]
         self.slices += 1
         if not isinstance(result, ExtractionError):
             self.messages_read += len(result.members)
@@ -249,6 +296,31 @@ class MailboxReader:
             store.forget_mailbox(h.conn, doc_id)
         store.mark_unfinished(h.conn, doc_id)  # a stop now: the next scan reads on from ``end``
         return doc_id
+
+    def _write_skipped(self, doc_id: int, r: _Reading, offset: int, error: ExtractionError) -> None:
+        """The message at ``offset`` stopped the reader: listed as a failed document inside
+        the mailbox, with one line why (in the caller's transaction). The mailbox is read on
+        after it, so it is not tried again until the mailbox changes where it lies."""
+        h, f = self.host, r.file
+        why = " ".join(str(error).split()).rstrip(".")
+        message = f"Reading this message stopped Memex's reader ({why}); it is skipped until the mailbox changes"
+        path = f"{f.path}/{offset}"
+        member_id = write_document(h.conn, DocumentRecord(
+            path=path, kind="email", size=0, mtime_ns=f.mtime_ns, content_hash="", source_id=r.source_id,
+            status="error", error_reason=error.reason, error=message))
+        store.link_member(h.conn, member_id, doc_id, str(offset), f"message at byte {offset:,}")
+        h._error(FileError(path, error.reason, message))
+        self.skipped += 1
+
+    def _give_up(self, doc_id: int | None, r: _Reading, start: int, error: ExtractionError) -> str:
+        """A read failed for the mailbox as a whole: listed as failed, the mail read before
+        ``start`` kept (in this run or, reading on from an old end, before it)."""
+        if doc_id is None and start and r.known is not None:
+            doc_id = r.known.id
+        if doc_id is None:
+            f = r.file
+            return self.host._record_failure(f, r.source_id, r.digest, error.reason, str(error), r.known)
+        return self._failed_after(doc_id, r, start, error)
 
     def _failed_after(self, doc_id: int, r: _Reading, start: int, error: ExtractionError) -> str:
         """A slice after the first failed: the mailbox is listed as failed, the messages read
