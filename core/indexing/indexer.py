@@ -16,11 +16,10 @@ from __future__ import annotations
 
 import os
 import stat as stat_mod
-import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import ExitStack, contextmanager
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -39,22 +38,19 @@ from ..store.ocr import record_waiting
 from ..store.vectors import VectorSpace
 from ..types import ChunkSpan, Extraction, FileError, IndexProgress, IndexReport
 from . import scan
-from .chunking import TokenizerLike, chunk_documents
-from .mailboxes import MAILBOX_KINDS, MailboxReader
+from .chunking import TokenizerLike
+from .mailboxes import MailboxReader
 from .meaning import MeaningQueue
 from .members import MemberWriter
 from .pace import Pace
+from .reading import WordsReader
 from .scan import DiskFile, IgnoreRules, stat_file, walk_files
 from .skips import SkipLog
 
 if TYPE_CHECKING:
     from .ocr_phase import OcrPhase
 
-CHECKPOINT_EVERY = 200  # files between PASSIVE WAL checkpoints (and one at the end of a run)
 MAX_ATTEMPTS = 3  # runs that may end while reading one version of a file before it is skipped
-GROUP_FILE_BYTES = 256 * 1024  # files up to this size are read several to a round trip…
-GROUP_BYTES = 2 * 1024 * 1024  # … up to this much together …
-GROUP_FILES = 32  # … and this many files
 
 
 @dataclass(frozen=True)
@@ -99,28 +95,6 @@ class _Reading:
     kind: str | None
     attempts: int
     known: docs.KnownFile | None
-
-
-def reading_groups(files: Sequence[tuple[DiskFile, int | None]]) -> Iterator[list[tuple[DiskFile, int | None]]]:
-    """The run's files in order, small ones grouped (``GROUP_*``), each large one alone. Groups
-    start at one file and double, so the first files are searchable (and a stop lands) at once."""
-    group: list[tuple[DiskFile, int | None]] = []
-    size, most = 0, 1
-    for item in files:
-        f = item[0]
-        if f.size > GROUP_FILE_BYTES:
-            if group:
-                yield group
-                group, size, most = [], 0, min(GROUP_FILES, most * 2)
-            yield [item]
-            continue
-        if group and (len(group) >= most or size + f.size > GROUP_BYTES):
-            yield group
-            group, size, most = [], 0, min(GROUP_FILES, most * 2)
-        group.append(item)
-        size += f.size
-    if group:
-        yield group
 
 
 class Indexer:
@@ -211,18 +185,7 @@ class Indexer:
         """Every planned file into the word index; vectors only for the first few batches."""
         self._files_total = len(plan.process)
         self.pace.start_words(len(plan.process), sum(f.size for f, _ in plan.process))
-        for group in reading_groups(plan.process):
-            self.job.checkpoint()
-            for outcome in self._index_group(group):
-                counts[outcome] = counts.get(outcome, 0) + 1
-            before = self._files_done
-            self._files_done += len(group)
-            self.pace.read(len(group), sum(f.size for f, _ in group), 0)
-            self.guard()
-            self._emit("indexing", force=True)
-            self.meaning.early()
-            if self._files_done // CHECKPOINT_EVERY != before // CHECKPOINT_EVERY:
-                checkpoint(self.conn)
+        WordsReader(self).read_all(plan.process, counts)
         self.pace.end_words()
 
     # -- planning -------------------------------------------------------------------------
@@ -311,26 +274,6 @@ class Indexer:
         return len(plan.moves), len(plan.deletions)
 
     # -- reading files --------------------------------------------------------------------
-    def _index_group(self, group: Sequence[tuple[DiskFile, int | None]]) -> list[str]:
-        """Judge each file, then extract the changed ones in one round trip; an outcome each."""
-        outcomes: list[str] = []
-        ready: list[_Reading] = []
-        for f, source_id in group:
-            self._current = f.path
-            self._emit("indexing", force=True)
-            judged = self._judge(f, source_id)
-            if isinstance(judged, str):
-                outcomes.append(judged)
-            elif judged.kind in MAILBOX_KINDS:  # alone, in slices, each slice committed
-                outcomes.append(self.mailboxes.read(judged))
-            elif judged.attempts:  # in flight when a run died: alone, so only the culprit counts
-                outcomes.extend(self._read([judged]))
-            else:
-                ready.append(judged)
-        if ready:
-            outcomes.extend(self._read(ready))
-        return outcomes
-
     def _judge(self, f: DiskFile, source_id: int | None) -> _Reading | str:
         """The file ready to read, or the outcome when there is nothing to read."""
         known = docs.find_by_path(self.conn, f.path)
@@ -356,36 +299,6 @@ class Indexer:
                 f"Memex stopped {attempts} times while reading this file; it is skipped until it changes",
                 known)
         return _Reading(f, source_id, real, digest, kind, attempts, known)
-
-    def _read(self, ready: list[_Reading]) -> list[str]:
-        """Extract ``ready`` in one round trip, then write them all in one transaction."""
-        with write_transaction(self.conn):
-            for r in ready:
-                in_flight.note_reading(self.conn, r.file.path, r.attempts + 1, r.digest)
-        outcomes: list[str] = []
-        asked: list[_Reading] = []
-        with ExitStack() as pins:
-            shared = pins.enter_context(tempfile.TemporaryDirectory(prefix="memex-read-")) if len(ready) > 1 else None
-            requests = []
-            for r in ready:
-                try:  # the very file judged, even if swapped meanwhile
-                    pin = pins.enter_context(scan.PinnedFile(r.real, shared))
-                except OSError as exc:
-                    outcomes.append(self._record_failure(r.file, r.source_id, r.digest, "unreadable",
-                                                         f"Cannot read file: {exc.strerror or exc}", r.known))
-                    continue
-                requests.append((Path(pin.path), self.options.max_chars, r.kind))
-                asked.append(r)
-            extracted = self.worker.extract_many(requests)
-        texts = [result for result in extracted if not isinstance(result, ExtractionError)]
-        chunked = iter(chunk_documents([t.pages for t in texts], self.tokenizer, self.options.chunk_tokens,
-                                       self.options.chunk_overlap))
-        with self._group():
-            for r, result in zip(asked, extracted, strict=True):
-                self._current = r.file.path
-                spans = next(chunked) if not isinstance(result, ExtractionError) else []
-                outcomes.append(self._write(r, result, spans))
-        return outcomes
 
     def _write(self, r: _Reading, result: Extraction | ExtractionError, spans: list[ChunkSpan]) -> str:
         f = r.file

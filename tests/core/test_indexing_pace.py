@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 from memex.core.cli import output
 from memex.core.indexing import meaning
-from memex.core.indexing.indexer import GROUP_FILES, reading_groups
 from memex.core.indexing.meaning import VectorCache
 from memex.core.indexing.pace import Pace
+from memex.core.indexing.reading import GROUP_FILES, reading_groups
 from memex.core.indexing.scan import DiskFile
 from memex.core.types import IndexProgress
 
