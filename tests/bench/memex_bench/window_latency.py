@@ -8,7 +8,12 @@ otherwise) adds a folder to an empty library. While it reads and embeds:
   gaps between firings pass 100 ms — an event held that long is a window that feels stuck);
 - **search as you type**: queries are typed into the search box key by key at a person's pace
   (``KEY_INTERVAL_MS``); each key's time to its results is taken when the results list updates
-  (the model's ``modelReset``) and when the list paints them.
+  (the model's ``modelReset``) and when the list paints them; the library's own ``find`` is
+  timed where it runs (on the search lane), so a slow answer can be told from a slow window.
+
+Figures are also given per phase the progress reports ("indexing": words; "embedding", or "ocr"
+when scanned pages are read while vectors are made). Each gap over 100 ms is split into the GUI
+thread's time running, waiting for a CPU and asleep (the GIL or a lock), from its schedstat.
 
 Then the run is stopped (or it ends), the window goes quiet, and the same is measured idle on
 the same library: the baseline. Run as ``python -m memex_bench.window_latency FOLDER LIBRARY
@@ -35,7 +40,7 @@ LONG_GAP_MS = 100.0  # an event loop that does not turn for this long feels stuc
 KEY_INTERVAL_MS = 220  # about 45 words a minute
 RESULTS_WAIT_S = 20.0  # after the last key of a query, at most this long for its results
 QUERY_PAUSE_MS = 800  # reading the results before the next query
-DEFAULT_SECONDS = 240.0  # of indexing measured; then the run is cancelled (its figures are steady by then)
+DEFAULT_SECONDS = 120.0  # of indexing measured; then the run is cancelled (its figures are steady by then)
 QUERIES = ("free space on mounted disks", "ssh key pair", "siege of vicksburg", "mutex counter threads",
            "npm lockfile install", "heap profiler", "Kündigung Mietvertrag", "fstab boot")
 
@@ -173,7 +178,11 @@ class Typist:
                 if index not in self._answered:
                     self._answered.add(index)
                     self.updated_ms.append((now - at) * 1000)
-                    self._paint_due.append((index, at))
+                    if self.model.rowCount():
+                        self._paint_due.append((index, at))
+                    else:  # no match (yet): the list is hidden and says so at once, nothing to paint
+                        self.painted_ms.append((now - at) * 1000)
+                        self._painted[index] = (now - at) * 1000
                 return
 
     def _on_paint(self) -> None:
@@ -233,78 +242,82 @@ def _press(field, char: str) -> None:  # noqa: ANN001 - a QLineEdit
         QApplication.sendEvent(field, QKeyEvent(kind, 0, Qt.KeyboardModifier.NoModifier, char))
 
 
+def turn_until(done: Callable[[], bool], timeout_s: float) -> bool:
+    """Run the event loop (never sleeping: the timer must see every turn) until ``done()``."""
+    from PySide6.QtCore import QEventLoop, QTimer
+
+    loop = QEventLoop()
+    poll = QTimer(interval=20)
+    poll.timeout.connect(lambda: done() and loop.quit())
+    QTimer.singleShot(int(timeout_s * 1000), loop.quit)
+    if not done():
+        poll.start()
+        loop.exec()
+    poll.stop()
+    return done()
+
+
 def measure(folder: str, library: str, seconds: float = DEFAULT_SECONDS, dump: str | None = None) -> dict:
     """Open the window on a new library at ``library``, add ``folder``, measure while it indexes
     (at most ``seconds``), then measure the same window idle."""
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     from memex.desktop import style
     from memex.desktop.main_window import MainWindow
-    from PySide6.QtCore import QEventLoop, QTimer
     from PySide6.QtWidgets import QApplication
 
     app = QApplication.instance() or QApplication([sys.argv[0]])
     style.apply_style(app)
-
-    def wait(done: Callable[[], bool], timeout_s: float) -> bool:
-        """Run the event loop (no sleeping: the timer must see every turn) until ``done()``."""
-        loop = QEventLoop()
-        poll = QTimer(interval=20)
-        poll.timeout.connect(lambda: done() and loop.quit())
-        QTimer.singleShot(int(timeout_s * 1000), loop.quit)
-        if not done():
-            poll.start()
-            loop.exec()
-        poll.stop()
-        return done()
-
     window = MainWindow(library_path=library, watch=False)
     window.show()
-    if not wait(lambda: window.indexer is not None and not window.tasks.busy(), 600):
+    if not turn_until(lambda: window.indexer is not None and not window.tasks.busy(), 600):
         raise RuntimeError("the window did not open its library within 10 minutes")
     phase = {"stage": "idle", "phase": "idle"}
     window.indexer.progress.connect(lambda _job, p: phase.update(phase=p.phase))
     meter = StallMeter(lambda: phase["stage"] if phase["stage"] == "idle" else phase["phase"], dump)
     typist = Typist(window)
-    searches = SearchTimer(window.library, lambda: meter.label(), dump)
-    busy: dict = {}
-    idle: dict = {}
-    load_before = os.getloadavg()
+    searches = SearchTimer(window.library, meter.label, dump)
+    load_before = os.getloadavg()[0]
 
     phase["stage"] = "busy"
+    busy = _while_indexing(window, folder, seconds, meter, typist)
+    load_busy = os.getloadavg()[0]
+    turn_until(lambda: False, 3.0)  # quiet: the last counts and any memory release
+    phase["stage"] = "idle"
+    meter.start()
+    for query in QUERIES:
+        typist.type_query(query, turn_until)
+    meter.stop()
+    idle = _stage_figures(meter, typist, exclude=()) | {"queries": len(QUERIES)}
+    status = window.library.status()
+    meter.close()
+    window.close()
+    return {"busy": busy, "idle": idle, "documents": status.documents, "chunks": status.chunks,
+            "embedded": status.chunks_embedded, "load_before": load_before, "load_busy": load_busy,
+            "platform": app.platformName(), "searches": searches.summary()}
+
+
+def _while_indexing(window, folder: str, seconds: float, meter: StallMeter,  # noqa: ANN001 - MainWindow
+                    typist: Typist) -> dict:
+    """Add ``folder`` and type queries until the run ends or ``seconds`` pass (then cancel it);
+    the figures, and the meter and typist emptied for the next stage."""
     meter.start()
     started = time.perf_counter()
     window.add_paths([folder])
     queries = 0
     while window.indexer.busy and time.perf_counter() - started < seconds:
-        typist.type_query(QUERIES[queries % len(QUERIES)], wait)
+        typist.type_query(QUERIES[queries % len(QUERIES)], turn_until)
         queries += 1
     finished = not window.indexer.busy
     busy_s = time.perf_counter() - started
     if not finished:
         window.indexer.cancel()
-    wait(lambda: not window.indexer.busy and not window.tasks.busy(), 120)
+    turn_until(lambda: not window.indexer.busy and not window.tasks.busy(), 120)
     meter.stop()
-    busy.update(_stage_figures(meter, typist, exclude=("idle",)), queries=queries, seconds=busy_s,
-                finished=finished)
-    load_busy = os.getloadavg()
-
-    wait(lambda: False, 3.0)  # quiet: the last counts and any memory release
+    figures = _stage_figures(meter, typist, exclude=("idle",))
     meter.lateness.clear()
     meter.long_gaps.clear()
     typist.updated_ms, typist.painted_ms, typist.final_ms, typist.keys_typed = [], [], [], 0
-    phase["stage"] = "idle"
-    meter.start()
-    for query in QUERIES:
-        typist.type_query(query, wait)
-    meter.stop()
-    idle.update(_stage_figures(meter, typist, exclude=()), queries=len(QUERIES))
-    status = window.library.status()
-    meter.close()
-    window.close()
-    return {"busy": busy, "idle": idle, "documents": status.documents, "chunks": status.chunks,
-            "embedded": status.chunks_embedded,
-            "load_before": load_before[0], "load_busy": load_busy[0], "platform": app.platformName(),
-            "searches": searches.summary()}
+    return figures | {"queries": queries, "seconds": busy_s, "finished": finished}
 
 
 def _stage_figures(meter: StallMeter, typist: Typist, exclude: tuple[str, ...]) -> dict:
@@ -371,6 +384,12 @@ def rows(result: dict) -> list[Row]:
                       ("last_key_to_paint", "a query's last key → its results shown")):
         for stat in ("p50", "p95", "max"):
             out.append(Row(f"{name}, {stat}, while indexing", busy[key][stat], "ms", "", "idle", idle[key][stat]))
+    searches = result.get("searches", {})
+    during = [f for label, f in searches.items() if label != "idle"]
+    if during and "idle" in searches:  # the library's own find, on the search lane
+        worst = max(during, key=lambda f: f["p95"])
+        out.append(Row("a search on its lane (Library.find), p95 in the slowest phase", worst["p95"], "ms", "",
+                       "idle", searches["idle"]["p95"]))
     out.append(Row("keys typed while indexing (whose results were shown: baseline column)", busy["keys"], "",
                    "", "shown", busy["key_to_paint"]["n"]))
     out.append(Row("load average (1 min) while indexing", result["load_busy"], "", "", "before",
