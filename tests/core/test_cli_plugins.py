@@ -77,7 +77,7 @@ def test_bench_comes_from_the_installed_memex_bench() -> None:
     assert "bench     speed and memory benchmarks, each against a baseline" in listed.stdout
     bench = memex("bench", "--help")
     assert bench.returncode == 0, bench.stderr
-    assert "{embed,rerank,indexing,latency,robustness,ocr,all}" in bench.stdout
+    assert "{embed,rerank,indexing,latency,robustness,ocr,window,all}" in bench.stdout
     assert "default: bench/SUITE in Memex's cache" in " ".join(bench.stdout.split())  # not "a temp dir"
 
 
