@@ -8,50 +8,32 @@ outside ``core`` runs SQL or ONNX, or parses a document.
 from __future__ import annotations
 
 import os
-import re
 import threading
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .config import Settings, cache_dir, default_library_path
-from .errors import LibraryError
+from . import document_files
+from .config import Settings
+from .library_file import mark_in_use, prepare_library
+from .library_status import library_status
 from .memory import release_free_heap
-from .models.model_set import EMBED_BATCH_SIZE, EmbedderChoice, ModelSet, RerankerChoice
+from .models.embedder_switcher import EmbedderSwitcher
+from .models.model_set import EMBED_BATCH_SIZE as EMBED_BATCH_SIZE  # still imported from here
+from .models.model_set import EmbedderChoice, ModelSet, RerankerChoice
 from .models.protocols import Embedder, Reranker
-from .models.switch import (
-    SWITCH_BATCH,
-    ModelSwitch,
-    PendingSwitch,
-    SwitchEstimate,
-    SwitchProgress,
-    SwitchResult,
-    discard_pending,
-    estimate_switch,
-    pending_switch,
-    setting_for,
-)
+from .models.switch import SWITCH_BATCH, PendingSwitch, SwitchEstimate, SwitchProgress, SwitchResult
 from .preview.pages import RenderedPage
 from .preview.previews import PagePreviews
-from .search.hybrid import Searcher, rerank_hits
-from .search.language import library_language_hint
+from .search.library_search import ranking_changed, reranked, search_library, spelling_correction
 from .search.operators import apply_operators, parse_operators, resolve_folder
-from .search.query import parse_query
-from .search.spelling import suggest
 from .store import Store
 from .store import documents as docs
 from .store import skipped as skipped_store
 from .store.chunks import StoredChunk, fetch_chunks, page_text
 from .store.connection import LibraryRecovered
-from .store.members import chain as member_chain
-from .store.members import containers
-from .store.open_marks import clear_mark, clear_stale_marks, mark_open, stale_marks
-from .store.ownership import library_path, prepare_library_file
+from .store.open_marks import clear_mark
 from .store.source_record import remember_sources
-from .store.vector_index import forget_cached
-from .store.vectors import active_space
-from .store.writer_lock import LibraryPlace
 from .types import (
     Changes,
     Check,
@@ -71,10 +53,6 @@ if TYPE_CHECKING:  # indexing loads on first use: a search or status needs none 
     from .extract.worker import ExtractionWorker
     from .indexing.runner import IndexRunner
     from .preview.worker import PreviewWorker
-
-_SURROGATES = re.compile("[\ud800-\udfff]")
-#: Settings every search reads as it starts (a change answers the same query differently).
-RANKING_FIELDS = ("lexical_weight", "fusion", "semantic_floor")
 
 
 class Library:
@@ -103,7 +81,7 @@ class Library:
         self._index_runner: IndexRunner | None = None  # made by _runner on first write
         self._previews = PagePreviews(self._source_root, preview_worker)
         self._lock = threading.RLock()  # guards settings swaps and closing
-        self._switch_lock = threading.Lock()  # one model switch at a time
+        self._switcher = EmbedderSwitcher(path, self.store, self.models, self._save_embedder_setting)
         self._open_mark: Path | None = None  # removed by close(): its absence means a clean end
 
     # -- life cycle -----------------------------------------------------------------------
@@ -120,30 +98,18 @@ class Library:
         draw files (another target or deadline: tests, benchmarks); when omitted each is made
         on first use, extraction with the settings' deadline. The library closes them.
 
-        The file is checked first (SQLite's quick_check: every table after an unclean end,
-        else the header, schema and small tables; see ``library_damage``). A damaged one is
-        moved aside as ``<name>.corrupt-<timestamp>`` with its -wal/-shm, never deleted; a new library takes
-        its place with the old one's sources (indexed again by the next full :meth:`index`),
-        and :attr:`recovered` holds the notice to show the user.
-
-        Memex writes, migrates or sets aside only files it can prove it made (see
-        ``store.ownership``): anything else (a document, another program's database, an empty
-        file) is refused with a LibraryError and left exactly as it was. A library on a
-        read-only disk, or in a read-only file or folder, opens read-only (:attr:`readonly`):
-        search and status work, writes are refused. Every failure leaves nothing behind."""
+        The file is checked first; a damaged one is set aside and replaced, and
+        :attr:`recovered` holds the notice to show the user. A file Memex cannot prove it made
+        is refused with a LibraryError, untouched; one it may not write opens read-only
+        (:attr:`readonly`). See ``library_file.prepare_library``. Every failure leaves nothing
+        behind."""
         settings = settings or Settings.load()
-        default = default_library_path()
-        target = library_path(path if path is not None else settings.library, default)
-        unclean = bool(stale_marks(target))  # a process had it open and never closed it
-        # Memex's own file: the default path itself, not a link placed there to some other file.
-        own = target == default.resolve() and not default.is_symlink()
-        readonly, recovered = prepare_library_file(target, default=own, thorough=unclean)
+        target, readonly, recovered = prepare_library(path, settings)
         lib = cls(target, settings, embedder, reranker, readonly=readonly,
                   extraction_worker=extraction_worker, preview_worker=preview_worker)
         try:
             if not readonly:
-                clear_stale_marks(target)
-                lib._open_mark = mark_open(target)
+                lib._open_mark = mark_in_use(target)
             lib.store.prepare(recovered.sources if recovered is not None else ())
         except BaseException:
             lib.close()
@@ -201,8 +167,7 @@ class Library:
             raise TypeError(f"update_settings takes a Settings, not {type(new).__name__}")
         with self._lock:
             old, self.settings = self.settings, new
-        ranking = any(getattr(old, name) != getattr(new, name) for name in RANKING_FIELDS)
-        return Changes(settings=old != new, search_results=ranking)
+        return Changes(settings=old != new, search_results=ranking_changed(old, new))
 
     # -- models (see models.model_set) ----------------------------------------------------
     @property
@@ -253,10 +218,7 @@ class Library:
         or a reader that has since improved); paths that are not failed files are ignored. The
         report says what became readable and what still fails. A document inside a file (a
         message, an attachment) is read again with the file that holds it."""
-        wanted = [str(Path(p).expanduser().absolute()) for p in paths]
-        with self.store.write() as conn:
-            held = containers(conn, wanted)
-            marked = docs.mark_for_retry(conn, [held.get(p, p) for p in wanted])
+        marked = document_files.mark_for_retry(self.store, paths)
         return self.refresh(marked, progress=progress, cancel=cancel, pause=pause)
 
     def remove(self, path: str | os.PathLike[str], *,
@@ -278,12 +240,8 @@ class Library:
         ``ExtractionError`` saying so; so does a path that leads out of its folder through a
         link (reason "outside-link"). A document inside a file (a PDF attached to a message)
         is drawn from its copy in the cache folder (see :meth:`open_target`)."""
-        if not os.path.lexists(path):
-            with self.store.read() as conn:
-                inside = len(member_chain(conn, os.fspath(path))) > 1
-            if inside:
-                path = self.open_target(os.fspath(path))
-        return self._previews.render(path, page_number, terms, width_px, crop_margins, ocr)
+        return self._previews.render(document_files.drawable_path(self.store, path), page_number, terms, width_px,
+                                     crop_margins, ocr)
 
     def _source_root(self, path: str) -> str | None:
         return docs.source_root(self.store.connection(), path)
@@ -292,8 +250,7 @@ class Library:
     def estimate_embedder_switch(self, spec: str | os.PathLike[str] | None) -> SwitchEstimate:
         """What switching to ``spec`` (a model name, folder, or None for the default) would
         cost: chunks to embed and the new model's speed on a sample of this library's chunks."""
-        return estimate_switch(self.store.connection(), self.models.switch_target(spec),
-                               embed_batch=EMBED_BATCH_SIZE)
+        return self._switcher.estimate(spec)
 
     def switch_embedder(
         self,
@@ -307,40 +264,20 @@ class Library:
         """Re-embed every chunk with ``spec``'s model into a new space while searches keep
         using the current one, then swap them in one transaction and save the setting.
         Cancelling keeps the old index; calling again resumes. Blocks: use a worker thread."""
-        if not self._switch_lock.acquire(blocking=False):
-            raise LibraryError("A model switch is already running for this library.")
-        try:
-            target = self.models.switch_target(spec)
-            setting = setting_for(spec)
-            place = LibraryPlace(self.path, "switching its model")
-            result = ModelSwitch(self.store.connection(), target, setting, batch_size=batch_size,
-                                 embed_batch=EMBED_BATCH_SIZE, progress=progress, cancel=cancel,
-                                 pause=pause, guard=place.check).run()
-            if result.cancelled:
-                return result
-            return replace(result, settings_saved=self._adopt_embedder(target, setting))
-        finally:
-            self._switch_lock.release()
+        return self._switcher.switch(spec, progress=progress, cancel=cancel, pause=pause,
+                                     batch_size=batch_size)
 
     def cancel_embedder_switch(self) -> str | None:
         """Drop an unfinished switch's vectors (the active ones are untouched); returns the
         model id it was switching to, or None when there was none."""
-        if not self._switch_lock.acquire(blocking=False):
-            raise LibraryError("A model switch is running; stop it first.")
-        try:
-            return discard_pending(self.store.connection())
-        finally:
-            self._switch_lock.release()
+        return self._switcher.cancel()
 
     def pending_embedder_switch(self) -> PendingSwitch | None:
         """An unfinished switch (cancelled or interrupted), which a new call resumes."""
-        return pending_switch(self.store.connection())
+        return self._switcher.pending()
 
-    def _adopt_embedder(self, target: Embedder, setting: str | None) -> bool:
-        """After a swap: this library embeds with ``target`` from now on, and the setting says
-        so. Returns whether the settings file could be written."""
-        self.models.adopt(target)
-        forget_cached(self.store.connection())
+    def _save_embedder_setting(self, setting: str | None) -> bool:
+        """After a switch: the settings name its model; whether their file could be written."""
         with self._lock:  # one read-and-replace: a window's update_settings cannot interleave
             self.settings = self.settings.with_changes(embedder=setting)
         try:
@@ -357,21 +294,9 @@ class Library:
         """Documents best matching ``query``. Any text is accepted; nothing useful → ``[]``.
         ``rerank=None`` reranks when a reranker is configured. Characters no text can hold
         (lone surrogates, from undecodable bytes) count as spaces."""
-        query = _SURROGATES.sub(" ", query)
-        if not query or not query.strip() or k <= 0:
-            return []
-        parsed = parse_query(query, prefix_last)
-        settings = self.settings  # one value for the whole search
-        with self.store.read() as conn:
-            space = active_space(conn) if mode != "bm25" else None
-            embed = self.models.query_embedder(space) if space is not None else None
-            weight = settings.lexical_weight if lexical_weight is None else lexical_weight
-            hits = Searcher(conn, space, embed).search(
-                parsed, k, filters, mode, lexical_weight=weight, fusion=fusion or settings.fusion,
-                semantic_floor=settings.semantic_floor)
-        if rerank is not False and hits and self.reranker is not None:
-            hits = rerank_hits(parsed, hits, self.reranker)
-        return hits
+        return search_library(self.store, self.models, self.settings, query, k, filters=filters,
+                              mode=mode, rerank=rerank, prefix_last=prefix_last,
+                              lexical_weight=lexical_weight, fusion=fusion)
 
     def find(self, query: str, k: int = 10, *, filters: SearchFilters | None = None,
              mode: str = "hybrid", rerank: bool | None = None,
@@ -393,18 +318,12 @@ class Library:
     def spelling_correction(self, query: str, prefix_last: bool = False) -> str | None:
         """``query`` with the words the library does not hold corrected to the closest words it
         does (see ``search.spelling``), or None when there is nothing to correct."""
-        query = _SURROGATES.sub(" ", query)
-        if not query.strip():
-            return None
-        with self.store.read() as conn:
-            return suggest(conn, query, prefix_last)
+        return spelling_correction(self.store, query, prefix_last)
 
     def rerank(self, query: str, hits: Sequence[Hit]) -> list[Hit]:
         """Re-order hits from :meth:`search` by the cross-encoder (for showing fused results
         first and reranked ones when they are ready)."""
-        if not hits or self.reranker is None:
-            return list(hits)
-        return rerank_hits(_SURROGATES.sub(" ", query), hits, self.reranker)
+        return reranked(self.models, query, hits)
 
     # -- inspection -----------------------------------------------------------------------
     def sources(self) -> list[Source]:
@@ -441,19 +360,13 @@ class Library:
         Maildir message file is copied there as .eml, so a mail program opens it). Raises a
         LibraryError with one line when the file holding it is gone or changed since it was
         read (in a way that moves the message)."""
-        from .opening import OPENED_FOLDER, open_target
-
-        with self.store.read() as conn:
-            return open_target(conn, str(path), cache_dir() / OPENED_FOLDER)
+        return document_files.open_target(self.store, path)
 
     def ocr_words(self, path: str | os.PathLike[str], page: int) -> OcrPage | None:
         """What OCR read on page ``page`` of the document at ``path`` (its text, and its words
         with boxes in the page's units, for the preview to highlight), or None when that page
         was not read by OCR (it has a text layer, or still waits, or failed)."""
-        from .store.ocr import ocr_words
-
-        with self.store.read() as conn:
-            return ocr_words(conn, str(path), page)
+        return document_files.ocr_words(self.store, path, page)
 
     def failures(self, limit: int = 1000) -> list[FileError]:
         return docs.failed_files(self.store.connection(), limit)
@@ -474,17 +387,7 @@ class Library:
 
     def status(self) -> LibraryStatus:
         """The library's totals, read from the counts its triggers keep (no table is scanned)."""
-        with self.store.read() as conn:
-            counts = self.store.counts()
-            space = active_space(conn)
-            version = self.store.schema_version()
-            hint = library_language_hint(conn, space.model_id if space else None)
-        return LibraryStatus(
-            path=str(self.path), size_bytes=self.store.size_bytes(), sources=counts.sources,
-            documents=counts.documents, failed=counts.failed, chunks=counts.chunks,
-            chunks_embedded=counts.chunks_embedded, embedder=space.model_id if space else None,
-            reranker=self.models.reranker_name, schema_version=version, language_hint=hint,
-        )
+        return library_status(self.path, self.store, self.models.reranker_name)
 
     def doctor(self) -> list[Check]:
         """Health checks of the stack, the models and this library file."""
