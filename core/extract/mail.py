@@ -139,8 +139,8 @@ class MessageReader:
             if depth >= MAX_DEPTH or len(members) >= MAX_ATTACHMENTS or budget <= 0:
                 continue
             extraction = self._attachment(part, name, budget, depth)
-            if extraction is None or not total_chars(extraction):  # e.g. a picture with no text
-                continue
+            if extraction is None or not (total_chars(extraction) or extraction.ocr_pages):
+                continue  # nothing to read, not even by OCR (a picture too small to hold text)
             budget -= total_chars(extraction)
             key = attachment_key(index, name)
             members.append(Member(key=key, name=name, extraction=extraction))

@@ -20,6 +20,7 @@ from ..store import Connection
 from ..store import members as store
 from ..store.chunks import insert_chunks
 from ..store.documents import DocumentRecord, write_document
+from ..store.ocr import record_waiting
 from ..types import Extraction, Member
 from .chunking import TokenizerLike, chunk_documents
 from .meaning import MeaningQueue
@@ -140,6 +141,7 @@ class MemberWriter:
             store.link_member(self.conn, doc_id, parent_id, member.key, member.name)
             store.set_own_values(self.conn, doc_id, ex.date, ex.fields)
             insert_chunks(self.conn, doc_id, chunks)
+            record_waiting(self.conn, doc_id, ex.ocr_pages)  # a scan or picture attached: read by OCR later
             self.written += 1
             self.pace.read(0, 0, len(chunks))
             self.meaning.wrote(doc_id, record.mtime_ns, len(chunks))

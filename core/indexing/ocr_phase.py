@@ -11,7 +11,8 @@ the run embeds before it ends) with its words and their boxes, for the preview.
 Pages left waiting (a stopped run, OCR turned off) are read by the next run. A page whose file
 changed or vanished is dropped (reading the file again records its pages anew); a page that
 already has text is never read; a page that fails is recorded with one line why, listed with
-the run's errors, and not tried again until its file changes.
+the run's errors, and not tried again until its file changes. A scan or picture attached to a
+message is read from a private copy in Memex's cache folder (:mod:`.member_copies`).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from pathlib import Path
 from typing import TypeVar, cast
 
 from ..child_process import PYMUPDF_ADDONS, ChildSpec, IsolatedWorker
+from ..config import cache_dir
 from ..errors import ExtractionError, IndexingCancelled
 from ..store import Connection, Store
 from ..store import documents as docs
@@ -36,6 +38,7 @@ from . import scan
 from .chunking import TokenizerLike, chunk_pages
 from .indexer import IndexOptions
 from .meaning import MeaningQueue
+from .member_copies import MemberCopies, NotNow
 
 OCR_TARGET = "memex.core.extract.ocr:read_scanned_page"
 PAGE_TIMEOUT_S = 60.0  # the engine's own deadline for one page …
@@ -109,6 +112,7 @@ class OcrPhase:
         self._stop = threading.Event()
         self._failure: BaseException | None = None
         self._lock = threading.Lock()
+        self._copies = MemberCopies(cache_dir())  # attachments read from private copies
 
     @property
     def running(self) -> bool:
@@ -198,6 +202,7 @@ class OcrPhase:
                 worker_now, self._worker = self._worker, None
             if worker_now is not None:
                 worker_now.close()
+            self._copies.close()
             if conn is not None:
                 conn.close()
 
@@ -208,9 +213,13 @@ class OcrPhase:
         return self._stop.is_set() or self.cancel.is_set()
 
     def _read_one(self, db: Connection, worker: OcrWorker, page: pages_store.WaitingPage) -> str:
-        """Read one page and write what it holds; the outcome: "done", "failed", "dropped" or
-        "stopped" (the page waits for a later run)."""
-        with self._pinned(db, page) as pinned:
+        """Read one page and write what it holds; the outcome: "done", "failed", "dropped",
+        "later" or "stopped" (both: the page waits for a later run)."""
+        try:
+            copy = self._copies.copy_of(db, page.document_id, page.path)  # an attachment's pages
+        except (NotNow, OSError):
+            return "later"
+        with self._pinned(db, page) if copy is None else contextlib.nullcontext(copy) as pinned:
             if pinned is None:
                 self._write(db, lambda: pages_store.drop_page(db, page))
                 return "dropped"

@@ -405,7 +405,7 @@ def test_windows_line_ends_in_an_mbox(tmp_path: Path) -> None:
     assert "\nFrom the top" in texts(one.extraction) and "\r" not in texts(one.extraction)
 
 
-def test_attachments_without_text_are_listed_not_kept(tmp_path: Path) -> None:
+def test_attachments_without_text_are_listed_and_scans_kept_for_ocr(tmp_path: Path) -> None:
     doc = pymupdf.open()
     page = doc.new_page()
     pix = pymupdf.Pixmap(pymupdf.csRGB, pymupdf.IRect(0, 0, 64, 64), False)
@@ -416,7 +416,8 @@ def test_attachments_without_text_are_listed_not_kept(tmp_path: Path) -> None:
     eml.write_bytes(message("Scanned letter", "Here is the scan.\n", attachments=(
         ("scan.pdf", scan, "application/pdf"), ("blank.txt", b"   \n", "text/plain"))).as_bytes())
     result = extract_file(eml)
-    assert result.members == ()
+    # The scan has no text but a picture for OCR: kept, its page waiting; the blank file is only named.
+    assert [(m.key, m.extraction.ocr_pages) for m in result.members] == [("attachment-1-scan.pdf", (1,))]
     assert texts(result).endswith("Attachments: scan.pdf, blank.txt")
 
 

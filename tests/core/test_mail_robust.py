@@ -237,3 +237,133 @@ def test_the_extraction_process_warms_up_the_mail_readers() -> None:
             "print(all(f'memex.core.extract.{m}' in sys.modules for m in ('mail', 'mailbox')))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)
     assert out.stdout.strip() == "True"
+
+
+# -- scans and pictures attached to a message are read by OCR from a private copy ------------
+
+COPY_LOG_ENV = "MEMEX_TEST_OCR_COPY_LOG"  # the fake engine notes each file it is handed
+FAKE_ENGINE = f"{__name__}:fake_engine"
+
+
+def fake_engine(path: Path, kind: str, page: int, timeout_s: float) -> object:
+    """(In the OCR process.) Notes the file it is given (path, mode, bytes' hash) and
+    "reads" a word naming the kind of file it holds."""
+    import hashlib
+
+    from memex.core.types import OcrPage, OcrWord
+
+    data = Path(path).read_bytes()
+    with open(os.environ[COPY_LOG_ENV], "a", encoding="utf-8") as log:
+        log.write(f"{path}\t{kind}\t{page}\t{os.stat(path).st_mode & 0o777:o}\t{hashlib.sha256(data).hexdigest()}\n")
+    word = "SCANNEDWALRUS" if kind == "pdf" else "PICTUREDOTTER"
+    return OcrPage(number=page, text=f"the {word} note", words=(OcrWord(word, 10, 10, 90, 30),),
+                   width=200.0, height=100.0, engine="fake")
+
+
+def scanned_pdf() -> bytes:
+    import pymupdf
+
+    doc = pymupdf.open()
+    page = doc.new_page(width=200, height=100)
+    pixmap = pymupdf.Pixmap(pymupdf.csRGB, pymupdf.IRect(0, 0, 200, 100), False)
+    pixmap.clear_with(230)
+    page.insert_image(page.rect, pixmap=pixmap)
+    return bytes(doc.tobytes())
+
+
+def picture() -> bytes:
+    from io import BytesIO
+
+    from PIL import Image
+
+    out = BytesIO()
+    Image.new("RGB", (120, 60), "white").save(out, format="PNG")
+    return out.getvalue()
+
+
+def with_attachments(subject: str, files: list[tuple[str, bytes, str]]) -> EmailMessage:
+    msg = message(subject, "Scans attached.\n")
+    for name, data, ctype in files:
+        maintype, subtype = ctype.split("/")
+        msg.add_attachment(data, maintype=maintype, subtype=subtype, filename=name)
+    return msg
+
+
+@pytest.mark.slow
+def test_scans_and_pictures_attached_to_mail_are_read_by_ocr_from_a_private_copy(
+        tmp_path: Path, open_library, monkeypatch: pytest.MonkeyPatch) -> None:
+    from dataclasses import replace as replaced
+
+    from memex.core.config import cache_dir
+    from memex.core.indexing.member_copies import COPIES_FOLDER
+    from memex.core.indexing.ocr_phase import OcrWorker
+
+    monkeypatch.setattr(OcrWorker, "SPEC", replaced(OcrWorker.SPEC, target=FAKE_ENGINE))
+    copy_log = tmp_path / "copies.log"
+    monkeypatch.setenv(COPY_LOG_ENV, str(copy_log))
+    folder = tmp_path / "mail"
+    folder.mkdir()
+    pdf, png = scanned_pdf(), picture()
+    box = folder / "inbox.mbox"
+    offsets = write_mbox(box, [message("Hello", "Nothing attached.\n"),
+                               with_attachments("Scans", [("letter.pdf", pdf, "application/pdf")])])
+    eml = folder / "photo.eml"
+    eml.write_bytes(with_attachments("Photo", [("board.png", png, "image/png")]).as_bytes())
+    lib = open_library(reranker=False)
+    report = lib.index([folder])
+    assert report.failed == 0 and report.errors == ()
+
+    scan_path = f"{box}/{offsets[1]}/attachment-1-letter.pdf"
+    photo_path = f"{eml}/attachment-1-board.png"
+    [walrus] = lib.find("scannedwalrus", mode="bm25").hits
+    assert (walrus.path, walrus.page, walrus.best.ocr, walrus.container) == (scan_path, 1, True, str(box))
+    [otter] = lib.find("picturedotter", mode="bm25").hits
+    assert (otter.path, otter.best.ocr, otter.container) == (photo_path, True, str(eml))
+    words = lib.ocr_words(scan_path, 1)
+    assert words is not None and [w.text for w in words.words] == ["SCANNEDWALRUS"]
+
+    import hashlib
+
+    copies = cache_dir() / COPIES_FOLDER
+    handed = sorted(line.split("\t") for line in copy_log.read_text(encoding="utf-8").splitlines())
+    assert sorted((kind, page, mode, digest) for _, kind, page, mode, digest in handed) == sorted([
+        ("image", "1", "600", hashlib.sha256(png).hexdigest()), ("pdf", "1", "600", hashlib.sha256(pdf).hexdigest())])
+    assert all(Path(path).is_relative_to(copies) for path, *_ in handed)  # Memex's own cache folder ...
+    assert not any(Path(path).exists() for path, *_ in handed) and list(copies.iterdir()) == []  # ... emptied after
+    assert sorted(p.name for p in folder.iterdir()) == ["inbox.mbox", "photo.eml"]  # nothing written beside the mail
+
+    lib.index()  # nothing changed: nothing read again
+    assert len(copy_log.read_text(encoding="utf-8").splitlines()) == 2
+
+
+def test_an_attachment_whose_mailbox_moved_its_message_waits_for_the_next_run(
+        tmp_path: Path, open_library, monkeypatch: pytest.MonkeyPatch) -> None:
+    from dataclasses import replace as replaced
+
+    from memex.core.indexing.member_copies import MemberCopies, NotNow
+    from memex.core.indexing.ocr_phase import OcrWorker
+    from memex.core.store import ocr as ocr_store
+
+    folder = tmp_path / "mail"
+    folder.mkdir()
+    box = folder / "inbox.mbox"
+    offsets = write_mbox(box, [message("Hello", "Nothing attached.\n"),
+                               with_attachments("Scans", [("letter.pdf", scanned_pdf(), "application/pdf")])])
+    lib = open_library(reranker=False)
+    lib.update_settings(replaced(lib.settings, ocr=False))  # the page is left waiting
+    lib.index([folder])
+    conn = lib.store.connection()
+    [page] = ocr_store.next_waiting(conn, 10)
+    assert page.path == f"{box}/{offsets[1]}/attachment-1-letter.pdf"
+    copies = MemberCopies(tmp_path / "cache")
+    box.write_bytes(box.read_bytes()[offsets[1]:])  # the first message deleted and the mailbox compacted
+    with pytest.raises(NotNow):
+        copies.copy_of(conn, page.document_id, page.path)
+    assert copies.copy_of(conn, 0, str(box)) is None  # a file of its own: no copy
+    copies.close()
+
+    monkeypatch.setattr(OcrWorker, "SPEC", replaced(OcrWorker.SPEC, target=FAKE_ENGINE))
+    monkeypatch.setenv(COPY_LOG_ENV, str(tmp_path / "copies.log"))
+    lib.update_settings(replaced(lib.settings, ocr=True))
+    assert lib.index().errors == ()  # read anew: the attachment is found again at its new offset
+    assert found(lib, "scannedwalrus") == [f"{box}/0/attachment-1-letter.pdf"]
