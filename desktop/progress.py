@@ -8,13 +8,13 @@ import time
 
 from memex.core.display_text import safe
 from memex.core.types import IndexProgress
-from PySide6.QtCore import QRectF, QSize, Qt, QTimer, Signal
-from PySide6.QtGui import QColor, QPainter, QPalette
+from PySide6.QtCore import QSize, Qt, QTimer, Signal
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QToolButton, QWidget
 
 from . import fmt
 from .plain import make_plain, set_tooltip
-from .style import ACCENT
+from .run_meter import RunMeter
+from .slim_bar import SlimBar
 
 PHASES = {
     "scanning": "Looking for changes",
@@ -37,104 +37,6 @@ UPDATE_EVERY_S = 0.2  # progress texts are redrawn at most this often
 def _fixed(label: QLabel, width: int) -> QLabel:
     label.setFixedSize(width, label.sizeHint().height())
     return label
-
-
-class RunMeter:
-    """Files per second and time left for one run (fed with successive progress snapshots)."""
-
-    def __init__(self, now: float | None = None) -> None:
-        self.started = time.monotonic() if now is None else now
-        self.paused_for = 0.0
-        self._paused_at: float | None = None
-
-    def pause(self, paused: bool, now: float | None = None) -> None:
-        now = time.monotonic() if now is None else now
-        if paused and self._paused_at is None:
-            self._paused_at = now
-        elif not paused and self._paused_at is not None:
-            self.paused_for += now - self._paused_at
-            self._paused_at = None
-
-    def rate(self, files_done: int, now: float | None = None) -> float | None:
-        now = time.monotonic() if now is None else now
-        elapsed = now - self.started - self.paused_for
-        if self._paused_at is not None:
-            elapsed -= now - self._paused_at
-        if files_done < 3 or elapsed < 1.0:
-            return None  # too early for a useful figure
-        return files_done / elapsed
-
-    def eta(self, files_done: int, files_total: int, now: float | None = None) -> float | None:
-        rate = self.rate(files_done, now)
-        if rate is None or files_total <= files_done:
-            return None
-        return (files_total - files_done) / rate
-
-
-class SlimBar(QWidget):
-    """A thin progress bar that repaints lazily (QProgressBar repaints synchronously on every
-    step, which would repaint the whole window for each file indexed)."""
-
-    def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.setFixedSize(180, 6)
-        self._max = 0
-        self._value = 0
-        self._phase = 0.0
-        self._timer = QTimer(self, interval=40)
-        self._timer.timeout.connect(self._spin)
-
-    def setRange(self, low: int, high: int) -> None:  # noqa: N802 - QProgressBar's names
-        self._max = max(0, high - low)
-        if self._max == 0 and self.isVisible():
-            self._timer.start()
-        else:
-            self._timer.stop()
-        self.update()
-
-    def setValue(self, value: int) -> None:  # noqa: N802
-        if value != self._value:
-            self._value = value
-            self.update()
-
-    def value(self) -> int:
-        return self._value
-
-    def maximum(self) -> int:
-        return self._max
-
-    def hideEvent(self, event) -> None:
-        self._timer.stop()
-        super().hideEvent(event)
-
-    def showEvent(self, event) -> None:
-        super().showEvent(event)
-        if self._max == 0:
-            self._timer.start()
-
-    def _spin(self) -> None:
-        self._phase = (self._phase + 0.025) % 1.0
-        self.update()
-
-    def paintEvent(self, event) -> None:
-        p = QPainter(self)
-        p.setRenderHint(QPainter.RenderHint.Antialiasing)
-        p.setPen(Qt.PenStyle.NoPen)
-        track = self.palette().color(QPalette.ColorRole.Midlight)
-        p.setBrush(track)
-        r = QRectF(self.rect())
-        p.drawRoundedRect(r, 3, 3)
-        p.setBrush(QColor(ACCENT))
-        if self._max > 0:
-            done = r.width() * min(1.0, self._value / self._max)
-            if done > 0:
-                p.drawRoundedRect(QRectF(0, 0, max(done, 6), r.height()), 3, 3)
-        else:
-            span = r.width() * 0.3
-            x = (r.width() + span) * self._phase - span
-            p.setClipRect(r)
-            p.drawRoundedRect(QRectF(x, 0, span, r.height()), 3, 3)
-        p.end()
 
 
 class StatusArea(QWidget):
