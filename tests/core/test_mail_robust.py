@@ -367,3 +367,27 @@ def test_an_attachment_whose_mailbox_moved_its_message_waits_for_the_next_run(
     lib.update_settings(replaced(lib.settings, ocr=True))
     assert lib.index().errors == ()  # read anew: the attachment is found again at its new offset
     assert found(lib, "scannedwalrus") == [f"{box}/0/attachment-1-letter.pdf"]
+
+
+@pytest.mark.slow
+def test_a_word_only_in_a_scan_attached_to_a_message_is_found_by_the_real_engine(
+        tmp_path: Path, open_library) -> None:
+    import pymupdf
+
+    source = pymupdf.open()
+    source.new_page(width=420, height=220).insert_text((40, 110), "the AXOLOTL invoice", fontsize=22)
+    pixmap = source[0].get_pixmap(dpi=150)
+    scan = pymupdf.open()
+    scan.new_page(width=420, height=220).insert_image(pymupdf.Rect(0, 0, 420, 220), pixmap=pixmap)
+    folder = tmp_path / "mail"
+    folder.mkdir()
+    box = folder / "inbox.mbox"
+    invoice = ("invoice.pdf", bytes(scan.tobytes()), "application/pdf")
+    offsets = write_mbox(box, [with_attachments("Invoice", [invoice])])
+    lib = open_library(reranker=False)
+    report = lib.index([folder])
+    assert report.errors == ()
+    [hit] = lib.find("axolotl", mode="bm25").hits
+    assert (hit.path, hit.page, hit.best.ocr) == (f"{box}/{offsets[0]}/attachment-1-invoice.pdf", 1, True)
+    words = lib.ocr_words(hit.path, 1)
+    assert words is not None and any(w.text.lower().strip(".,") == "axolotl" for w in words.words)
