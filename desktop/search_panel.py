@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import dataclasses
 import html
-import time
 
 from memex.core.errors import MemexError, ModelError
 from memex.core.library import Library
@@ -19,8 +18,6 @@ from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QHBoxLayout,
-    QLabel,
-    QLineEdit,
     QSizePolicy,
     QStackedWidget,
     QVBoxLayout,
@@ -29,17 +26,14 @@ from PySide6.QtWidgets import (
 
 from . import fmt, style
 from .empty_state import EmptyState
-from .fitting import CompactCombo, ElidedLabel, FlowLayout
-from .plain import tooltip_text
+from .filter_bar import FilterBar
+from .fitting import ElidedLabel
 from .results import ResultsView
+from .search_field import SearchField
 from .tasks import TaskManager, describe_error
 
 DEBOUNCE_MS = 150
 RESULTS_K = 50
-# Longest first: the longest one the search box has room for is shown.
-PLACEHOLDERS = ("Search your documents — words you remember, or what it was about",
-                "Search your documents — words or what it was about", "Search your documents", "Search")
-SORTS = (("Best match", "relevance"), ("Newest first", "date"))
 
 
 def sorted_hits(hits: list[Hit], order: str) -> list[Hit]:
@@ -48,48 +42,6 @@ def sorted_hits(hits: list[Hit], order: str) -> list[Hit]:
     if order != "date":
         return list(hits)
     return sorted(hits, key=lambda h: (h.related, -h.mtime))
-
-
-class SearchField(QLineEdit):
-    """A line edit that hands navigation keys to the results."""
-
-    navigate = Signal(int)
-    submit = Signal()
-    expand = Signal()  # → at the end of the text: show the current result's other matches
-
-    def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.setObjectName("SearchField")
-        self.setPlaceholderText(PLACEHOLDERS[0])
-        self.setClearButtonEnabled(True)
-        self.setAcceptDrops(False)  # dropped files go to the window (they are indexed)
-        self.addAction(style.search_icon(), QLineEdit.ActionPosition.LeadingPosition)
-
-    def keyPressEvent(self, event) -> None:
-        key = event.key()
-        if key in (Qt.Key.Key_Up, Qt.Key.Key_Down, Qt.Key.Key_PageUp, Qt.Key.Key_PageDown):
-            self.navigate.emit(key)
-            return
-        if key in (Qt.Key.Key_Return, Qt.Key.Key_Enter):
-            self.submit.emit()
-            return
-        if key == Qt.Key.Key_Escape and self.text():
-            self.clear()
-            return
-        if (key == Qt.Key.Key_Right and self.cursorPosition() == len(self.text()) and not self.hasSelectedText()
-                and not event.modifiers()):
-            self.expand.emit()
-            return
-        super().keyPressEvent(event)
-
-    def resizeEvent(self, event) -> None:
-        super().resizeEvent(event)
-        room = self.width() - 2 * 14 - 2 * 22  # the padding, the search and clear icons
-        fits = [p for p in PLACEHOLDERS if self.fontMetrics().horizontalAdvance(p) <= room]
-        text = fits[0] if fits else ""
-        if text != self.placeholderText():
-            self.setPlaceholderText(text)
-            self.setToolTip("" if text == PLACEHOLDERS[0] else PLACEHOLDERS[0])
 
 
 class SearchPanel(QWidget):
@@ -128,29 +80,13 @@ class SearchPanel(QWidget):
 
     # -- building -------------------------------------------------------------------------
     def _build_filter_bar(self) -> QWidget:
-        """The folder, type and date filters, the order and "Clear filters" (wrapping onto a
-        second line in a narrow pane)."""
-        self.folder_filter = CompactCombo()
-        self.type_filter = CompactCombo()
-        self.date_filter = CompactCombo()
-        self.sort_order = CompactCombo()
-        for label, kinds in fmt.TYPE_FILTERS:
-            self.type_filter.addItem(label, kinds)
-        for label, seconds in fmt.DATE_FILTERS:
-            self.date_filter.addItem(label, seconds)
-        for label, order in SORTS:
-            self.sort_order.addItem(label, order)
-        self.sort_order.setToolTip("Order of the results")
-        self.folder_filter.addItem("All folders", None)
-        self.clear_filters_link = QLabel('<a href="clear">Clear filters</a>')
+        """The filters and the order (see ``FilterBar``), reached here by their names."""
+        bar = FilterBar()
+        self.folder_filter, self.type_filter = bar.folder_filter, bar.type_filter
+        self.date_filter, self.sort_order = bar.date_filter, bar.sort_order
+        self.clear_filters_link = bar.clear_filters_link
         self.clear_filters_link.linkActivated.connect(lambda _=None: self.clear_filters())
-        self.clear_filters_link.hide()
-
-        bar = QWidget(objectName="FilterBar")
-        flow = FlowLayout(bar)
-        for w in (self.folder_filter, self.type_filter, self.date_filter, self.clear_filters_link):
-            flow.add_widget(w)
-        flow.add_widget(self.sort_order, right=True)
+        self.filter_bar = bar
         return bar
 
     def _build_results_header(self) -> QWidget:
@@ -225,19 +161,7 @@ class SearchPanel(QWidget):
         self._source_paths = paths
         if self.state not in ("results", "no-hits"):
             self._show_state()
-        current = self.folder_filter.currentData()
-        self.folder_filter.blockSignals(True)
-        self.folder_filter.clear()
-        self.folder_filter.addItem("All folders", None)
-        for s in sources:
-            name = fmt.file_name(s.path)
-            self.folder_filter.addItem(name if len(name) <= 28 else name[:27] + "…", s.path)
-            self.folder_filter.setItemData(self.folder_filter.count() - 1, tooltip_text(s.path),
-                                           Qt.ItemDataRole.ToolTipRole)
-        found = self.folder_filter.findData(current) if current else 0
-        self.folder_filter.setCurrentIndex(max(0, found))
-        self.folder_filter.blockSignals(False)
-        if current and found < 0:
+        if self.filter_bar.set_folders(sources):  # the folder chosen is gone: search everywhere
             self._on_filters()
 
     def focus_search(self) -> None:
@@ -267,17 +191,10 @@ class SearchPanel(QWidget):
         return self.field.text()
 
     def filters(self) -> SearchFilters:
-        seconds = self.date_filter.currentData()
-        return SearchFilters(
-            folder=self.folder_filter.currentData() or None,
-            kinds=tuple(self.type_filter.currentData() or ()),
-            modified_after=(time.time() - seconds) if seconds else None)
+        return self.filter_bar.filters()
 
     def clear_filters(self) -> None:
-        for combo in (self.folder_filter, self.type_filter, self.date_filter):
-            combo.blockSignals(True)
-            combo.setCurrentIndex(0)
-            combo.blockSignals(False)
+        self.filter_bar.reset()
         self._on_filters()
 
     def refresh(self) -> None:
