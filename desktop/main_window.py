@@ -2,11 +2,11 @@
 right, the status area along the bottom. It wires the panels to the library's background
 operations and never calls the library on its own thread. How an index job and a model switch
 are shown lives in ``run_status`` and ``switch_status``; what is asked of the library again
-after a write, in ``library_info``."""
+after a write, in ``library_info``; settings applied, in ``settings_flow``; the files not read,
+in ``failures_flow``; the window-wide keys, in ``window_keys``."""
 
 from __future__ import annotations
 
-import dataclasses
 import os
 from collections.abc import Iterable
 from pathlib import Path
@@ -15,27 +15,21 @@ from memex.core.config import Settings
 from memex.core.library import Library
 from memex.core.types import ALL_CHANGES, Changes, LibraryStatus, Source
 from PySide6.QtCore import QEvent, Qt, QTimer, Signal
-from PySide6.QtGui import QGuiApplication, QKeySequence, QShortcut
+from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import (
-    QAbstractSpinBox,
     QApplication,
-    QComboBox,
     QFileDialog,
-    QLineEdit,
     QMainWindow,
-    QPlainTextEdit,
     QSplitter,
-    QTextEdit,
     QVBoxLayout,
     QWidget,
 )
 
 from . import qtcompat, style
 from .drop_hint import DropHint, local_paths
-from .failures_dialog import MANY_SKIPPED
+from .failures_flow import FailuresFlow
 from .folders import FailuresDialog, FoldersPanel
 from .indexing import IndexController
-from .install_desktop_entry import set_start_at_login, start_at_login_enabled
 from .library_info import LibraryInfo
 from .library_notice import show_library_notices
 from .memory_release import IdleMemoryRelease
@@ -48,10 +42,11 @@ from .progress import StatusArea
 from .reopen import LibraryReopener
 from .run_status import IndexRunStatus
 from .search_panel import SearchPanel
-from .settings_dialog import RESTART_FIELDS, SettingsDialog
+from .settings_flow import SettingsFlow
 from .switch_status import ModelSwitchStatus
 from .tasks import TaskManager, describe_error
 from .tray import Tray, tray_available
+from .window_keys import SlashToSearch, add_preview_keys
 
 qtcompat.apply()
 
@@ -90,6 +85,8 @@ class MainWindow(QMainWindow):
         self.info = LibraryInfo(self.tasks, self._show_info)
         self.memory = IdleMemoryRelease(self.tasks, self)
         self.opener = Opener(self.tasks, self)
+        self.failures_flow = FailuresFlow(self)
+        self.settings_flow = SettingsFlow(self)
         self._build_panels()
         self._build_menu()
         self._connect()
@@ -165,20 +162,9 @@ class MainWindow(QMainWindow):
         self.folders.rescan_requested.connect(lambda p: self.indexer and self.indexer.index([p]))
         self.folders.reveal_requested.connect(lambda p: self.opener.open_url(p))
         self.status.problems_clicked.connect(self.show_failures)
-        for keys, action in (("F3", lambda: self.preview.step_match(1)),
-                             ("Shift+F3", lambda: self.preview.step_match(-1)),
-                             ("Ctrl+PgDown", lambda: self.preview.step_page(1)),
-                             ("Ctrl+PgUp", lambda: self.preview.step_page(-1))):
-            QShortcut(QKeySequence(keys), self, activated=action)
-        QApplication.instance().installEventFilter(self)  # "/" anywhere outside a text field: to the search box
-
-    def eventFilter(self, watched, event) -> bool:
-        if (event.type() == QEvent.Type.KeyPress and event.text() == "/" and not event.modifiers()
-                and isinstance(watched, QWidget) and watched.window() is self and self.isActiveWindow()
-                and not _takes_text(QApplication.focusWidget())):
-            self.search.focus_search()
-            return True
-        return super().eventFilter(watched, event)
+        add_preview_keys(self, self.preview.step_match, self.preview.step_page)
+        self.slash_to_search = SlashToSearch(self, self.search.focus_search)
+        QApplication.instance().installEventFilter(self.slash_to_search)  # "/": to the search box
 
     def _open_library(self, path) -> None:
         settings, problems = (self._settings, []) if self._settings else Settings.load_checked()
@@ -297,27 +283,12 @@ class MainWindow(QMainWindow):
             self.opener.open(hit.path, hit.kind, chunk.page if chunk is not None else hit.page)
 
     def show_failures(self) -> None:
-        library = self.library
-        if library is not None:
-            self.tasks.run(lambda: (library.failures(), library.skipped_files(limit=MANY_SKIPPED)),
-                           self._show_failures_dialog, lane="read")
+        self.failures_flow.show()
 
-    def _show_failures_dialog(self, lists) -> None:
-        failures, skipped = lists
-        dialog = FailuresDialog(failures, self, skipped=skipped)
-        dialog.open_requested.connect(lambda path: self.opener.open(path, "", 1))
-        dialog.reveal_requested.connect(self.opener.reveal)
-        dialog.retry_requested.connect(self._retry_failed)
-        self.failures_dialog = dialog
-        dialog.open()
-
-    def _retry_failed(self, paths: list[str]) -> None:
-        """Read failed files again; the dialog closes and the status bar shows the run."""
-        dialog = getattr(self, "failures_dialog", None)
-        if dialog is not None:
-            dialog.accept()
-        if self.indexer is not None:
-            self.indexer.retry(paths)
+    @property
+    def failures_dialog(self) -> FailuresDialog | None:
+        """The files-not-read dialog last shown (None before the first)."""
+        return self.failures_flow.dialog
 
     def _fit_default_size(self, width: int, height: int) -> None:
         """The first-run size, no larger than 90% of the screen's free area (small laptop screens)."""
@@ -332,49 +303,11 @@ class MainWindow(QMainWindow):
 
     # -- settings -------------------------------------------------------------------------
     def open_settings(self) -> None:
-        if self.library is None:
-            return
-        dialog = SettingsDialog(self.library.settings, start_at_login=start_at_login_enabled(),
-                                minimise_to_tray=self.prefs.minimise_to_tray, tray_available=tray_available(),
-                                parent=self)
-        if dialog.exec() == SettingsDialog.DialogCode.Accepted:
-            self.apply_settings(dialog.result_settings())
+        self.settings_flow.open_dialog()
 
     def apply_settings(self, result) -> None:
-        settings = self.library.settings
-        new_embedder = result.settings.embedder
-        switch = new_embedder != settings.embedder and self.model_switch is not None
-        if switch:  # the setting changes when the switch completes (the library saves it then)
-            result = dataclasses.replace(
-                result, settings=dataclasses.replace(result.settings, embedder=settings.embedder),
-                restart_needed=[r for r in result.restart_needed if r != RESTART_FIELDS["embedder"]])
-        ignore_changed = (result.settings.ignore != settings.ignore
-                          or result.settings.index_hidden != settings.index_hidden)
-        ocr_turned_on = result.settings.ocr and not settings.ocr
-        settings = result.settings
-        changes = self.library.update_settings(settings)  # a run under way keeps the value it started with
-        reopen = [r for r in result.restart_needed if r != RESTART_FIELDS["embedder"]]
-        if reopen and self.reopener.can_reopen():  # no restart: the library is opened again with them
-            result = dataclasses.replace(result, restart_needed=[])
-            self.tasks.run(settings.save, lambda _: self.reopener.reopen(settings, reopen), lane="read")
-        else:
-            self.tasks.run(settings.save, lambda _: self.status.show_message(result.summary(), sticky=True),
-                           lane="read")
-        try:
-            if result.start_at_login != start_at_login_enabled():
-                set_start_at_login(result.start_at_login)
-        except OSError as exc:
-            self.show_error(f"Could not change start at login: {describe_error(exc)}")
-        self.prefs.minimise_to_tray = result.minimise_to_tray
-        self.set_tray_enabled(result.minimise_to_tray)
-        if ignore_changed and self.watch is not None:
-            self.watch.restart(settings)
-        if changes.search_results:  # a ranking setting: the same query now answers differently
-            self.search.refresh()
-        if ocr_turned_on and self.indexer is not None:  # the scanned pages waiting are read now
-            self.indexer.index(None, quiet=True)
-        if switch:
-            self.model_switch.propose(new_embedder)
+        """Use what the settings dialog returned (see ``SettingsFlow``)."""
+        self.settings_flow.apply(result)
 
     # -- the tray and the window's state --------------------------------------------------
     def set_tray_enabled(self, enabled: bool) -> None:
@@ -448,7 +381,7 @@ class MainWindow(QMainWindow):
         self.prefs.last_query = self.search.query()
         self.prefs.sort_order = self.search.order
         self.prefs.sync()
-        QApplication.instance().removeEventFilter(self)
+        QApplication.instance().removeEventFilter(self.slash_to_search)
         if self.tray is not None:
             self.tray.hide()
         if self.indexer is not None:
@@ -460,12 +393,3 @@ class MainWindow(QMainWindow):
         self.workers_stopped = self.tasks.shutdown(timeout=5.0)
         if self.owns_library and self.library is not None and not self.tasks.busy("write"):
             self.library.close()
-
-
-def _takes_text(widget: QWidget | None) -> bool:
-    """Whether ``widget`` is where a typed "/" belongs (a field, an editable box)."""
-    if isinstance(widget, QComboBox):
-        return widget.isEditable()
-    if isinstance(widget, (QTextEdit, QPlainTextEdit)):
-        return not widget.isReadOnly()
-    return isinstance(widget, (QLineEdit, QAbstractSpinBox))
