@@ -30,7 +30,13 @@ _MAX_FILE_BYTES = 100 * 2**20  # a message file on disk read to take an attachme
 
 
 class NotNow(Exception):
-    """The document's bytes cannot be had now; its pages wait for a later run."""
+    """The document's bytes cannot be had now. ``lasting``: nor later, as the file holding it
+    is the one Memex read (same size and date), so its pages fail; else they wait for the
+    next run, which reads the changed file anew."""
+
+    def __init__(self, message: str, lasting: bool = False) -> None:
+        super().__init__(message)
+        self.lasting = lasting
 
 
 class MemberCopies:
@@ -87,24 +93,36 @@ def _member_bytes(conn: Connection, root: ChainLink, inside: list[ChainLink]) ->
     verdict = scan.judge_path(root.path, source) if source is not None else None
     if verdict is None or verdict.kind != "direct" or verdict.real is None:
         raise NotNow(f"{root.path} is not where Memex read it")
-    keys = [link.key or "" for link in inside]
+    known = docs.find_by_path(conn, root.path)
     try:
-        with scan.PinnedFile(verdict.real) as pin:
-            if root.kind == "mbox":
-                if not keys[0].isdigit():
-                    raise NotNow("the message is not where the mailbox keeps it")
-                message = mbox_message(Path(pin.path), int(keys[0]))
-                keys = keys[1:]
-            else:
-                with open(pin.path, "rb") as fh:
-                    message = fh.read(_MAX_FILE_BYTES + 1)
-                if len(message) > _MAX_FILE_BYTES:
-                    raise NotNow("the message is too large to take an attachment out of")
-            if not keys:
-                raise NotNow("a message is read as text, not by OCR")
-            return attachment(message, keys)
-    except (ExtractionError, OSError, ValueError, LookupError) as exc:
-        raise NotNow(str(exc)) from None
+        pin = scan.PinnedFile(verdict.real)
+    except OSError as exc:
+        raise NotNow(f"{root.path} cannot be read: {exc.strerror or exc}") from None
+    with pin:
+        st = os.fstat(pin.fd)
+        as_read = known is not None and (st.st_size, st.st_mtime_ns) == (known.size, known.mtime_ns)
+        try:
+            return _take_out(Path(pin.path), root.kind, [link.key or "" for link in inside])
+        except (ExtractionError, OSError, ValueError, LookupError) as exc:
+            raise NotNow(" ".join(str(exc).split()), lasting=as_read) from None
+
+
+def _take_out(path: Path, kind: str, keys: list[str]) -> tuple[str, bytes]:
+    """(a file name, the bytes) of the attachment reached by ``keys`` in the message file or
+    mailbox (its first key: the message's offset) at ``path``."""
+    if kind == "mbox":
+        if not keys[0].isdigit():
+            raise ExtractionError("the message is not where the mailbox keeps it", "moved")
+        message = mbox_message(path, int(keys[0]))
+        keys = keys[1:]
+    else:
+        with open(path, "rb") as fh:
+            message = fh.read(_MAX_FILE_BYTES + 1)
+        if len(message) > _MAX_FILE_BYTES:
+            raise ExtractionError("the message is too large to take an attachment out of", "too-large")
+    if not keys:
+        raise ExtractionError("a message is read as text, not by OCR", "unsupported")
+    return attachment(message, keys)
 
 
 def _private(folder: Path) -> Path:

@@ -217,7 +217,9 @@ class OcrPhase:
         "later" or "stopped" (both: the page waits for a later run)."""
         try:
             copy = self._copies.copy_of(db, page.document_id, page.path)  # an attachment's pages
-        except (NotNow, OSError):
+        except NotNow as exc:
+            return self._fail(db, page, str(exc)) if exc.lasting else "later"
+        except OSError:
             return "later"
         with self._pinned(db, page) if copy is None else contextlib.nullcontext(copy) as pinned:
             if pinned is None:

@@ -347,18 +347,38 @@ def test_an_attachment_whose_mailbox_moved_its_message_waits_for_the_next_run(
     folder = tmp_path / "mail"
     folder.mkdir()
     box = folder / "inbox.mbox"
+    pdf = scanned_pdf()
     offsets = write_mbox(box, [message("Hello", "Nothing attached.\n"),
-                               with_attachments("Scans", [("letter.pdf", scanned_pdf(), "application/pdf")])])
+                               with_attachments("Scans", [("letter.pdf", pdf, "application/pdf")])])
     lib = open_library(reranker=False)
     lib.update_settings(replaced(lib.settings, ocr=False))  # the page is left waiting
     lib.index([folder])
     conn = lib.store.connection()
     [page] = ocr_store.next_waiting(conn, 10)
     assert page.path == f"{box}/{offsets[1]}/attachment-1-letter.pdf"
+    (tmp_path / "cache").mkdir()
     copies = MemberCopies(tmp_path / "cache")
+    copy = copies.copy_of(conn, page.document_id, page.path)
+    assert copy is not None and copy.read_bytes() == pdf and copy.is_relative_to(tmp_path / "cache")
+    copies.close()
+    assert not copy.exists()
+
+    from memex.core.store import members as members_store
+    from memex.core.store.connection import write_transaction
+
+    gone = f"{box}/{offsets[1]}/attachment-9-gone.pdf"  # a key the message does not hold
+    with write_transaction(conn):
+        members_store.rename_member(conn, page.document_id, "attachment-9-gone.pdf", page.path, gone)
+    with pytest.raises(NotNow) as unchanged:
+        copies.copy_of(conn, page.document_id, gone)
+    assert unchanged.value.lasting  # the mailbox is as read: the page fails rather than wait for ever
+    with write_transaction(conn):
+        members_store.rename_member(conn, page.document_id, "attachment-1-letter.pdf", gone, page.path)
+
     box.write_bytes(box.read_bytes()[offsets[1]:])  # the first message deleted and the mailbox compacted
-    with pytest.raises(NotNow):
+    with pytest.raises(NotNow) as moved:
         copies.copy_of(conn, page.document_id, page.path)
+    assert not moved.value.lasting and "changed" in str(moved.value)
     assert copies.copy_of(conn, 0, str(box)) is None  # a file of its own: no copy
     copies.close()
 
