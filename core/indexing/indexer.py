@@ -4,7 +4,8 @@ Words first: every file of a run is read into the word index before vectors are 
 beyond the first few batches (:mod:`.meaning`), so the whole folder is searchable by words as
 early as possible. Small files are read several to a round trip of the extraction process and
 written in one transaction; a large file is read and written on its own, so an interruption
-loses at most the files in flight. Vectors follow from the ``embedded = 0`` backlog; a restart
+loses at most the files in flight; the next group is extracted while one is written
+(:mod:`.reading`). Vectors follow from the ``embedded = 0`` backlog; a restart
 simply continues it, so finished chunks are never embedded twice.
 
 The files in flight are noted in ``meta`` before they are extracted; a file that was in flight

@@ -96,6 +96,7 @@ class WordsReader:
         self.host = host
         self._queue: deque[_Batch] = deque()  # sent for extraction, not yet written, in order
         self._feeder: ThreadPoolExecutor | None = None
+        self.counts: dict[str, int] = {}
 
     def read_all(self, files: Sequence[Planned], counts: dict[str, int]) -> None:
         """Every file into the word index, ``counts`` told each outcome; vectors only for the
