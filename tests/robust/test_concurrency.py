@@ -12,6 +12,7 @@ from pathlib import Path
 
 import apsw
 from memex.core.indexing import indexer as indexer_module
+from memex.core.indexing import reading as reading_module
 from memex.core.store.connection import JOURNAL_SIZE_LIMIT, read_snapshot
 
 WORDS = "river stone lantern harbor violet copper meadow thunder falcon ember glacier orchard".split()
@@ -114,8 +115,9 @@ def test_checkpoints_bound_the_wal_and_never_wait_for_a_reader(tmp_path: Path, m
         calls.append(result)
         return result
 
-    monkeypatch.setattr(indexer_module, "checkpoint", spy)
-    monkeypatch.setattr(indexer_module, "CHECKPOINT_EVERY", 50)
+    monkeypatch.setattr(indexer_module, "checkpoint", spy)  # the one at the end of a run
+    monkeypatch.setattr(reading_module, "checkpoint", spy)  # those between files
+    monkeypatch.setattr(reading_module, "CHECKPOINT_EVERY", 50)
     lib = make_library(db)
     conn = lib.store.connection()
     assert conn.execute("PRAGMA journal_size_limit").fetchone()[0] == JOURNAL_SIZE_LIMIT
