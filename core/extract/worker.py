@@ -145,9 +145,24 @@ def serve(extractor: str, requests: list[Request]) -> list[tuple[Any, ...] | Non
         if reply[0] == "err" and reply[3] == TOO_LARGE:
             replies.extend(None for _ in requests[index + 1:])
             break
-        if _size(request[0]) >= TRIM_AFTER_BYTES:
+        if _bytes_read(request, reply) >= TRIM_AFTER_BYTES:
             give_memory_back()
     return replies
+
+
+def _bytes_read(request: Request, reply: tuple[Any, ...]) -> int:
+    """How much of the file the request read: all of it, or for a mailbox only the part from
+    its offset to where the reading stopped (a message at a time must not pay a trim each)."""
+    size = _size(request[0])
+    start = _start_of(request)
+    if not start:
+        return size
+    from .mailbox import slice_request
+
+    offset = slice_request(start)[0]
+    result = reply[1] if reply[0] == "ok" else None
+    end = getattr(result, "resume_at", None)
+    return (end if isinstance(end, int) else size) - offset
 
 
 def _start_of(request: Request) -> int:
