@@ -9,6 +9,7 @@ from pathlib import Path
 import ocr_fixtures as fx
 import pymupdf
 import pytest
+from memex.core.extract.detect_bands import DETECT_BAND, DETECT_OVERLAP, bands
 from memex.core.indexing.ocr_phase import OcrWorker
 
 # Measured on this page (42 lines of 11 pt text scanned at 300 dpi, read twice): the OCR process
@@ -46,3 +47,18 @@ def test_the_ocr_process_stays_small_on_a_dense_page(tmp_path: Path) -> None:
     assert first.text == second.text and fx.cer(first.text, "\n".join(fx.LINES * 7)) <= 0.01, first.text
     assert peak <= PEAK_MB, f"OCR process peaked at {peak:.0f} MB"
     assert settled <= SETTLED_MB and after <= SETTLED_MB, (settled, after)
+
+
+@pytest.mark.parametrize("rows", [32, 352, 384, 416, 736, 1024, 1600])
+def test_bands_cover_the_page_and_share_enough_rows(rows: int) -> None:
+    """Every row is owned by exactly one band; bands are at most DETECT_BAND rows, in multiples
+    of 32 (the model's stride), and neighbours share at least DETECT_OVERLAP rows, with the
+    boundary of ownership in the middle of the shared rows."""
+    found = bands(rows)
+    assert found[0][0] == found[0][2] == 0 and found[-1][1] == found[-1][3] == rows
+    for top, bottom, own_top, own_bottom in found:
+        assert bottom - top <= DETECT_BAND and top % 32 == 0 and (bottom - top) % 32 == 0
+        assert top <= own_top < own_bottom <= bottom
+    for (_, bottom, _, own_end), (next_top, _, next_own, _) in zip(found, found[1:], strict=False):
+        assert own_end == next_own and bottom - next_top >= DETECT_OVERLAP
+        assert own_end - next_top >= DETECT_OVERLAP // 2 - 16 and bottom - own_end >= DETECT_OVERLAP // 2 - 16
