@@ -12,11 +12,12 @@ from typing import TYPE_CHECKING
 
 from .config import cache_dir
 from .store import documents as docs
+from .store.in_flight import done_reading
+from .store.members import ChainLink, containers, mailbox_state, rewind_mailbox
 from .store.members import chain as member_chain
-from .store.members import containers
 
 if TYPE_CHECKING:
-    from .store import Store
+    from .store import Connection, Store
     from .types import OcrPage
 
 
@@ -51,8 +52,39 @@ def ocr_words(store: Store, path: str | os.PathLike[str], page: int) -> OcrPage 
 
 def mark_for_retry(store: Store, paths: Iterable[str | os.PathLike[str]]) -> list[str]:
     """Mark the failed files among ``paths`` to be read again; the paths to refresh. A document
-    inside a file stands for the file that holds it."""
+    inside a file stands for the file that holds it; a message skipped because it stopped the
+    reader makes its mailbox be read again from that message."""
+    from .indexing.mailboxes import head_before
+
     wanted = [str(Path(p).expanduser().absolute()) for p in paths]
+    with store.read() as conn:
+        skipped = _skipped_messages(conn, wanted)
+    # The bytes before each message are hashed outside the write transaction.
+    rewinds = [(box, state, head_before(box.path, offset, state) if state else None)
+               for box, offset, state in skipped.values()]
     with store.write() as conn:
         held = containers(conn, wanted)
-        return docs.mark_for_retry(conn, [held.get(p, p) for p in wanted])
+        marked = docs.mark_for_retry(conn, [held.get(p, p) for p in wanted if p not in skipped])
+        for box, state, to in rewinds:
+            rewind_mailbox(conn, box.id, state, to)
+            done_reading(conn, box.path)
+        return list(dict.fromkeys([*marked, *(box.path for box, _, _ in rewinds)]))
+
+
+_Skipped = tuple[ChainLink, int, tuple[int, str] | None]
+
+
+def _skipped_messages(conn: Connection, paths: Iterable[str]) -> dict[str, _Skipped]:
+    """path → (its mailbox on disk, the message's offset, the mailbox's read state), for the
+    paths that are failed messages of a mailbox (skipped because they stopped the reader)."""
+    from .indexing.mailboxes import MAILBOX_KINDS
+
+    found: dict[str, _Skipped] = {}
+    for path in dict.fromkeys(paths):
+        links = member_chain(conn, path)
+        if len(links) != 2 or links[1].status != "error" or links[0].kind not in MAILBOX_KINDS:
+            continue
+        key = links[1].key or ""
+        if key.isdigit():
+            found[path] = (links[0], int(key), mailbox_state(conn, links[0].id))
+    return found

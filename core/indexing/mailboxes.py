@@ -127,6 +127,30 @@ class MailboxHead:
         return mine[0] == theirs[0] or (len(theirs) > 1 and mine[1] == theirs[1])
 
 
+def head_before(path: str, offset: int, state: tuple[int, str]) -> tuple[int, str] | None:
+    """The state to store for the mailbox at ``path`` to be read on from ``offset`` (a
+    skipped message's, to try it again): (offset, hash of the bytes before it), when its
+    first ``read_to`` bytes are still those ``state`` was made from; None when it changed
+    there or cannot be read (then it is read again from its start)."""
+    read_to, stored = state
+    if not 0 < offset <= read_to:
+        return None
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0))
+    except OSError:
+        return None
+    try:
+        head = MailboxHead(fd)
+        if not head.advance(offset):
+            return None
+        before = head.digest()
+        return (offset, before) if head.advance(read_to) and head.matches(stored) else None
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
+
+
 _MARK = b"\nX-Mozilla-"
 _EXPUNGED_DIGITS = frozenset(b"89abcdefABCDEF")  # the last hex digit holds the expunged bit 0x0008
 

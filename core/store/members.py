@@ -127,6 +127,19 @@ def forget_mailbox(conn: apsw.Connection, doc_id: int) -> None:
     conn.execute("DELETE FROM mailbox_state WHERE document_id = ?", (doc_id,))
 
 
+def rewind_mailbox(conn: apsw.Connection, doc_id: int, was: tuple[int, str] | None,
+                   to: tuple[int, str] | None) -> None:
+    """Make the next scan read the mailbox again from ``to`` (read_to, head hash; None: from
+    its start), for a message skipped there to be tried again; the messages before it, and
+    the unchanged ones after it, keep their rows. ``was`` is the state ``to`` was worked out
+    from: when another run changed it since, the mailbox is read from its start."""
+    if to is not None and mailbox_state(conn, doc_id) == was:
+        set_mailbox_state(conn, doc_id, *to)
+    else:
+        forget_mailbox(conn, doc_id)
+    mark_unfinished(conn, doc_id)
+
+
 def mark_unfinished(conn: apsw.Connection, doc_id: int) -> None:
     """A mailbox read in part: the next scan finds it changed and reads on (its stored stat
     and hash match no file)."""
