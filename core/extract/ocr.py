@@ -127,7 +127,6 @@ def _load_engine() -> Any:
     _silence_engine_log()
     _tune_heap()
     try:
-        import onnxruntime
         import rapidocr
         from rapidocr.inference_engine.onnxruntime.main import OrtInferSession
         from rapidocr.utils.download_file import DownloadFile
@@ -137,8 +136,9 @@ def _load_engine() -> Any:
     downloader.run = classmethod(_refuse_download)
     sessions: Any = OrtInferSession  # Memex's session options for every model the engine loads
     sessions._init_sess_opts = staticmethod(_session_options)
-    onnxruntime.disable_telemetry_events()
-    onnxruntime.set_default_logger_severity(4)
+    from memex.core.models.onnx_session import ort  # Memex's one import of ONNX Runtime, telemetry off
+
+    ort.set_default_logger_severity(4)
     models = Path(rapidocr.__file__).parent / "models"
     missing = [name for name in _MODEL_FILES if not (models / name).is_file()]
     if missing:
@@ -174,14 +174,14 @@ def _session_options(config: object) -> Any:
     memory taken from and given back to the heap on every run: no arena and no per-shape
     memory plan, which keep the most any line ever needed (a page's lines all differ in width;
     measured: an arena for the recogniser keeps 64 MB more after three pages)."""
-    import onnxruntime
+    from memex.core.models.onnx_session import ort
 
-    options = onnxruntime.SessionOptions()
+    options = ort.SessionOptions()
     options.log_severity_level = 4
     options.enable_cpu_mem_arena = False
     options.enable_mem_pattern = False
-    options.execution_mode = onnxruntime.ExecutionMode.ORT_SEQUENTIAL
-    options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_ALL
+    options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     options.intra_op_num_threads = ENGINE_THREADS
     options.inter_op_num_threads = 1
     options.add_session_config_entry("session.intra_op.allow_spinning", "0")
