@@ -136,3 +136,12 @@ def test_index_and_search_reach_no_other_machine(tmp_path: Path, reranker_dir: P
         assert re.search(r"^\d+\s+\+\+\+ exited with 0 \+\+\+$", traced, re.MULTILINE), name
     index_pids = set(re.findall(r"^(\d+)\s", (tmp_path / "index.trace").read_text(), re.MULTILINE))
     assert len(index_pids) >= 2  # the extraction child was watched too
+    # ... and so were the OCR process (the picture's page was read) and the mail reader.
+    import apsw
+
+    library = apsw.Connection(str(tmp_path / "library.db"), flags=apsw.SQLITE_OPEN_READONLY)
+    try:
+        assert library.execute("SELECT count(*) FROM ocr_pages WHERE state = 'done'").fetchone()[0] == 1
+        assert library.execute("SELECT count(*) FROM documents WHERE parent_id IS NOT NULL").fetchone()[0] == 1
+    finally:
+        library.close()

@@ -202,6 +202,21 @@ def _sample_folder(folder: Path) -> None:
               "The ferry timetable changes when the winter storms arrive.")
     for number, text in enumerate(topics):
         (folder / f"note{number}.md").write_text(f"# Note {number}\n\n{text}\n", encoding="utf-8")
+    _picture_of_text(folder / "whiteboard.png", "Harbour crane inspection on Friday")  # read by OCR
+    (folder / "inbox.mbox").write_bytes(  # read as mail, one message
+        b"From ann@example.org Tue Mar  3 09:30:00 2026\nFrom: Ann <ann@example.org>\n"
+        b"Subject: Pilot boat\nDate: Tue, 03 Mar 2026 09:30:00 +0000\n\nThe pilot boat leaves at six.\n")
+
+
+def _picture_of_text(path: Path, text: str) -> None:
+    """A PNG of ``text``: a picture with no text layer, so indexing runs the OCR process."""
+    import pymupdf
+
+    doc = pymupdf.open()
+    page = doc.new_page(width=420, height=90)
+    page.insert_text((20, 50), text, fontsize=18)
+    page.get_pixmap(dpi=150).save(str(path))
+    doc.close()
 
 
 def index_and_search(workdir: Path, *, linger_s: float = 0.0, netns: bool = False,
