@@ -96,8 +96,14 @@ def test_the_delay_target_is_ten_percent() -> None:
 
 @pytest.mark.slow
 def test_bench_ocr_prints_every_row(tmp_path: Path) -> None:
+    real = tmp_path / "real"  # a small stand-in for the real folder (building that one takes minutes)
+    (real / "man").mkdir(parents=True)
+    for name in ("tar", "grep", "sed"):
+        (real / "man" / f"{name}.txt").write_text(f"{name} reads files and writes what it finds.\n" * 40,
+                                                 encoding="utf-8")
     proc = subprocess.run([sys.executable, "-m", "memex.core", "bench", "ocr", "--pages", "2", "--rounds", "1",
-                           "--workdir", str(tmp_path), "--json"], capture_output=True, text=True, timeout=1800)
+                           "--folder", str(real), "--workdir", str(tmp_path / "work"), "--json"],
+                          capture_output=True, text=True, timeout=1800)
     assert proc.returncode == 0, proc.stderr[-2000:]
     rows = {row["figure"]: row for row in json.loads(proc.stdout)}
     engine = next(f for f in rows if f.startswith("OCR character error rate, 2 pages ("))
