@@ -18,7 +18,7 @@ from .store.members import chain as member_chain
 
 if TYPE_CHECKING:
     from .store import Connection, Store
-    from .types import OcrPage
+    from .types import FileError, OcrPage
 
 
 def open_target(store: Store, path: str) -> str:
@@ -50,11 +50,22 @@ def ocr_words(store: Store, path: str | os.PathLike[str], page: int) -> OcrPage 
         return ocr_words(conn, str(path), page)
 
 
+def failures(store: Store, limit: int) -> list[FileError]:
+    """Failed files, then files with pages OCR could not read (see ``Library.failures``)."""
+    from .store.ocr import failed_files as ocr_failed
+
+    with store.read() as conn:
+        found = docs.failed_files(conn, limit)
+        return found + ocr_failed(conn, limit - len(found))
+
+
 def mark_for_retry(store: Store, paths: Iterable[str | os.PathLike[str]]) -> list[str]:
     """Mark the failed files among ``paths`` to be read again; the paths to refresh. A document
     inside a file stands for the file that holds it; a message skipped because it stopped the
-    reader makes its mailbox be read again from that message."""
+    reader makes its mailbox be read again from that message; the pages OCR could not read in
+    a document wait to be read again."""
     from .indexing.mailboxes import head_before
+    from .store.ocr import retry_failed as retry_ocr
 
     wanted = [str(Path(p).expanduser().absolute()) for p in paths]
     with store.read() as conn:
@@ -65,6 +76,7 @@ def mark_for_retry(store: Store, paths: Iterable[str | os.PathLike[str]]) -> lis
     with store.write() as conn:
         held = containers(conn, wanted)
         marked = docs.mark_for_retry(conn, [held.get(p, p) for p in wanted if p not in skipped])
+        marked += [held.get(p, p) for p in retry_ocr(conn, wanted)]
         for box, state, to in rewinds:
             rewind_mailbox(conn, box.id, state, to)
             done_reading(conn, box.path)

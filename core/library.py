@@ -369,7 +369,9 @@ class Library:
         return document_files.ocr_words(self.store, path, page)
 
     def failures(self, limit: int = 1000) -> list[FileError]:
-        return docs.failed_files(self.store.connection(), limit)
+        """Files that could not be read, the latest first, then files with pages OCR could
+        not read (reason "ocr-failed", one entry each); :meth:`retry` tries either again."""
+        return document_files.failures(self.store, limit)
 
     def skipped_files(self, limit: int = 1000, *, on_purpose: bool = False) -> list[FileError]:
         """Files and folders the last scans passed over without reading them, by path, with

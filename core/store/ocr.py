@@ -140,6 +140,59 @@ def failed_pages(conn: apsw.Connection, limit: int = 1000) -> list[FileError]:
     return [page_failure(str(r[0]), int(r[1]), str(r[2] or "")) for r in found]
 
 
+def failed_files(conn: apsw.Connection, limit: int = 1000) -> list[FileError]:
+    """The files with pages OCR could not read, one entry each (reason "ocr-failed"): the
+    pages that failed for each reason ("Page 3: why", "Pages 2 and 5: why; page 7: why")."""
+    if limit <= 0:
+        return []
+    found = rows(conn, """SELECT d.path, o.page, o.error FROM ocr_pages o JOIN documents d ON d.id = o.document_id
+                          WHERE o.state = 'failed' AND d.status = 'ok' AND d.id IN (
+                              SELECT DISTINCT f.document_id FROM ocr_pages f JOIN documents fd ON fd.id = f.document_id
+                              WHERE f.state = 'failed' AND fd.status = 'ok' ORDER BY fd.path LIMIT ?)
+                          ORDER BY d.path, o.page""", (limit,))
+    by_file: dict[str, dict[str, list[int]]] = {}
+    for path, page, error in found:
+        detail = " ".join(str(error or "").split()) or "no reason given"
+        by_file.setdefault(str(path), {}).setdefault(detail, []).append(int(page))
+    return [FileError(path=path, reason="ocr-failed", message=_pages_failed(reasons))
+            for path, reasons in by_file.items()]
+
+
+def failed_file_count(conn: apsw.Connection) -> int:
+    """How many files have pages OCR could not read."""
+    row = one_row(conn, "SELECT count(DISTINCT o.document_id) FROM ocr_pages o "
+                        "JOIN documents d ON d.id = o.document_id WHERE o.state = 'failed' AND d.status = 'ok'")
+    return int(row[0]) if row else 0
+
+
+def retry_failed(conn: apsw.Connection, paths: Sequence[str]) -> list[str]:
+    """The pages OCR could not read in the documents at ``paths`` wait again (the next run
+    reads them); returns the paths that had such pages. Inside a write transaction."""
+    retried: list[str] = []
+    for path in dict.fromkeys(paths):
+        conn.execute("""UPDATE ocr_pages SET state = 'waiting', error = NULL, attempts = 0 WHERE state = 'failed'
+                        AND document_id IN (SELECT id FROM documents WHERE path = ? AND status = 'ok')""", (path,))
+        if conn.changes():
+            retried.append(path)
+    return retried
+
+
+_PAGES_LISTED = 12  # the most page numbers one reason lists
+
+
+def _pages_failed(reasons: dict[str, list[int]]) -> str:
+    """"Page 3: why" for one page; "Pages 2, 4 and 5: why; page 7: other why" for more."""
+    parts = []
+    for detail, pages in reasons.items():
+        shown = [str(p) for p in pages[:_PAGES_LISTED]]
+        if len(pages) > len(shown):
+            shown.append(f"{len(pages) - len(shown)} more")
+        numbers = shown[0] if len(shown) == 1 else f"{', '.join(shown[:-1])} and {shown[-1]}"
+        parts.append(f"{'page' if len(pages) == 1 else 'pages'} {numbers}: {detail}")
+    line = "; ".join(parts)
+    return line[:1].upper() + line[1:]
+
+
 def page_failure(path: str, page: int, message: str) -> FileError:
     detail = " ".join(message.split()) or "no reason given"
     return FileError(path=path, reason="ocr-failed", message=f"Page {page}: {detail}")
