@@ -21,7 +21,7 @@ import weakref
 from dataclasses import dataclass
 
 from ..store import Connection
-from ..store.fts import bm25_search, cjk_search, has_cjk_grams, term_count
+from ..store.fts import bm25_search, cjk_search, gram_quorum, has_cjk_grams, term_count, word_grams
 from ..store.vocabulary import Vocabulary, library_vocabulary
 from ..types import SearchFilters
 from .query import ParsedQuery
@@ -93,6 +93,23 @@ def longer_words(part: str, vocabulary: Vocabulary, *, anywhere: bool,
     return [word for _, word in found[:limit]]
 
 
+def gram_words(word: str, vocabulary: Vocabulary, limit: int = MAX_CJK_ALTERNATIVES) -> list[str]:
+    """Library words holding a quorum (``store.fts.gram_quorum``) of the three-character pieces
+    of the long CJK ``word`` that library words hold, those holding most pieces first, then
+    those most chunks hold."""
+    holding: dict[int, int] = {}
+    held = 0
+    for gram in word_grams(word):
+        found = _holding(gram, vocabulary)
+        held += bool(found)
+        for index in found:
+            holding[index] = holding.get(index, 0) + 1
+    quorum = gram_quorum(held)
+    ranked = sorted((-count, -vocabulary.chunks[index], vocabulary.words[index])
+                    for index, count in holding.items() if count >= quorum)
+    return [w for _, _, w in ranked[:limit]]
+
+
 def part_of_longer_words(word: str, vocabulary: Vocabulary) -> bool:
     """Whether ``word`` is searched inside library words (so it is no misspelling): a CJK word
     or one of ``MIN_PART`` letters or more that some library word holds."""
@@ -140,6 +157,8 @@ def alternatives(conn: Connection, query: ParsedQuery, *, cjk: bool = True) -> d
             vocabulary = library_vocabulary(conn)
         words = longer_words(term, vocabulary, anywhere=is_word_cjk or held == 0,
                              limit=MAX_CJK_ALTERNATIVES if is_word_cjk else MAX_ALTERNATIVES)
+        if is_word_cjk and len(term) > 3:  # a run searched by its pieces (see ``store.fts.cjk_search``)
+            words = list(dict.fromkeys([*words, *gram_words(term, vocabulary)]))[:MAX_CJK_ALTERNATIVES]
         if words:
             found[term] = words
     return found

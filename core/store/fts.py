@@ -11,7 +11,7 @@ from ..types import SearchFilters
 from .caches import caches_of
 from .counts import library_counts
 from .filters import filter_sql
-from .sql import one_int, one_row, rows
+from .sql import in_batches, one_int, one_row, rows
 
 # bm25() costs ~1 µs for every row any OR term matches, and counts every row of each term for
 # its IDF, so an OR of common words over a million chunks takes a second or more. Past these
@@ -131,27 +131,85 @@ def has_cjk_grams(conn: apsw.Connection) -> bool:
     return one_row(conn, "SELECT 1 FROM sqlite_schema WHERE name = 'chunks_grams_vocab'") is not None
 
 
+MAX_WORD_GRAMS = 64  # three-character pieces of one long CJK word searched, at most
+GRAM_DEPTH = 4  # a long word's candidates: this many times ``limit``, before its quorum
+
+
 def cjk_search(conn: apsw.Connection, words: list[str], limit: int, filters: SearchFilters | None = None
                ) -> list[tuple[int, float]]:
     """Top ``limit`` chunks holding any of the CJK ``words`` anywhere in their text, best first,
     as (chunk id, bm25 score ≥ 0), from the three-character index. A word of three characters
-    or more is searched as it is; a shorter one as every indexed piece that starts with it
-    (保险 as 保险制, 保险费 …), the ones most chunks hold first."""
+    is searched as it is; a shorter one as every indexed piece that starts with it (保险 as
+    保险制, 保险费 …), the ones most chunks hold first; a longer one (a run of CJK text, a whole
+    question written without spaces) by its overlapping three-character pieces (see
+    :func:`_long_word`), so a chunk saying most of it in other words is found too."""
     phrases: list[str] = []
+    scores: dict[int, float] = {}
     for word in words:
-        if len(word) >= 3:
-            phrases.append('"' + word.replace('"', '""') + '"')
+        if len(word) > 3:
+            for rowid, score in _long_word(conn, word, limit, filters):
+                scores[rowid] = scores.get(rowid, 0.0) + score
+        elif len(word) == 3:
+            phrases.append(_quoted(word))
         elif word:
             found = rows(conn, "SELECT term FROM chunks_grams_vocab WHERE term >= ? AND term < ? "
                                "ORDER BY doc DESC LIMIT ?", (word, word + "\U0010ffff", MAX_GRAMS))
-            phrases += ['"' + str(r[0]).replace('"', '""') + '"' for r in found]
-    if not phrases:
+            phrases += [_quoted(str(r[0])) for r in found]
+    if phrases:
+        for rowid, score in _grams_ranked(conn, " OR ".join(phrases), limit, filters):
+            scores[rowid] = scores.get(rowid, 0.0) + score
+    return sorted(scores.items(), key=lambda item: -item[1])[:limit]
+
+
+def _long_word(conn: apsw.Connection, word: str, limit: int, filters: SearchFilters | None
+               ) -> list[tuple[int, float]]:
+    """Chunks holding at least half of the three-character pieces of ``word`` that the library
+    holds at all (a piece no chunk holds says nothing of any chunk), each scored by the BM25 of
+    the pieces it holds times the share of those pieces it holds: a chunk holding all of them
+    first, one holding a few rare ones before one holding a few common ones. The word itself
+    is among them whenever a chunk holds it."""
+    held = [g for g in word_grams(word) if one_row(conn, "SELECT 1 FROM chunks_grams_vocab WHERE term = ?", (g,))]
+    if not held:
         return []
+    quorum = gram_quorum(len(held))
+    found = _grams_ranked(conn, " OR ".join(_quoted(g) for g in held), limit * GRAM_DEPTH, filters)
+    texts = {int(r[0]): str(r[1]) for r in in_batches(conn, "SELECT id, text FROM chunks WHERE id IN ({ids})",
+                                                      [rowid for rowid, _ in found])}
+    folded = [g.casefold() for g in held]
+    scored: list[tuple[int, float]] = []
+    for rowid, score in found:
+        text = texts.get(rowid, "").casefold()
+        count = sum(g in text for g in folded)
+        if count >= quorum:
+            scored.append((rowid, score * count / len(held)))
+    return scored
+
+
+def word_grams(word: str) -> list[str]:
+    """The overlapping three-character pieces of ``word``, each once (``MAX_WORD_GRAMS`` at most)."""
+    return list(dict.fromkeys(word[i:i + 3] for i in range(len(word) - 2)))[:MAX_WORD_GRAMS]
+
+
+def gram_quorum(held: int) -> int:
+    """How many of the ``held`` pieces of a long CJK word (those the library holds) a text
+    must hold to be said to hold the word: half of them, at least one. A question written
+    without spaces shares few pieces with the note that answers it in other words
+    (退休后每月能领多少钱 shares only 退休后 with its answer), and a piece the library does not
+    hold tells no two texts apart."""
+    return max(1, (held + 1) // 2)
+
+
+def _grams_ranked(conn: apsw.Connection, match: str, limit: int, filters: SearchFilters | None
+                  ) -> list[tuple[int, float]]:
     where, params = filter_sql(filters)
     sql = ("SELECT f.rowid, bm25(chunks_grams) AS s FROM chunks_grams f "
            + ("JOIN chunks c ON c.id = f.rowid JOIN documents d ON d.id = c.document_id " if where else "")
            + f"WHERE chunks_grams MATCH ?{where} ORDER BY s LIMIT ?")
-    return [(int(r[0]), -float(r[1])) for r in rows(conn, sql, [" OR ".join(phrases), *params, limit])]
+    return [(int(r[0]), -float(r[1])) for r in rows(conn, sql, [match, *params, limit])]
+
+
+def _quoted(phrase: str) -> str:
+    return '"' + phrase.replace('"', '""') + '"'
 
 
 def holds_together(conn: apsw.Connection, words: list[str]) -> bool:
