@@ -217,7 +217,9 @@ class Library:
         """Read these failed files again although they did not change (a file that was locked,
         or a reader that has since improved); paths that are not failed files are ignored. The
         report says what became readable and what still fails. A document inside a file (a
-        message, an attachment) is read again with the file that holds it."""
+        message, an attachment) is read again with the file that holds it; a message skipped
+        because it stopped the reader, by reading its mailbox on from that message. Pages OCR
+        could not read (a file listed "ocr-failed") are read again."""
         marked = document_files.mark_for_retry(self.store, paths)
         return self.refresh(marked, progress=progress, cancel=cancel, pause=pause)
 
