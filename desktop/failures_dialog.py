@@ -106,7 +106,7 @@ class FailuresDialog(QDialog):
         self.retry_all_button.setToolTip("Read every file in this list again")
         self.retry_button.clicked.connect(self._retry_selected)
         self.retry_all_button.clicked.connect(
-            lambda: self.retry_requested.emit([f.path for f in self.failures if os.path.exists(f.path)]))
+            lambda: self.retry_requested.emit([f.path for f in self.failures if _on_disk(f.path)]))
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
         for button in (self.open_button, self.reveal_button, self.retry_button, self.retry_all_button):
             buttons.addButton(button, QDialogButtonBox.ButtonRole.ActionRole)
@@ -178,13 +178,13 @@ class FailuresDialog(QDialog):
 
     def _update_buttons(self) -> None:
         path = self.selected_path()
-        there = path is not None and os.path.exists(path)
+        there = path is not None and _on_disk(path)
         self.open_button.setEnabled(there)
         self.reveal_button.setEnabled(path is not None)
         self.open_button.setToolTip("" if path is None or there else "The file is not there any more")
         failed = path is not None and any(f.path == path for f in self.failures)
         self.retry_button.setEnabled(there and failed)
-        self.retry_all_button.setEnabled(any(os.path.exists(f.path) for f in self.failures))
+        self.retry_all_button.setEnabled(any(_on_disk(f.path) for f in self.failures))
 
     def _retry_selected(self) -> None:
         path = self.selected_path()
@@ -195,6 +195,21 @@ class FailuresDialog(QDialog):
         path = self.selected_path()
         if path is not None:
             signal.emit(path)
+
+
+def _on_disk(path: str) -> bool:
+    """The file is there, or the file that holds it is (a message in a mailbox, an attachment:
+    their paths go on below the path of the file that holds them)."""
+    if os.path.exists(path):
+        return True
+    parent = os.path.dirname(path)
+    while parent and parent != path:
+        if os.path.isfile(parent):
+            return True
+        if os.path.isdir(parent):
+            return False  # a file that is gone, from a folder that is still there
+        path, parent = parent, os.path.dirname(parent)
+    return False
 
 
 def _new_table(columns: Sequence[str]) -> QTableWidget:

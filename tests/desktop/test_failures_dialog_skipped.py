@@ -83,3 +83,25 @@ def test_the_window_shows_the_files_it_did_not_read(qtbot, make_window, corpus: 
     assert sorted(r[0] for r in rows(dialog.skipped_table)) == ["oven.dat", "scan.raw"]
     assert [r[0] for r in rows(dialog.table)] == ["broken.pdf"]
     dialog.reject()
+
+
+def test_a_message_that_failed_inside_a_mailbox_can_be_tried_again(qtbot, tmp_path):
+    """A message's path goes on below its mailbox's, so it is not on disk itself; it can still
+    be tried again (and opened) while the mailbox is there, unlike a file that is gone."""
+    from memex.desktop.failures_dialog import FailuresDialog
+
+    box = tmp_path / "Inbox.mbox"
+    box.write_bytes(b"From a@b Tue Mar  3 09:30:00 2026\nSubject: x\n\nbody\n")
+    message = f"{box}/0"
+    gone = str(tmp_path / "gone.pdf")
+    dialog = FailuresDialog([FileError(message, "timeout", "Reading this message stopped Memex's reader"),
+                             FileError(gone, "corrupt", "damaged")], skipped=[])
+    qtbot.addWidget(dialog)
+    asked: list[list[str]] = []
+    dialog.retry_requested.connect(asked.append)
+    dialog.table.selectRow(0)
+    assert dialog.retry_button.isEnabled() and dialog.open_button.isEnabled()
+    dialog.table.selectRow(1)
+    assert not dialog.retry_button.isEnabled()
+    dialog.retry_all_button.click()
+    assert asked == [[message]]
