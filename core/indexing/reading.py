@@ -2,10 +2,11 @@
 writing of the group before it.
 
 Small files are read several to a round trip of the extraction process and written in one
-transaction; a large file is read and written on its own. While this process chunks and
-writes group N, the extraction process already reads group N+1: one background thread hands
-the groups to the worker in order (so its calls stay serialised), and this thread stays the
-only writer. A file is noted as in flight before it is sent, and its pinned copy is held
+transaction; a large file is read and written on its own. While this process writes group
+N, the extraction process already reads group N+1: one background thread hands the groups to
+the worker in order (so its calls stay serialised) and cuts each extracted group into chunks
+(tokenising releases the GIL, so it runs beside the writes), and this thread stays the only
+writer. A file is noted as in flight before it is sent, and its pinned copy is held
 until its request is done, even when the group is abandoned.
 
 A mailbox, and a file that was in flight when an earlier run died, are read alone with
@@ -20,7 +21,7 @@ from __future__ import annotations
 import contextlib
 import tempfile
 from collections import deque
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import wait as wait_for
 from contextlib import ExitStack
@@ -32,8 +33,9 @@ from ..errors import ExtractionError
 from ..extract.worker import ExtractionWorker, Outcome, Request
 from ..store import in_flight
 from ..store.connection import checkpoint, write_transaction
+from ..types import ChunkSpan
 from . import scan
-from .chunking import chunk_documents
+from .chunking import TokenizerLike, chunk_documents
 from .mailboxes import MAILBOX_KINDS
 from .scan import DiskFile
 
@@ -79,14 +81,45 @@ class _Batch:
     group: Sequence[Planned] | None  # None: a file read alone inside another group
     outcomes: list[str]
     asked: list[_Reading]
-    extraction: Future[list[Outcome]] | None
+    extraction: Future[_Extracted] | None
     pins: ExitStack | None = None  # let go by the extraction, or here when it is called off
 
 
-def _extract_then_unpin(worker: ExtractionWorker, requests: list[Request], pins: ExitStack) -> list[Outcome]:
-    """(On the background thread.) The extraction; the pinned files are let go once it is done."""
+@dataclass
+class _Extracted:
+    """A group's extraction as the background thread hands it over: each file's outcome, and
+    the extracted ones' chunks in order (or the error chunking them raised, raised by the
+    writer once the group is its own, so its files stay noted as in flight)."""
+
+    outcomes: list[Outcome]
+    chunks: list[list[ChunkSpan]] | Exception | None  # None: not chunked, the run was stopped
+
+
+def _extract_and_chunk(worker: ExtractionWorker, requests: list[Request], pins: ExitStack,
+                       chunking: _Chunking) -> _Extracted:
+    """(On the background thread.) The extraction, the pinned files let go once it is done;
+    then the extracted pages cut into chunks, so the writer only writes. Skipped after a stop:
+    nobody will write this group."""
     with pins:
-        return worker.extract_many(requests)
+        outcomes = worker.extract_many(requests)
+    if chunking.cancelled():
+        return _Extracted(outcomes, None)
+    pages = [result.pages for result in outcomes if not isinstance(result, ExtractionError)]
+    try:
+        return _Extracted(outcomes, chunk_documents(pages, chunking.tokenizer, chunking.max_tokens,
+                                                    chunking.overlap))
+    except Exception as exc:  # noqa: BLE001 - raised by the writer, see _Extracted
+        return _Extracted(outcomes, exc)
+
+
+@dataclass(frozen=True)
+class _Chunking:
+    """What the background thread needs to chunk a group (the tokenizer is safe to share)."""
+
+    tokenizer: TokenizerLike
+    max_tokens: int
+    overlap: int
+    cancelled: Callable[[], bool]
 
 
 class WordsReader:
@@ -166,7 +199,9 @@ class WordsReader:
                 batch.asked.append(r)
             if requests:
                 assert self._feeder is not None
-                batch.extraction = self._feeder.submit(_extract_then_unpin, h.worker, requests, pins)
+                chunking = _Chunking(h.tokenizer, h.options.chunk_tokens, h.options.chunk_overlap,
+                                     lambda: h.job.cancelled)
+                batch.extraction = self._feeder.submit(_extract_and_chunk, h.worker, requests, pins, chunking)
                 batch.pins = pins
         finally:
             if batch.extraction is None:
@@ -176,20 +211,24 @@ class WordsReader:
     def _finish_next(self) -> None:
         """Wait for the oldest group's extraction, then write it and count it done."""
         batch = self._queue[0]
-        extracted = self._wait(batch.extraction) if batch.extraction is not None else []
+        extracted = self._wait(batch.extraction) if batch.extraction is not None else _Extracted([], [])
         self._queue.popleft()  # from here on an error leaves its files noted as in flight
-        outcomes = self._write(batch, extracted)
+        if extracted.chunks is None:  # stopped before it was chunked: lands here, nothing written
+            self._queue.appendleft(batch)
+            self.host.job.checkpoint()
+            raise AssertionError("a group left unchunked by a stop reached the writer")
+        if isinstance(extracted.chunks, Exception):
+            raise extracted.chunks
+        outcomes = self._write(batch, extracted.outcomes, extracted.chunks)
         for outcome in outcomes:
             self.counts[outcome] = self.counts.get(outcome, 0) + 1
         if batch.group is not None:
             self._done(batch.group)
 
-    def _write(self, batch: _Batch, extracted: list[Outcome]) -> list[str]:
-        """The batch's outcomes, its extracted files chunked and written in one transaction."""
+    def _write(self, batch: _Batch, extracted: list[Outcome], chunks: list[list[ChunkSpan]]) -> list[str]:
+        """The batch's outcomes, its extracted files (chunked already) written in one transaction."""
         h = self.host
-        texts = [result for result in extracted if not isinstance(result, ExtractionError)]
-        chunked = iter(chunk_documents([t.pages for t in texts], h.tokenizer, h.options.chunk_tokens,
-                                       h.options.chunk_overlap))
+        chunked = iter(chunks)
         outcomes = list(batch.outcomes)
         with h._group():
             for r, result in zip(batch.asked, extracted, strict=True):
@@ -198,7 +237,7 @@ class WordsReader:
                 outcomes.append(h._write(r, result, spans))
         return outcomes
 
-    def _wait(self, extraction: Future[list[Outcome]]) -> list[Outcome]:
+    def _wait(self, extraction: Future[_Extracted]) -> _Extracted:
         """The extraction's outcomes; a stop asked for meanwhile lands at once."""
         job = self.host.job
         while not extraction.done():

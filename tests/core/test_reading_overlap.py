@@ -1,4 +1,4 @@
-"""The extraction process reads the next group of files while this process chunks and writes
+"""The extraction process reads the next group of files while this process writes
 the group before it; a stop while a group is being extracted ends the run at once, writes no
 part of that group and leaves none of its files counted as in flight.
 
@@ -9,7 +9,6 @@ lets it go. The groups of a run are 1 file, then 2 (:func:`reading_groups`, file
 
 from __future__ import annotations
 
-import importlib
 import os
 import select
 import sys
@@ -98,30 +97,25 @@ def _folder(tmp_path: Path, names: list[str]) -> Path:
     return folder
 
 
-def _chunking_waits_for(monkeypatch: pytest.MonkeyPatch, pipes: Pipes, name: str, seen: list[bool]) -> None:
-    """The first group's chunking (the parent's work on it) goes on only once the child has
+def _writing_waits_for(monkeypatch: pytest.MonkeyPatch, pipes: Pipes, name: str, seen: list[bool]) -> None:
+    """The first group's writing (the parent's work on it) goes on only once the child has
     started on ``name``, a file of the next group; ``seen`` says whether it did in time."""
-    for module_name in ("memex.core.indexing.reading", "memex.core.indexing.indexer"):
-        try:
-            module = importlib.import_module(module_name)
-        except ImportError:
-            continue
-        real = getattr(module, "chunk_documents", None)
-        if real is None:
-            continue
+    from memex.core.indexing.indexer import Indexer
 
-        def gated(documents, *args, _real=real, **kwargs):  # noqa: ANN001, ANN202
-            if not seen:
-                seen.append(pipes.wait_started(name))
-            return _real(documents, *args, **kwargs)
+    real = Indexer._write
 
-        monkeypatch.setattr(module, "chunk_documents", gated)
+    def gated(self, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN202
+        if not seen:
+            seen.append(pipes.wait_started(name))
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(Indexer, "_write", gated)
 
 
 def test_the_next_group_is_extracted_while_the_one_before_is_written(tmp_path, embedder, monkeypatch, pipes):
     folder = _folder(tmp_path, ["alpha.txt", "bravo.txt", "charlie.txt"])
     seen: list[bool] = []
-    _chunking_waits_for(monkeypatch, pipes, "bravo.txt", seen)
+    _writing_waits_for(monkeypatch, pipes, "bravo.txt", seen)
     lib = Library.open(tmp_path / "library.db", embedder=embedder, reranker=False,
                        extraction_worker=ExtractionWorker(timeout_s=WAIT_S, target=TARGET))
     try:
