@@ -9,9 +9,8 @@ from typing import Any
 
 import pytest
 import search_cases
-from memex.core import library as library_module
 from memex.core.library import Library
-from memex.core.search import hybrid, query
+from memex.core.search import hybrid, library_search, query
 from memex.core.search.hybrid import rerank_hits
 from memex.core.search.query import fts_match_expression, parse_query
 
@@ -83,7 +82,7 @@ def _count_calls(monkeypatch: pytest.MonkeyPatch, module: object, name: str) -> 
 def test_one_reading_of_the_text_per_search(indexed, monkeypatch, mode, text, prefix_last):
     lib, _ = indexed
     readings = _count_calls(monkeypatch, query, "query_terms")  # what every reading of the text calls
-    parses = [_count_calls(monkeypatch, module, "parse_query") for module in (library_module, hybrid)]
+    parses = [_count_calls(monkeypatch, module, "parse_query") for module in (library_search, hybrid)]
     ideals = _count_calls(monkeypatch, hybrid, "ideal_score")
     hits = lib.search(text, k=5, mode=mode, prefix_last=prefix_last, rerank=False)
     assert (readings[0], sum(calls[0] for calls in parses)) == (1, 1)

@@ -61,7 +61,7 @@ def _many_files(root: Path, n: int) -> Path:
     words = "river stone cloud lantern meadow copper violin harbour orchard canyon".split()
     for i in range(n):
         text = f"Note {i}: the {words[i % 10]} and the {words[(i * 3) % 10]} of day {i}. Entry number {i}.\n"
-        (root / f"note-{i:03d}.txt").write_text(text, encoding="utf-8")
+        (root / f"note-{i:04d}.txt").write_text(text, encoding="utf-8")
     return root
 
 
@@ -156,10 +156,12 @@ def test_pause_resume_and_cancel(qtbot, make_window, tmp_path):
     wait_idle(qtbot, window)
     assert window.library.status().documents == 120
 
-    # A second run, cancelled while paused (so it cannot finish first on a fast machine).
-    second = _many_files(tmp_path / "more", 120)
+    # A second run, cancelled while paused (so it cannot finish first on a fast machine). It is
+    # large enough that the pause lands while its words are still being read: reports reach the
+    # window a little after the run makes them, and 120 notes are read in well under a second.
+    second = _many_files(tmp_path / "more", 2000)
     window.add_paths([second])
-    qtbot.waitUntil(lambda: progress[-1].files_total == 120 and progress[-1].files_done >= 3
+    qtbot.waitUntil(lambda: progress[-1].files_total == 2000 and progress[-1].files_done >= 3
                     and progress[-1].phase == "indexing", timeout=20_000)
     window.status.pause_button.click()
     qtbot.waitUntil(lambda: progress[-1].phase == "paused", timeout=10_000)
@@ -168,7 +170,7 @@ def test_pause_resume_and_cancel(qtbot, make_window, tmp_path):
     assert "stopped" in window.status.message_text()
     assert not window.status.running
     status = window.library.status()
-    assert 120 < status.documents < 240  # what was done stays; the rest was not indexed
+    assert 120 < status.documents < 2120  # what was done stays; the rest was not indexed
 
 
 def test_remove_folder_forgets_it_but_keeps_files(qtbot, make_window, corpus):
