@@ -203,6 +203,15 @@ def scans_and_mail(app_dir: Path, home: Path, tmp_path_factory: pytest.TempPathF
     scan = pymupdf.open()
     scan.new_page(width=page.rect.width, height=page.rect.height).insert_image(page.rect, pixmap=picture)
     scan.save(folder / "scan.pdf")
+    photo = pymupdf.open()  # a phone photo of a note, as HEIC (read through pillow-heif)
+    note = photo.new_page(width=420, height=90)
+    note.insert_text((20, 50), "Gooseberry jam labels", fontsize=20)
+    from PIL import Image
+    from pillow_heif import register_heif_opener
+
+    register_heif_opener()
+    shot = note.get_pixmap(dpi=150)
+    Image.frombytes("RGB", (shot.width, shot.height), shot.samples).save(folder / "note.heic", quality=90)
     message = EmailMessage()
     message["From"] = "Ada Keeper <ada@example.org>"
     message["To"] = "crew@example.org"
@@ -220,6 +229,7 @@ def scans_and_mail(app_dir: Path, home: Path, tmp_path_factory: pytest.TempPathF
 @pytest.mark.parametrize(("query", "expected"), [
     ("pelican harbour trawler", "scan.pdf"),
     ("quarterly lighthouse inspection", "inbox.mbox"),
+    ("gooseberry jam labels", "note.heic"),
 ])
 def test_the_app_reads_scanned_pages_and_mail(app_dir, home, scans_and_mail, query, expected):
     """OCR (RapidOCR's models and OpenCV travel with the app) and mail reading work in the build."""
