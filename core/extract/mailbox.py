@@ -20,6 +20,7 @@ import os
 import re
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
 
@@ -130,6 +131,31 @@ def _first_message(fh: BinaryIO, start: int) -> int:
     return offset
 
 
+class MessageLines:
+    """The lines of one message, read from ``fh`` just after its "From " line ``from_line``, up
+    to the next message's "From " line; ">From " lines lose the ">" the mailbox added. After
+    the loop, ``read`` is the bytes the message took and ``at_next`` says whether another
+    message follows (its "From " line is consumed, not counted)."""
+
+    def __init__(self, fh: BinaryIO, from_line: bytes) -> None:
+        self.fh = fh
+        self.from_line = from_line
+        self.read = 0
+        self.at_next = False
+
+    def __iter__(self) -> Iterator[bytes]:
+        at_line_start = self.from_line.endswith(b"\n")
+        while line := self.fh.readline(_LINE_LIMIT):
+            line_start, at_line_start = at_line_start, line.endswith(b"\n")
+            if line_start and line.startswith(b"From ") and is_from_line(line):
+                self.at_next = True
+                return
+            self.read += len(line)
+            if line_start and line.startswith(b">") and line.lstrip(b">").startswith(b"From "):
+                line = line[1:]
+            yield line
+
+
 class _MboxStream:
     """Reads one message at a time; ``next_offset`` is where the next one's "From " line
     starts (None at the end of the file)."""
@@ -145,27 +171,19 @@ class _MboxStream:
         assert offset is not None, "read past the end of the mailbox"
         self.fh.seek(offset)
         from_line = self.fh.readline(_LINE_LIMIT)
-        pos = offset + len(from_line)
-        at_line_start = from_line.endswith(b"\n")
+        lines = MessageLines(self.fh, from_line)
         chunks: list[bytes] = []
         size = 0
         too_large = False
-        self.next_offset = None
-        while line := self.fh.readline(_LINE_LIMIT):
-            line_start, at_line_start = at_line_start, line.endswith(b"\n")
-            if line_start and line.startswith(b"From ") and is_from_line(line):
-                self.next_offset = pos
-                break
-            pos += len(line)
+        for line in lines:
             if too_large or not keep:
                 continue
-            if line_start and line.startswith(b">") and line.lstrip(b">").startswith(b"From "):
-                line = line[1:]
             chunks.append(line)
             size += len(line)
             if size > MAX_MESSAGE_BYTES:
                 too_large = True
                 chunks = [headers_only(_prefix(chunks, _HEAD_KEEP))]
+        self.next_offset = offset + len(from_line) + lines.read if lines.at_next else None
         return offset, b"".join(chunks), too_large
 
 

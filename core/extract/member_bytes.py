@@ -19,7 +19,7 @@ from .mail import (
     parse_message,
     safe_file_name,
 )
-from .mailbox import is_from_line
+from .mailbox import MessageLines, is_from_line
 
 _LINE_LIMIT = 2**20
 _MOVED = "the mailbox changed since Memex read it"
@@ -39,13 +39,7 @@ def mbox_message(path: Path, offset: int, limit: int = MAX_MESSAGE_BYTES) -> byt
             raise ExtractionError(_MOVED, "moved")
         out: list[bytes] = []
         size = 0
-        at_line_start = first.endswith(b"\n")
-        while line := fh.readline(_LINE_LIMIT):
-            line_start, at_line_start = at_line_start, line.endswith(b"\n")
-            if line_start and line.startswith(b"From ") and is_from_line(line):
-                break
-            if line_start and line.startswith(b">") and line.lstrip(b">").startswith(b"From "):
-                line = line[1:]
+        for line in MessageLines(fh, first):
             out.append(line)
             size += len(line)
             if size > limit:

@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pymupdf
 import pytest
+from mailgen import DATE_POSIX, pdf_bytes, write_mbox
+from mailgen import message as _message
 from memex.core.errors import EmptyFile, ExtractionError
 from memex.core.extract import detect_kind, extract_file
 from memex.core.extract import mail as mail_module
@@ -18,44 +20,10 @@ from memex.core.extract import mailbox as mailbox_module
 from memex.core.extract.mail import extract_mail, safe_file_name
 from memex.core.types import Extraction
 
-DATE = "Thu, 04 Dec 2025 10:00:00 +0100"
-DATE_POSIX = 1764838800.0
-
-
-def pdf_bytes(text: str) -> bytes:
-    doc = pymupdf.open()
-    doc.new_page().insert_text((72, 72), text)
-    data = doc.tobytes()
-    doc.close()
-    return bytes(data)
-
 
 def message(subject: str, body: str, sender: str = "Ann Example <ann@example.org>",
             attachments: tuple[tuple[str, bytes, str], ...] = ()) -> EmailMessage:
-    msg = EmailMessage()
-    msg["From"] = sender
-    msg["To"] = "Bob <bob@example.net>, carol@example.net"
-    msg["Subject"] = subject
-    msg["Date"] = DATE
-    msg.set_content(body)
-    for name, data, ctype in attachments:
-        maintype, subtype = ctype.split("/")
-        msg.add_attachment(data, maintype=maintype, subtype=subtype, filename=name)
-    return msg
-
-
-def write_mbox(path: Path, messages: list[EmailMessage]) -> list[int]:
-    """The mailbox written by the stdlib (mboxo: body "From " lines escaped); the byte
-    offsets of the messages' "From " lines."""
-    box = mailbox.mbox(path)
-    for msg in messages:
-        box.add(msg)
-    box.flush()
-    box.close()
-    data = path.read_bytes()
-    offsets = [0] + [i + 1 for i in range(len(data)) if data.startswith(b"\nFrom MAILER-DAEMON", i)]
-    assert len(offsets) == len(messages)
-    return offsets
+    return _message(subject, body, sender, "Bob <bob@example.net>, carol@example.net", attachments)
 
 
 def three_messages() -> list[EmailMessage]:

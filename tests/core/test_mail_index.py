@@ -12,8 +12,8 @@ import threading
 from email.message import EmailMessage
 from pathlib import Path
 
-import pymupdf
 import pytest
+from mailgen import message, pdf_bytes, write_mbox
 from memex.core.cli.output import format_hits, hit_dict
 from memex.core.config import cache_dir
 from memex.core.errors import ExtractionError, LibraryError
@@ -24,7 +24,6 @@ from memex.core.service.operations import hit_dict as service_hit_dict
 from memex.core.service.operations import results_dict
 from memex.core.types import Extraction, IndexProgress, SearchFilters
 
-DATE = "Thu, 04 Dec 2025 10:00:00 +0100"
 COUNTING = f"{__name__}:counting_extract"
 LOG_ENV = "MEMEX_TEST_MAIL_LOG"  # where counting_extract notes each request
 SLICE_ENV = "MEMEX_TEST_MAIL_SLICE"  # messages per slice, in the extraction process
@@ -56,28 +55,6 @@ def requests(log: Path) -> list[tuple[str, int, int]]:
             (line.split() for line in log.read_text(encoding="utf-8").splitlines())]
 
 
-def pdf_bytes(text: str) -> bytes:
-    doc = pymupdf.open()
-    doc.new_page().insert_text((72, 72), text)
-    data = bytes(doc.tobytes())
-    doc.close()
-    return data
-
-
-def message(subject: str, body: str, sender: str = "Ann Example <ann@example.org>",
-            attachments: tuple[tuple[str, bytes, str], ...] = (), date: str = DATE) -> EmailMessage:
-    msg = EmailMessage()
-    msg["From"] = sender
-    msg["To"] = "Bob <bob@example.net>"
-    msg["Subject"] = subject
-    msg["Date"] = date
-    msg.set_content(body)
-    for name, data, ctype in attachments:
-        maintype, subtype = ctype.split("/")
-        msg.add_attachment(data, maintype=maintype, subtype=subtype, filename=name)
-    return msg
-
-
 ZEPPELIN_PDF = pdf_bytes("Quarterly zeppelin budget")
 
 
@@ -88,17 +65,6 @@ def three_messages() -> list[EmailMessage]:
                 attachments=(("budget.pdf", ZEPPELIN_PDF, "application/pdf"),)),
         message("Holiday plans", "Iceland in March, with the glaciers.\n", sender="Dan <dan@example.com>"),
     ]
-
-
-def write_mbox(path: Path, messages: list[EmailMessage]) -> list[int]:
-    """Write (or add to) the mailbox; the byte offsets of every message's "From " line."""
-    box = mailbox.mbox(path)
-    for msg in messages:
-        box.add(msg)
-    box.flush()
-    box.close()
-    data = path.read_bytes()
-    return [0] + [i + 1 for i in range(len(data)) if data.startswith(b"\nFrom MAILER-DAEMON", i)]
 
 
 @pytest.fixture

@@ -3,13 +3,12 @@
 
 from __future__ import annotations
 
-import mailbox
 import os
 import signal
-from email.message import EmailMessage
 from pathlib import Path
 
 import pytest
+from mailgen import message, write_mbox
 from memex.core.extract import extract_file
 from memex.core.extract.worker import ExtractionWorker
 from memex.core.library import Library
@@ -43,26 +42,11 @@ def crash_while_flagged(path: Path, max_chars: int, kind: str | None = None, sta
     return extract_file(path, max_chars, kind, start=start)
 
 
-def message(subject: str, body: str) -> EmailMessage:
-    msg = EmailMessage()
-    msg["From"] = "Ann Example <ann@example.org>"
-    msg["To"] = "Bob <bob@example.net>"
-    msg["Subject"] = subject
-    msg["Date"] = "Thu, 04 Dec 2025 10:00:00 +0100"
-    msg.set_content(body)
-    return msg
-
-
-def write_mbox(path: Path, bad: int) -> list[int]:
+def write_mailbox(path: Path, bad: int) -> list[int]:
     """A mailbox of one message per word, message ``bad`` holding MARK; the messages' offsets."""
-    box = mailbox.mbox(path)
-    for i, word in enumerate(WORDS):
-        box.add(message("Troublemaker" if i == bad else f"Note {i}",
-                        f"{MARK.decode() if i == bad else 'Today'} the {word} was seen.\n"))
-    box.flush()
-    box.close()
-    data = path.read_bytes()
-    return [0] + [i + 1 for i in range(len(data)) if data.startswith(b"\nFrom MAILER-DAEMON", i)]
+    return write_mbox(path, [message("Troublemaker" if i == bad else f"Note {i}",
+                                     f"{MARK.decode() if i == bad else 'Today'} the {word} was seen.\n")
+                             for i, word in enumerate(WORDS)])
 
 
 def found(lib: Library, word: str) -> list[str]:
@@ -95,7 +79,7 @@ def test_try_again_reads_a_skipped_message_from_where_it_lies(
     folder = tmp_path / "mail"
     folder.mkdir()
     box = folder / "inbox.mbox"
-    offsets = write_mbox(box, bad)
+    offsets = write_mailbox(box, bad)
     lib.index([folder])
     skipped = f"{box}/{offsets[bad]}"
     assert [(f.path, f.reason) for f in lib.failures()] == [(skipped, "crashed")]
@@ -124,7 +108,7 @@ def test_try_again_after_the_mailbox_changed_before_the_message_reads_it_all(
     folder = tmp_path / "mail"
     folder.mkdir()
     box = folder / "inbox.mbox"
-    offsets = write_mbox(box, 3)
+    offsets = write_mailbox(box, 3)
     lib.index([folder])
     skipped = f"{box}/{offsets[3]}"
     assert [f.path for f in lib.failures()] == [skipped]
@@ -145,7 +129,7 @@ def test_try_again_on_a_message_that_still_stops_the_reader_lists_it_again(
     folder = tmp_path / "mail"
     folder.mkdir()
     box = folder / "inbox.mbox"
-    offsets = write_mbox(box, 2)
+    offsets = write_mailbox(box, 2)
     lib.index([folder])
     skipped = f"{box}/{offsets[2]}"
     report = lib.retry([skipped])

@@ -6,7 +6,6 @@ however many messages the mailbox holds."""
 
 from __future__ import annotations
 
-import mailbox
 import os
 import signal
 import subprocess
@@ -17,6 +16,7 @@ from email.message import EmailMessage
 from pathlib import Path
 
 import pytest
+from mailgen import message, write_mbox
 from memex.core.errors import ExtractionError
 from memex.core.extract import extract_file
 from memex.core.extract.mailbox import one_message, skip_message, slice_request
@@ -75,27 +75,6 @@ def requests(log: Path) -> list[tuple[int, bool]]:
             assert asked and asked[-1] == (int(line[1]), False)
             asked[-1] = (int(line[1]), True)
     return asked
-
-
-def message(subject: str, body: str) -> EmailMessage:
-    msg = EmailMessage()
-    msg["From"] = "Ann Example <ann@example.org>"
-    msg["To"] = "Bob <bob@example.net>"
-    msg["Subject"] = subject
-    msg["Date"] = "Thu, 04 Dec 2025 10:00:00 +0100"
-    msg.set_content(body)
-    return msg
-
-
-def write_mbox(path: Path, messages: list[EmailMessage]) -> list[int]:
-    """Write (or add to) the mailbox; the byte offsets of every message's "From " line."""
-    box = mailbox.mbox(path)
-    for msg in messages:
-        box.add(msg)
-    box.flush()
-    box.close()
-    data = path.read_bytes()
-    return [0] + [i + 1 for i in range(len(data)) if data.startswith(b"\nFrom MAILER-DAEMON", i)]
 
 
 def mailbox_with_trouble(folder: Path, bad: int, count: int = 10) -> tuple[Path, list[int]]:
