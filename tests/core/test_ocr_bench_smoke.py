@@ -23,16 +23,7 @@ from memex_bench.ocr_pages import (  # noqa: E402
     make_page,
     word_recall,
 )
-
-
-def _levenshtein(a: str, b: str) -> int:
-    previous = list(range(len(b) + 1))
-    for i, ca in enumerate(a, 1):
-        current = [i]
-        for j, cb in enumerate(b, 1):
-            current.append(min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (ca != cb)))
-        previous = current
-    return previous[-1]
+from ocr_fixtures import levenshtein  # noqa: E402  (the textbook version, from the OCR tests)
 
 
 def test_edit_distance_agrees_with_the_textbook_programme() -> None:
@@ -40,7 +31,7 @@ def test_edit_distance_agrees_with_the_textbook_programme() -> None:
     for _ in range(400):
         a = "".join(rnd.choice("abcé ") for _ in range(rnd.randint(0, 14)))
         b = "".join(rnd.choice("abcé ") for _ in range(rnd.randint(0, 14)))
-        assert edit_distance(a, b) == _levenshtein(a, b), (a, b)
+        assert edit_distance(a, b) == levenshtein(a, b), (a, b)
 
 
 def test_error_rate_and_recall_count_against_the_known_text() -> None:

@@ -16,11 +16,11 @@ import random
 import sys
 import threading
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from PySide6.QtCore import QEventLoop, Qt, QTimer
+from memex_bench.window_latency import turn_until
+from PySide6.QtCore import Qt, QTimer
 
 FILES = 300
 TICK_MS = 10
@@ -47,19 +47,6 @@ def write_notes(folder: Path, count: int) -> None:
                       for _ in range(rnd.randint(2, 6))]
         suffix = ".md" if i % 3 == 0 else ".txt"
         (folder / f"note-{i:03}{suffix}").write_text(f"Note {i}\n\n" + "\n\n".join(paragraphs), encoding="utf-8")
-
-
-def run_loop_until(done: Callable[[], bool], timeout_s: float) -> bool:
-    """Turn the event loop (never sleeping in between, unlike qWait) until ``done()``."""
-    loop = QEventLoop()
-    poll = QTimer(interval=20)
-    poll.timeout.connect(lambda: done() and loop.quit())
-    QTimer.singleShot(int(timeout_s * 1000), loop.quit)
-    if not done():
-        poll.start()
-        loop.exec()
-    poll.stop()
-    return done()
 
 
 class Typist:
@@ -108,7 +95,7 @@ def test_window_keeps_turning_while_it_indexes_and_embeds(qtbot, make_window, li
     folder = tmp_path / "notes"
     write_notes(folder, FILES)
     window = make_window()
-    assert run_loop_until(lambda: window.indexer is not None and not window.tasks.busy(), 60)
+    assert turn_until(lambda: window.indexer is not None and not window.tasks.busy(), 60)
     phases: set[str] = set()
     window.indexer.progress.connect(lambda _job, p: phases.add(p.phase))
 
@@ -128,7 +115,7 @@ def test_window_keeps_turning_while_it_indexes_and_embeds(qtbot, make_window, li
     timer.start()
     typist.timer.start()
     window.add_paths([str(folder)])
-    finished = run_loop_until(lambda: window.indexer.busy is False and not window.tasks.busy("write"), 600)
+    finished = turn_until(lambda: window.indexer.busy is False and not window.tasks.busy("write"), 600)
     timer.stop()
     typist.timer.stop()
 
