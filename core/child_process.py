@@ -102,6 +102,12 @@ class IsolatedWorker:
             self._check_open()
             self._ensure_child()
 
+    def rest(self) -> None:
+        """End the child (waiting for a request in progress) until the next request starts a
+        fresh one: its memory goes back to the system while the owner has other work."""
+        with self._lock:
+            self._stop(kill=False)
+
     def close(self) -> None:
         """Stop the child (if any). Safe to call more than once."""
         lock = getattr(self, "_lock", None)

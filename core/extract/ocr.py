@@ -30,7 +30,7 @@ import numpy as np
 from memex.core.errors import CorruptFile, ExtractionError, ExtractionTimeout
 from memex.core.types import OcrPage, OcrWord
 
-from ..memory import release_free_heap
+from ..memory import c_library, release_free_heap
 from .detect_bands import DETECT_MAX_SIDE, BandDetector
 from .reading_order import reading_order
 from .scans import ENGINE_MAX_SIDE, MAX_IMAGE_PIXELS, MAX_OCR_PAGES, RENDER_DPI, Array, Picture, load_page
@@ -196,11 +196,8 @@ def _tune_heap() -> None:
     one per thread keep the engine's threads from each holding their own."""
     if not sys.platform.startswith("linux"):
         return
-    import ctypes
-    import ctypes.util
-
     with contextlib.suppress(OSError, AttributeError):
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        libc = c_library()
         libc.mallopt(-3, _HEAP_MMAP_BYTES)  # M_MMAP_THRESHOLD (fixed: no more raising)
         libc.mallopt(-8, 2)  # M_ARENA_MAX
 

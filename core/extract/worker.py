@@ -17,13 +17,13 @@ import contextlib
 import gc
 import importlib
 import os
-import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, TypeAlias
 
 from memex.core.child_process import PYMUPDF_ADDONS, TOO_LARGE, ChildSpec, IsolatedWorker, rebuild_error, resolve
 from memex.core.errors import ExtractionError
+from memex.core.memory import release_free_heap
 from memex.core.types import Extraction
 
 DEFAULT_TARGET = "memex.core.extract:extract_file"
@@ -193,11 +193,7 @@ def _size(path: Path) -> int:
 def give_memory_back() -> None:
     """Collect cycles and return freed heap pages to the system (glibc keeps them otherwise)."""
     gc.collect()
-    if sys.platform.startswith("linux"):
-        with contextlib.suppress(Exception):
-            import ctypes
-
-            ctypes.CDLL("libc.so.6").malloc_trim(0)
+    release_free_heap()
 
 
 def warm_up() -> None:

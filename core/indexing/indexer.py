@@ -31,6 +31,7 @@ from ..errors import ExtractionError, IndexingCancelled
 from ..extract import detect_kind
 from ..extract.worker import ExtractionWorker
 from ..jobs import JobControl
+from ..memory import release_free_heap
 from ..store import Connection, in_flight
 from ..store import documents as docs
 from ..store.chunks import insert_chunks
@@ -52,6 +53,7 @@ if TYPE_CHECKING:
     from .ocr_phase import OcrPhase
 
 MAX_ATTEMPTS = 3  # runs that may end while reading one version of a file before it is skipped
+REST_READER_CHUNKS = 2_000  # a backlog this large (a minute or more of embedding) ends the extraction process
 
 
 @dataclass(frozen=True)
@@ -140,7 +142,7 @@ class Indexer:
         self.pace = Pace(paused_s=lambda: self.job.paused_s)
         self.meaning = MeaningQueue(conn, embed, space, self.job, self.pace, self.guard,
                                     report=lambda force: self._emit("embedding", force=force),
-                                    respace=respace)
+                                    respace=respace, crowded=lambda: self.ocr is not None and self.ocr.running)
         self.members = MemberWriter(conn, tokenizer, options.chunk_tokens, options.chunk_overlap, self.pace,
                                     self.meaning)  # documents inside files: messages, attachments
         self.mailboxes = MailboxReader(self)
@@ -163,6 +165,7 @@ class Indexer:
             self._read_words(plan, counts)
             if self.ocr is not None:
                 self.ocr.start()
+            self._rest_reader()
             self.meaning.drain()
             if self.ocr is not None:
                 self.ocr.finish(self.meaning, lambda: self._emit("ocr", force=True))
@@ -188,6 +191,16 @@ class Indexer:
         self.pace.start_words(len(plan.process), sum(f.size for f, _ in plan.process))
         WordsReader(self).read_all(plan.process, counts)
         self.pace.end_words()
+
+    def _rest_reader(self) -> None:
+        """Before long work that reads no file (a backlog of vectors, scanned pages), end the
+        extraction process and trim this one's heap: the words phase's peak is not held while
+        the OCR process and the embedder take theirs. A short run keeps its extraction
+        process for the next one."""
+        ocr_reads = self.ocr is not None and self.ocr.total > 0
+        if ocr_reads or self.meaning.pending >= REST_READER_CHUNKS:
+            self.worker.rest()
+            release_free_heap()
 
     # -- planning -------------------------------------------------------------------------
     def _scan_unit(self, unit: Unit) -> tuple[list[DiskFile], dict[str, docs.KnownFile]]:

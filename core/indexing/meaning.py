@@ -14,6 +14,7 @@ import hashlib
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
+from functools import partial
 
 import numpy as np
 
@@ -24,7 +25,7 @@ from ..store.connection import write_transaction
 from ..store.vectors import VectorSpace, insert_vectors, space_state
 from .pace import Pace
 
-Embed = Callable[[Sequence[str]], np.ndarray]
+Embed = Callable[..., np.ndarray]  # (texts, *, narrow=False): ``Embedder.embed_documents`` with its batch size
 FETCH_CHUNKS = 256  # chunks read, embedded and written in one transaction
 EARLY_CHUNKS = 32  # chunks embedded while files are still being read (time to first result)
 EARLY_BATCH = 32  # … at most this many between two files
@@ -72,7 +73,8 @@ class MeaningQueue:
 
     def __init__(self, conn: Connection, embed: Embed | None, space: VectorSpace | None, job: JobControl,
                  pace: Pace, guard: Callable[[], None], report: Callable[[bool], None],
-                 respace: Callable[[], tuple[VectorSpace, Embed]] | None = None) -> None:
+                 respace: Callable[[], tuple[VectorSpace, Embed]] | None = None,
+                 crowded: Callable[[], bool] = lambda: False) -> None:
         self.conn = conn
         self.embed = embed
         self.space = space
@@ -81,6 +83,7 @@ class MeaningQueue:
         self.guard = guard
         self.report = report  # called before each lot (True: the report is forced)
         self.respace = respace
+        self.crowded = crowded  # True: other heavy work runs beside (OCR), embed one batch at a time
         self.cache = VectorCache()
         self.pending = count_pending(conn)
         self._early_left = EARLY_CHUNKS
@@ -102,7 +105,7 @@ class MeaningQueue:
         self.job.checkpoint()
         lot = pending_chunks(self.conn, min(EARLY_BATCH, self._early_left))
         self._early_left -= len(lot)
-        self._embed_lot(lot, force=False)
+        self._embed_lot(lot, force=False, narrow=True)  # beside the extraction process
 
     def drain(self) -> None:
         """Embed until no chunk waits: this run's documents newest first, then any backlog
@@ -127,19 +130,20 @@ class MeaningQueue:
         if self.embed is None or self.space is None:
             return False
         self.job.checkpoint()
-        if not self._embed_lot(lot, force=True):
+        if not self._embed_lot(lot, force=True, narrow=self.crowded()):
             return False
         self.guard()
         return True
 
-    def _embed_lot(self, lot: list[tuple[int, str]], force: bool) -> bool:
+    def _embed_lot(self, lot: list[tuple[int, str]], force: bool, narrow: bool) -> bool:
         """Embed and write one lot; False when this run can no longer embed (model switched
-        and no ``respace``)."""
+        and no ``respace``). ``narrow``: one batch at a time (see ``Embedder.embed_documents``)."""
         while lot and self.embed is not None and self.space is not None:
             self.report(force)
             ids = [cid for cid, _ in lot]
             started = time.perf_counter()
-            vectors = self.cache.embed(self.embed, [text for _, text in lot])
+            embed = partial(self.embed, narrow=True) if narrow else self.embed
+            vectors = self.cache.embed(embed, [text for _, text in lot])
             seconds = time.perf_counter() - started
             with write_transaction(self.conn):
                 switched = space_state(self.conn, self.space) != "active"

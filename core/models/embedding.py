@@ -176,15 +176,17 @@ class Embedder:
     def __repr__(self) -> str:
         return f"Embedder({self.model_id!r}, dim={self.dim}, providers={self.providers})"
 
-    def embed_documents(self, texts: Sequence[str], batch_size: int = 32) -> np.ndarray:
+    def embed_documents(self, texts: Sequence[str], batch_size: int = 32, *, narrow: bool = False) -> np.ndarray:
         """(len(texts), dim) float32 vectors in input order, each truncated to max_tokens.
+        ``narrow``: one batch at a time, whatever the workers (beside other heavy work: a core
+        each, and one run's activations held instead of one per worker).
 
         Texts run in batches of similar length. On an accelerator ``batch_size`` is counted in
         the model's longest texts: a run takes up to ``batch_size × max_tokens`` padded tokens,
         so shorter texts go more to a run (up to ``SHORT_TEXT_ROWS`` times as many) and each
         run keeps the device busy. On the CPU a run takes ``batch_size`` texts: there a run's
         fixed cost is small beside its work, and fewer texts hold fewer activations."""
-        return self._run(texts, self.passage_prefix, batch_size)
+        return self._run(texts, self.passage_prefix, batch_size, narrow)
 
     @property
     def on_accelerator(self) -> bool:
@@ -199,13 +201,14 @@ class Embedder:
         """Free what the model's runs keep for reuse (see ``onnx_session.shrink_arena``)."""
         shrink_arena(self._session, self._feeder.feed([self._encoder.encode("a")]))
 
-    def _run(self, texts: Sequence[str], prefix: str, batch_size: int = 32) -> np.ndarray:
+    def _run(self, texts: Sequence[str], prefix: str, batch_size: int = 32, narrow: bool = False) -> np.ndarray:
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
         if not texts:
             return out
         encodings = self._encoder.encode_batch([prefix + t for t in texts])
         max_rows = batch_size * SHORT_TEXT_ROWS if self.on_accelerator else batch_size
-        if self._pool is not None:  # a few texts: share them out rather than leave a worker idle
+        pool = self._pool
+        if pool is not None and not narrow:  # a few texts: share them out rather than leave a worker idle
             batch_size = min(batch_size, -(-len(texts) // self.workers))
             max_rows = min(max_rows, -(-len(texts) // self.workers))
 
@@ -214,7 +217,11 @@ class Embedder:
             hidden = self._session.run([self._output], feed)[0]
             out[batch] = self._pooled(np.asarray(hidden, dtype=np.float32), feed["attention_mask"])
 
-        run_batches(self._pool, run, token_budget_batches(encodings, batch_size * self.max_tokens, max_rows))
+        batches = token_budget_batches(encodings, batch_size * self.max_tokens, max_rows)
+        if narrow and pool is not None:  # one after another, on a pool thread (below the window)
+            pool.submit(run_batches, None, run, batches).result()
+        else:
+            run_batches(pool, run, batches)
         return out
 
     def _pooled(self, hidden: np.ndarray, mask: np.ndarray) -> np.ndarray:
@@ -244,7 +251,7 @@ def open_embedder(model: ResolvedModel, *, threads: int = 0, device: str = "cpu"
     """Open a model ``resolve_embedder`` found and verified (see :func:`load_embedder`)."""
     path = _fastest_file(model, device)
     if runs_on_cpu(device):
-        session, warnings = create_session(path, threads=1, device=device)
+        session, warnings = create_session(path, threads=1, device=device, shape_plans=False)
         return Embedder(model, session, warnings, workers=threads if threads > 0 else default_threads(),
                         onnx_path=path)
     session, warnings = create_session(path, threads=threads, device=device)

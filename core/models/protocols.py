@@ -32,8 +32,8 @@ class Embedder(Protocol):
         """For counting tokens and offsets when chunking: no truncation, no padding."""
         ...
 
-    def embed_documents(self, texts: Sequence[str], batch_size: int = 32) -> np.ndarray:
-        """(len(texts), dim) float32 vectors in input order."""
+    def embed_documents(self, texts: Sequence[str], batch_size: int = 32, *, narrow: bool = False) -> np.ndarray:
+        """(len(texts), dim) float32 vectors in input order; ``narrow``: one batch at a time."""
         ...
 
     def embed_query(self, text: str) -> np.ndarray:

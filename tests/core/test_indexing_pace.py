@@ -38,9 +38,9 @@ class RecordingEmbedder:
     def __getattr__(self, name: str):
         return getattr(self._inner, name)
 
-    def embed_documents(self, texts: Sequence[str], batch_size: int = 32) -> np.ndarray:
+    def embed_documents(self, texts: Sequence[str], batch_size: int = 32, *, narrow: bool = False) -> np.ndarray:
         self.asked.extend(texts)
-        return self._inner.embed_documents(texts, batch_size=batch_size)
+        return self._inner.embed_documents(texts, batch_size=batch_size, narrow=narrow)
 
 
 def test_every_file_is_searchable_by_words_before_vectors_beyond_the_first_batches(

@@ -172,7 +172,7 @@ class _LetterCounts:
     def __init__(self, tokenizer) -> None:
         self.tokenizer = tokenizer
 
-    def embed_documents(self, texts: Sequence[str], batch_size: int = 32) -> np.ndarray:
+    def embed_documents(self, texts: Sequence[str], batch_size: int = 32, *, narrow: bool = False) -> np.ndarray:
         out = np.zeros((len(texts), self.dim), np.float32)
         for row, text in enumerate(texts):
             for ch in text.lower():

@@ -38,7 +38,7 @@ class HashEmbedder:
         path = files("memex.resources").joinpath("models/bert-uncased-tokenizer.json")
         self.tokenizer = Tokenizer.from_file(str(path))
 
-    def embed_documents(self, texts: Sequence[str], batch_size: int = 32) -> np.ndarray:
+    def embed_documents(self, texts: Sequence[str], batch_size: int = 32, *, narrow: bool = False) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
         return np.stack([self._vector(t) for t in texts])
