@@ -1,8 +1,9 @@
 """Vectors for the chunks that wait for one: the "meaning" half of indexing.
 
-Words come first: while a run reads files, only the first ``EARLY_CHUNKS`` chunks are embedded
-(so a search by meaning answers within seconds); the rest waits until every file of the run is
-searchable by words. Then the backlog is embedded newest file first (what the user is most
+Words come first: while a run reads files, only the first ``EARLY_CHUNKS`` chunks are embedded,
+and only once the reading has taken ``EARLY_AFTER_S`` (so a search by meaning answers within
+seconds of a long run's start, and a short run's words are not held up); the rest waits until
+every file of the run is searchable by words. Then the backlog is embedded newest file first (what the user is most
 likely to look for), ``FETCH_CHUNKS`` at a time, each lot written in one transaction. A text
 that repeats across files (a licence header, a boilerplate footer) is embedded once per run
 (:class:`VectorCache`). A restart simply continues the ``embedded = 0`` backlog.
@@ -29,6 +30,7 @@ Embed = Callable[..., np.ndarray]  # (texts, *, narrow=False): ``Embedder.embed_
 FETCH_CHUNKS = 256  # chunks read, embedded and written in one transaction
 EARLY_CHUNKS = 32  # chunks embedded while files are still being read (time to first result)
 EARLY_BATCH = 32  # … at most this many between two files
+EARLY_AFTER_S = 2.0  # … once files have been read this long (a shorter reading is followed by every vector)
 CACHE_ENTRIES = 4096  # vectors kept for repeated texts (1.5 KB each at 384 dimensions)
 
 
@@ -100,7 +102,8 @@ class MeaningQueue:
 
     def early(self) -> None:
         """Between two files: embed one lot while the run's early share is not used up."""
-        if self.embed is None or self._early_left <= 0 or self.pending < min(EARLY_BATCH, self._early_left):
+        if (self.embed is None or self._early_left <= 0 or self.pending < min(EARLY_BATCH, self._early_left)
+                or self.pace.words_elapsed() < EARLY_AFTER_S):
             return
         self.job.checkpoint()
         lot = pending_chunks(self.conn, min(EARLY_BATCH, self._early_left))

@@ -19,7 +19,7 @@ child and its result is dropped).
 from __future__ import annotations
 
 import contextlib
-import tempfile
+import shutil
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -186,7 +186,9 @@ class WordsReader:
                 in_flight.note_reading(h.conn, r.file.path, r.attempts + 1, r.digest)
         pins = ExitStack()
         try:
-            shared = pins.enter_context(tempfile.TemporaryDirectory(prefix="memex-read-")) if len(ready) > 1 else None
+            shared = scan.pin_folder() if len(ready) > 1 else None
+            if shared is not None:
+                pins.callback(shutil.rmtree, shared, True)
             requests: list[Request] = []
             for r in ready:
                 try:  # the very file judged, even if swapped meanwhile

@@ -25,6 +25,7 @@ from .file_access import PinnedFile as PinnedFile
 from .file_access import as_scanned as as_scanned
 from .file_access import checked_hash as checked_hash
 from .file_access import file_hash as file_hash
+from .file_access import pin_folder as pin_folder
 
 OUTSIDE_LINK = "outside-link"
 OUTSIDE_LINK_MESSAGE = "Link outside the folder: what it points at is not indexed"

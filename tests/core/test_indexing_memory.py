@@ -69,7 +69,9 @@ def test_a_long_backlog_ends_the_extraction_process_and_a_short_run_keeps_it(
     assert library.search("late lanterns", mode="bm25", rerank=False)
 
 
-def test_early_vectors_go_one_batch_at_a_time_and_the_backlog_side_by_side(tmp_path, open_library, embedder):
+def test_early_vectors_go_one_batch_at_a_time_and_the_backlog_side_by_side(tmp_path, open_library, embedder,
+                                                                          monkeypatch):
+    monkeypatch.setattr(meaning, "EARLY_AFTER_S", 0.0)
     _write_notes(tmp_path / "notes", files=24)
     spy = NarrowSpy(embedder)
     library = open_library(embedder=spy, reranker=False)

@@ -47,6 +47,7 @@ def test_every_file_is_searchable_by_words_before_vectors_beyond_the_first_batch
         tmp_path, open_library, monkeypatch):
     monkeypatch.setattr(meaning, "EARLY_CHUNKS", 8)
     monkeypatch.setattr(meaning, "EARLY_BATCH", 8)
+    monkeypatch.setattr(meaning, "EARLY_AFTER_S", 0.0)
     _write_notes(tmp_path / "notes", files=24, paragraphs=3)
     lib = open_library()
     seen: list[IndexProgress] = []
@@ -58,6 +59,17 @@ def test_every_file_is_searchable_by_words_before_vectors_beyond_the_first_batch
     assert all_read.chunks_written == report.chunks and all_read.chunks_embedded <= 8
     assert lib.status().chunks_pending == 0
     assert lib.search("marker23word", mode="bm25", rerank=False)
+
+
+def test_a_short_reading_embeds_nothing_before_every_file_is_searchable(tmp_path, open_library, monkeypatch):
+    monkeypatch.setattr(meaning, "EARLY_AFTER_S", 3600.0)
+    _write_notes(tmp_path / "notes", files=24, paragraphs=3)
+    lib = open_library()
+    seen: list[IndexProgress] = []
+    report = lib.index([tmp_path / "notes"], progress=seen.append)
+    assert report.embedded == report.chunks > meaning.EARLY_CHUNKS
+    all_read = next(p for p in seen if p.files_total and p.files_done == p.files_total)
+    assert all_read.chunks_written == report.chunks and all_read.chunks_embedded == 0
 
 
 def test_vectors_come_newest_file_first_after_the_words(tmp_path, open_library, embedder, monkeypatch):
