@@ -12,12 +12,11 @@ import pymupdf
 from memex.core.errors import CorruptFile, EmptyFile, EncryptedFile
 from memex.core.types import Extraction, Page
 
+from .mupdf_quiet import quiet_pymupdf
 from .office import check_zip
 from .scans import MAX_OCR_PAGES
 
-# MuPDF would otherwise print repair notes and errors for damaged files to stderr.
-pymupdf.TOOLS.mupdf_display_errors(False)
-pymupdf.TOOLS.mupdf_display_warnings(False)
+quiet_pymupdf()  # MuPDF would otherwise print repair notes and errors for damaged files to stderr
 
 _ZIP_KINDS = frozenset({"epub", "cbz"})
 

@@ -134,8 +134,10 @@ def render_page(path: Path, kind: str, page: int) -> Picture:
     """The page drawn in grey, at ``RENDER_DPI`` but at most ``ENGINE_MAX_SIDE`` a side; a page
     holding a picture over ``MAX_IMAGE_PIXELS`` is refused before it is drawn."""
     import cv2
-    import pymupdf
 
+    from .mupdf_quiet import quiet_pymupdf
+
+    pymupdf = quiet_pymupdf()
     label = kind.upper()
     try:
         doc = pymupdf.open(str(path), filetype=kind)

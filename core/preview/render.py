@@ -30,8 +30,11 @@ MAX_PICTURE_PIXELS = 180_000_000
 
 
 def warm_up() -> None:
-    """Import PyMuPDF at the child's start, so its import time is not charged to a page."""
-    import pymupdf  # noqa: F401
+    """Import PyMuPDF at the child's start, so its import time is not charged to a page (and
+    keep MuPDF's own messages off stderr)."""
+    from ..extract.mupdf_quiet import quiet_pymupdf
+
+    quiet_pymupdf()
 
 
 def handle(op: str, args: tuple[Any, ...]) -> Any:

@@ -14,9 +14,10 @@ ORDER = ["embed", "rerank", "latency", "indexing", "robustness", "ocr", "window"
 def run(name: str, *, workdir: Path | None, reranker: str | None, sizes: list[int], rounds: int | None,
         folder: Path | None = None, pages: int = 12) -> list[Row]:
     if name == "embed":
-        from . import embed
+        from . import embed, embed_profile
 
-        return embed.table_rows(embed.run())
+        measured = embed.run()
+        return embed.table_rows(measured) + embed_profile.suite_rows(measured)
     if name == "rerank":
         from . import rerank
 
