@@ -85,7 +85,7 @@ class MeaningQueue:
         self.guard = guard
         self.report = report  # called before each lot (True: the report is forced)
         self.respace = respace
-        self.crowded = crowded  # True: other heavy work runs beside (OCR), embed one batch at a time
+        self.crowded = crowded  # True: other heavy work runs beside (OCR): leave it a core
         self.cache = VectorCache()
         self.pending = count_pending(conn)
         self._early_left = EARLY_CHUNKS
@@ -140,7 +140,7 @@ class MeaningQueue:
 
     def _embed_lot(self, lot: list[tuple[int, str]], force: bool, narrow: bool) -> bool:
         """Embed and write one lot; False when this run can no longer embed (model switched
-        and no ``respace``). ``narrow``: one batch at a time (see ``Embedder.embed_documents``)."""
+        and no ``respace``). ``narrow``: leave a core to other work (see ``Embedder.embed_documents``)."""
         while lot and self.embed is not None and self.space is not None:
             self.report(force)
             ids = [cid for cid, _ in lot]

@@ -126,13 +126,25 @@ def side_by_side(workers: int, name: str, background: bool = False) -> ThreadPoo
                               initializer=_run_in_background if background else None)
 
 
-def run_batches(pool: ThreadPoolExecutor | None, run: Callable[[list[int]], None], batches: list[list[int]]) -> None:
-    """``run`` each batch, side by side when there is a pool; re-raises a failed batch's error."""
-    if pool is None or len(batches) == 1:
+def run_batches(pool: ThreadPoolExecutor | None, run: Callable[[list[int]], None], batches: list[list[int]],
+                at_once: int | None = None) -> None:
+    """``run`` each batch, side by side when there is a pool (at most ``at_once`` at a time,
+    each lane on a pool thread); re-raises a failed batch's error."""
+    if pool is None or (len(batches) == 1 and at_once is None):
         for batch in batches:
             run(batch)
+    elif at_once is not None:
+        lanes = [batches[i::at_once] for i in range(min(at_once, len(batches)))]
+        list(pool.map(lambda lane: run_batches(None, run, lane), lanes))
     else:
         list(pool.map(run, batches))
+
+
+def workers_beside_other_work(workers: int, cores: int | None = None) -> int:
+    """How many batches run at once beside other heavy work (scanned pages read by OCR, the
+    extraction process): one core is left to it, so on 2 cores one batch at a time."""
+    cores = cores if cores is not None else os.cpu_count() or 1
+    return max(1, min(workers, cores - 1))
 
 
 class Embedder:
@@ -178,8 +190,9 @@ class Embedder:
 
     def embed_documents(self, texts: Sequence[str], batch_size: int = 32, *, narrow: bool = False) -> np.ndarray:
         """(len(texts), dim) float32 vectors in input order, each truncated to max_tokens.
-        ``narrow``: one batch at a time, whatever the workers (beside other heavy work: a core
-        each, and one run's activations held instead of one per worker).
+        ``narrow``: beside other heavy work, one core is left to it
+        (:func:`workers_beside_other_work`; on 2 cores one batch at a time, which also holds
+        one run's activations instead of one per worker).
 
         Texts run in batches of similar length. On an accelerator ``batch_size`` is counted in
         the model's longest texts: a run takes up to ``batch_size × max_tokens`` padded tokens,
@@ -208,9 +221,11 @@ class Embedder:
         encodings = self._encoder.encode_batch([prefix + t for t in texts])
         max_rows = batch_size * SHORT_TEXT_ROWS if self.on_accelerator else batch_size
         pool = self._pool
-        if pool is not None and not narrow:  # a few texts: share them out rather than leave a worker idle
-            batch_size = min(batch_size, -(-len(texts) // self.workers))
-            max_rows = min(max_rows, -(-len(texts) // self.workers))
+        at_once = workers_beside_other_work(self.workers) if narrow and pool is not None else None
+        if pool is not None:  # a few texts: share them out rather than leave a worker idle
+            lanes = at_once or self.workers
+            batch_size = min(batch_size, -(-len(texts) // lanes))
+            max_rows = min(max_rows, -(-len(texts) // lanes))
 
         def run(batch: list[int]) -> None:
             feed = self._feeder.feed([encodings[i] for i in batch])
@@ -218,10 +233,7 @@ class Embedder:
             out[batch] = self._pooled(np.asarray(hidden, dtype=np.float32), feed["attention_mask"])
 
         batches = token_budget_batches(encodings, batch_size * self.max_tokens, max_rows)
-        if narrow and pool is not None:  # one after another, on a pool thread (below the window)
-            pool.submit(run_batches, None, run, batches).result()
-        else:
-            run_batches(pool, run, batches)
+        run_batches(pool, run, batches, at_once)
         return out
 
     def _pooled(self, hidden: np.ndarray, mask: np.ndarray) -> np.ndarray:

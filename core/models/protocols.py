@@ -33,7 +33,7 @@ class Embedder(Protocol):
         ...
 
     def embed_documents(self, texts: Sequence[str], batch_size: int = 32, *, narrow: bool = False) -> np.ndarray:
-        """(len(texts), dim) float32 vectors in input order; ``narrow``: one batch at a time."""
+        """(len(texts), dim) float32 vectors in input order; ``narrow``: leave a core to other work."""
         ...
 
     def embed_query(self, text: str) -> np.ndarray:

@@ -1,5 +1,6 @@
 """Memory while a run goes on: the extraction process ends before a long backlog of vectors or
-scanned pages (a short run keeps it), and beside OCR the embedder runs one batch at a time."""
+scanned pages (a short run keeps it), and beside OCR or the extraction process the embedder
+leaves a core to that work (on 2 cores: one batch at a time)."""
 
 from __future__ import annotations
 
@@ -16,6 +17,8 @@ from memex.core.indexing import indexer, meaning
 from memex.core.indexing.meaning import MeaningQueue
 from memex.core.indexing.pace import Pace
 from memex.core.jobs import JobControl
+from memex.core.models import embedding
+from memex.core.models.embedding import workers_beside_other_work
 from memex.core.store.vectors import active_space
 
 WORDS = "harbour ledger tide lantern orchard quarry meadow ferry granary cobbler thimble parchment".split()
@@ -109,7 +112,13 @@ def test_a_crowded_backlog_is_embedded_one_batch_at_a_time(tmp_path, open_librar
     assert spy.narrow[-1] is False and library.status().chunks_pending == 0
 
 
-def test_narrow_runs_one_batch_at_a_time_with_the_same_vectors(embedder):
+def test_beside_other_work_one_core_is_left_to_it():
+    assert [workers_beside_other_work(4, cores) for cores in (1, 2, 3, 4, 8)] == [1, 1, 2, 3, 4]
+    assert workers_beside_other_work(1, 16) == 1
+
+
+def test_narrow_on_two_cores_runs_one_batch_at_a_time_with_the_same_vectors(embedder, monkeypatch):
+    monkeypatch.setattr(embedding.os, "cpu_count", lambda: 2)
     assert embedder.workers == 2
     texts = [" ".join(WORDS[i % 5:] * (3 + i % 7)) + f" text{i}" for i in range(16)]
     session = embedder._session
