@@ -6,11 +6,11 @@ from __future__ import annotations
 
 import subprocess
 import threading
-from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 import pytest
+from embedder_spy import RecordingEmbedder
 from memex.core import memory
 from memex.core.errors import IndexingCancelled
 from memex.core.indexing import indexer, meaning
@@ -30,21 +30,6 @@ def _write_notes(folder: Path, files: int) -> None:
         body = "\n\n".join(" ".join(WORDS[(i + p + w) % len(WORDS)] for w in range(150)) + f" note{i}x{p}."
                            for p in range(3))
         (folder / f"note{i:02}.txt").write_text(body, encoding="utf-8")
-
-
-class NarrowSpy:
-    """The real embedder, with a record of whether each call asked for one batch at a time."""
-
-    def __init__(self, inner) -> None:
-        self._inner = inner
-        self.narrow: list[bool] = []
-
-    def __getattr__(self, name: str):
-        return getattr(self._inner, name)
-
-    def embed_documents(self, texts: Sequence[str], batch_size: int = 32, *, narrow: bool = False) -> np.ndarray:
-        self.narrow.append(narrow)
-        return self._inner.embed_documents(texts, batch_size=batch_size, narrow=narrow)
 
 
 def _worker_pid(library) -> int | None:
@@ -76,7 +61,7 @@ def test_early_vectors_go_one_batch_at_a_time_and_the_backlog_side_by_side(tmp_p
                                                                           monkeypatch):
     monkeypatch.setattr(meaning, "EARLY_AFTER_S", 0.0)
     _write_notes(tmp_path / "notes", files=24)
-    spy = NarrowSpy(embedder)
+    spy = RecordingEmbedder(embedder)
     library = open_library(embedder=spy, reranker=False)
     report = library.index([tmp_path / "notes"])
     assert report.embedded == report.chunks > meaning.EARLY_CHUNKS
@@ -87,7 +72,7 @@ def test_early_vectors_go_one_batch_at_a_time_and_the_backlog_side_by_side(tmp_p
 
 def test_a_crowded_backlog_is_embedded_one_batch_at_a_time(tmp_path, open_library, embedder, monkeypatch):
     _write_notes(tmp_path / "notes", files=6)
-    spy = NarrowSpy(embedder)
+    spy = RecordingEmbedder(embedder)
     library = open_library(embedder=spy, reranker=False)
     monkeypatch.setattr(meaning, "EARLY_CHUNKS", 0)
     drain = MeaningQueue.drain

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from embedder_spy import RecordingEmbedder
 from memex.core.cli import output
 from memex.core.indexing import meaning
 from memex.core.indexing.meaning import VectorCache
@@ -26,21 +27,6 @@ def _write_notes(folder: Path, files: int, paragraphs: int) -> None:
         body = "\n\n".join(" ".join(WORDS[(i + p + w) % len(WORDS)] for w in range(120)) + f" note{i}x{p}."
                            for p in range(paragraphs))
         (folder / f"note{i:03}.txt").write_text(f"Note {i} marker{i}word.\n\n{body}\n", encoding="utf-8")
-
-
-class RecordingEmbedder:
-    """The real embedder, with a record of every text it was asked to embed (in order)."""
-
-    def __init__(self, inner) -> None:
-        self._inner = inner
-        self.asked: list[str] = []
-
-    def __getattr__(self, name: str):
-        return getattr(self._inner, name)
-
-    def embed_documents(self, texts: Sequence[str], batch_size: int = 32, *, narrow: bool = False) -> np.ndarray:
-        self.asked.extend(texts)
-        return self._inner.embed_documents(texts, batch_size=batch_size, narrow=narrow)
 
 
 def test_every_file_is_searchable_by_words_before_vectors_beyond_the_first_batches(
