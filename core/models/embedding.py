@@ -263,7 +263,7 @@ def open_embedder(model: ResolvedModel, *, threads: int = 0, device: str = "cpu"
     """Open a model ``resolve_embedder`` found and verified (see :func:`load_embedder`)."""
     path = _fastest_file(model, device)
     if runs_on_cpu(device):
-        session, warnings = create_session(path, threads=1, device=device, shape_plans=False)
+        session, warnings = create_session(path, threads=1, device=device)
         return Embedder(model, session, warnings, workers=threads if threads > 0 else default_threads(),
                         onnx_path=path)
     session, warnings = create_session(path, threads=threads, device=device)

@@ -90,16 +90,12 @@ def _providers_for(device: str) -> tuple[list[str], str | None, list[str]]:
     return [provider, CPU], provider, []
 
 
-def create_session(model_path: str | Path, *, threads: int, device: str,
-                   shape_plans: bool = True) -> tuple[ort.InferenceSession, list[str]]:
+def create_session(model_path: str | Path, *, threads: int, device: str) -> tuple[ort.InferenceSession, list[str]]:
     """Open ``model_path`` for inference; returns the session and user-facing warnings.
 
     ``threads`` <= 0 means min(4, cores). ``device`` is "cpu", "cuda", "directml", "coreml"
     or "auto" (the first accelerator available, else CPU, without a warning). A model whose
     external data lies outside its folder raises ``UnsafeModel`` (a ``ModelError``).
-    ``shape_plans`` False: no memory plan kept per input shape (ONNX Runtime's "memory
-    pattern"). Texts of every length make every shape new, so the plans only add to the arena:
-    the embedder holds 20-25 MB less at the same speed.
     """
     # Before ONNX Runtime reads any file the model names. The built-in scanner takes ~25 ms on a
     # 90 MB model; the onnx package (when installed) would take a second to parse it.
@@ -114,7 +110,7 @@ def create_session(model_path: str | Path, *, threads: int, device: str,
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
     options.log_severity_level = 3  # errors only; fallbacks are reported through `warnings`
-    if accelerator == "DmlExecutionProvider" or not shape_plans:
+    if accelerator == "DmlExecutionProvider":
         options.enable_mem_pattern = False  # DirectML does not support memory patterns
     try:
         session = ort.InferenceSession(str(model_path), sess_options=options, providers=providers)
