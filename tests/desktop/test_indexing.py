@@ -6,12 +6,14 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
 import pytest
 from docgen import make_broken_pdf, make_encrypted_pdf
 from gui_helpers import search_for, wait_idle
+from memex.desktop import indexing as desktop_indexing
 from PySide6.QtCore import QMimeData, QPointF, Qt, QTimer, QUrl
 from PySide6.QtGui import QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import QApplication, QLabel, QTableWidget
@@ -133,15 +135,26 @@ def test_gui_thread_is_never_blocked_while_200_files_are_indexed(qtbot, make_win
 
 
 @pytest.mark.slow
-def test_pause_resume_and_cancel(qtbot, make_window, tmp_path):
+def test_pause_resume_and_cancel(qtbot, make_window, tmp_path, monkeypatch):
     folder = _many_files(tmp_path / "many", 120)
     window = make_window()
     progress: list = []
     window.indexer.progress.connect(lambda job, p: progress.append(p))
+    # 120 notes are read in a fraction of a second: the run waits at its third file (on its own
+    # thread, every report let through) until the person has clicked, so the pause lands mid-run.
+    monkeypatch.setattr(desktop_indexing, "PROGRESS_EVERY_S", 0.0)
+    clicked = threading.Event()
+
+    def hold(job, p) -> None:
+        if p.phase == "indexing" and p.files_done >= 3:
+            clicked.wait(30)
+
+    window.indexer._progress_from_worker.connect(hold, Qt.ConnectionType.DirectConnection)
     window.add_paths([folder])
     qtbot.waitUntil(lambda: any(p.files_done >= 3 for p in progress), timeout=20_000)
 
     window.status.pause_button.click()  # the person pauses
+    clicked.set()
     assert window.indexer.paused and window.status.pause_button.text() == "Resume"
     qtbot.waitUntil(lambda: progress[-1].phase == "paused", timeout=10_000)
     done_at_pause = progress[-1].files_done
