@@ -22,13 +22,11 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 
 from ..errors import ExtractionError, IndexingCancelled
-from ..extract import detect_kind
 from ..extract.worker import ExtractionWorker
 from ..jobs import JobControl
 from ..memory import release_free_heap
@@ -235,7 +233,7 @@ class Indexer:
                 self._error(FileError(path, "unsupported", "Not a regular file"))
                 skip(scan.passed_over(path, scan.lstat_mode(path)))
             return [], known
-        kind = detect_kind_safe(path)
+        kind = scan.detect_kind_safe(path)
         if kind is None:
             skip(scan.passed_over(path, stat_mod.S_IFREG))
         return ([replace(single, root=unit.root, kind=kind)] if kind else []), known
@@ -305,7 +303,7 @@ class Indexer:
             with self._writing():
                 docs.touch_document(self.conn, known.id, f.size, f.mtime_ns)
             return "unchanged"
-        kind = f.kind or detect_kind_safe(f.path)  # the scan's, for a file the scan found
+        kind = f.kind or scan.detect_kind_safe(f.path)  # the scan's, for a file the scan found
         attempts = in_flight.reading_attempts(self.conn, f.path, digest)
         if attempts >= MAX_ATTEMPTS:
             return self._record_failure(
@@ -341,7 +339,7 @@ class Indexer:
     def _record_failure(self, f: DiskFile, source_id: int | None, digest: str, reason: str,
                         message: str, known: docs.KnownFile | None) -> str:
         self._error(FileError(f.path, reason, message))
-        kind = "link" if reason == scan.OUTSIDE_LINK else f.kind or detect_kind_safe(f.path) or "unknown"
+        kind = "link" if reason == scan.OUTSIDE_LINK else f.kind or scan.detect_kind_safe(f.path) or "unknown"
         record = docs.DocumentRecord(
             path=f.path, kind=kind, size=f.size,
             mtime_ns=f.mtime_ns, content_hash=digest, source_id=source_id, status="error",
@@ -403,9 +401,3 @@ class Indexer:
             files_per_s=pace.files_per_s(), chunks_per_s=pace.chunks_per_s(),
             words_left_s=pace.words_left_s(), meaning_left_s=pace.meaning_left_s(pending)))
 
-
-def detect_kind_safe(path: str) -> str | None:
-    try:
-        return detect_kind(Path(path))
-    except OSError:
-        return None

@@ -297,3 +297,11 @@ def name_error(path: str) -> FileError | None:
 def printable_path(path: str) -> str:
     """``path`` with undecodable bytes shown as U+FFFD, safe to print or store in a message."""
     return path.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+
+
+def detect_kind_safe(path: str) -> str | None:
+    """``detect_kind`` of a file that may have gone or become unreadable since the scan (None then)."""
+    try:
+        return detect_kind(Path(path))
+    except OSError:
+        return None

@@ -16,7 +16,7 @@ import pytest
 from memex.core import extract
 from memex.core.extract import registry
 from memex.core.extract.worker import ExtractionWorker
-from memex.core.indexing import file_access, indexer, scan
+from memex.core.indexing import file_access, scan
 from memex.core.library import Library
 from memex.core.types import Extraction
 
@@ -73,7 +73,7 @@ class _Counts:
             self.hashes[Path(path).name] += 1
             return real_hash(fh, path)
 
-        for module in (scan, indexer, extract, registry):  # every name it is reached by here
+        for module in (scan, extract, registry):  # every name it is reached by here
             monkeypatch.setattr(module, "detect_kind", detect)
         monkeypatch.setattr(file_access, "_hash_open", hash_open)
 
