@@ -72,16 +72,22 @@ def requests(log: Path) -> list[int]:
     return [int(line) for line in log.read_text(encoding="utf-8").split()]
 
 
-@pytest.mark.parametrize("bad", [0, 3])
-def test_try_again_reads_a_skipped_message_from_where_it_lies(
-        tmp_path: Path, flagged: tuple[Library, Path, Path], bad: int) -> None:
-    lib, flag, log = flagged
+def index_mailbox(tmp_path: Path, lib: Library, bad: int) -> tuple[Path, list[int], str]:
+    """A mailbox whose message ``bad`` stops the reader, indexed: the mailbox, its messages'
+    offsets, and the path of the message listed as failed."""
     folder = tmp_path / "mail"
     folder.mkdir()
     box = folder / "inbox.mbox"
     offsets = write_mailbox(box, bad)
     lib.index([folder])
-    skipped = f"{box}/{offsets[bad]}"
+    return box, offsets, f"{box}/{offsets[bad]}"
+
+
+@pytest.mark.parametrize("bad", [0, 3])
+def test_try_again_reads_a_skipped_message_from_where_it_lies(
+        tmp_path: Path, flagged: tuple[Library, Path, Path], bad: int) -> None:
+    lib, flag, log = flagged
+    box, offsets, skipped = index_mailbox(tmp_path, lib, bad)
     assert [(f.path, f.reason) for f in lib.failures()] == [(skipped, "crashed")]
     assert not found(lib, WORDS[bad])
     others = [f"{box}/{o}" for i, o in enumerate(offsets) if i != bad]
@@ -105,12 +111,7 @@ def test_try_again_reads_a_skipped_message_from_where_it_lies(
 def test_try_again_after_the_mailbox_changed_before_the_message_reads_it_all(
         tmp_path: Path, flagged: tuple[Library, Path, Path]) -> None:
     lib, flag, log = flagged
-    folder = tmp_path / "mail"
-    folder.mkdir()
-    box = folder / "inbox.mbox"
-    offsets = write_mailbox(box, 3)
-    lib.index([folder])
-    skipped = f"{box}/{offsets[3]}"
+    box, offsets, skipped = index_mailbox(tmp_path, lib, 3)
     assert [f.path for f in lib.failures()] == [skipped]
 
     box.write_bytes(box.read_bytes().replace(b"aardvark", b"armadilo"))  # same length, before the message
@@ -126,12 +127,7 @@ def test_try_again_after_the_mailbox_changed_before_the_message_reads_it_all(
 def test_try_again_on_a_message_that_still_stops_the_reader_lists_it_again(
         tmp_path: Path, flagged: tuple[Library, Path, Path]) -> None:
     lib, _, _ = flagged
-    folder = tmp_path / "mail"
-    folder.mkdir()
-    box = folder / "inbox.mbox"
-    offsets = write_mailbox(box, 2)
-    lib.index([folder])
-    skipped = f"{box}/{offsets[2]}"
+    box, offsets, skipped = index_mailbox(tmp_path, lib, 2)
     report = lib.retry([skipped])
     assert [(e.path, e.reason) for e in report.errors] == [(skipped, "crashed")]
     assert [f.path for f in lib.failures()] == [skipped]

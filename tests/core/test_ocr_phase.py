@@ -53,6 +53,21 @@ def make_folder(root: Path) -> Path:
     return folder
 
 
+def index_unread(library, folder: Path) -> None:
+    """Index ``folder`` with OCR off: its scanned pages wait, as a run with OCR on leaves them
+    before its OCR phase."""
+    library.update_settings(replace(library.settings, ocr=False))
+    library.index([folder])
+
+
+def scanned_folder(root: Path, name: str, words: str) -> Path:
+    """A folder of one scanned PDF, ``name``, whose picture holds ``words``."""
+    folder = root / "docs"
+    folder.mkdir()
+    save_scanned(folder / name, words)
+    return folder
+
+
 def save_scanned(path: Path, words: str) -> None:
     doc = pymupdf.open()
     scanned_page(doc, words)
@@ -201,8 +216,7 @@ def test_pages_of_a_changed_or_vanished_file_or_with_text_are_dropped_unread(tmp
     save_scanned(folder / "gone.pdf", "soon gone")
     save_scanned(folder / "changed.pdf", "soon changed")
     library = open_library(reranker=False)
-    library.update_settings(replace(library.settings, ocr=False))
-    library.index([folder])
+    index_unread(library, folder)
     with library.store.write() as conn:  # page 1 of the mixed PDF has text: it must never be read
         mixed = library.document(folder / "mixed.pdf")
         assert mixed is not None
@@ -225,11 +239,8 @@ def test_pages_of_a_changed_or_vanished_file_or_with_text_are_dropped_unread(tmp
 
 def test_a_document_written_again_loses_its_ocr_rows(tmp_path, open_library):
     library = open_library(reranker=False)
-    folder = tmp_path / "docs"
-    folder.mkdir()
-    save_scanned(folder / "scan.pdf", "words")
-    library.update_settings(replace(library.settings, ocr=False))
-    library.index([folder])
+    folder = scanned_folder(tmp_path, "scan.pdf", "words")
+    index_unread(library, folder)
     doc = library.document(folder / "scan.pdf")
     assert doc is not None
     with library.store.write() as conn:
@@ -246,12 +257,8 @@ def test_a_document_written_again_loses_its_ocr_rows(tmp_path, open_library):
 
 def test_a_stop_during_ocr_stops_the_phase_promptly(tmp_path, open_library, monkeypatch):
     monkeypatch.setattr(OcrWorker, "SPEC", replace(OcrWorker.SPEC, target=f"{__name__}:slow_picture"))
-    folder = tmp_path / "docs"
-    folder.mkdir()
-    save_scanned(folder / "slow.pdf", "slow")
     library = open_library(reranker=False)
-    library.update_settings(replace(library.settings, ocr=False))
-    library.index([folder])
+    index_unread(library, scanned_folder(tmp_path, "slow.pdf", "slow"))
     cancel = threading.Event()
     threading.Timer(1.0, cancel.set).start()
     started = time.monotonic()
@@ -291,12 +298,8 @@ def test_an_engine_that_cannot_start_leaves_every_page_waiting_and_says_so_once(
 
 def test_a_page_that_was_being_read_when_three_runs_died_is_not_read_a_fourth_time(tmp_path, open_library,
                                                                                    unreadable):
-    folder = tmp_path / "docs"
-    folder.mkdir()
-    save_scanned(folder / "deadly.pdf", "words")
     library = open_library(reranker=False)
-    library.update_settings(replace(library.settings, ocr=False))
-    library.index([folder])
+    index_unread(library, scanned_folder(tmp_path, "deadly.pdf", "words"))
     with library.store.write() as conn:  # as three runs that ended while reading it left it
         for _ in range(3):
             ocr_store.note_attempt(conn, ocr_store.next_waiting(conn, 1)[0])
